@@ -1,0 +1,190 @@
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from import_export.admin import ImportExportModelAdmin
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import services
+from .models import (
+    Activity,
+    DeviceAccount,
+    Facility,
+    GoLive,
+    LinkAttempt,
+    Membership,
+    PublicListBuild,
+    UsageApplication,
+)
+from .resources import FacilityResource
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Facility)
+class FacilityAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
+    resource_classes = [FacilityResource]
+    list_display = ["code", "name", "kind", "prefecture", "main_facility"]
+    list_filter = ["kind", "prefecture"]
+    search_fields = ["code", "name", "address"]
+    autocomplete_fields = ["main_facility"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(SimpleHistoryAdmin):
+    list_display = ["user", "facility", "created_at"]
+    search_fields = ["user__email", "facility__code", "facility__name"]
+    autocomplete_fields = ["user", "facility"]
+
+
+class ReviewActionForm(ActionForm):
+    reason = forms.CharField(
+        label="差戻し理由（差戻しのとき必須）", required=False,
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
+
+
+@admin.register(UsageApplication)
+class UsageApplicationAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "receipt_number", "facility", "kind", "channel", "state", "device_count", "submitted_at",
+    ]
+    list_filter = ["state", "kind", "channel", "facility__kind"]
+    search_fields = ["receipt_number", "facility__code", "facility__name", "email"]
+    date_hierarchy = "submitted_at"
+    autocomplete_fields = ["facility"]
+    action_form = ReviewActionForm
+    actions = ["accept_selected", "return_selected", "second_check_selected"]
+    readonly_fields = [
+        "receipt_number", "state", "submitted_by", "submitted_at", "decided_by", "decided_at",
+        "return_reason",
+    ]
+    fields = [
+        "facility", "kind", "channel", "receipt_number", "state", "contact_name", "founder_name",
+        "phone", "email", "staff_count", "device_count", "end_action", "planned_end_date",
+        "return_reason", "submitted_by", "submitted_at", "decided_by", "decided_at",
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return self.readonly_fields
+        return [f for f in self.fields]  # decisions go through the actions, never edits
+
+    def save_model(self, request, obj, form, change):
+        """Adding here registers a paper (郵送) 利用開始申請 through the service."""
+        if change:
+            return
+        data = services.ApplicationInput(
+            contact_name=obj.contact_name, founder_name=obj.founder_name, phone=obj.phone,
+            email=obj.email, staff_count=obj.staff_count, device_count=obj.device_count,
+        )
+        created = services.register_postal_application(
+            actor=request.user, facility=obj.facility, data=data
+        )
+        obj.pk = created.pk
+        obj.receipt_number = created.receipt_number
+
+    def _review(self, request, queryset, action, label):
+        done, refused = 0, []
+        for application in queryset.select_related("facility"):
+            try:
+                action(application)
+            except services.ServiceError as error:
+                refused.append(error.message)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{done}件を{label}しました。", messages.SUCCESS)
+        for message in refused:
+            self.message_user(request, message, messages.ERROR)
+
+    @admin.action(description="選択した申請を承認する")
+    def accept_selected(self, request, queryset):
+        self._review(
+            request, queryset,
+            lambda a: services.accept_application(application=a, actor=request.user), "承認",
+        )
+
+    @admin.action(description="選択した申請を差し戻す（理由を入力）")
+    def return_selected(self, request, queryset):
+        reason = request.POST.get("reason", "").strip()
+        if not reason:
+            self.message_user(request, "差戻し理由を入力してください。", messages.ERROR)
+            return
+        self._review(
+            request, queryset,
+            lambda a: services.return_application(application=a, actor=request.user,
+                                                  reason=reason),
+            "差戻し",
+        )
+
+    @admin.action(description="選択した申請を二次確認に回す")
+    def second_check_selected(self, request, queryset):
+        self._review(
+            request, queryset,
+            lambda a: services.start_second_check(application=a, actor=request.user),
+            "二次確認に",
+        )
+
+
+@admin.register(DeviceAccount)
+class DeviceAccountAdmin(SimpleHistoryAdmin):
+    list_display = ["login_id", "facility", "number", "is_active", "credentials_issued_at"]
+    list_filter = ["is_active"]
+    search_fields = ["login_id", "facility__code", "facility__name"]
+    exclude = ["password_hash", "activation_code_hash"]
+    readonly_fields = [
+        "facility", "application", "number", "login_id", "credentials_issued_at", "issue_count",
+        "is_active", "ended_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(GoLive)
+class GoLiveAdmin(SimpleHistoryAdmin):
+    list_display = ["facility", "date", "source", "updated_at"]
+    list_filter = ["source"]
+    search_fields = ["facility__code", "facility__name"]
+    autocomplete_fields = ["facility"]
+    date_hierarchy = "date"
+
+
+@admin.register(LinkAttempt)
+class LinkAttemptAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "user", "code_entered", "succeeded", "reason", "ip_address"]
+    list_filter = ["succeeded", "reason"]
+    search_fields = ["user__email", "code_entered"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Activity)
+class ActivityAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "facility", "verb", "summary", "receipt_number", "actor",
+                    "visible_to_facility"]
+    list_filter = ["verb", "visible_to_facility"]
+    search_fields = ["facility__code", "receipt_number", "summary"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(PublicListBuild)
+class PublicListBuildAdmin(admin.ModelAdmin):
+    list_display = ["built_at", "entry_count"]
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,104 @@
+"""Demo data for a newcomer's portal: facilities of every kind, an annexed pair, staff users,
+an administrator, and one facility at each step of the journey. Idempotent."""
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from . import services
+from .codes import with_check_digit
+from .models import ApplicationKind, Facility, UsageApplication
+
+# (kind, code, name, prefecture, address, founder, last4)
+DEMO_FACILITIES = [
+    ("hospital", with_check_digit("131000001"), "みなと中央病院", "13", "港区芝公園1-1-1", "港 太郎", "1234"),
+    ("clinic", with_check_digit("131000002"), "さくら内科クリニック", "13", "新宿区西新宿2-2-2", "桜 花子", "2345"),
+    ("dental", with_check_digit("273000003"), "なにわ歯科医院", "27", "大阪市北区梅田3-3-3", "難波 次郎", "3456"),
+    ("pharmacy", with_check_digit("014000004"), "ほっかい調剤薬局", "01", "札幌市中央区北1条西4-4", "北 三郎", "4567"),
+    ("judo", "契1300001", "あおば整骨院", "13", "世田谷区三軒茶屋5-5-5", "青葉 四郎", "5678"),
+    ("ama_acupuncture", "協1300002", "ひかり鍼灸マッサージ院", "13", "杉並区高円寺6-6-6", "光 五郎", "6789"),
+    ("ama_acupuncture", "協1300003", "ひかり鍼灸マッサージ院 分院", "13", "杉並区高円寺6-6-7", "光 五郎", "6790"),
+    ("acupuncture", "協4000004", "はかた鍼灸院", "40", "福岡市博多区博多駅前7-7-7", "博多 六郎", "7890"),
+    ("ama", "協2300005", "なごやマッサージ指圧院", "23", "名古屋市中区栄8-8-8", "栄 七子", "8901"),
+]
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    role: str
+    email: str
+    password: str
+    facility: str
+
+
+def _user(email: str, *, staff: bool, full_name: str) -> tuple[object, str]:
+    User = get_user_model()
+    password = secrets.token_urlsafe(9).replace("-", "a").replace("_", "b")
+    user, _ = User.objects.get_or_create(email=email, defaults={"full_name": full_name})
+    user.is_staff = user.is_superuser = staff
+    user.full_name = full_name
+    user.set_password(password)
+    user.save()
+    EmailAddress.objects.update_or_create(
+        user=user, email=email, defaults={"verified": True, "primary": True}
+    )
+    return user, password
+
+
+@transaction.atomic
+def load_demo() -> list[DemoLogin]:
+    facilities = {}
+    for kind, code, name, prefecture, address, founder, last4 in DEMO_FACILITIES:
+        facility, _ = Facility.objects.update_or_create(
+            code=code,
+            defaults={"kind": kind, "name": name, "prefecture": prefecture, "address": address,
+                      "founder_name": founder, "phone": "03-1234-5678",
+                      "account_last4": last4},
+        )
+        facilities[code] = facility
+    main, sub = facilities["協1300002"], facilities["協1300003"]
+    if sub.main_facility_id != main.pk:
+        sub.main_facility = main
+        sub.save()
+
+    admin, admin_password = _user("admin@example.jp", staff=True, full_name="実施機関 管理者")
+    logins = [DemoLogin("管理者（/admin/）", admin.email, admin_password, "—")]
+    journeys = [
+        # (facility code, staff e-mail, how far along)
+        (DEMO_FACILITIES[4][1], "seikotsu@example.jp", "new"),
+        (DEMO_FACILITIES[1][1], "clinic@example.jp", "submitted"),
+        (DEMO_FACILITIES[5][1], "shinkyu@example.jp", "live"),
+        (DEMO_FACILITIES[0][1], "hospital@example.jp", "accepted"),
+    ]
+    for code, email, stage in journeys:
+        facility = facilities[code]
+        user, password = _user(email, staff=False, full_name=f"{facility.name} 担当")
+        services.link_user_to_facility(user=user, code=code, account_last4=facility.account_last4)
+        if stage == "live":
+            services.link_user_to_facility(user=user, code=sub.code,
+                                           account_last4=sub.account_last4)
+        logins.append(DemoLogin("施設担当者", email, password, facility.name))
+        if stage == "new" or UsageApplication.objects.filter(
+            facility=facility, kind=ApplicationKind.START
+        ).exists():
+            continue
+        application = services.submit_usage_application(
+            user=user, facility=facility, kind=ApplicationKind.START, token=uuid.uuid4(),
+            data=services.ApplicationInput(
+                contact_name=user.full_name, founder_name=facility.founder_name,
+                phone=facility.phone, email=email, staff_count=3, device_count=2,
+            ),
+        )
+        if stage in ("accepted", "live"):
+            services.accept_application(application=application, actor=admin)
+        if stage == "live":
+            services.set_golive_date(user=user, facility=facility, golive_date=date(2025, 6, 10))
+            for account in facility.device_accounts.all():
+                services.issue_device_credentials(account=account, actor=user)
+    services.rebuild_public_list()
+    return logins

@@ -1,0 +1,19 @@
+from django.core.management.base import BaseCommand
+from django.test.utils import override_settings
+
+from facilities.demo import load_demo
+
+
+class Command(BaseCommand):
+    help = "デモデータを読み込む（何度実行しても重複しない）。ログイン情報を表示する。"
+
+    def handle(self, *args, **options):
+        # The demo's own notifications would bury the log-in details; they are not sent.
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+            logins = load_demo()
+        self.stdout.write("デモデータを読み込みました。ログイン情報（実行のたびにパスワードを再設定）:")
+        for login in logins:
+            self.stdout.write(
+                f"  {login.role:<12} {login.email:<24} パスワード: {login.password}  施設: {login.facility}"
+            )
+        self.stdout.write("ポータル: http://127.0.0.1:8000/  管理画面: http://127.0.0.1:8000/admin/")

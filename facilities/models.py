@@ -1,0 +1,378 @@
+"""Facilities, their staff, usage-start applications, device accounts, go-live dates and
+the public list (DOMAIN §2–§4)."""
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from .codes import luhn_check_digit
+from .prefectures import PREFECTURE_NAMES, PREFECTURES
+
+
+class FacilityKind(models.TextChoices):
+    HOSPITAL = "hospital", "病院"
+    CLINIC = "clinic", "医科診療所"
+    DENTAL = "dental", "歯科診療所"
+    PHARMACY = "pharmacy", "薬局"
+    JUDO = "judo", "柔道整復 施術所"
+    AMA = "ama", "あん摩マッサージ指圧 施術所"
+    ACUPUNCTURE = "acupuncture", "はり・きゅう 施術所"
+    AMA_ACUPUNCTURE = "ama_acupuncture", "あん摩マッサージ指圧・はり・きゅう 施術所"
+
+
+MEDICAL_KINDS = frozenset({"hospital", "clinic", "dental", "pharmacy"})
+SEJUTSU_KINDS = frozenset({"judo", "ama", "acupuncture", "ama_acupuncture"})
+# 点数表番号 (3rd digit of the 医療機関等コード) each medical kind must carry.
+POINT_TABLE_FOR_KIND = {"hospital": "1", "clinic": "1", "dental": "3", "pharmacy": "4"}
+
+
+class Facility(models.Model):
+    """One facility of the master. `code` is the 医療機関等コード (medical kinds) or the
+    登録記号番号 (施術所); `account_last4` is checked at linking and used for nothing else."""
+
+    kind = models.CharField("種別", max_length=20, choices=FacilityKind.choices, db_index=True)
+    code = models.CharField("医療機関等コード／登録記号番号", max_length=24, unique=True)
+    name = models.CharField("医療機関等名", max_length=200)
+    prefecture = models.CharField("都道府県", max_length=2, choices=PREFECTURES, db_index=True)
+    address = models.CharField("所在地", max_length=300, blank=True)
+    founder_name = models.CharField("開設者氏名", max_length=100, blank=True)
+    phone = models.CharField("電話番号", max_length=20, blank=True)
+    account_last4 = models.CharField("請求口座番号下4桁", max_length=4)
+    main_facility = models.ForeignKey(
+        "self",
+        verbose_name="主たる施術所（併設）",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="subordinates",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "施設"
+        verbose_name_plural = "施設"
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(main_facility__isnull=True) | ~Q(main_facility=models.F("id")),
+                name="facility_not_own_main",
+            ),
+            models.CheckConstraint(
+                condition=Q(account_last4__regex=r"^[0-9]{4}$"), name="facility_last4_digits"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.code}）"
+
+    @property
+    def is_sejutsu(self) -> bool:
+        return self.kind in SEJUTSU_KINDS
+
+    @property
+    def prefecture_name(self) -> str:
+        return PREFECTURE_NAMES.get(self.prefecture, "")
+
+    @property
+    def institution_code(self) -> str:
+        """機関コード entered in the app. Medical kinds use their 医療機関等コード; a 施術所 has
+        none, so it gets prefecture + 9 + a 6-digit serial + check digit (a Decision: 9 is no
+        点数表番号, so these never collide with real codes)."""
+        if self.kind in MEDICAL_KINDS:
+            return self.code
+        body = f"{self.prefecture}9{self.pk % 1_000_000:06d}"
+        return body + str(luhn_check_digit(body))
+
+
+class Membership(models.Model):
+    """A user serving a facility as its staff (担当者). One facility may have several staff;
+    one person may serve several (annexed) facilities."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "施設担当者"
+        verbose_name_plural = "施設担当者"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "facility"], name="membership_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.facility}"
+
+
+class LinkAttempt(models.Model):
+    """Every attempt to link a user to a facility (なりすまし防止). The digits typed are not kept."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="link_attempts"
+    )
+    code_entered = models.CharField(max_length=24)
+    facility = models.ForeignKey(Facility, null=True, blank=True, on_delete=models.SET_NULL)
+    succeeded = models.BooleanField(default=False)
+    reason = models.CharField(max_length=40, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "施設紐付けの試行"
+        verbose_name_plural = "施設紐付けの試行"
+        ordering = ["-created_at"]
+
+
+class ApplicationKind(models.TextChoices):
+    START = "start", "マイナ資格確認アプリ利用開始申請"
+    CHANGE = "change", "マイナ資格確認アプリ利用終了・変更申請"
+
+
+class ApplicationState(models.TextChoices):
+    SUBMITTED = "submitted", "申請中"
+    SECOND_CHECK = "second_check", "二次確認中"
+    ACCEPTED = "accepted", "承認済み"
+    RETURNED = "returned", "差戻し"
+
+
+# States the facility may see as they are; the others are shown as the public state given.
+FACILITY_VISIBLE_STATE = {
+    ApplicationState.SUBMITTED: "申請中",
+    ApplicationState.SECOND_CHECK: "申請中",
+    ApplicationState.ACCEPTED: "承認済み",
+    ApplicationState.RETURNED: "差戻し",
+}
+OPEN_STATES = (ApplicationState.SUBMITTED, ApplicationState.SECOND_CHECK)
+APPLICATION_TRANSITIONS = {
+    ApplicationState.SUBMITTED: {
+        ApplicationState.SECOND_CHECK,
+        ApplicationState.ACCEPTED,
+        ApplicationState.RETURNED,
+    },
+    ApplicationState.SECOND_CHECK: {ApplicationState.ACCEPTED, ApplicationState.RETURNED},
+    ApplicationState.ACCEPTED: set(),
+    ApplicationState.RETURNED: set(),
+}
+
+
+class EndAction(models.TextChoices):
+    NONE = "", "終了予定日の指定なし"
+    END = "end", "利用終了予定日を申請する"
+    CHANGE = "change", "利用終了予定日を変更する"
+    CANCEL = "cancel", "利用終了を取り消す"
+
+
+class Channel(models.TextChoices):
+    ONLINE = "online", "ポータルサイト"
+    POST = "post", "郵送"
+
+
+class UsageApplication(models.Model):
+    """利用開始申請 (kind start) and 利用終了・変更申請 (kind change), DOMAIN §3."""
+
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="applications")
+    kind = models.CharField("申請区分", max_length=10, choices=ApplicationKind.choices)
+    channel = models.CharField(
+        "受付方法", max_length=10, choices=Channel.choices, default=Channel.ONLINE
+    )
+    state = models.CharField(
+        "状態",
+        max_length=20,
+        choices=ApplicationState.choices,
+        default=ApplicationState.SUBMITTED,
+        db_index=True,
+    )
+    receipt_number = models.CharField("受付番号", max_length=20, unique=True, null=True)
+    contact_name = models.CharField("担当者名", max_length=100)
+    founder_name = models.CharField("開設者氏名", max_length=100)
+    phone = models.CharField("電話番号", max_length=20)
+    email = models.EmailField("メールアドレス")
+    staff_count = models.PositiveSmallIntegerField("職員数", null=True, blank=True)
+    device_count = models.PositiveSmallIntegerField("申請台数", null=True, blank=True)
+    end_action = models.CharField(
+        "利用終了", max_length=10, choices=EndAction.choices, blank=True, default=""
+    )
+    planned_end_date = models.DateField("利用終了予定年月日", null=True, blank=True)
+    return_reason = models.TextField("差戻し理由", blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    submission_token = models.UUIDField(unique=True, null=True, blank=True, editable=False)
+    submitted_at = models.DateTimeField("申請日時", auto_now_add=True)
+    decided_at = models.DateTimeField("審査日時", null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "利用申請"
+        verbose_name_plural = "利用申請"
+        ordering = ["-submitted_at"]
+        constraints = [
+            # One application of each kind under review per facility at a time.
+            models.UniqueConstraint(
+                fields=["facility", "kind"],
+                condition=Q(state__in=["submitted", "second_check"]),
+                name="one_open_application_per_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(staff_count__isnull=True) | Q(staff_count__gte=1),
+                name="application_staff_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(device_count__isnull=True) | Q(device_count__gte=0),
+                name="application_devices_non_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.receipt_number or '-'} {self.get_kind_display()}"
+
+    @property
+    def facility_state_label(self) -> str:
+        return FACILITY_VISIBLE_STATE[ApplicationState(self.state)]
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+class DeviceAccount(models.Model):
+    """資格確認アカウント: one per device. The initial password and the activation code are
+    generated when staff download the settings PDF and exist in clear only in that PDF; the
+    database keeps their hashes (a new download issues new ones)."""
+
+    facility = models.ForeignKey(
+        Facility, on_delete=models.PROTECT, related_name="device_accounts"
+    )
+    application = models.ForeignKey(
+        UsageApplication, on_delete=models.PROTECT, related_name="device_accounts"
+    )
+    number = models.PositiveSmallIntegerField("端末番号")
+    login_id = models.CharField("ID", max_length=20, unique=True)
+    password_hash = models.CharField(max_length=200, blank=True)
+    activation_code_hash = models.CharField(max_length=200, blank=True)
+    credentials_issued_at = models.DateTimeField("設定情報の発行日時", null=True, blank=True)
+    issue_count = models.PositiveSmallIntegerField("発行回数", default=0)
+    is_active = models.BooleanField("有効", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField("利用終了日時", null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["password_hash", "activation_code_hash"])
+
+    class Meta:
+        verbose_name = "資格確認アカウント"
+        verbose_name_plural = "資格確認アカウント"
+        ordering = ["facility", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["facility", "number"], name="device_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.login_id
+
+
+class UsageStatus(models.TextChoices):
+    NOT_APPLIED = "not_applied", "未申請"
+    APPLIED = "applied", "申請中"
+    AVAILABLE = "available", "利用可"
+    ENDING = "ending", "利用可（終了予定あり）"
+    ENDED = "ended", "利用終了"
+
+
+class GoLive(models.Model):
+    """運用開始日 (or the planned date), DOMAIN §4; for paper applications the date the
+    administrator registered it."""
+
+    class Source(models.TextChoices):
+        FACILITY = "facility", "施設が入力"
+        POST = "post", "郵送申請の登録日"
+
+    facility = models.OneToOneField(Facility, on_delete=models.CASCADE, related_name="golive")
+    date = models.DateField("運用開始日")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.FACILITY)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "運用開始日"
+        verbose_name_plural = "運用開始日"
+
+    def __str__(self) -> str:
+        return f"{self.facility}: {self.date.isoformat()}"
+
+
+class PublicListEntry(models.Model):
+    """The weekly snapshot of facilities that accept the My Number insurance card."""
+
+    facility = models.OneToOneField(Facility, on_delete=models.CASCADE, related_name="+")
+    code = models.CharField(max_length=24)
+    name = models.CharField(max_length=200, db_index=True)
+    kind = models.CharField(max_length=20, choices=FacilityKind.choices)
+    prefecture = models.CharField(max_length=2, choices=PREFECTURES)
+    address = models.CharField(max_length=300, blank=True)
+    golive_date = models.DateField()
+
+    class Meta:
+        verbose_name = "公開リスト掲載"
+        verbose_name_plural = "公開リスト掲載"
+        ordering = ["prefecture", "code"]
+        indexes = [models.Index(fields=["prefecture", "kind"])]
+
+
+class PublicListBuild(models.Model):
+    built_at = models.DateTimeField(auto_now_add=True)
+    entry_count = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name = "公開リスト更新"
+        verbose_name_plural = "公開リスト更新"
+        ordering = ["-built_at"]
+
+
+class Activity(models.Model):
+    """The history of everything that happened to a facility's objects: who, when, what.
+    Entries with visible_to_facility=False (e.g. an internal second check) are for
+    administrators only."""
+
+    facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="activities")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    target_type = models.ForeignKey(ContentType, null=True, on_delete=models.SET_NULL)
+    target_id = models.PositiveBigIntegerField(null=True)
+    target = GenericForeignKey("target_type", "target_id")
+    verb = models.CharField(max_length=40)
+    summary = models.CharField("内容", max_length=300)
+    receipt_number = models.CharField("受付番号", max_length=20, blank=True)
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20, blank=True)
+    visible_to_facility = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "履歴"
+        verbose_name_plural = "履歴"
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["target_type", "target_id"])]
+
+    def __str__(self) -> str:
+        return self.summary

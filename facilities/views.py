@@ -1,0 +1,302 @@
+"""Thin views: parse, call one service or selector, render. Every facility-scoped view
+resolves the facility through `facility_for(user=…)` (404 for another facility's objects)."""
+
+import csv
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from portal.pdf import render_pdf
+
+from . import selectors, services
+from .forms import (
+    FacilityLinkForm,
+    GoLiveForm,
+    PublicListFilterForm,
+    UsageChangeForm,
+    UsageStartForm,
+)
+from .models import ApplicationKind, FacilityKind
+from .prefectures import PREFECTURE_NAMES
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def link_facility(request: HttpRequest) -> HttpResponse:
+    form = FacilityLinkForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            facility = services.link_user_to_facility(
+                user=request.user,
+                code=form.cleaned_data["code"],
+                account_last4=form.cleaned_data["account_last4"],
+                ip_address=_client_ip(request),
+            )
+        except services.ServiceError as error:
+            form.add_error(error.field, error.message)
+        else:
+            messages.success(request, f"{facility.name} の担当者として登録しました。")
+            return redirect("facilities:home", facility_id=facility.pk)
+    return render(request, "facilities/link.html", {"form": form})
+
+
+@login_required
+def facility_home(request: HttpRequest, facility_id: int) -> HttpResponse:
+    facility = selectors.facility_for(user=request.user, pk=facility_id)
+    return render(
+        request,
+        "facilities/home.html",
+        {
+            "facility": facility,
+            "journey": selectors.journey_for(facility=facility),
+            "status": selectors.usage_status(facility),
+            "golive": selectors.golive_for(facility),
+            "planned_end_date": selectors.planned_end_date(facility),
+            "history": selectors.history_for(facility=facility)[:10],
+        },
+    )
+
+
+@login_required
+def applications(request: HttpRequest, facility_id: int) -> HttpResponse:
+    facility = selectors.facility_for(user=request.user, pk=facility_id)
+    return render(
+        request,
+        "facilities/applications.html",
+        {
+            "facility": facility,
+            "applications": selectors.applications_for(facility=facility),
+            "accepted": selectors.has_accepted_start(facility),
+            "status": selectors.usage_status(facility),
+        },
+    )
+
+
+_APPLICATION_FORMS = {ApplicationKind.START: UsageStartForm, ApplicationKind.CHANGE: UsageChangeForm}
+
+
+def _application_flow(request: HttpRequest, facility_id: int, kind: str) -> HttpResponse:
+    """Form → confirmation page → submit. Nothing is saved before the final button, and a
+    repeated final submit (same token) returns the application already made."""
+    facility = selectors.facility_for(user=request.user, pk=facility_id)
+    form_class = _APPLICATION_FORMS[kind]
+    context = {"facility": facility, "kind": ApplicationKind(kind)}
+    if request.method != "POST":
+        initial = {"email": request.user.email, "founder_name": facility.founder_name,
+                   "phone": facility.phone, "contact_name": request.user.full_name}
+        return render(request, "facilities/application_form.html",
+                      {**context, "form": form_class(initial=initial)})
+    form = form_class(request.POST)
+    if not form.is_valid() or "edit" in request.POST:
+        return render(request, "facilities/application_form.html", {**context, "form": form})
+    if "submit" not in request.POST:
+        return render(request, "facilities/application_confirm.html", {**context, "form": form})
+    data = {k: v for k, v in form.cleaned_data.items() if k != "token"}
+    data["end_action"] = data.get("end_action") or ""
+    try:
+        application = services.submit_usage_application(
+            user=request.user,
+            facility=facility,
+            kind=kind,
+            data=services.ApplicationInput(**data),
+            token=form.cleaned_data["token"],
+        )
+    except services.ServiceError as error:
+        form.add_error(error.field if error.field in form.fields else None, error.message)
+        return render(request, "facilities/application_form.html", {**context, "form": form})
+    return redirect(
+        reverse("facilities:application_detail", args=[facility.pk, application.pk]) + "?done=1"
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def application_start(request: HttpRequest, facility_id: int) -> HttpResponse:
+    return _application_flow(request, facility_id, ApplicationKind.START)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def application_change(request: HttpRequest, facility_id: int) -> HttpResponse:
+    return _application_flow(request, facility_id, ApplicationKind.CHANGE)
+
+
+@login_required
+def application_detail(request: HttpRequest, facility_id: int, pk: int) -> HttpResponse:
+    facility = selectors.facility_for(user=request.user, pk=facility_id)
+    application = selectors.application_for(facility=facility, pk=pk)
+    return render(
+        request,
+        "facilities/application_detail.html",
+        {
+            "facility": facility,
+            "application": application,
+            "history": selectors.history_for(facility=facility, target=application),
+            "just_submitted": request.GET.get("done") == "1",
+        },
+    )
+
+
+@login_required
+def accounts(request: HttpRequest, facility_id: int) -> HttpResponse:
+    facility = selectors.facility_for(user=request.user, pk=facility_id)
+    return render(
+        request,
+        "facilities/accounts.html",
+        {"facility": facility, "accounts": selectors.device_accounts_for(facility=facility)},
+    )
+
+
+@login_required
+def account_detail(request: HttpRequest, facility_id: int, pk: int) -> HttpResponse:
+    facility = selectors.facility_for(user=request.user, pk=facility_id)
+    account = selectors.device_account_for(facility=facility, pk=pk)
+    return render(
+        request,
+        "facilities/account_detail.html",
+        {
+            "facility": facility,
+            "account": account,
+            "history": selectors.history_for(facility=facility, target=account),
+        },
+    )
+
+
+@login_required
+@require_POST
+def account_settings_pdf(request: HttpRequest, facility_id: int, pk: int) -> HttpResponse:
+    """Issue this device's credentials and return them as 「マイナ資格確認アプリ ユーザ設定情報」."""
+    facility = selectors.facility_for(user=request.user, pk=facility_id)
+    account = selectors.device_account_for(facility=facility, pk=pk)
+    try:
+        credentials = services.issue_device_credentials(account=account, actor=request.user)
+    except services.ServiceError as error:
+        messages.error(request, error.message)
+        return redirect("facilities:account_detail", facility_id=facility.pk, pk=account.pk)
+    pdf = render_pdf(
+        "pdf/device_settings.html",
+        {
+            "facility": facility,
+            "account": account,
+            "credentials": credentials,
+            "issued_at": timezone.now(),
+        },
+    )
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="user-settings-{account.login_id}.pdf"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def golive(request: HttpRequest, facility_id: int) -> HttpResponse:
+    facility = selectors.facility_for(user=request.user, pk=facility_id)
+    current = selectors.golive_for(facility)
+    if request.method == "POST":
+        form = GoLiveForm(request.POST)
+        if form.is_valid():
+            try:
+                services.set_golive_date(
+                    user=request.user, facility=facility, golive_date=form.cleaned_data["date"]
+                )
+            except services.ServiceError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+            else:
+                messages.success(request, "運用開始日を登録しました。")
+                return redirect("facilities:golive", facility_id=facility.pk)
+    else:
+        form = GoLiveForm(initial={"date": current.date if current else None})
+    return render(
+        request,
+        "facilities/golive.html",
+        {
+            "facility": facility,
+            "form": form,
+            "current": current,
+            "status": selectors.usage_status(facility),
+            "can_enter": selectors.has_accepted_start(facility),
+        },
+    )
+
+
+@login_required
+def history(request: HttpRequest, facility_id: int) -> HttpResponse:
+    facility = selectors.facility_for(user=request.user, pk=facility_id)
+    page = Paginator(selectors.history_for(facility=facility), 50).get_page(request.GET.get("page"))
+    return render(request, "facilities/history.html", {"facility": facility, "page": page})
+
+
+# ---------------------------------------------------------------- public list (no log-in)
+
+
+def _public_filter(request: HttpRequest) -> PublicListFilterForm:
+    form = PublicListFilterForm(request.GET or None)
+    form.is_valid()
+    return form
+
+
+def public_list(request: HttpRequest) -> HttpResponse:
+    form = _public_filter(request)
+    criteria = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    entries = selectors.facilities_listed_publicly(
+        prefecture=criteria.get("prefecture", ""),
+        kind=criteria.get("kind", ""),
+        name=criteria.get("name", ""),
+    )
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "facilities/public_list.html",
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "build": selectors.latest_public_list_build(),
+        },
+    )
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def public_list_csv(request: HttpRequest) -> StreamingHttpResponse:
+    form = _public_filter(request)
+    criteria = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    entries = selectors.facilities_listed_publicly(
+        prefecture=criteria.get("prefecture", ""),
+        kind=criteria.get("kind", ""),
+        name=criteria.get("name", ""),
+    ).values_list("code", "name", "kind", "prefecture", "address", "golive_date")
+    kinds = dict(FacilityKind.choices)
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield "\ufeff" + writer.writerow(
+            ["医療機関等コード・登録記号番号", "名称", "種別", "都道府県", "所在地", "運用開始日"]
+        )
+        for code, name, kind, prefecture, address, golive_date in entries.iterator(
+            chunk_size=2000
+        ):
+            yield writer.writerow(
+                [code, name, kinds.get(kind, kind), PREFECTURE_NAMES.get(prefecture, ""),
+                 address, golive_date.isoformat()]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="myna-facilities.csv"'
+    return response

@@ -1,0 +1,31 @@
+"""E-mail sent after anything that changes state: one place, rendered from templates
+(`templates/emails/<name>_subject.txt` and `<name>_body.txt`), sent after the transaction
+commits, by a Celery task (in-process when no broker is configured)."""
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.template.loader import render_to_string
+
+logger = logging.getLogger(__name__)
+
+
+def render_email(name: str, context: dict) -> tuple[str, str]:
+    subject = render_to_string(f"emails/{name}_subject.txt", context).strip().replace("\n", " ")
+    body = render_to_string(f"emails/{name}_body.txt", context)
+    return settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject, body
+
+
+def notify(*, to: list[str], name: str, context: dict) -> None:
+    recipients = sorted({address for address in to if address})
+    if not recipients:
+        return
+    subject, body = render_email(name, context)
+
+    def _send() -> None:
+        from portal.tasks import send_email
+
+        send_email.delay(subject=subject, body=body, to=recipients)
+
+    transaction.on_commit(_send)

@@ -1,0 +1,11 @@
+"""PDF rendering with WeasyPrint from an HTML template; Japanese text uses Noto Sans CJK
+(Debian's fonts-noto-cjk), embedded as real text so it can be read aloud and extracted."""
+
+from django.template.loader import render_to_string
+
+
+def render_pdf(template_name: str, context: dict) -> bytes:
+    from weasyprint import HTML  # imported late: it loads Pango, not needed by most requests
+
+    html = render_to_string(template_name, context)
+    return HTML(string=html).write_pdf()

@@ -1,0 +1,8 @@
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_email(*, subject: str, body: str, to: list[str]) -> int:
+    return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to)

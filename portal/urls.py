@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from facilities.urls import public_urlpatterns
+
+from . import views
+
+admin.site.site_header = "オンライン資格確認ポータル 管理"
+admin.site.site_title = "ポータル管理"
+admin.site.index_title = "管理メニュー"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("accounts/", include("allauth.urls")),
+    path("facilities/", include("facilities.urls")),
+    path("public/", include((public_urlpatterns, "public"))),
+    path("admin/", admin.site.urls),
+]

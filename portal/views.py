@@ -1,0 +1,26 @@
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from facilities import selectors as facility_selectors
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("dashboard")
+    return render(request, "home.html")
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    facilities = list(facility_selectors.facilities_for(user=request.user))
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "facilities": [
+                (facility, facility_selectors.journey_for(facility=facility))
+                for facility in facilities
+            ],
+        },
+    )

@@ -1,0 +1,25 @@
+import os
+
+import pytest
+from django.conf import settings
+
+
+@pytest.fixture(autouse=True)
+def _private_storage(tmp_path, settings):
+    settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
+
+
+@pytest.fixture
+def staff_client(client):
+    """A client logged in as a fresh staff user (no facility yet)."""
+    from tests.factories import UserFactory
+
+    user = UserFactory()
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+def services_required() -> bool:
+    """In CI every service must be there: a missing one fails instead of skipping."""
+    return bool(getattr(settings, "SERVICES_REQUIRED", False) or os.environ.get("CI"))

@@ -1,0 +1,87 @@
+import uuid
+
+import factory
+from allauth.account.models import EmailAddress
+from django.contrib.auth import get_user_model
+
+from facilities import services
+from facilities.codes import with_check_digit
+from facilities.models import ApplicationKind, Facility, Membership
+
+PASSWORD = "Passw0rdForTests"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"staff{n}@example.jp")
+    full_name = factory.Sequence(lambda n: f"担当 {n}")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def verified(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+            EmailAddress.objects.create(user=obj, email=obj.email, verified=True, primary=True)
+
+
+class AdminFactory(UserFactory):
+    email = factory.Sequence(lambda n: f"admin{n}@example.jp")
+    is_staff = True
+    is_superuser = True
+
+
+POINT_TABLE = {"hospital": "1", "clinic": "1", "dental": "3", "pharmacy": "4"}
+
+
+class FacilityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Facility
+
+    kind = "clinic"
+    name = factory.Sequence(lambda n: f"テスト施設{n}")
+    prefecture = "13"
+    address = "千代田区霞が関1-2-2"
+    founder_name = "開設 太郎"
+    phone = "03-1111-2222"
+    account_last4 = "1234"
+
+    @factory.lazy_attribute_sequence
+    def code(self, n):
+        if self.kind in POINT_TABLE:
+            return with_check_digit(f"{self.prefecture}{POINT_TABLE[self.kind]}{n + 1:06d}")
+        return f"契{self.prefecture}{n + 1:05d}"
+
+
+def make_staff(facility: Facility, **kwargs):
+    user = UserFactory(**kwargs)
+    Membership.objects.create(user=user, facility=facility)
+    return user
+
+
+def application_input(**overrides) -> services.ApplicationInput:
+    values = {
+        "contact_name": "担当 花子", "founder_name": "開設 太郎", "phone": "03-1111-2222",
+        "email": "tanto@example.jp", "staff_count": 2, "device_count": 2,
+    }
+    values.update(overrides)
+    return services.ApplicationInput(**values)
+
+
+def submit_start(facility: Facility, user, **overrides):
+    return services.submit_usage_application(
+        user=user, facility=facility, kind=ApplicationKind.START,
+        data=application_input(**overrides), token=uuid.uuid4(),
+    )
+
+
+def accepted_facility(kind: str = "judo", devices: int = 2):
+    """A facility whose 利用開始申請 was accepted, with its staff member and administrator."""
+    facility = FacilityFactory(kind=kind)
+    user = make_staff(facility)
+    admin = AdminFactory()
+    application = submit_start(facility, user, device_count=devices)
+    services.accept_application(application=application, actor=admin)
+    return facility, user, admin
