@@ -129,6 +129,9 @@ class LinkAttempt(models.Model):
         verbose_name_plural = "施設紐付けの試行"
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.code_entered} {self.reason or 'ok'}"
+
 
 class ApplicationKind(models.TextChoices):
     START = "start", "マイナ資格確認アプリ利用開始申請"
@@ -337,6 +340,9 @@ class PublicListEntry(models.Model):
         ordering = ["prefecture", "code"]
         indexes = [models.Index(fields=["prefecture", "kind"])]
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class PublicListBuild(models.Model):
     built_at = models.DateTimeField(auto_now_add=True)
@@ -346,6 +352,9 @@ class PublicListBuild(models.Model):
         verbose_name = "公開リスト更新"
         verbose_name_plural = "公開リスト更新"
         ordering = ["-built_at"]
+
+    def __str__(self) -> str:
+        return f"{self.built_at:%Y-%m-%d %H:%M} ({self.entry_count})"
 
 
 class Activity(models.Model):
