@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from import_export.admin import ImportExportModelAdmin
+from import_export.formats.base_formats import CSV
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import services
@@ -27,6 +28,8 @@ class MembershipInline(admin.TabularInline):
 @admin.register(Facility)
 class FacilityAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
     resource_classes = [FacilityResource]
+    import_formats = [CSV]
+    export_formats = [CSV]
     list_display = ["code", "name", "kind", "prefecture", "main_facility"]
     list_filter = ["kind", "prefecture"]
     search_fields = ["code", "name", "address"]

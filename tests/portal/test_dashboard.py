@@ -1,0 +1,78 @@
+from datetime import date
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from facilities import selectors, services
+from facilities.models import DeviceAccount, Facility, Membership, UsageApplication
+from tests.factories import (
+    AdminFactory,
+    FacilityFactory,
+    accepted_facility,
+    make_staff,
+    submit_start,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _states(facility):
+    return [(s.title, s.state) for s in selectors.journey_for(facility=facility)]
+
+
+def test_journey_moves_from_apply_to_listed():
+    facility = FacilityFactory(kind="judo")
+    user = make_staff(facility)
+    assert _states(facility)[2] == ("利用開始申請", "next")
+    submit_start(facility, user)
+    assert _states(facility)[2] == ("利用開始申請", "waiting")
+    facility, user, _ = accepted_facility(devices=1)
+    assert [s for _, s in _states(facility)] == ["done", "done", "done", "next", "next", "later"]
+    services.issue_device_credentials(account=DeviceAccount.objects.get(facility=facility),
+                                      actor=user)
+    services.set_golive_date(user=user, facility=facility, golive_date=date(2025, 6, 10))
+    assert _states(facility)[-1] == ("公開リストへの掲載", "waiting")
+    services.rebuild_public_list()
+    assert {s for _, s in _states(facility)} == {"done"}
+
+
+def test_dashboard_shows_each_facility_with_its_checklist(client):
+    facility, user, _ = accepted_facility(devices=1)
+    other = FacilityFactory(kind="judo", name="併設の院")
+    Membership.objects.create(user=user, facility=other)
+    client.force_login(user)
+    body = client.get(reverse("dashboard")).content.decode()
+    assert facility.name in body and "併設の院" in body
+    assert body.count('class="journey"') == 2
+    assert "次の手続き" in body
+
+
+def test_dashboard_without_facility_invites_linking(staff_client):
+    body = staff_client.get(reverse("dashboard")).content.decode()
+    assert "施設を追加する" in body
+    assert reverse("facilities:link") in body
+
+
+def test_returned_application_shows_reason_on_the_dashboard(client):
+    facility = FacilityFactory(kind="judo")
+    user = make_staff(facility)
+    application = submit_start(facility, user)
+    services.return_application(application=application, actor=AdminFactory(),
+                                reason="開設者氏名をご確認ください")
+    client.force_login(user)
+    body = client.get(reverse("dashboard")).content.decode()
+    assert "開設者氏名をご確認ください" in body
+
+
+def test_demo_loader_is_idempotent():
+    call_command("load_demo")
+    counts = (Facility.objects.count(), UsageApplication.objects.count(),
+              DeviceAccount.objects.count())
+    call_command("load_demo")
+    assert (Facility.objects.count(), UsageApplication.objects.count(),
+            DeviceAccount.objects.count()) == counts
+    assert {f.kind for f in Facility.objects.all()} == {
+        "hospital", "clinic", "dental", "pharmacy", "judo", "ama", "acupuncture",
+        "ama_acupuncture",
+    }
