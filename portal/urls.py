@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from facilities.urls import public_urlpatterns
+from incentives import views as incentives_views
 
 from . import views
 
@@ -14,6 +15,8 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("accounts/", include("allauth.urls")),
     path("facilities/", include("facilities.urls")),
+    path("facilities/", include("incentives.urls")),
+    path("simulator/", incentives_views.simulator, name="simulator"),
     path("public/", include((public_urlpatterns, "public"))),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,184 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from import_export.admin import ImportExportModelAdmin
+from import_export.formats.base_formats import CSV
+from simple_history.admin import SimpleHistoryAdmin
+
+from facilities.models import Facility
+
+from . import services
+from .models import (
+    ActivityReport,
+    Attestation,
+    Determination,
+    EligibilityRun,
+    MonthlyStatistic,
+    ParameterVersion,
+    Program,
+)
+from .resources import MonthlyStatisticResource
+
+PREVIEW_ROWS = 200
+
+
+@admin.register(Program)
+class ProgramAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "rule", "is_open", "report_deadline"]
+    actions = ["run_selected"]
+
+    @admin.action(description="選択したプログラムの支給判定を今すぐ実行する")
+    def run_selected(self, request, queryset: QuerySet[Program]):
+        for program in queryset:
+            try:
+                run = services.run_eligibility(program=program)
+            except services.ParameterError as error:
+                self.message_user(request, error.message, messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"{program.name}: {run.facilities}施設を判定、支給対象 {run.eligible}施設、"
+                    f"合計 {run.total_amount:,}円",
+                    messages.SUCCESS,
+                )
+
+
+@admin.register(ParameterVersion)
+class ParameterVersionAdmin(SimpleHistoryAdmin):
+    list_display = ["program", "version", "status", "effective_from", "notice", "applied_at"]
+    list_filter = ["program", "status"]
+    readonly_fields = ["status", "applied_at", "created_by", "created_at"]
+    actions = ["copy_as_draft"]
+    change_form_template = "admin/eligibility/parameterversion/change_form.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.status != ParameterVersion.Status.DRAFT:
+            return ["program", "version", "effective_from", "notice", "params",
+                    *self.readonly_fields]
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        services.validate_params(obj.program, obj.params)
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="選択した版をもとに新しい下書きを作る")
+    def copy_as_draft(self, request, queryset):
+        for version in queryset:
+            draft = services.create_draft_version(
+                program=version.program, params=version.params,
+                effective_from=version.effective_from, notice=version.notice,
+                actor=request.user,
+            )
+            self.message_user(request, f"{draft} を作りました。", messages.SUCCESS)
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/preview/", self.admin_site.admin_view(self.preview_view),
+                 name="eligibility_parameterversion_preview"),
+            path("<int:pk>/apply/", self.admin_site.admin_view(self.apply_view),
+                 name="eligibility_parameterversion_apply"),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request, pk: int):
+        version = get_object_or_404(ParameterVersion, pk=pk)
+        if not self.has_change_permission(request, version):
+            return redirect("admin:index")
+        try:
+            preview = services.preview_version(version)
+        except services.ParameterError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return redirect("admin:eligibility_parameterversion_change", pk)
+        shown = sorted(preview.changes, key=lambda c: -abs(c.difference))[:PREVIEW_ROWS]
+        names = dict(
+            (pk, (code, name)) for pk, code, name in Facility.objects.filter(
+                pk__in=[c.facility_id for c in shown]
+            ).values_list("pk", "code", "name")
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{version} の適用前の確認",
+            "version": version,
+            "preview": preview,
+            "rows": [(change, *names.get(change.facility_id, ("", ""))) for change in shown],
+            "opts": self.model._meta,
+            "can_apply": version.status == ParameterVersion.Status.DRAFT,
+        }
+        return TemplateResponse(request, "admin/eligibility/preview.html", context)
+
+    def apply_view(self, request, pk: int):
+        version = get_object_or_404(ParameterVersion, pk=pk)
+        if request.method != "POST" or not self.has_change_permission(request, version):
+            return redirect("admin:eligibility_parameterversion_preview", pk)
+        try:
+            run = services.apply_version(version=version, actor=request.user)
+        except services.ParameterError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return redirect("admin:eligibility_parameterversion_preview", pk)
+        self.message_user(
+            request,
+            f"{version} を適用し、{run.facilities}施設を再判定しました"
+            f"（支給対象 {run.eligible}施設、合計 {run.total_amount:,}円）。",
+            messages.SUCCESS,
+        )
+        return redirect(reverse("admin:eligibility_parameterversion_change", args=[pk]))
+
+
+@admin.register(MonthlyStatistic)
+class MonthlyStatisticAdmin(ImportExportModelAdmin):
+    resource_classes = [MonthlyStatisticResource]
+    import_formats = [CSV]
+    export_formats = [CSV]
+    list_display = ["facility", "month", "receipts", "card_users", "usage_count"]
+    list_filter = ["month"]
+    search_fields = ["facility__code", "facility__name"]
+    autocomplete_fields = ["facility"]
+    list_select_related = ["facility"]
+
+
+@admin.register(ActivityReport)
+class ActivityReportAdmin(SimpleHistoryAdmin):
+    list_display = ["facility", "program", "voice", "flyer", "poster", "activity_from",
+                    "activity_to", "receipt_number", "updated_at"]
+    list_filter = ["program", "voice", "flyer", "poster"]
+    search_fields = ["facility__code", "facility__name", "receipt_number"]
+    autocomplete_fields = ["facility"]
+
+
+@admin.register(Attestation)
+class AttestationAdmin(SimpleHistoryAdmin):
+    list_display = ["facility", "program", "poster", "informed", "receipt_number", "updated_at"]
+    list_filter = ["program", "poster", "informed"]
+    search_fields = ["facility__code", "facility__name", "receipt_number"]
+    autocomplete_fields = ["facility"]
+
+
+@admin.register(Determination)
+class DeterminationAdmin(admin.ModelAdmin):
+    list_display = ["facility", "program", "eligible", "amount", "payout_locked",
+                    "determined_at"]
+    list_filter = ["program", "eligible", "payout_locked", "facility__kind"]
+    search_fields = ["facility__code", "facility__name"]
+    list_select_related = ["facility", "program"]
+    readonly_fields = ["facility", "program", "parameter_version", "eligible", "amount",
+                       "reasons", "details", "determined_at", "payout_locked"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(EligibilityRun)
+class EligibilityRunAdmin(admin.ModelAdmin):
+    list_display = ["program", "started_at", "finished_at", "facilities", "eligible",
+                    "total_amount", "skipped_locked"]
+    list_filter = ["program"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,29 @@
+"""`manage.py simulate PROGRAM`: one JSON object per input line on stdin → one per output
+line on stdout, computed by the same rule functions as the batch, with the program's
+parameters in force (the built-in defaults where the database has none)."""
+
+import json
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from eligibility.rules.simulate import PROGRAMS, simulate_line
+from eligibility.selectors import simulation_params
+
+
+class Command(BaseCommand):
+    help = "判定ルールのシミュレーション（標準入力の1行1JSON → 標準出力の1行1JSON）"
+
+    def add_arguments(self, parser):
+        parser.add_argument("program", help=f"one of: {', '.join(sorted(PROGRAMS))}")
+
+    def handle(self, *args, program, **options):
+        if program not in PROGRAMS:
+            raise CommandError(f"unknown program {program!r}; choose from {', '.join(sorted(PROGRAMS))}")
+        params = simulation_params(program)
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            result = simulate_line(program, line, params)
+            self.stdout.write(json.dumps(result, ensure_ascii=False))
+            self.stdout.flush()

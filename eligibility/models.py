@@ -1,0 +1,208 @@
+"""Programs and their versioned parameters, the facts the rules read (monthly statistics,
+reports, attestations) and the determinations the batch writes (DOMAIN §5)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from facilities.models import Facility
+
+
+class Program(models.Model):
+    """A money program: its rule (`rule`) and its parameters (versioned, below)."""
+
+    class Rule(models.TextChoices):
+        COOPERATION = "cooperation", "協力金（施術所）"
+        LUMP_SUM = "lump_sum", "一時金（医療機関・薬局）"
+
+    code = models.SlugField("プログラムコード", max_length=40, unique=True)
+    name = models.CharField("名称", max_length=100)
+    rule = models.CharField("判定ルール", max_length=20, choices=Rule.choices)
+    is_open = models.BooleanField("判定対象", default=True)
+    report_deadline = models.DateField("報告期限", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "プログラム"
+        verbose_name_plural = "プログラム"
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ParameterVersion(models.Model):
+    """One version of a program's parameters, with the notice it comes from. A draft is
+    previewed (which facilities' results change, by how much) and then applied."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "下書き"
+        ACTIVE = "active", "適用中"
+        SUPERSEDED = "superseded", "過去の版"
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField("版")
+    effective_from = models.DateField("適用開始日")
+    notice = models.CharField("根拠となる通知", max_length=300)
+    params = models.JSONField("パラメータ")
+    status = models.CharField(
+        "状態", max_length=12, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField("適用日時", null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "パラメータの版"
+        verbose_name_plural = "パラメータの版"
+        ordering = ["program", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "version"], name="parameter_version_unique"),
+            models.UniqueConstraint(
+                fields=["program"], condition=Q(status="active"), name="one_active_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.program.code} 第{self.version}版（{self.get_status_display()}）"
+
+
+class MonthlyStatistic(models.Model):
+    """One facility's month: レセプト件数, マイナ保険証利用人数, 利用件数 (DOMAIN §5.2, §6.3).
+    Imported by administrators; the card-reader endpoint adds to the same counts."""
+
+    facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="statistics")
+    month = models.DateField("年月")  # the first day of the month
+    receipts = models.PositiveIntegerField("レセプト件数", default=0)
+    card_users = models.PositiveIntegerField("利用人数", default=0)
+    usage_count = models.PositiveIntegerField("利用件数", default=0)
+
+    class Meta:
+        verbose_name = "月次統計"
+        verbose_name_plural = "月次統計"
+        ordering = ["facility", "month"]
+        constraints = [
+            models.UniqueConstraint(fields=["facility", "month"], name="statistic_month_unique"),
+            models.CheckConstraint(condition=Q(month__day=1), name="statistic_first_of_month"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.facility.code} {self.month:%Y-%m}"
+
+
+class ActivityReport(models.Model):
+    """取組の実施報告 (協力金, DOMAIN §5.1): ① お声掛け and ② チラシ配付 or ポスター掲示, with the
+    dates done. One per facility and program."""
+
+    facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="reports")
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="reports")
+    voice = models.BooleanField("① 患者等へのお声掛け", default=False)
+    flyer = models.BooleanField("② チラシの配付", default=False)
+    poster = models.BooleanField("② ポスターの掲示", default=False)
+    activity_from = models.DateField("実施期間（開始）")
+    activity_to = models.DateField("実施期間（終了）")
+    receipt_number = models.CharField("受付番号", max_length=20, unique=True, null=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "取組の実施報告"
+        verbose_name_plural = "取組の実施報告"
+        constraints = [
+            models.UniqueConstraint(fields=["facility", "program"], name="one_report_per_program"),
+            models.CheckConstraint(
+                condition=Q(activity_from__lte=models.F("activity_to")), name="report_dates_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.facility.code} {self.program.code}"
+
+
+class Attestation(models.Model):
+    """The facility's attestation for the lump sum (DOMAIN §5.2 ②③)."""
+
+    facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="attestations")
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="attestations")
+    poster = models.BooleanField("共通ポスターを受付に掲示した", default=False)
+    informed = models.BooleanField("患者への声かけ・チラシの配付を行った", default=False)
+    receipt_number = models.CharField("受付番号", max_length=20, unique=True, null=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "実施の確認（一時金）"
+        verbose_name_plural = "実施の確認（一時金）"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["facility", "program"], name="one_attestation_per_program"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.facility.code} {self.program.code}"
+
+
+class Determination(models.Model):
+    """A facility's result for a program: eligible or not, amount, and why. A result put
+    into a payout (payout_locked) is never replaced by a later run."""
+
+    facility = models.ForeignKey(
+        Facility, on_delete=models.CASCADE, related_name="determinations"
+    )
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="determinations")
+    parameter_version = models.ForeignKey(ParameterVersion, on_delete=models.PROTECT)
+    eligible = models.BooleanField("支給対象")
+    amount = models.PositiveIntegerField("金額（円）")
+    reasons = models.JSONField("判定理由", default=list)
+    details = models.JSONField("判定の詳細", default=dict)
+    determined_at = models.DateTimeField("判定日時")
+    payout_locked = models.BooleanField("支払処理済み", default=False)
+
+    class Meta:
+        verbose_name = "支給判定"
+        verbose_name_plural = "支給判定"
+        ordering = ["program", "facility"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["facility", "program"], name="one_determination_per_program"
+            ),
+            models.CheckConstraint(
+                condition=Q(eligible=True) | Q(amount=0), name="ineligible_means_zero"
+            ),
+        ]
+        indexes = [models.Index(fields=["program", "eligible"])]
+
+    def __str__(self) -> str:
+        return f"{self.facility.code} {self.program.code}: {self.amount}"
+
+
+class EligibilityRun(models.Model):
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="runs")
+    parameter_version = models.ForeignKey(ParameterVersion, on_delete=models.PROTECT)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    facilities = models.PositiveIntegerField(default=0)
+    eligible = models.PositiveIntegerField(default=0)
+    total_amount = models.PositiveBigIntegerField(default=0)
+    skipped_locked = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "判定バッチの実行"
+        verbose_name_plural = "判定バッチの実行"
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.program.code} {self.started_at:%Y-%m-%d %H:%M}"

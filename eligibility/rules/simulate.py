@@ -1,0 +1,110 @@
+"""JSON-line adapters for `manage.py simulate PROGRAM`: one object in, one object out; a bad
+line gives {"error": ...} and never raises."""
+
+import json
+from datetime import date
+
+from .cooperation import (
+    DEFAULT_COOPERATION_2025,
+    CooperationFacts,
+    CooperationParams,
+    determine_cooperation,
+)
+from .lump_sum import DEFAULT_LUMP_SUM_2024, LumpSumFacts, LumpSumParams, determine_lump_sum
+
+
+class InputError(ValueError):
+    pass
+
+
+def _field(data: dict, name: str):
+    if name not in data:
+        raise InputError(f"missing field: {name}")
+    return data[name]
+
+
+def _count(data: dict, name: str) -> int:
+    value = _field(data, name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"{name} must be an integer")
+    if value < 0:
+        raise InputError(f"{name} must not be negative")
+    return value
+
+
+def _flag(data: dict, name: str) -> bool:
+    value = _field(data, name)
+    if not isinstance(value, bool):
+        raise InputError(f"{name} must be true or false")
+    return value
+
+
+def _date(data: dict, name: str) -> date | None:
+    value = _field(data, name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InputError(f"{name} must be a date YYYY-MM-DD or null")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{name}: {value!r} is not a real date YYYY-MM-DD") from None
+
+
+def _choice(data: dict, name: str, choices: tuple) -> object:
+    value = _field(data, name)
+    if value not in choices:
+        allowed = ", ".join("null" if c is None else str(c) for c in choices)
+        raise InputError(f"{name} must be one of {allowed}")
+    return value
+
+
+def _lump_sum(data: dict, params: dict | None) -> dict:
+    facts = LumpSumFacts(
+        kind=_choice(data, "kind", ("hospital", "clinic", "dental", "pharmacy")),
+        oct_receipts=_count(data, "oct_receipts"),
+        oct_users=_count(data, "oct_users"),
+        best_users=_count(data, "best_users"),
+        poster=_flag(data, "poster"),
+        informed=_flag(data, "informed"),
+    )
+    result = determine_lump_sum(LumpSumParams.from_dict(params or DEFAULT_LUMP_SUM_2024), facts)
+    return {"eligible": result.eligible, "amount": result.amount,
+            "table": result.details["table"], "reasons": result.reason_texts}
+
+
+def _cooperation(data: dict, params: dict | None) -> dict:
+    facts = CooperationFacts(
+        kind=_choice(data, "kind", ("judo", "ama", "acupuncture")),
+        golive=_date(data, "golive"),
+        voice=_flag(data, "voice"),
+        flyer=_flag(data, "flyer"),
+        poster=_flag(data, "poster"),
+        activity_from=_date(data, "activity_from"),
+        activity_to=_date(data, "activity_to"),
+        annex_role=_choice(data, "annex_role", (None, "main", "subordinate")),
+        partner_introduced=_flag(data, "partner_introduced"),
+    )
+    if (facts.activity_from is None) != (facts.activity_to is None):
+        raise InputError("activity_from and activity_to must both be dates or both null")
+    params_obj = CooperationParams.from_dict(params or DEFAULT_COOPERATION_2025)
+    result = determine_cooperation(params_obj, facts)
+    return {"eligible": result.eligible, "amount": result.amount, "reasons": result.reason_texts}
+
+
+PROGRAMS = {"lump-sum-2024": _lump_sum, "cooperation-2025": _cooperation}
+
+
+def simulate_line(program_code: str, line: str, params: dict | None = None) -> dict:
+    if program_code not in PROGRAMS:
+        return {"error": f"unknown program {program_code!r}"}
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as error:
+        return {"error": f"not valid JSON: {error.msg} (column {error.colno})"}
+    if not isinstance(data, dict):
+        return {"error": "each line must be a JSON object"}
+    try:
+        return PROGRAMS[program_code](data, params)
+    except InputError as error:
+        return {"error": str(error)}

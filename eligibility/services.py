@@ -1,0 +1,181 @@
+"""Writes of the eligibility engine: the batch (idempotent, re-runnable, never touching a
+result already put into a payout), parameter versions (preview, then apply)."""
+
+from dataclasses import dataclass, field
+from itertools import islice
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from .engine import RULES, reason_texts, results_for
+from .models import Determination, EligibilityRun, ParameterVersion, Program
+
+BATCH = 5000
+UPDATE_FIELDS = ["parameter_version", "eligible", "amount", "reasons", "details",
+                 "determined_at"]
+
+
+class ParameterError(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def active_version(program: Program) -> ParameterVersion:
+    version = program.versions.filter(status=ParameterVersion.Status.ACTIVE).first()
+    if version is None:
+        raise ParameterError(f"{program.name}: 適用中のパラメータがありません。")
+    return version
+
+
+def _chunks(iterable, size):
+    iterator = iter(iterable)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def run_eligibility(*, program: Program, facility_ids: list[int] | None = None) -> EligibilityRun:
+    """Determine every facility of the program under its active parameters and upsert the
+    results (one row per facility and program); payout-locked results are left alone."""
+    version = active_version(program)
+    run = EligibilityRun.objects.create(program=program, parameter_version=version)
+    locked = set(
+        Determination.objects.filter(program=program, payout_locked=True).values_list(
+            "facility_id", flat=True
+        )
+    )
+    now = timezone.now()
+    for chunk in _chunks(results_for(version, facility_ids), BATCH):
+        rows = []
+        for facility_id, result in chunk:
+            if facility_id in locked:
+                run.skipped_locked += 1
+                continue
+            rows.append(
+                Determination(
+                    facility_id=facility_id, program=program, parameter_version=version,
+                    eligible=result.eligible, amount=result.amount,
+                    reasons=reason_texts(result), details=result.details, determined_at=now,
+                )
+            )
+            run.facilities += 1
+            run.eligible += result.eligible
+            run.total_amount += result.amount
+        with transaction.atomic():
+            Determination.objects.bulk_create(
+                rows, update_conflicts=True, unique_fields=["facility", "program"],
+                update_fields=UPDATE_FIELDS,
+            )
+    run.finished_at = timezone.now()
+    run.save()
+    return run
+
+
+def run_all_open_programs() -> list[EligibilityRun]:
+    return [
+        run_eligibility(program=program)
+        for program in Program.objects.filter(is_open=True).order_by("code")
+        if program.versions.filter(status=ParameterVersion.Status.ACTIVE).exists()
+    ]
+
+
+# ---------------------------------------------------------------- parameter versions
+
+
+def validate_params(program: Program, params: dict) -> None:
+    try:
+        RULES[program.rule].params_from_dict(params)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ParameterError(f"パラメータの形式が正しくありません: {error}") from error
+
+
+def create_draft_version(
+    *, program: Program, params: dict, effective_from, notice: str, actor=None
+) -> ParameterVersion:
+    validate_params(program, params)
+    with transaction.atomic():
+        latest = program.versions.select_for_update().aggregate(v=Max("version"))["v"] or 0
+        return ParameterVersion.objects.create(
+            program=program, version=latest + 1, effective_from=effective_from, notice=notice,
+            params=params, created_by=actor,
+        )
+
+
+@dataclass(frozen=True)
+class Change:
+    facility_id: int
+    old_eligible: bool | None
+    old_amount: int | None
+    new_eligible: bool
+    new_amount: int
+
+    @property
+    def difference(self) -> int:
+        return self.new_amount - (self.old_amount or 0)
+
+
+@dataclass
+class Preview:
+    version: ParameterVersion
+    facilities: int = 0
+    changes: list[Change] = field(default_factory=list)
+    locked_changes: int = 0
+
+    @property
+    def total_difference(self) -> int:
+        return sum(change.difference for change in self.changes)
+
+    @property
+    def newly_eligible(self) -> int:
+        return sum(1 for c in self.changes if c.new_eligible and not c.old_eligible)
+
+    @property
+    def no_longer_eligible(self) -> int:
+        return sum(1 for c in self.changes if c.old_eligible and not c.new_eligible)
+
+
+def preview_version(version: ParameterVersion) -> Preview:
+    """Which facilities' results would change under this version, and by how much, against
+    the results stored now. Nothing is written."""
+    validate_params(version.program, version.params)
+    current = {
+        facility_id: (eligible, amount, locked)
+        for facility_id, eligible, amount, locked in Determination.objects.filter(
+            program=version.program
+        ).values_list("facility_id", "eligible", "amount", "payout_locked")
+    }
+    preview = Preview(version=version)
+    for facility_id, result in results_for(version):
+        preview.facilities += 1
+        old = current.get(facility_id)
+        if old is not None and (old[0], old[1]) == (result.eligible, result.amount):
+            continue
+        if old is not None and old[2]:
+            preview.locked_changes += 1
+            continue
+        preview.changes.append(
+            Change(
+                facility_id=facility_id,
+                old_eligible=old[0] if old else None,
+                old_amount=old[1] if old else None,
+                new_eligible=result.eligible,
+                new_amount=result.amount,
+            )
+        )
+    return preview
+
+
+def apply_version(*, version: ParameterVersion, actor=None) -> EligibilityRun:
+    """Make a draft the program's parameters in force and re-determine every facility."""
+    if version.status != ParameterVersion.Status.DRAFT:
+        raise ParameterError("下書きの版だけを適用できます。")
+    validate_params(version.program, version.params)
+    with transaction.atomic():
+        ParameterVersion.objects.filter(
+            program=version.program, status=ParameterVersion.Status.ACTIVE
+        ).update(status=ParameterVersion.Status.SUPERSEDED)
+        version.status = ParameterVersion.Status.ACTIVE
+        version.applied_at = timezone.now()
+        version.save(update_fields=["status", "applied_at"])
+    return run_eligibility(program=version.program)
