@@ -11,28 +11,36 @@ from tests.factories import FacilityFactory, accepted_facility, make_staff
 
 pytestmark = pytest.mark.django_db
 
-# url name → the kwargs it needs besides facility_id, as a function of the victim's objects.
+# "namespace:name" → the kwargs it needs besides facility_id, from the victim's objects.
 FACILITY_SCOPED = {
-    "home": lambda v: {},
-    "applications": lambda v: {},
-    "application_start": lambda v: {},
-    "application_change": lambda v: {},
-    "application_detail": lambda v: {"pk": v["application"].pk},
-    "accounts": lambda v: {},
-    "account_detail": lambda v: {"pk": v["account"].pk},
-    "account_settings_pdf": lambda v: {"pk": v["account"].pk},
-    "golive": lambda v: {},
-    "history": lambda v: {},
+    "facilities:home": lambda v: {},
+    "facilities:applications": lambda v: {},
+    "facilities:application_start": lambda v: {},
+    "facilities:application_change": lambda v: {},
+    "facilities:application_detail": lambda v: {"pk": v["application"].pk},
+    "facilities:accounts": lambda v: {},
+    "facilities:account_detail": lambda v: {"pk": v["account"].pk},
+    "facilities:account_settings_pdf": lambda v: {"pk": v["account"].pk},
+    "facilities:golive": lambda v: {},
+    "facilities:history": lambda v: {},
+    "incentives:overview": lambda v: {},
+    "incentives:bank": lambda v: {},
+    "incentives:report": lambda v: {"code": "cooperation-2025"},
+    "incentives:attest": lambda v: {"code": "lump-sum-2024"},
 }
 
 
 def _facility_url_names() -> set[str]:
-    resolver = get_resolver()
-    facilities = resolver.namespace_dict["facilities"][1]
-    return {
-        name for name in facilities.reverse_dict if isinstance(name, str)
-        and "facility_id" in facilities.reverse_dict.getlist(name)[0][0][0][1]
-    }
+    """Every URL of the project that takes a facility_id, whatever app it is in."""
+    names = set()
+    for namespace, (_prefix, sub) in get_resolver().namespace_dict.items():
+        for name in sub.reverse_dict:
+            if not isinstance(name, str):
+                continue
+            possibilities = sub.reverse_dict.getlist(name)[0][0]
+            if any("facility_id" in params for _pattern, params in possibilities):
+                names.add(f"{namespace}:{name}")
+    return names
 
 
 def test_every_facility_scoped_url_is_in_this_table():
@@ -56,8 +64,7 @@ def test_other_facility_staff_gets_404(client, victim, name, method):
     intruder_facility = FacilityFactory(kind="judo")
     client.force_login(make_staff(intruder_facility))
     url = reverse(
-        f"facilities:{name}",
-        kwargs={"facility_id": victim["facility"].pk, **FACILITY_SCOPED[name](victim)},
+        name, kwargs={"facility_id": victim["facility"].pk, **FACILITY_SCOPED[name](victim)}
     )
 
     response = getattr(client, method)(url, {"date": "2025-07-01", "token": "x"})
@@ -78,9 +85,7 @@ def test_own_facility_object_through_another_own_facility_is_404(client, victim,
     other = FacilityFactory(kind="judo")
     Membership.objects.create(user=user, facility=other)
     client.force_login(user)
-    url = reverse(
-        f"facilities:{name}", kwargs={"facility_id": other.pk, **FACILITY_SCOPED[name](victim)}
-    )
+    url = reverse(name, kwargs={"facility_id": other.pk, **FACILITY_SCOPED[name](victim)})
     assert client.get(url).status_code in (404, 405)
     assert client.post(url).status_code == 404
 
@@ -88,8 +93,7 @@ def test_own_facility_object_through_another_own_facility_is_404(client, victim,
 @pytest.mark.parametrize("name", sorted(FACILITY_SCOPED))
 def test_anonymous_is_sent_to_login(client, victim, name):
     url = reverse(
-        f"facilities:{name}",
-        kwargs={"facility_id": victim["facility"].pk, **FACILITY_SCOPED[name](victim)},
+        name, kwargs={"facility_id": victim["facility"].pk, **FACILITY_SCOPED[name](victim)}
     )
     response = client.get(url)
     assert response.status_code in (302, 405)

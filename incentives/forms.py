@@ -1,0 +1,72 @@
+from django import forms
+
+from facilities.models import FacilityKind
+from portal.forms import ISODateField, NormalizedForm
+
+
+class ActivityReportForm(NormalizedForm):
+    voice = forms.BooleanField(label="① 患者等へのマイナ保険証利用のお声掛けを行った", required=False)
+    flyer = forms.BooleanField(label="② マイナ保険証に関するチラシを配付した", required=False)
+    poster = forms.BooleanField(label="② マイナ保険証に関するポスターを掲示した", required=False)
+    activity_from = ISODateField(label="実施期間（開始日）", help_text="例: 2025-05-01")
+    activity_to = ISODateField(label="実施期間（終了日）", help_text="例: 2025-07-31")
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("activity_from"), cleaned.get("activity_to")
+        if start and end and start > end:
+            self.add_error("activity_to", "終了日は開始日以降の日付にしてください。")
+        if not any(cleaned.get(k) for k in ("voice", "flyer", "poster")):
+            raise forms.ValidationError("実施した取組を1つ以上選んでください。")
+        return cleaned
+
+
+class AttestationForm(NormalizedForm):
+    poster = forms.BooleanField(label="共通ポスターを受付等に掲示した", required=False)
+    informed = forms.BooleanField(label="患者への声かけ・チラシの配付を行った", required=False)
+
+
+SIMULATOR_KINDS = [(k.value, k.label) for k in FacilityKind if k.value in
+                   ("hospital", "clinic", "dental", "pharmacy")]
+
+
+class LumpSumSimulatorForm(NormalizedForm):
+    kind = forms.ChoiceField(label="施設の種別", choices=SIMULATOR_KINDS)
+    oct_receipts = forms.IntegerField(label="令和5年10月のレセプト件数", min_value=0,
+                                      max_value=10_000_000)
+    oct_users = forms.IntegerField(label="令和5年10月のマイナ保険証利用人数", min_value=0,
+                                   max_value=10_000_000)
+    best_users = forms.IntegerField(
+        label="評価対象月（令和6年5月〜8月）のうち最も多い月の利用人数", min_value=0,
+        max_value=10_000_000,
+    )
+    poster = forms.BooleanField(label="共通ポスターを掲示している", required=False, initial=True)
+    informed = forms.BooleanField(label="声かけ・チラシ配付を行っている", required=False,
+                                  initial=True)
+
+
+class BankAccountForm(NormalizedForm):
+    """Bank and branch by code or by name; Japan Post Bank by 記号・番号."""
+
+    keep_width = ("holder_name", "bank", "branch")
+
+    METHOD_CHOICES = [("bank", "銀行・信用金庫など（金融機関コード・支店コード）"),
+                      ("japan_post", "ゆうちょ銀行（記号・番号）")]
+    method = forms.ChoiceField(label="口座の種類", choices=METHOD_CHOICES, widget=forms.RadioSelect,
+                               initial="bank")
+    bank = forms.CharField(label="金融機関（コード4桁または名称）", required=False, max_length=40,
+                           help_text="例: 0001 または みずほ")
+    branch = forms.CharField(label="支店（コード3桁または名称）", required=False, max_length=40,
+                             help_text="例: 001 または 東京営業部")
+    account_type = forms.ChoiceField(label="預金種目", required=False,
+                                     choices=[("1", "普通"), ("2", "当座"), ("4", "貯蓄")])
+    account_number = forms.CharField(label="口座番号", required=False, max_length=12,
+                                     widget=forms.TextInput(attrs={"inputmode": "numeric"}))
+    kigo = forms.CharField(label="ゆうちょ銀行の記号（5桁）", required=False, max_length=10,
+                           widget=forms.TextInput(attrs={"inputmode": "numeric"}))
+    bango = forms.CharField(label="ゆうちょ銀行の番号（8桁まで）", required=False, max_length=12,
+                            widget=forms.TextInput(attrs={"inputmode": "numeric"}))
+    holder_name = forms.CharField(
+        label="口座名義（カナ）", max_length=60,
+        help_text="通帳に記載の名義。ひらがな・全角カナでも入力できます（半角カナに直して登録します）。",
+    )

@@ -1,0 +1,153 @@
+"""Writes of the incentive programs: 取組の実施報告 (協力金), the lump-sum attestation and the
+bank account. Each is one transaction, logged in the facility's history and e-mailed."""
+
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import transaction
+from django.utils import timezone
+
+from eligibility import services as eligibility_services
+from eligibility.models import ActivityReport, Attestation, Program
+from facilities.activity import record_activity
+from facilities.models import MEDICAL_KINDS, SEJUTSU_KINDS, Facility
+from facilities.selectors import facility_emails
+from facilities.services import ServiceError
+from portal.notifications import notify
+from portal.receipts import format_receipt_number
+from portal.wareki import to_wareki
+
+from .banking import NormalizedAccount, mask_account_number
+from .models import BankAccount
+
+
+def report_is_locked(program: Program, today: date | None = None) -> bool:
+    today = today or timezone.localdate()
+    return program.report_deadline is not None and today > program.report_deadline
+
+
+def _refresh_determination(program: Program, facility: Facility) -> None:
+    """Re-determine this facility (and its 併設 partners, whose result may depend on it)."""
+    ids = {facility.pk, *facility.subordinates.values_list("pk", flat=True)}
+    if facility.main_facility_id:
+        ids.add(facility.main_facility_id)
+
+    def _run() -> None:
+        # Without parameters in force there is nothing to determine yet; the batch will.
+        with suppress(eligibility_services.ParameterError):
+            eligibility_services.run_eligibility(program=program, facility_ids=sorted(ids))
+
+    transaction.on_commit(_run)
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    voice: bool
+    flyer: bool
+    poster: bool
+    activity_from: date
+    activity_to: date
+
+
+def submit_activity_report(
+    *, user, facility: Facility, program: Program, data: ReportInput
+) -> ActivityReport:
+    if facility.kind not in SEJUTSU_KINDS or program.rule != Program.Rule.COOPERATION:
+        raise ServiceError("この施設はこの報告の対象ではありません。")
+    if report_is_locked(program):
+        raise ServiceError(
+            f"報告期限（{to_wareki(program.report_deadline)}）を過ぎたため、報告の登録・修正はできません。"
+        )
+    if data.activity_from > data.activity_to:
+        raise ServiceError("実施期間の終了日は開始日以降にしてください。", "activity_to")
+    if not (data.voice or data.flyer or data.poster):
+        raise ServiceError("実施した取組を1つ以上選んでください。")
+    with transaction.atomic():
+        report = ActivityReport.objects.select_for_update().filter(
+            facility=facility, program=program
+        ).first()
+        created = report is None
+        report = report or ActivityReport(facility=facility, program=program)
+        report.voice, report.flyer, report.poster = data.voice, data.flyer, data.poster
+        report.activity_from, report.activity_to = data.activity_from, data.activity_to
+        report.submitted_by = user
+        report.save()
+        if report.receipt_number is None:
+            report.receipt_number = format_receipt_number("R", report.submitted_at, report.pk)
+            report.save(update_fields=["receipt_number"])
+        record_activity(
+            facility=facility, actor=user,
+            verb="report_submitted" if created else "report_updated",
+            summary=f"{program.name}の取組の実施報告を{'登録' if created else '修正'}しました。",
+            target=report, receipt_number=report.receipt_number,
+        )
+        notify(to=facility_emails(facility), name="report_submitted",
+               context={"facility": facility, "program": program, "report": report,
+                        "created": created})
+        _refresh_determination(program, facility)
+    return report
+
+
+def submit_attestation(
+    *, user, facility: Facility, program: Program, poster: bool, informed: bool
+) -> Attestation:
+    if facility.kind not in MEDICAL_KINDS or program.rule != Program.Rule.LUMP_SUM:
+        raise ServiceError("この施設はこの確認の対象ではありません。")
+    if report_is_locked(program):
+        raise ServiceError(f"期限（{to_wareki(program.report_deadline)}）を過ぎたため、登録・修正はできません。")
+    with transaction.atomic():
+        attestation, created = Attestation.objects.select_for_update().get_or_create(
+            facility=facility, program=program,
+            defaults={"poster": poster, "informed": informed, "submitted_by": user},
+        )
+        if not created:
+            attestation.poster, attestation.informed = poster, informed
+            attestation.submitted_by = user
+            attestation.save()
+        if attestation.receipt_number is None:
+            attestation.receipt_number = format_receipt_number(
+                "T", attestation.submitted_at, attestation.pk
+            )
+            attestation.save(update_fields=["receipt_number"])
+        record_activity(
+            facility=facility, actor=user, verb="attestation_submitted",
+            summary=f"{program.name}の実施状況（ポスター掲示: {'済' if poster else '未'}、"
+            f"声かけ・チラシ配付: {'済' if informed else '未'}）を登録しました。",
+            target=attestation, receipt_number=attestation.receipt_number,
+        )
+        notify(to=facility_emails(facility), name="attestation_submitted",
+               context={"facility": facility, "program": program, "attestation": attestation})
+        _refresh_determination(program, facility)
+    return attestation
+
+
+def save_bank_account(
+    *, user, facility: Facility, account: NormalizedAccount, kigo: str = "", bango: str = ""
+) -> BankAccount:
+    """Register or change the facility's 振込先口座; the history keeps every version and
+    every staff member is told (the number masked)."""
+    with transaction.atomic():
+        existing = BankAccount.objects.select_for_update().filter(facility=facility).first()
+        bank_account = existing or BankAccount(facility=facility)
+        bank_account.bank_code, bank_account.bank_name = account.bank.code, account.bank.name
+        bank_account.branch_code = account.branch.code
+        bank_account.branch_name = account.branch.name
+        bank_account.account_type = account.account_type
+        bank_account.account_number = account.account_number
+        bank_account.holder_name = account.holder_name
+        bank_account.japan_post_kigo, bank_account.japan_post_bango = kigo, bango
+        bank_account.updated_by = user
+        bank_account.save()
+        masked = mask_account_number(account.account_number)
+        record_activity(
+            facility=facility, actor=user,
+            verb="bank_account_changed" if existing else "bank_account_registered",
+            summary=f"振込先口座を{'変更' if existing else '登録'}しました: {account.bank.name} "
+            f"{account.branch.name} {masked}",
+            target=bank_account,
+        )
+        notify(to=facility_emails(facility), name="bank_account_changed",
+               context={"facility": facility, "account": bank_account, "masked": masked,
+                        "changed": existing is not None, "actor": user})
+    return bank_account

@@ -1,0 +1,141 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from eligibility.models import ParameterVersion, Program
+from eligibility.rules.lump_sum import (
+    DEFAULT_LUMP_SUM_2024,
+    LumpSumFacts,
+    LumpSumParams,
+    determine_lump_sum,
+)
+from facilities.selectors import facility_for
+from facilities.services import ServiceError
+
+from . import selectors, services
+from .bank import resolve_account
+from .banking import BankInputErrors, search_banks, search_branches
+from .forms import ActivityReportForm, AttestationForm, BankAccountForm, LumpSumSimulatorForm
+
+
+@login_required
+def overview(request: HttpRequest, facility_id: int) -> HttpResponse:
+    facility = facility_for(user=request.user, pk=facility_id)
+    return render(request, "incentives/overview.html", {
+        "facility": facility,
+        "programs": selectors.overview_for(facility),
+        "bank_account": selectors.bank_account_for(facility),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def report(request: HttpRequest, facility_id: int, code: str) -> HttpResponse:
+    facility, program = selectors.program_for(user=request.user, facility_id=facility_id,
+                                              code=code)
+    if program.rule != Program.Rule.COOPERATION:
+        return redirect("incentives:attest", facility_id=facility.pk, code=code)
+    existing = selectors.report_for(facility, program)
+    locked = services.report_is_locked(program)
+    if request.method == "POST" and not locked:
+        form = ActivityReportForm(request.POST)
+        if form.is_valid():
+            try:
+                services.submit_activity_report(
+                    user=request.user, facility=facility, program=program,
+                    data=services.ReportInput(**form.cleaned_data),
+                )
+            except ServiceError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+            else:
+                messages.success(request, "取組の実施報告を登録しました。")
+                return redirect("incentives:overview", facility_id=facility.pk)
+    else:
+        initial = {}
+        if existing:
+            initial = {k: getattr(existing, k) for k in
+                       ("voice", "flyer", "poster", "activity_from", "activity_to")}
+        form = ActivityReportForm(initial=initial)
+    return render(request, "incentives/report.html", {
+        "facility": facility, "program": program, "form": form, "existing": existing,
+        "locked": locked, "current": selectors.current_result(facility, program),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def attest(request: HttpRequest, facility_id: int, code: str) -> HttpResponse:
+    facility, program = selectors.program_for(user=request.user, facility_id=facility_id,
+                                              code=code)
+    if program.rule != Program.Rule.LUMP_SUM:
+        return redirect("incentives:report", facility_id=facility.pk, code=code)
+    existing = selectors.attestation_for(facility, program)
+    locked = services.report_is_locked(program)
+    if request.method == "POST" and not locked:
+        form = AttestationForm(request.POST)
+        if form.is_valid():
+            try:
+                services.submit_attestation(user=request.user, facility=facility,
+                                            program=program, **form.cleaned_data)
+            except ServiceError as error:
+                form.add_error(None, error.message)
+            else:
+                messages.success(request, "実施状況を登録しました。")
+                return redirect("incentives:overview", facility_id=facility.pk)
+    else:
+        form = AttestationForm(initial={"poster": existing.poster, "informed": existing.informed}
+                               if existing else {})
+    return render(request, "incentives/attest.html", {
+        "facility": facility, "program": program, "form": form, "existing": existing,
+        "locked": locked, "current": selectors.current_result(facility, program),
+    })
+
+
+def simulator(request: HttpRequest) -> HttpResponse:
+    """Public: anyone enters the figures of §5.2 and sees the amount and the cell."""
+    form = LumpSumSimulatorForm(request.GET or None)
+    result = None
+    if form.is_bound and form.is_valid():
+        version = ParameterVersion.objects.filter(
+            program__rule=Program.Rule.LUMP_SUM, status=ParameterVersion.Status.ACTIVE
+        ).order_by("-program__code").first()
+        params = LumpSumParams.from_dict(version.params if version else DEFAULT_LUMP_SUM_2024)
+        result = determine_lump_sum(params, LumpSumFacts(**form.cleaned_data))
+    return render(request, "incentives/simulator.html", {"form": form, "result": result})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def bank_account(request: HttpRequest, facility_id: int) -> HttpResponse:
+    """Form → confirmation (the Japan Post number shown converted) → save."""
+    facility = facility_for(user=request.user, pk=facility_id)
+    current = selectors.bank_account_for(facility)
+    context = {"facility": facility, "current": current}
+    search = request.GET.get("bank_q", "").strip()
+    if search:
+        context["bank_results"] = search_banks(search)
+    branch_search = request.GET.get("branch_q", "").strip()
+    if branch_search and request.GET.get("bank_code"):
+        context["branch_results"] = search_branches(request.GET["bank_code"], branch_search)
+    if request.method != "POST":
+        context["form"] = BankAccountForm()
+        return render(request, "incentives/bank_account.html", context)
+    form = BankAccountForm(request.POST)
+    context["form"] = form
+    if not form.is_valid() or "edit" in request.POST:
+        return render(request, "incentives/bank_account.html", context)
+    try:
+        account, kigo, bango = resolve_account(form.cleaned_data)
+    except BankInputErrors as errors:
+        for field, message in errors.errors.items():
+            form.add_error(field if field in form.fields else None, message)
+        return render(request, "incentives/bank_account.html", context)
+    if "submit" not in request.POST:
+        return render(request, "incentives/bank_account_confirm.html",
+                      {**context, "account": account, "kigo": kigo, "bango": bango})
+    services.save_bank_account(user=request.user, facility=facility, account=account,
+                               kigo=kigo, bango=bango)
+    messages.success(request, "振込先口座を登録しました。")
+    return redirect("incentives:overview", facility_id=facility.pk)
