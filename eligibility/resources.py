@@ -6,7 +6,7 @@ from datetime import date
 from import_export import fields, resources, widgets
 
 from facilities.models import Facility
-from portal.normalize import digits, nfkc
+from portal.normalize import nfkc
 
 from .models import MonthlyStatistic
 
@@ -28,7 +28,7 @@ class YearMonthWidget(widgets.Widget):
 
 class CountWidget(widgets.IntegerWidget):
     def clean(self, value, row=None, **kwargs):
-        text = digits(str(value if value is not None else ""))
+        text = nfkc(str(value if value is not None else "")).replace(",", "")
         if not text.isdigit():
             raise ValueError(f"件数 '{value}' は0以上の整数で入力してください")
         return int(text)

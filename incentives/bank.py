@@ -1,5 +1,7 @@
 """Resolving what the bank-account form holds into one checked account (pure, no ORM)."""
 
+import jaconv
+
 from portal.normalize import digits
 
 from .banking import (
@@ -19,6 +21,12 @@ def _resolve(query: str, candidates, label: str, field: str) -> str:
     if text.isdigit() or not query.strip():
         return text
     found = candidates(query)
+    # An exact name wins over names that merely contain it (みずほ, not みずほ信託).
+    wanted = query.strip().removesuffix("銀行").removesuffix("支店")
+    exact = [item for item in found if wanted in (item.name, item.kana)
+             or jaconv.hira2kata(wanted) == item.kana]
+    if len(exact) == 1:
+        return exact[0].code
     if len(found) == 1:
         return found[0].code
     if not found:

@@ -1,0 +1,199 @@
+"""The facility's side of the incentives, through HTTP."""
+
+from datetime import date
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from eligibility import services as eligibility_services
+from eligibility.models import ActivityReport, Attestation, Determination, Program
+from facilities.models import Activity, GoLive
+from incentives.models import BankAccount
+from tests.factories import FacilityFactory, make_staff
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sejutsu(client):
+    facility = FacilityFactory(kind="judo")
+    client.force_login(make_staff(facility))
+    return facility
+
+
+REPORT = {"voice": "on", "flyer": "on", "activity_from": "2025-06-10",
+          "activity_to": "2025-07-31"}
+
+
+def test_report_page_says_exactly_what_is_missing(client, sejutsu):
+    body = client.get(reverse("incentives:report", args=[sejutsu.pk, "cooperation-2025"]))
+    text = body.content.decode()
+    assert "運用開始日 未入力 ✗" in text
+    assert "実施期間 未報告 ✗" in text
+
+
+def test_report_is_saved_once_and_the_result_follows(client, sejutsu,
+                                                     django_capture_on_commit_callbacks):
+    GoLive.objects.create(facility=sejutsu, date=date(2025, 6, 10))
+    url = reverse("incentives:report", args=[sejutsu.pk, "cooperation-2025"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, REPORT)
+    assert response.status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {**REPORT, "poster": "on"})  # edited, still one report
+    report = ActivityReport.objects.get()
+    assert (report.voice, report.flyer, report.poster) == (True, True, True)
+    assert report.receipt_number.startswith("R")
+    result = Determination.objects.get(facility=sejutsu)
+    assert (result.eligible, result.amount) == (True, 50000)
+    overview = client.get(reverse("incentives:overview", args=[sejutsu.pk])).content.decode()
+    assert "支給対象 50,000円" in overview
+    assert "運用開始日 令和7年6月10日 ✓" in overview
+    assert any(report.receipt_number in m.subject for m in mail.outbox)
+
+
+def test_report_is_locked_after_the_deadline(client, sejutsu):
+    Program.objects.filter(code="cooperation-2025").update(report_deadline=date(2025, 9, 30))
+    url = reverse("incentives:report", args=[sejutsu.pk, "cooperation-2025"])
+    response = client.post(url, REPORT)
+    assert "報告期限" in response.content.decode()
+    assert not ActivityReport.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({**REPORT, "activity_to": "2025-05-01"}, "終了日は開始日以降"),
+        ({"activity_from": "2025-06-10", "activity_to": "2025-07-31"}, "1つ以上選んで"),
+        ({**REPORT, "activity_from": "2025-02-30"}, "実在する日付"),
+    ],
+)
+def test_bad_reports_are_refused(client, sejutsu, data, message):
+    url = reverse("incentives:report", args=[sejutsu.pk, "cooperation-2025"])
+    assert message in client.post(url, data).content.decode()
+    assert not ActivityReport.objects.exists()
+
+
+def test_a_clinic_cannot_report_for_the_sejutsu_program(client):
+    facility = FacilityFactory(kind="clinic")
+    client.force_login(make_staff(facility))
+    url = reverse("incentives:report", args=[facility.pk, "cooperation-2025"])
+    assert client.post(url, REPORT).status_code == 404
+    assert not ActivityReport.objects.exists()
+
+
+def test_attestation(client):
+    facility = FacilityFactory(kind="pharmacy")
+    client.force_login(make_staff(facility))
+    url = reverse("incentives:attest", args=[facility.pk, "lump-sum-2024"])
+    assert client.post(url, {"poster": "on", "informed": "on"}).status_code == 302
+    attestation = Attestation.objects.get()
+    assert attestation.poster and attestation.informed
+
+
+BANK = {"method": "bank", "bank": "みずほ", "branch": "東京営業部", "account_type": "1",
+        "account_number": "１２３４５６７", "holder_name": "かぶしきがいしゃ　あおば"}
+
+
+def test_bank_account_by_name_confirm_then_save(client, sejutsu,
+                                                django_capture_on_commit_callbacks):
+    other_staff = make_staff(sejutsu)
+    url = reverse("incentives:bank", args=[sejutsu.pk])
+    confirm = client.post(url, {**BANK, "review": "1"}).content.decode()
+    assert "内容の確認" in confirm and "ｶﾌﾞｼｷｶﾞｲｼﾔ ｱｵﾊﾞ" in confirm
+    assert not BankAccount.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {**BANK, "submit": "1"})
+    assert response.status_code == 302
+    account = BankAccount.objects.get()
+    assert (account.bank_code, account.branch_code, account.account_number) == (
+        "0001", "001", "1234567")
+    message = mail.outbox[-1]
+    assert other_staff.email in message.to
+    assert "****567" in message.body and "1234567" not in message.body
+    assert "1234567" not in Activity.objects.get(verb="bank_account_registered").summary
+
+
+def test_japan_post_account_is_shown_converted_before_saving(client, sejutsu):
+    url = reverse("incentives:bank", args=[sejutsu.pk])
+    data = {"method": "japan_post", "kigo": "12345", "bango": "67890121",
+            "holder_name": "ヤマダ タロウ"}
+    confirm = client.post(url, {**data, "review": "1"}).content.decode()
+    assert "二三八（238）" in confirm and "6789012" in confirm
+    client.post(url, {**data, "submit": "1"})
+    account = BankAccount.objects.get()
+    assert (account.bank_code, account.branch_code, account.account_type,
+            account.account_number, account.japan_post_kigo) == (
+        "9900", "238", "1", "6789012", "12345")
+
+
+def test_bank_account_change_is_audited(client, sejutsu):
+    url = reverse("incentives:bank", args=[sejutsu.pk])
+    client.post(url, {**BANK, "submit": "1"})
+    client.post(url, {**BANK, "account_number": "7654321", "submit": "1"})
+    account = BankAccount.objects.get()
+    assert account.account_number == "7654321"
+    assert list(account.history.values_list("account_number", flat=True)) == [
+        "7654321", "1234567"]
+
+
+@pytest.mark.parametrize(
+    "changes, field_message",
+    [
+        ({"bank": "存在しない銀行"}, "見つかりません"),
+        ({"bank": "0001", "branch": "999"}, "支店コード"),
+        ({"holder_name": "山田太郎"}, "使えない文字"),
+        ({"account_number": "12345678"}, "7桁以内"),
+        ({"bank": "信用"}, "複数あります"),
+    ],
+)
+def test_bad_bank_input_keeps_the_form_and_saves_nothing(client, sejutsu, changes,
+                                                         field_message):
+    url = reverse("incentives:bank", args=[sejutsu.pk])
+    body = client.post(url, {**BANK, **changes, "submit": "1"}).content.decode()
+    assert field_message in body
+    assert "入力内容に誤りがあります" in body
+    assert not BankAccount.objects.exists()
+
+
+def test_bank_search_lists_codes(client, sejutsu):
+    body = client.get(reverse("incentives:bank", args=[sejutsu.pk]),
+                      {"bank_q": "みずほ"}).content.decode()
+    assert "0001" in body
+
+
+def test_simulator_shows_amount_row_and_column(client):
+    body = client.get(reverse("simulator"), {
+        "kind": "clinic", "oct_receipts": "1000", "oct_users": "40", "best_users": "200",
+        "poster": "on", "informed": "on",
+    }).content.decode()
+    assert "200,000円" in body
+    assert "診療所・薬局" in body
+    assert "3.0%以上5.0%未満" in body
+    assert "160人以上" in body
+
+
+def test_simulator_refuses_bad_numbers(client):
+    body = client.get(reverse("simulator"), {"kind": "clinic", "oct_receipts": "-5",
+                                             "oct_users": "x", "best_users": ""}).content.decode()
+    assert "入力内容に誤りがあります" in body
+
+
+def test_demo_parameters_preview_in_the_admin(admin_client):
+    from eligibility.models import ParameterVersion
+
+    eligibility_services.run_all_open_programs()
+    version = ParameterVersion.objects.get(program__code="lump-sum-2024", status="active")
+    draft = eligibility_services.create_draft_version(
+        program=version.program, params=version.params, effective_from=version.effective_from,
+        notice="複製",
+    )
+    page = admin_client.get(reverse("admin:eligibility_parameterversion_preview",
+                                    args=[draft.pk])).content.decode()
+    assert "結果が変わる施設" in page
+    response = admin_client.post(reverse("admin:eligibility_parameterversion_apply",
+                                         args=[draft.pk]))
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.status == "active"
