@@ -158,6 +158,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "facilities.tasks.rebuild_public_list",
         "schedule": crontab(minute=0, hour=5, day_of_week="mon"),
     },
+    "run-eligibility-nightly": {
+        "task": "eligibility.tasks.run_eligibility",
+        "schedule": crontab(minute=30, hour=2),
+    },
 }
 
 # Linking a user to a facility: wrong bank digits are limited per user and per facility.
@@ -169,4 +173,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    # One line per task run is noise when tasks run in-process.
+    "loggers": {"celery.app.trace": {"level": env("CELERY_TRACE_LOG_LEVEL", default="WARNING")}},
 }

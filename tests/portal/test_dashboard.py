@@ -76,3 +76,20 @@ def test_demo_loader_is_idempotent():
         "hospital", "clinic", "dental", "pharmacy", "judo", "ama", "acupuncture",
         "ama_acupuncture",
     }
+
+
+def test_demo_has_results_and_a_preview_of_the_three_month_version():
+    from eligibility import services as eligibility_services
+    from eligibility.models import Determination, ParameterVersion
+
+    call_command("load_demo")
+    assert Determination.objects.filter(program__code="lump-sum-2024", eligible=True).exists()
+    assert Determination.objects.filter(program__code="cooperation-2025", eligible=True).exists()
+    active = ParameterVersion.objects.get(program__code="lump-sum-2024", status="active")
+    draft = eligibility_services.create_draft_version(
+        program=active.program,
+        params={**active.params, "evaluation_months": ["2024-05", "2024-06", "2024-07"]},
+        effective_from=active.effective_from, notice="延長前の3か月",
+    )
+    preview = eligibility_services.preview_version(draft)
+    assert preview.changes and preview.total_difference < 0

@@ -61,6 +61,8 @@ def test_beat_installs_the_weekly_public_list_schedule():
     task = PeriodicTask.objects.get(name="rebuild-public-list-weekly")
     assert task.task == "facilities.tasks.rebuild_public_list"
     assert task.crontab.day_of_week == "mon"
+    nightly = PeriodicTask.objects.get(name="run-eligibility-nightly")
+    assert nightly.task == "eligibility.tasks.run_eligibility"
 
 
 def test_tasks_run_in_process_without_a_broker():

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
+from eligibility.demo import load_demo_incentives
 from facilities.demo import load_demo
 
 
@@ -11,6 +12,7 @@ class Command(BaseCommand):
         # The demo's own notifications would bury the log-in details; they are not sent.
         with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
             logins = load_demo()
+            load_demo_incentives()
         self.stdout.write("デモデータを読み込みました。ログイン情報（実行のたびにパスワードを再設定）:")
         for login in logins:
             self.stdout.write(
