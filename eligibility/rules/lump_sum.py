@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cache
 
 from .base import Determination, Reason, yen
 
@@ -131,8 +132,13 @@ def _percent(rate: Fraction) -> str:
     return f"{int(tenths) // 10}.{int(tenths) % 10}%"
 
 
+@cache
+def _bound_labels(bounds: tuple[Fraction, ...]) -> tuple[str, ...]:
+    return tuple(_percent(b) for b in bounds)
+
+
 def _row_label(params: LumpSumParams, row: int) -> str:
-    bounds = [_percent(b) for b in params.rate_bounds]
+    bounds = _bound_labels(params.rate_bounds)
     if row == 0:
         return f"{bounds[0]}未満"
     if row == len(bounds):
