@@ -119,12 +119,15 @@ class ParameterVersionAdmin(SimpleHistoryAdmin):
         except services.ParameterError as error:
             self.message_user(request, error.message, messages.ERROR)
             return redirect("admin:eligibility_parameterversion_preview", pk)
-        self.message_user(
-            request,
-            f"{version} を適用し、{run.facilities}施設を再判定しました"
-            f"（支給対象 {run.eligible}施設、合計 {run.total_amount:,}円）。",
-            messages.SUCCESS,
-        )
+        if run is None:
+            self.message_user(request, f"{version} を適用しました。", messages.SUCCESS)
+        else:
+            self.message_user(
+                request,
+                f"{version} を適用し、{run.facilities}施設を再判定しました"
+                f"（支給対象 {run.eligible}施設、合計 {run.total_amount:,}円）。",
+                messages.SUCCESS,
+            )
         return redirect(reverse("admin:eligibility_parameterversion_change", args=[pk]))
 
 

@@ -10,6 +10,7 @@ from .models import ParameterVersion, Program
 from .rules.base import Determination as Result
 from .rules.cooperation import CooperationParams, determine_cooperation
 from .rules.lump_sum import LumpSumParams, determine_lump_sum
+from .rules.subsidies import CostSubsidyParams, ReaderParams
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,16 @@ RULES: dict[str, RuleBinding] = {
     Program.Rule.LUMP_SUM: RuleBinding(
         LumpSumParams.from_dict, facts.lump_sum_facts, determine_lump_sum
     ),
+}
+
+
+# Every rule's parameter parser, the claim-based subsidies included (they have no batch).
+PARAMETER_PARSERS: dict[str, Callable[[dict], Any]] = {
+    **{rule: binding.params_from_dict for rule, binding in RULES.items()},
+    Program.Rule.DEVICE_SEJUTSU: CostSubsidyParams.from_dict,
+    Program.Rule.DEVICE_LIMITED: CostSubsidyParams.from_dict,
+    Program.Rule.RECECOM: CostSubsidyParams.from_dict,
+    Program.Rule.READER_EXPANSION: ReaderParams.from_dict,
 }
 
 

@@ -15,6 +15,10 @@ class Program(models.Model):
     class Rule(models.TextChoices):
         COOPERATION = "cooperation", "協力金（施術所）"
         LUMP_SUM = "lump_sum", "一時金（医療機関・薬局）"
+        DEVICE_SEJUTSU = "device_sejutsu", "補助金: 施術所の端末（実費・上限あり）"
+        DEVICE_LIMITED = "device_limited", "補助金: 義務化対象外機関の端末（3/4・上限あり）"
+        READER_EXPANSION = "reader_expansion", "補助金: 顔認証付きカードリーダー増設（1/2）"
+        RECECOM = "rececom", "補助金: レセコン連携改修"
 
     code = models.SlugField("プログラムコード", max_length=40, unique=True)
     name = models.CharField("名称", max_length=100)

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from .engine import RULES, reason_texts, results_for
+from .engine import PARAMETER_PARSERS, RULES, reason_texts, results_for
 from .models import Determination, EligibilityRun, ParameterVersion, Program
 
 BATCH = 5000
@@ -112,7 +112,7 @@ def _upsert(rows: list[tuple]) -> None:
 def run_all_open_programs() -> list[EligibilityRun]:
     return [
         run_eligibility(program=program)
-        for program in Program.objects.filter(is_open=True).order_by("code")
+        for program in Program.objects.filter(is_open=True, rule__in=list(RULES)).order_by("code")
         if program.versions.filter(status=ParameterVersion.Status.ACTIVE).exists()
     ]
 
@@ -122,7 +122,7 @@ def run_all_open_programs() -> list[EligibilityRun]:
 
 def validate_params(program: Program, params: dict) -> None:
     try:
-        RULES[program.rule].params_from_dict(params)
+        PARAMETER_PARSERS[program.rule](params)
     except (KeyError, TypeError, ValueError) as error:
         raise ParameterError(f"パラメータの形式が正しくありません: {error}") from error
 
@@ -176,6 +176,8 @@ def preview_version(version: ParameterVersion) -> Preview:
     """Which facilities' results would change under this version, and by how much, against
     the results stored now. Nothing is written."""
     validate_params(version.program, version.params)
+    if version.program.rule not in RULES:
+        raise ParameterError("この制度は申請ごとに審査するため、一括の影響確認はありません。")
     current = {
         facility_id: (eligible, amount, locked)
         for facility_id, eligible, amount, locked in Determination.objects.filter(
@@ -203,7 +205,7 @@ def preview_version(version: ParameterVersion) -> Preview:
     return preview
 
 
-def apply_version(*, version: ParameterVersion, actor=None) -> EligibilityRun:
+def apply_version(*, version: ParameterVersion, actor=None) -> EligibilityRun | None:
     """Make a draft the program's parameters in force and re-determine every facility."""
     if version.status != ParameterVersion.Status.DRAFT:
         raise ParameterError("下書きの版だけを適用できます。")
@@ -215,4 +217,6 @@ def apply_version(*, version: ParameterVersion, actor=None) -> EligibilityRun:
         version.status = ParameterVersion.Status.ACTIVE
         version.applied_at = timezone.now()
         version.save(update_fields=["status", "applied_at"])
+    if version.program.rule not in RULES:
+        return None  # claim-based: each claim is computed when it is made
     return run_eligibility(program=version.program)

@@ -11,6 +11,16 @@ from .cooperation import (
     determine_cooperation,
 )
 from .lump_sum import DEFAULT_LUMP_SUM_2024, LumpSumFacts, LumpSumParams, determine_lump_sum
+from .subsidies import (
+    DEFAULT_DEVICE_LIMITED,
+    DEFAULT_DEVICE_SEJUTSU,
+    DEFAULT_READER_EXPANSION_2024,
+    CostSubsidyParams,
+    ReaderFacts,
+    ReaderParams,
+    determine_cost_subsidy,
+    determine_reader_expansion,
+)
 
 
 class InputError(ValueError):
@@ -92,7 +102,49 @@ def _cooperation(data: dict, params: dict | None) -> dict:
     return {"eligible": result.eligible, "amount": result.amount, "reasons": result.reason_texts}
 
 
-PROGRAMS = {"lump-sum-2024": _lump_sum, "cooperation-2025": _cooperation}
+def _reader_expansion(data: dict, params: dict | None) -> dict:
+    free = _field(data, "free_readers")
+    if isinstance(free, bool) or free not in (1, 2, 3):
+        raise InputError("free_readers must be 1, 2 or 3")
+    facts = ReaderFacts(
+        kind=_choice(data, "kind", ("hospital", "clinic", "pharmacy")),
+        max_monthly_usage=_count(data, "max_monthly_usage"),
+        free_readers=free,
+        readers=_count(data, "readers"),
+        cost=_count(data, "cost"),
+    )
+    result = determine_reader_expansion(
+        ReaderParams.from_dict(params or DEFAULT_READER_EXPANSION_2024), facts
+    )
+    return {"eligible": result.eligible, "readers_allowed": result.details["readers_allowed"],
+            "amount": result.amount, "reasons": result.reason_texts}
+
+
+def _device_sejutsu(data: dict, params: dict | None) -> dict:
+    result = determine_cost_subsidy(
+        CostSubsidyParams.from_dict(params or DEFAULT_DEVICE_SEJUTSU), _count(data, "cost")
+    )
+    return {"eligible": result.eligible, "amount": result.amount, "reasons": result.reason_texts}
+
+
+def _device_limited(data: dict, params: dict | None) -> dict:
+    claimed_on = _date(data, "claimed_on")
+    if claimed_on is None:
+        raise InputError("claimed_on must be a date YYYY-MM-DD")
+    result = determine_cost_subsidy(
+        CostSubsidyParams.from_dict(params or DEFAULT_DEVICE_LIMITED), _count(data, "cost"),
+        claimed_on,
+    )
+    return {"eligible": result.eligible, "amount": result.amount, "reasons": result.reason_texts}
+
+
+PROGRAMS = {
+    "lump-sum-2024": _lump_sum,
+    "cooperation-2025": _cooperation,
+    "reader-expansion-2024": _reader_expansion,
+    "device-sejutsu": _device_sejutsu,
+    "device-limited": _device_limited,
+}
 
 
 def simulate_line(program_code: str, line: str, params: dict | None = None) -> dict:
