@@ -41,6 +41,9 @@ class Facility(models.Model):
     founder_name = models.CharField("開設者氏名", max_length=100, blank=True)
     phone = models.CharField("電話番号", max_length=20, blank=True)
     account_last4 = models.CharField("請求口座番号下4桁", max_length=4)
+    paper_claims = models.BooleanField(
+        "紙レセプト請求（オンライン資格確認の義務化対象外）", default=False
+    )
     main_facility = models.ForeignKey(
         "self",
         verbose_name="主たる施術所（併設）",

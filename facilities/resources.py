@@ -22,7 +22,7 @@ class FacilityResource(resources.ModelResource):
         import_id_fields = ("code",)
         fields = (
             "code", "kind", "name", "prefecture", "address", "founder_name", "phone",
-            "account_last4", "main_facility",
+            "account_last4", "paper_claims", "main_facility",
         )
         export_order = fields
         skip_unchanged = True

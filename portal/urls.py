@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("facilities/", include("facilities.urls")),
     path("facilities/", include("incentives.urls")),
+    path("facilities/", include("subsidies.urls")),
     path("simulator/", incentives_views.simulator, name="simulator"),
     path("public/", include((public_urlpatterns, "public"))),
     path("admin/", admin.site.urls),

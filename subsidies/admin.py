@@ -1,0 +1,147 @@
+from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from simple_history.admin import SimpleHistoryAdmin
+
+from facilities.services import ServiceError
+
+from . import services
+from .forms import ReviewForm
+from .models import Claim, ClaimItem, ClaimState, Document, FreeReaderGrant
+from .views import serve_document
+
+
+class ClaimItemInline(admin.TabularInline):
+    model = ClaimItem
+    extra = 0
+    can_delete = False
+    fields = ["description", "quantity", "unit_price", "tax", "vendor", "purchase_date",
+              "receipts", "return_note"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="添付")
+    def receipts(self, item):
+        return format_html_join(
+            " ", '<a href="{}">{}</a>',
+            ((reverse("admin:subsidies_document_file", args=[d.pk]), d.get_kind_display())
+             for d in item.documents.all()),
+        )
+
+
+@admin.register(Claim)
+class ClaimAdmin(SimpleHistoryAdmin):
+    list_display = ["receipt_number", "facility", "program", "state", "computed_amount",
+                    "approved_amount", "submitted_at"]
+    list_filter = ["program", "state"]
+    search_fields = ["receipt_number", "facility__code", "facility__name"]
+    list_select_related = ["facility", "program"]
+    inlines = [ClaimItemInline]
+    actions = ["start_review_selected", "mark_paid_selected"]
+    readonly_fields = ["facility", "program", "state", "receipt_number", "readers",
+                       "computed_amount", "calculation", "approved_amount", "decision_reason",
+                       "return_reason", "submitted_at", "decided_at", "decided_by", "paid_at",
+                       "review_link"]
+    exclude = ["created_by"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="審査")
+    def review_link(self, claim):
+        if claim.state != ClaimState.UNDER_REVIEW:
+            return "—"
+        return format_html('<a class="button" href="{}">領収書を見ながら審査する</a>',
+                           reverse("admin:subsidies_claim_review", args=[claim.pk]))
+
+    def _bulk(self, request, queryset, move, label):
+        done = 0
+        for claim in queryset:
+            try:
+                move(claim)
+                done += 1
+            except ServiceError as error:
+                self.message_user(request, f"{claim}: {error.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done}件を{label}しました。", messages.SUCCESS)
+
+    @admin.action(description="選択した申請の審査を開始する")
+    def start_review_selected(self, request, queryset):
+        self._bulk(request, queryset,
+                   lambda c: services.start_review(claim=c, actor=request.user), "審査開始に")
+
+    @admin.action(description="選択した申請を支払済みにする")
+    def mark_paid_selected(self, request, queryset):
+        self._bulk(request, queryset,
+                   lambda c: services.mark_paid(claim=c, actor=request.user), "支払済みに")
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/review/", self.admin_site.admin_view(self.review_view),
+                 name="subsidies_claim_review"),
+            *super().get_urls(),
+        ]
+
+    def review_view(self, request, pk: int):
+        claim = get_object_or_404(Claim.objects.select_related("facility", "program"), pk=pk)
+        items = list(claim.items.prefetch_related("documents"))
+        form = ReviewForm(request.POST or None, initial={"amount": claim.computed_amount})
+        if request.method == "POST" and form.is_valid():
+            decision = form.cleaned_data["decision"]
+            reason = form.cleaned_data["reason"] or ""
+            try:
+                if decision == "approve":
+                    services.approve_claim(claim=claim, actor=request.user,
+                                           amount=form.cleaned_data["amount"], reason=reason)
+                elif decision == "return":
+                    notes = {item.pk: request.POST.get(f"note_{item.pk}", "") for item in items}
+                    services.return_claim(claim=claim, actor=request.user, reason=reason,
+                                          item_notes=notes)
+                else:
+                    services.reject_claim(claim=claim, actor=request.user, reason=reason)
+            except ServiceError as error:
+                form.add_error(error.field if error.field in form.fields else None,
+                               error.message)
+            else:
+                self.message_user(request, "審査結果を登録しました。", messages.SUCCESS)
+                return redirect("admin:subsidies_claim_change", claim.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"審査: {claim}", "claim": claim, "items": items, "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/subsidies/review.html", context)
+
+
+@admin.register(Document)
+class DocumentAdmin(admin.ModelAdmin):
+    list_display = ["claim", "kind", "original_name", "content_type", "size", "uploaded_at"]
+    readonly_fields = ["claim", "item", "kind", "original_name", "content_type", "size",
+                       "sha256", "uploaded_by", "uploaded_at"]
+    exclude = ["stored_name"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/file/", self.admin_site.admin_view(self.file_view),
+                 name="subsidies_document_file"),
+            *super().get_urls(),
+        ]
+
+    def file_view(self, request, pk: int):
+        if not self.has_view_permission(request):
+            return redirect("admin:index")
+        return serve_document(Document.objects.filter(pk=pk).first())
+
+
+@admin.register(FreeReaderGrant)
+class FreeReaderGrantAdmin(SimpleHistoryAdmin):
+    list_display = ["facility", "free_readers"]
+    search_fields = ["facility__code", "facility__name"]
+    autocomplete_fields = ["facility"]

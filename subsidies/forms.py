@@ -1,0 +1,41 @@
+from django import forms
+
+from portal.forms import ISODateField, NormalizedForm
+
+
+class ClaimItemForm(NormalizedForm):
+    keep_width = ("description", "vendor")
+
+    description = forms.CharField(label="品名・内容", max_length=200,
+                                  help_text="例: タブレット端末、汎用カードリーダー")
+    quantity = forms.IntegerField(label="数量", min_value=1, max_value=999)
+    unit_price = forms.IntegerField(label="単価（税抜・円）", min_value=0, max_value=100_000_000)
+    tax = forms.IntegerField(label="消費税（円）", min_value=0, max_value=100_000_000, initial=0)
+    vendor = forms.CharField(label="購入先", max_length=200)
+    purchase_date = ISODateField(label="購入日", help_text="例: 2025-01-10")
+
+
+class ItemWithReceiptForm(ClaimItemForm):
+    receipt = forms.FileField(label="領収書（PDF・JPEG・PNG、10MBまで）", required=True)
+    invoice = forms.FileField(label="請求書・納品書（あれば）", required=False)
+
+
+class ItemEditForm(ClaimItemForm):
+    receipt = forms.FileField(label="領収書を差し替える・追加する（任意）", required=False)
+    invoice = forms.FileField(label="請求書・納品書を追加する（任意）", required=False)
+
+
+class ReadersForm(NormalizedForm):
+    readers = forms.IntegerField(label="増設する顔認証付きカードリーダーの台数", min_value=1,
+                                 max_value=3)
+
+
+class ReviewForm(forms.Form):
+    """The administrator's decision on one claim."""
+
+    DECISIONS = [("approve", "交付を決定する"), ("return", "修正を依頼する（差戻し）"),
+                 ("reject", "不交付とする")]
+    decision = forms.ChoiceField(label="決定", choices=DECISIONS, widget=forms.RadioSelect)
+    amount = forms.IntegerField(label="交付決定額（円）", required=False, min_value=1)
+    reason = forms.CharField(label="理由（差戻し・不交付・減額のとき必須）", required=False,
+                             widget=forms.Textarea(attrs={"rows": 3}))

@@ -1,0 +1,160 @@
+"""Subsidy claims with their items and receipts, and their review (DOMAIN §6)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from simple_history.models import HistoricalRecords
+
+from eligibility.models import Program
+from facilities.models import Facility
+
+
+class ClaimState(models.TextChoices):
+    DRAFT = "draft", "下書き"
+    SUBMITTED = "submitted", "提出済み"
+    UNDER_REVIEW = "under_review", "審査中"
+    RETURNED = "returned", "差戻し（修正をお願いしています）"
+    RESUBMITTED = "resubmitted", "再提出済み"
+    APPROVED = "approved", "交付決定"
+    REJECTED = "rejected", "不交付"
+    PAID = "paid", "支払済み"
+
+
+CLAIM_TRANSITIONS = {
+    ClaimState.DRAFT: {ClaimState.SUBMITTED},
+    ClaimState.SUBMITTED: {ClaimState.UNDER_REVIEW},
+    ClaimState.UNDER_REVIEW: {ClaimState.RETURNED, ClaimState.APPROVED, ClaimState.REJECTED},
+    ClaimState.RETURNED: {ClaimState.RESUBMITTED},
+    ClaimState.RESUBMITTED: {ClaimState.UNDER_REVIEW},
+    ClaimState.APPROVED: {ClaimState.PAID},
+    ClaimState.REJECTED: set(),
+    ClaimState.PAID: set(),
+}
+EDITABLE_STATES = (ClaimState.DRAFT, ClaimState.RETURNED)
+
+
+class FreeReaderGrant(models.Model):
+    """How many face-recognition card readers a facility received free (administrator data)."""
+
+    facility = models.OneToOneField(Facility, on_delete=models.CASCADE,
+                                    related_name="free_reader_grant")
+    free_readers = models.PositiveSmallIntegerField("無償提供を受けた台数")
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "顔認証付きカードリーダーの無償提供"
+        verbose_name_plural = "顔認証付きカードリーダーの無償提供"
+        constraints = [
+            models.CheckConstraint(condition=Q(free_readers__gte=1, free_readers__lte=3),
+                                   name="free_readers_1_to_3"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.facility}: {self.free_readers}台"
+
+
+class Claim(models.Model):
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="claims")
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="claims")
+    state = models.CharField("状態", max_length=20, choices=ClaimState.choices,
+                             default=ClaimState.DRAFT, db_index=True)
+    receipt_number = models.CharField("受付番号", max_length=20, unique=True, null=True,
+                                      blank=True)
+    readers = models.PositiveSmallIntegerField("増設台数", null=True, blank=True)
+    computed_amount = models.PositiveIntegerField("算定額（円）", null=True, blank=True)
+    calculation = models.CharField("算定の根拠", max_length=300, blank=True)
+    approved_amount = models.PositiveIntegerField("交付決定額（円）", null=True, blank=True)
+    decision_reason = models.TextField("減額・不交付の理由", blank=True)
+    return_reason = models.TextField("差戻しの理由", blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField("提出日時", null=True, blank=True)
+    decided_at = models.DateTimeField("決定日時", null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    paid_at = models.DateTimeField("支払日時", null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "補助金の申請"
+        verbose_name_plural = "補助金の申請"
+        ordering = ["-created_at"]
+        constraints = [
+            # One live claim per facility and program: a subsidy cannot be paid twice.
+            models.UniqueConstraint(fields=["facility", "program"],
+                                    condition=~Q(state="rejected"),
+                                    name="one_live_claim_per_program"),
+            models.CheckConstraint(
+                condition=Q(approved_amount__isnull=True)
+                | Q(approved_amount__lte=F("computed_amount")),
+                name="approved_not_above_computed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.receipt_number or '下書き'} {self.program.name}"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.state in EDITABLE_STATES
+
+    @property
+    def total_cost(self) -> int:
+        return sum(item.total for item in self.items.all())
+
+
+class ClaimItem(models.Model):
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="items")
+    description = models.CharField("品名・内容", max_length=200)
+    quantity = models.PositiveIntegerField("数量")
+    unit_price = models.PositiveIntegerField("単価（税抜・円）")
+    tax = models.PositiveIntegerField("消費税（円）", default=0)
+    vendor = models.CharField("購入先", max_length=200)
+    purchase_date = models.DateField("購入日")
+    return_note = models.CharField("修正のお願い（審査担当者から）", max_length=300, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "申請の明細"
+        verbose_name_plural = "申請の明細"
+        ordering = ["claim", "pk"]
+        constraints = [models.CheckConstraint(condition=Q(quantity__gte=1),
+                                              name="item_quantity_positive")]
+
+    def __str__(self) -> str:
+        return self.description
+
+    @property
+    def total(self) -> int:
+        return self.quantity * self.unit_price + self.tax
+
+
+class Document(models.Model):
+    """An uploaded receipt (領収書) or invoice/delivery note, stored outside every public path
+    under a random name and served only through an authorised view."""
+
+    class Kind(models.TextChoices):
+        RECEIPT = "receipt", "領収書"
+        INVOICE = "invoice", "請求書・納品書"
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="documents")
+    item = models.ForeignKey(ClaimItem, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="documents")
+    kind = models.CharField("種類", max_length=10, choices=Kind.choices)
+    stored_name = models.CharField(max_length=80, unique=True, editable=False)
+    original_name = models.CharField("元のファイル名", max_length=200)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "添付書類"
+        verbose_name_plural = "添付書類"
+        ordering = ["uploaded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.original_name}"

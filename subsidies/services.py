@@ -1,0 +1,179 @@
+"""Writes for subsidy claims: drafts, items, receipts, submission, review. Every move goes
+through the transition table, is recorded in the facility's history and e-mailed."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from eligibility.models import Program
+from facilities.activity import record_activity
+from facilities.models import Facility
+from facilities.selectors import facility_emails
+from facilities.services import IllegalTransition, ServiceError
+from portal.notifications import notify
+from portal.receipts import format_receipt_number
+
+from . import selectors
+from .documents import DocumentError, store_upload
+from .models import CLAIM_TRANSITIONS, Claim, ClaimItem, ClaimState, Document
+
+
+def _move(claim: Claim, to_state: str, actor, summary: str, **changes) -> Claim:
+    with transaction.atomic():
+        claim = Claim.objects.select_for_update().select_related("facility", "program").get(
+            pk=claim.pk)
+        current = ClaimState(claim.state)
+        if to_state not in CLAIM_TRANSITIONS[current]:
+            raise IllegalTransition(
+                f"「{current.label}」の申請を「{ClaimState(to_state).label}」にはできません。"
+            )
+        claim.state = to_state
+        for field, value in changes.items():
+            setattr(claim, field, value)
+        claim.save()
+        record_activity(facility=claim.facility, actor=actor, verb=f"claim_{to_state}",
+                        summary=summary, target=claim, receipt_number=claim.receipt_number or "",
+                        from_state=current, to_state=to_state)
+        notify(to=facility_emails(claim.facility), name="claim_state_changed",
+               context={"claim": claim, "facility": claim.facility, "summary": summary})
+    return claim
+
+
+def start_claim(*, user, facility: Facility, program: Program) -> Claim:
+    offer = next((o for o in selectors.offers_for(facility) if o.program.pk == program.pk), None)
+    if offer is None or not offer.offered:
+        raise ServiceError(offer.reason if offer else "この補助は申請できません。")
+    try:
+        with transaction.atomic():
+            claim = Claim.objects.create(
+                facility=facility, program=program, created_by=user,
+                readers=1 if program.rule == Program.Rule.READER_EXPANSION else None,
+            )
+    except IntegrityError:
+        raise ServiceError("この補助はすでに申請しています。") from None
+    record_activity(facility=facility, actor=user, verb="claim_draft",
+                    summary=f"{program.name}の申請を作成しました（下書き）。", target=claim)
+    return claim
+
+
+def _editable(claim: Claim) -> None:
+    if not claim.is_editable:
+        raise ServiceError("提出済みの申請は変更できません。")
+
+
+@dataclass(frozen=True)
+class ItemInput:
+    description: str
+    quantity: int
+    unit_price: int
+    tax: int
+    vendor: str
+    purchase_date: date
+
+
+def save_item(*, claim: Claim, data: ItemInput, item: ClaimItem | None = None) -> ClaimItem:
+    _editable(claim)
+    if data.purchase_date > timezone.localdate():
+        raise ServiceError("購入日に未来の日付は入力できません。", "purchase_date")
+    item = item or ClaimItem(claim=claim)
+    for field, value in data.__dict__.items():
+        setattr(item, field, value)
+    item.return_note = ""
+    item.save()
+    return item
+
+
+def delete_item(*, claim: Claim, item: ClaimItem) -> None:
+    _editable(claim)
+    item.delete()
+
+
+def set_readers(*, claim: Claim, readers: int) -> Claim:
+    """The reader count, within what the facility may claim (usage bands, readers received)."""
+    _editable(claim)
+    claim.readers = readers
+    allowed = selectors.compute(claim).details.get("readers_allowed", 0)
+    if not 1 <= readers <= allowed:
+        raise ServiceError(f"申請できる台数は{allowed}台までです。", "readers")
+    claim.save(update_fields=["readers"])
+    return claim
+
+
+def attach_document(*, claim: Claim, item: ClaimItem | None, kind: str, upload, user) -> Document:
+    _editable(claim)
+    try:
+        stored = store_upload(upload)
+    except DocumentError as error:
+        raise ServiceError(error.message, "file") from error
+    return Document.objects.create(
+        claim=claim, item=item, kind=kind, stored_name=stored.stored_name,
+        original_name=(upload.name or "")[:200], content_type=stored.content_type,
+        size=stored.size, sha256=stored.sha256, uploaded_by=user,
+    )
+
+
+def submit_claim(*, claim: Claim, user) -> Claim:
+    """Draft → submitted, or returned → resubmitted; the amount is fixed by the rule now."""
+    items = list(claim.items.all())
+    if not items:
+        raise ServiceError("明細を1件以上入力してください。")
+    missing = [i.description for i in items if not i.documents.filter(kind="receipt").exists()]
+    if missing:
+        raise ServiceError(f"領収書が添付されていない明細があります: {'、'.join(missing)}")
+    result = selectors.compute(claim)
+    if not result.eligible:
+        raise ServiceError("補助の要件を満たしていません: " + " / ".join(result.reason_texts))
+    to_state = ClaimState.RESUBMITTED if claim.state == ClaimState.RETURNED else ClaimState.SUBMITTED
+    now = timezone.now()
+    receipt_number = claim.receipt_number or format_receipt_number("S", now, claim.pk)
+    return _move(claim, to_state, user,
+                  f"{claim.program.name}の申請を{'再' if to_state == ClaimState.RESUBMITTED else ''}提出しました"
+                  f"（算定額 {result.amount:,}円）。",
+                  computed_amount=result.amount,
+                  calculation=result.details.get("calculation", "")[:300],
+                  submitted_at=now, receipt_number=receipt_number)
+
+
+def start_review(*, claim: Claim, actor) -> Claim:
+    return _move(claim, ClaimState.UNDER_REVIEW, actor, "審査を開始しました。")
+
+
+def return_claim(*, claim: Claim, actor, reason: str, item_notes: dict[int, str]) -> Claim:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError("差戻しの理由を入力してください。", "reason")
+    with transaction.atomic():
+        claim = _move(claim, ClaimState.RETURNED, actor, f"修正をお願いしました: {reason}",
+                      return_reason=reason)
+        for item in claim.items.all():
+            note = (item_notes.get(item.pk) or "").strip()
+            if note:
+                ClaimItem.objects.filter(pk=item.pk).update(return_note=note[:300])
+    return claim
+
+
+def approve_claim(*, claim: Claim, actor, amount: int | None = None, reason: str = "") -> Claim:
+    computed = claim.computed_amount or 0
+    amount = computed if amount is None else amount
+    if not 0 < amount <= computed:
+        raise ServiceError(f"交付決定額は1円以上、算定額 {computed:,}円 以下です。", "amount")
+    if amount < computed and not reason.strip():
+        raise ServiceError("算定額より減額する場合は理由を入力してください。", "reason")
+    return _move(claim, ClaimState.APPROVED, actor,
+                 f"交付を決定しました: {amount:,}円" + (f"（減額の理由: {reason.strip()}）" if reason.strip() else ""),
+                 approved_amount=amount, decision_reason=reason.strip(), decided_by=actor,
+                 decided_at=timezone.now())
+
+
+def reject_claim(*, claim: Claim, actor, reason: str) -> Claim:
+    if not (reason or "").strip():
+        raise ServiceError("不交付の理由を入力してください。", "reason")
+    return _move(claim, ClaimState.REJECTED, actor, f"不交付としました: {reason.strip()}",
+                 decision_reason=reason.strip(), decided_by=actor, decided_at=timezone.now())
+
+
+def mark_paid(*, claim: Claim, actor) -> Claim:
+    return _move(claim, ClaimState.PAID, actor, f"{claim.approved_amount or 0:,}円を支払いました。",
+                 paid_at=timezone.now())
