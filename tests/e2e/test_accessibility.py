@@ -12,7 +12,10 @@ from facilities import services
 from facilities.models import UsageApplication
 from tests.factories import PASSWORD, FacilityFactory, UserFactory, accepted_facility, make_staff
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 AXE = Axe()
 
@@ -58,7 +61,8 @@ def test_staff_pages_have_no_serious_violations(new_page):
     for url in ["/dashboard/", f"{base}/", f"{base}/applications/",
                 f"{base}/applications/change/", f"{base}/accounts/", f"{base}/golive/",
                 f"{base}/history/", f"{base}/money/", f"{base}/money/bank/",
-                f"{base}/money/cooperation-2025/report/", "/facilities/link/"]:
+                f"{base}/money/cooperation-2025/report/", f"{base}/claims/",
+                "/facilities/link/"]:
         page.goto(url)
         if found := _serious_violations(page):
             problems[url] = found

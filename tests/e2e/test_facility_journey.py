@@ -14,7 +14,10 @@ from facilities import services
 from facilities.models import DeviceAccount
 from tests.factories import PASSWORD, AdminFactory, FacilityFactory
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 STAFF_EMAIL = "aoba@example.jp"
 STAFF_PASSWORD = "Aoba2025Seikotsuin"

@@ -29,7 +29,7 @@ def test_database_is_postgresql_when_configured():
         assert cursor.fetchone() == (1,)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_public_list_rebuilds_on_a_real_worker_over_redis():
     """A task sent through Redis is run by a Celery worker and its result comes back."""
     _need("CELERY_BROKER_URL")
@@ -52,7 +52,8 @@ def test_public_list_rebuilds_on_a_real_worker_over_redis():
     assert PublicListBuild.objects.count() == 1
 
 
-@pytest.mark.django_db(transaction=True)  # the scheduler closes and reopens connections
+# The scheduler closes and reopens connections.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_beat_installs_the_weekly_public_list_schedule():
     from django_celery_beat.models import PeriodicTask
     from django_celery_beat.schedulers import DatabaseScheduler
