@@ -81,8 +81,9 @@ def generate_dataset(*, facilities: int, seed: int = 1) -> dict[str, int]:
     counts["facilities"] = _copy(
         Facility,
         ["id", "kind", "code", "name", "prefecture", "address", "founder_name", "phone",
-         "account_last4", "main_facility_id", "created_at", "updated_at"],
-        ((pk, kind, code, f"合成施設{pk}", pref, "", "", "", f"{pk % 10000:04d}", main, now, now)
+         "account_last4", "paper_claims", "main_facility_id", "created_at", "updated_at"],
+        ((pk, kind, code, f"合成施設{pk}", pref, "", "", "", f"{pk % 10000:04d}",
+          kind in POINT_TABLE and pk % 50 == 0, main, now, now)
          for pk, kind, code, pref, main in planned),
     )
     if connection.vendor == "postgresql":
