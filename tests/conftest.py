@@ -23,3 +23,15 @@ def staff_client(client):
 def services_required() -> bool:
     """In CI every service must be there: a missing one fails instead of skipping."""
     return bool(getattr(settings, "SERVICES_REQUIRED", False) or os.environ.get("CI"))
+
+
+@pytest.fixture
+def migration_data(transactional_db):
+    """The rows the data migrations make (programs and their parameters), put back for a
+    transactional test: flushing after an earlier transactional test removes them."""
+    import importlib
+
+    from django.apps import apps
+
+    for name in ("0002_programs", "0004_subsidy_programs"):
+        importlib.import_module(f"eligibility.migrations.{name}").create(apps, None)

@@ -34,8 +34,10 @@ def browser():
 
 
 @pytest.fixture
-def new_page(browser, live_server):
-    """A factory of pages, each in a fresh context (its own cookies: another person)."""
+def new_page(browser, live_server, migration_data):
+    """A factory of pages, each in a fresh context (its own cookies: another person). The
+    database is transactional (the server runs in another thread) and keeps the rows the
+    migrations made (programs and their parameters), restored for every test."""
     contexts = []
 
     def make():

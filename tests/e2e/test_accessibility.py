@@ -14,7 +14,7 @@ from tests.factories import PASSWORD, FacilityFactory, UserFactory, accepted_fac
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 AXE = Axe()

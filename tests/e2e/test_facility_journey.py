@@ -16,7 +16,7 @@ from tests.factories import PASSWORD, AdminFactory, FacilityFactory
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 STAFF_EMAIL = "aoba@example.jp"

@@ -29,7 +29,7 @@ def test_database_is_postgresql_when_configured():
         assert cursor.fetchone() == (1,)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_public_list_rebuilds_on_a_real_worker_over_redis():
     """A task sent through Redis is run by a Celery worker and its result comes back."""
     _need("CELERY_BROKER_URL")
@@ -52,18 +52,21 @@ def test_public_list_rebuilds_on_a_real_worker_over_redis():
     assert PublicListBuild.objects.count() == 1
 
 
-# The scheduler closes and reopens connections.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_beat_installs_the_weekly_public_list_schedule():
+@pytest.mark.django_db
+def test_beat_installs_the_weekly_public_list_and_nightly_eligibility_schedules():
+    """The entries beat's DatabaseScheduler installs from settings (ModelEntry.from_entry is
+    what its update_from_dict calls; the scheduler itself would close the test's connection)."""
     from django_celery_beat.models import PeriodicTask
-    from django_celery_beat.schedulers import DatabaseScheduler
+    from django_celery_beat.schedulers import ModelEntry
 
-    DatabaseScheduler(app=celery_app, lazy=False)
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        ModelEntry.from_entry(name, app=celery_app, **entry)
     task = PeriodicTask.objects.get(name="rebuild-public-list-weekly")
     assert task.task == "facilities.tasks.rebuild_public_list"
     assert task.crontab.day_of_week == "mon"
     nightly = PeriodicTask.objects.get(name="run-eligibility-nightly")
     assert nightly.task == "eligibility.tasks.run_eligibility"
+    assert settings.CELERY_BEAT_SCHEDULER == "django_celery_beat.schedulers:DatabaseScheduler"
 
 
 def test_tasks_run_in_process_without_a_broker():
