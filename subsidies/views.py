@@ -68,7 +68,13 @@ def _attach(request, claim, item, form) -> bool:
 def claim(request: HttpRequest, facility_id: int, pk: int) -> HttpResponse:
     facility, claim = _claim(request, facility_id, pk)
     item_form = ItemWithReceiptForm()
+    result = selectors.compute(claim)
+    allowed = result.details.get("readers_allowed", 0)
     readers_form = ReadersForm(initial={"readers": claim.readers})
+    # Only the reader counts this facility may claim are offered.
+    readers_form.fields["readers"].max_value = max(allowed, 1)
+    readers_form.fields["readers"].widget.attrs["max"] = max(allowed, 1)
+    readers_form.fields["readers"].help_text = f"この施設が申請できるのは{allowed}台までです。"
     if request.method == "POST" and claim.is_editable:
         if "readers" in request.POST:
             readers_form = ReadersForm(request.POST)
@@ -89,7 +95,7 @@ def claim(request: HttpRequest, facility_id: int, pk: int) -> HttpResponse:
     return render(request, "subsidies/claim.html", {
         "facility": facility, "claim": claim, "items": claim.items.prefetch_related("documents"),
         "item_form": item_form, "readers_form": readers_form,
-        "result": selectors.compute(claim),
+        "result": result,
         "is_reader": claim.program.rule == Program.Rule.READER_EXPANSION,
     })
 

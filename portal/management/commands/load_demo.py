@@ -3,6 +3,8 @@ from django.test.utils import override_settings
 
 from eligibility.demo import load_demo_incentives
 from facilities.demo import load_demo
+from facilities.models import Facility
+from subsidies.models import FreeReaderGrant
 
 
 class Command(BaseCommand):
@@ -13,6 +15,10 @@ class Command(BaseCommand):
         with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
             logins = load_demo()
             load_demo_incentives()
+            # The demo hospital received one face-recognition reader free (§6.3).
+            for hospital in Facility.objects.filter(kind="hospital"):
+                FreeReaderGrant.objects.get_or_create(facility=hospital,
+                                                      defaults={"free_readers": 1})
         self.stdout.write("デモデータを読み込みました。ログイン情報（実行のたびにパスワードを再設定）:")
         for login in logins:
             self.stdout.write(
