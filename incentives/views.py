@@ -4,13 +4,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from eligibility.models import ParameterVersion, Program
+from eligibility.models import Program
 from eligibility.rules.lump_sum import (
     DEFAULT_LUMP_SUM_2024,
     LumpSumFacts,
     LumpSumParams,
     determine_lump_sum,
 )
+from eligibility.selectors import simulation_params
 from facilities.selectors import facility_for
 from facilities.services import ServiceError
 
@@ -98,10 +99,9 @@ def simulator(request: HttpRequest) -> HttpResponse:
     form = LumpSumSimulatorForm(request.GET or None)
     result = None
     if form.is_bound and form.is_valid():
-        version = ParameterVersion.objects.filter(
-            program__rule=Program.Rule.LUMP_SUM, status=ParameterVersion.Status.ACTIVE
-        ).order_by("-program__code").first()
-        params = LumpSumParams.from_dict(version.params if version else DEFAULT_LUMP_SUM_2024)
+        params = LumpSumParams.from_dict(
+            simulation_params("lump-sum-2024") or DEFAULT_LUMP_SUM_2024
+        )
         result = determine_lump_sum(params, LumpSumFacts(**form.cleaned_data))
     return render(request, "incentives/simulator.html", {"form": form, "result": result})
 

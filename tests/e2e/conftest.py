@@ -1,21 +1,36 @@
-"""Headless Chromium (Debian's package) driven by Playwright against the live server."""
+"""Headless Chromium (Debian's package) driven by Playwright against pytest-django's live
+server. The server runs in a thread of this process, so the tests share its database (a
+transactional one) and django.core.mail.outbox with it."""
 
 import os
+import re
 import shutil
 
 import pytest
 
 from tests.conftest import services_required
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
-# around it are ordinary synchronous ones.
+# Playwright's sync API keeps an event loop running in this thread; the ORM calls the tests
+# make around it are ordinary synchronous ones.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# Without the background-networking switches Chromium calls out to Google's services, which
+# this machine's closed network refuses.
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+TIMEOUT_MS = 15_000
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item: `new_page` looks at it to keep a snapshot
+    of the pages of a failed test."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +38,7 @@ def browser():
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
         if services_required():
             pytest.fail(f"Chromium is missing at {CHROMIUM}: CI must run the browser tests")
-        pytest.skip("Chromium is not installed (scripts/test installs it)")
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (scripts/test installs it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -34,19 +49,69 @@ def browser():
 
 
 @pytest.fixture
-def new_page(browser, live_server, migration_data):
-    """A factory of pages, each in a fresh context (its own cookies: another person). The
-    database is transactional (the server runs in another thread) and keeps the rows the
-    migrations made (programs and their parameters), restored for every test."""
+def new_page(request, browser, live_server, migration_data, tmp_path):
+    """A factory of pages, each in a fresh browser context (its own cookies: another person
+    or another visit). The database is transactional (the server runs in another thread)
+    and keeps the rows the migrations made (programs and their parameters), restored for
+    every test. A failed test leaves a screenshot and the HTML of each page in tmp_path."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
     contexts = []
 
     def make():
         context = browser.new_context(base_url=live_server.url, locale="ja-JP",
-                                      accept_downloads=True)
-        context.set_default_timeout(15_000)
+                                      timezone_id="Asia/Tokyo", accept_downloads=True)
+        context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         return context.new_page()
 
     yield make
-    for context in contexts:
+    report = getattr(request.node, "report_call", None)
+    for number, context in enumerate(contexts):
+        if report is not None and report.failed:
+            for index, page in enumerate(context.pages):
+                stem = tmp_path / f"page-{number}-{index}"
+                try:
+                    page.screenshot(path=f"{stem}.png", full_page=True)
+                    stem.with_suffix(".html").write_text(page.content(), encoding="utf-8")
+                except Exception as error:  # noqa: BLE001 - a snapshot must not hide the failure
+                    print(f"no snapshot of {page.url}: {error}")
+                else:
+                    print(f"snapshot of {page.url}: {stem}.png")
         context.close()
+
+
+@pytest.fixture
+def log_in():
+    """Log a portal user in through the log-in page; lands on the dashboard."""
+    from playwright.sync_api import expect
+
+    from tests.factories import PASSWORD
+
+    def log_in(page, email, password=PASSWORD):
+        page.goto("/accounts/login/")
+        page.get_by_label("メールアドレス").fill(email)
+        page.get_by_label("パスワード:", exact=True).fill(password)
+        page.get_by_role("button", name="ログイン").click()
+        expect(page).to_have_url(re.compile(r"/dashboard/$"))
+        expect(page.get_by_role("heading", level=1)).to_have_text("マイページ")
+
+    return log_in
+
+
+@pytest.fixture
+def admin_log_in():
+    """Log an administrator in through the Django admin's own log-in page."""
+    from playwright.sync_api import expect
+
+    from tests.factories import PASSWORD
+
+    def admin_log_in(page, email, password=PASSWORD):
+        page.goto("/admin/login/")
+        page.locator("input[name=username]").fill(email)
+        page.locator("input[name=password]").fill(password)
+        page.locator("input[type=submit]").click()
+        expect(page.locator("#site-name")).to_contain_text("オンライン資格確認ポータル 管理")
+
+    return admin_log_in
