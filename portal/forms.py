@@ -27,12 +27,16 @@ class NormalizedForm(forms.Form):
 
 
 class ISODateInput(forms.DateInput):
-    """A native date picker whose value is also typeable as YYYY-MM-DD."""
+    """A text field for YYYY-MM-DD (typed in any width) with a calendar beside it: a native
+    date input alone takes typing in the browser's own order (mm/dd/yyyy in many builds)."""
 
-    input_type = "date"
+    input_type = "text"
+    template_name = "widgets/iso_date.html"
 
     def __init__(self, attrs=None):
-        super().__init__(attrs={"placeholder": "YYYY-MM-DD", **(attrs or {})}, format="%Y-%m-%d")
+        defaults = {"placeholder": "YYYY-MM-DD", "inputmode": "numeric", "autocomplete": "off",
+                    "size": 12}
+        super().__init__(attrs={**defaults, **(attrs or {})}, format="%Y-%m-%d")
 
 
 class ISODateField(forms.DateField):
