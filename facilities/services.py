@@ -260,24 +260,51 @@ def _locked(application: UsageApplication) -> UsageApplication:
     )
 
 
-def start_second_check(*, application: UsageApplication, actor) -> UsageApplication:
-    """An internal step, never shown to the facility as such."""
+def _decide(
+    application: UsageApplication,
+    to_state: str,
+    actor,
+    *,
+    summary,
+    email: str | None,
+    visible_to_facility: bool = True,
+    **changes,
+) -> UsageApplication:
+    """One reviewing move: lock, check the transition, apply it (and `summary(application)`'s
+    side effects), record it, e-mail the facility. One transaction."""
     with transaction.atomic():
         application = _locked(application)
-        previous = _transition(application, ApplicationState.SECOND_CHECK, actor)
-        application.save(update_fields=["state", "decided_by", "decided_at"])
+        previous = _transition(application, to_state, actor)
+        for field, value in changes.items():
+            setattr(application, field, value)
+        application.save(update_fields=["state", "decided_by", "decided_at", *changes])
+        text = summary(application)
         record_activity(
             facility=application.facility,
             actor=actor,
-            verb="application_second_check",
-            summary="二次確認に回しました。",
+            verb=f"application_{to_state}",
+            summary=text,
             target=application,
             receipt_number=application.receipt_number,
             from_state=previous,
             to_state=application.state,
-            visible_to_facility=False,
+            visible_to_facility=visible_to_facility,
         )
+        if email:
+            notify(
+                to=[application.email, *facility_emails(application.facility)],
+                name=email,
+                context={"application": application, "facility": application.facility,
+                         "detail": text},
+            )
     return application
+
+
+def start_second_check(*, application: UsageApplication, actor) -> UsageApplication:
+    """An internal step, never shown to the facility as such."""
+    return _decide(application, ApplicationState.SECOND_CHECK, actor,
+                   summary=lambda _a: "二次確認に回しました。", email=None,
+                   visible_to_facility=False)
 
 
 def _next_login_id(facility: Facility, number: int) -> str:
@@ -325,59 +352,27 @@ def _apply_change(application: UsageApplication) -> str:
 
 
 def accept_application(*, application: UsageApplication, actor) -> UsageApplication:
-    with transaction.atomic():
-        application = _locked(application)
-        previous = _transition(application, ApplicationState.ACCEPTED, actor)
-        application.save(update_fields=["state", "decided_by", "decided_at"])
-        if application.kind == ApplicationKind.START:
-            accounts = _create_device_accounts(application, application.device_count or 0)
+    def apply(accepted: UsageApplication) -> str:
+        if accepted.kind == ApplicationKind.START:
+            accounts = _create_device_accounts(accepted, accepted.device_count or 0)
             detail = f"資格確認アカウントを{len(accounts)}件発行しました。"
         else:
-            detail = _apply_change(application) + "。"
-        record_activity(
-            facility=application.facility,
-            actor=actor,
-            verb="application_accepted",
-            summary=f"{application.get_kind_display()}を承認しました。{detail}",
-            target=application,
-            receipt_number=application.receipt_number,
-            from_state=previous,
-            to_state=application.state,
-        )
-        notify(
-            to=[application.email, *facility_emails(application.facility)],
-            name="application_accepted",
-            context={"application": application, "facility": application.facility,
-                     "detail": detail},
-        )
-    return application
+            detail = _apply_change(accepted) + "。"
+        return f"{accepted.get_kind_display()}を承認しました。{detail}"
+
+    return _decide(application, ApplicationState.ACCEPTED, actor, summary=apply,
+                   email="application_accepted")
 
 
 def return_application(*, application: UsageApplication, actor, reason: str) -> UsageApplication:
     reason = (reason or "").strip()
     if not reason:
         raise ServiceError("差戻しの理由を入力してください。", "reason")
-    with transaction.atomic():
-        application = _locked(application)
-        previous = _transition(application, ApplicationState.RETURNED, actor)
-        application.return_reason = reason
-        application.save(update_fields=["state", "decided_by", "decided_at", "return_reason"])
-        record_activity(
-            facility=application.facility,
-            actor=actor,
-            verb="application_returned",
-            summary=f"{application.get_kind_display()}を差し戻しました。理由: {reason}",
-            target=application,
-            receipt_number=application.receipt_number,
-            from_state=previous,
-            to_state=application.state,
-        )
-        notify(
-            to=[application.email, *facility_emails(application.facility)],
-            name="application_returned",
-            context={"application": application, "facility": application.facility},
-        )
-    return application
+    return _decide(
+        application, ApplicationState.RETURNED, actor,
+        summary=lambda a: f"{a.get_kind_display()}を差し戻しました。理由: {reason}",
+        email="application_returned", return_reason=reason,
+    )
 
 
 def register_postal_application(
