@@ -1,81 +1,110 @@
-"""一時金2024 for medical institutions and pharmacies (DOMAIN §5.2, seed 002)."""
+"""一時金2024 for medical institutions and pharmacies (DOMAIN §5.2, notice seed 002).
 
+The amount is a pure function of (parameters, facts). Every number lives in the parameters
+(`DEFAULT_LUMP_SUM_2024` holds the notice's); only the shape of the rule is code:
+- the October 2023 rate users ÷ receipts picks a row, compared exactly as a Fraction;
+- the increase (best evaluation month − October users) picks a column;
+- each table is a staircase: cell (r, c) = V[min(r + c, last)];
+- a 小規模施設 (≤ 150 October receipts) gets max(small table where it defines the cell,
+  診療所・薬局 table);
+- the poster ② and informing patients ③ are required besides the increase.
+"""
+
+import re
+from bisect import bisect_right
 from dataclasses import dataclass
+from datetime import date
 from fractions import Fraction
 from functools import cache
+from typing import Any
 
-from .base import Determination, Reason, yen
+from .base import Determination, Reason, wareki, yen
 
 TABLE_LABELS = {"hospital": "病院", "clinic": "診療所・薬局", "small": "小規模施設"}
+# DOMAIN §5.2 Decision: 歯科診療所 use the 診療所・薬局 table.
 KIND_TABLE = {"hospital": "hospital", "clinic": "clinic", "dental": "clinic",
               "pharmacy": "clinic"}
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
 @dataclass(frozen=True)
 class Table:
-    columns: tuple[int, ...]  # increase thresholds (users or more), ascending
-    ladder: tuple[int, ...]  # V: yen; cell (r, c) holds V[min(r + c, last)]
+    """One of the notice's tables: increase thresholds and the ladder V (yen)."""
+
+    columns: tuple[int, ...]  # "N人以上" thresholds of the increase, strictly ascending
+    ladder: tuple[int, ...]  # V, one per column, non-decreasing
 
     def column(self, increase: int) -> int | None:
-        index = None
-        for position, threshold in enumerate(self.columns):
-            if increase >= threshold:
-                index = position
-        return index
+        """The last column whose threshold the increase reaches; None below the first."""
+        index = bisect_right(self.columns, increase) - 1
+        return index if index >= 0 else None
 
     def cell(self, row: int, column: int) -> int:
         return self.ladder[min(row + column, len(self.ladder) - 1)]
 
     @property
     def maximum(self) -> int:
-        return max(self.ladder)
+        return self.ladder[-1]
 
 
 @dataclass(frozen=True)
 class LumpSumParams:
     baseline_month: str  # "2023-10"
     evaluation_months: tuple[str, ...]  # "2024-05" … "2024-08"
-    rate_bounds: tuple[Fraction, ...]  # lower bounds of rows r1…r6 (r0 below the first)
-    tables: dict[str, Table]  # hospital, clinic, small
-    small_max_receipts: int  # ≤ this many October receipts is a 小規模施設
-    small_rows: int  # the small table covers rows r0 … r(small_rows-1) fully
+    rate_bounds: tuple[Fraction, ...]  # lower bounds (inclusive) of rows r1…r6; r0 below
+    tables: dict[str, Table]  # "hospital", "clinic", "small"
+    small_max_receipts: int  # October receipts ≤ this: 小規模施設
+    small_rows: int  # the small table defines rows r0 … r(small_rows − 1) entirely
     small_partial_row_columns: int  # and row r(small_rows) for its first N columns only
     notice: str = ""
 
     @classmethod
     def from_dict(cls, data: dict) -> "LumpSumParams":
-        tables = {
-            name: Table(columns=tuple(int(c) for c in spec["columns"]),
-                        ladder=tuple(int(v) for v in spec["ladder"]))
-            for name, spec in data["tables"].items()
-        }
+        """Build from the JSON-able dict kept in a parameter version; ValueError if malformed."""
+        if not isinstance(data, dict):
+            raise ValueError("parameters must be an object")
+        tables_data = _require(data, "tables")
+        if not isinstance(tables_data, dict):
+            raise ValueError("tables must be an object")
+        tables = {}
         for name in ("hospital", "clinic", "small"):
-            table = tables[name]
-            if list(table.columns) != sorted(table.columns) or not table.columns:
-                raise ValueError(f"tables.{name}.columns must be ascending")
-            if len(table.ladder) != len(table.columns):
-                raise ValueError(f"tables.{name}: ladder and columns differ in length")
-        bounds = tuple(Fraction(b) for b in data["rate_bounds"])
-        if list(bounds) != sorted(bounds):
-            raise ValueError("rate_bounds must be ascending")
-        return cls(
-            baseline_month=str(data["baseline_month"]),
-            evaluation_months=tuple(str(m) for m in data["evaluation_months"]),
-            rate_bounds=bounds,
+            spec = tables_data.get(name)
+            if not isinstance(spec, dict):
+                raise ValueError(f"tables.{name} is missing")
+            tables[name] = _table(name, spec)
+        bounds = _list(data, "rate_bounds")
+        rate_bounds = tuple(_fraction(b, f"rate_bounds[{i}]") for i, b in enumerate(bounds))
+        if not rate_bounds or rate_bounds[0] <= 0 or any(
+            a >= b for a, b in zip(rate_bounds, rate_bounds[1:], strict=False)
+        ):
+            raise ValueError("rate_bounds must be positive and strictly ascending")
+        months = tuple(_month(m, f"evaluation_months[{i}]")
+                       for i, m in enumerate(_list(data, "evaluation_months")))
+        if not months:
+            raise ValueError("evaluation_months must not be empty")
+        params = cls(
+            baseline_month=_month(_require(data, "baseline_month"), "baseline_month"),
+            evaluation_months=months,
+            rate_bounds=rate_bounds,
             tables=tables,
-            small_max_receipts=int(data["small_max_receipts"]),
-            small_rows=int(data["small_rows"]),
-            small_partial_row_columns=int(data["small_partial_row_columns"]),
+            small_max_receipts=_natural(data, "small_max_receipts"),
+            small_rows=_natural(data, "small_rows"),
+            small_partial_row_columns=_natural(data, "small_partial_row_columns"),
             notice=str(data.get("notice", "")),
         )
+        if params.small_rows > len(rate_bounds):
+            raise ValueError("small_rows must not exceed the number of rows")
+        if params.small_partial_row_columns > len(tables["small"].columns):
+            raise ValueError("small_partial_row_columns exceeds the small table's columns")
+        return params
 
     def to_dict(self) -> dict:
         return {
             "baseline_month": self.baseline_month,
             "evaluation_months": list(self.evaluation_months),
-            "rate_bounds": [f"{b.numerator}/{b.denominator}" for b in self.rate_bounds],
-            "tables": {n: {"columns": list(t.columns), "ladder": list(t.ladder)}
-                       for n, t in self.tables.items()},
+            "rate_bounds": [_fraction_text(b) for b in self.rate_bounds],
+            "tables": {name: {"columns": list(t.columns), "ladder": list(t.ladder)}
+                       for name, t in self.tables.items()},
             "small_max_receipts": self.small_max_receipts,
             "small_rows": self.small_rows,
             "small_partial_row_columns": self.small_partial_row_columns,
@@ -83,8 +112,73 @@ class LumpSumParams:
         }
 
 
-# The real parameters (seed 002): May–July 2024, extended by one month to August.
-DEFAULT_LUMP_SUM_2024 = {
+def _require(data: dict, name: str) -> Any:
+    if name not in data:
+        raise ValueError(f"{name} is missing")
+    return data[name]
+
+
+def _list(data: dict, name: str) -> list:
+    value = _require(data, name)
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"{name} must be a list")
+    return list(value)
+
+
+def _integer(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{where} must be an integer (yen or people), not {value!r}")
+    if value < 0:
+        raise ValueError(f"{where} must not be negative")
+    return value
+
+
+def _natural(data: dict, name: str) -> int:
+    return _integer(_require(data, name), name)
+
+
+def _fraction(value: Any, where: str) -> Fraction:
+    """"3/100" or an int; a float is refused: rates are exact (STYLE.md)."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f'{where} must be a fraction written as a string such as "3/100"')
+    try:
+        return Fraction(value)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"{where}: {value!r} is not a fraction") from None
+
+
+def _fraction_text(value: Fraction) -> str:
+    """Percent-style where it can be ("5/100", as the notice reads), else "n/d"."""
+    if 100 % value.denominator == 0:
+        return f"{value.numerator * (100 // value.denominator)}/100"
+    return f"{value.numerator}/{value.denominator}"
+
+
+def _month(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not _MONTH.fullmatch(value):
+        raise ValueError(f"{where} must be a month YYYY-MM, not {value!r}")
+    return value
+
+
+def _table(name: str, spec: dict) -> Table:
+    columns = tuple(_integer(c, f"tables.{name}.columns[{i}]")
+                    for i, c in enumerate(_list(spec, "columns")))
+    ladder = tuple(_integer(v, f"tables.{name}.ladder[{i}]")
+                   for i, v in enumerate(_list(spec, "ladder")))
+    if not columns or columns[0] < 1 or any(
+        a >= b for a, b in zip(columns, columns[1:], strict=False)
+    ):
+        raise ValueError(f"tables.{name}.columns must be ≥ 1 and strictly ascending")
+    if len(ladder) != len(columns):
+        raise ValueError(f"tables.{name}: ladder and columns differ in length")
+    if any(a > b for a, b in zip(ladder, ladder[1:], strict=False)):
+        raise ValueError(f"tables.{name}.ladder must not decrease")
+    return Table(columns=columns, ladder=ladder)
+
+
+# The notice's parameters (seed 002: 厚生労働省 報道発表 2024-07-30, forwarded by 日本薬剤師会):
+# baseline October 2023, evaluation May–July 2024 extended by one month to August.
+DEFAULT_LUMP_SUM_2024: dict = {
     "baseline_month": "2023-10",
     "evaluation_months": ["2024-05", "2024-06", "2024-07", "2024-08"],
     "rate_bounds": ["3/100", "5/100", "10/100", "20/100", "30/100", "40/100"],
@@ -103,8 +197,8 @@ DEFAULT_LUMP_SUM_2024 = {
         },
     },
     "small_max_receipts": 150,
-    "small_rows": 2,
-    "small_partial_row_columns": 2,
+    "small_rows": 2,  # r0 (< 3%) and r1 (3–5%)
+    "small_partial_row_columns": 2,  # r2 (5–10%) for increases of 1–9 only
     "notice": "日薬業発（令和6年）医療機関・薬局におけるマイナ保険証利用促進のための支援について"
     "（集中取組月間の1か月延長を含む）",
 }
@@ -113,28 +207,29 @@ DEFAULT_LUMP_SUM_2024 = {
 @dataclass(frozen=True)
 class LumpSumFacts:
     kind: str  # hospital | clinic | dental | pharmacy
-    oct_receipts: int
-    oct_users: int
-    best_users: int
-    poster: bool
-    informed: bool
+    oct_receipts: int  # baseline month's レセプト件数
+    oct_users: int  # baseline month's マイナ保険証利用人数
+    best_users: int  # the evaluation month with the most users
+    poster: bool  # ② common poster at the counter (attested)
+    informed: bool  # ③ patients told and flyers handed out (attested)
 
 
 def rate_row(params: LumpSumParams, receipts: int, users: int) -> tuple[int, Fraction]:
-    """The row of the October rate, compared exactly (29/1000 is 2.9% → r0); no receipts → r0."""
+    """The row of the October rate, compared exactly (29/1000 is 2.9% → r0).
+    DOMAIN §5.2 Decision: no October receipts → r0."""
     rate = Fraction(users, receipts) if receipts > 0 else Fraction(0)
-    row = sum(1 for bound in params.rate_bounds if rate >= bound)
-    return row, rate
+    return bisect_right(params.rate_bounds, rate), rate
 
 
 def _percent(rate: Fraction) -> str:
-    tenths = rate * 1000  # one decimal place, rounded down: shown, never compared
-    return f"{int(tenths) // 10}.{int(tenths) % 10}%"
+    """One decimal, rounded down (shown only, never compared): 2.9% never reads as 3.0%."""
+    tenths = int(rate * 1000)
+    return f"{tenths // 10}.{tenths % 10}%"
 
 
 @cache
 def _bound_labels(bounds: tuple[Fraction, ...]) -> tuple[str, ...]:
-    return tuple(_percent(b) for b in bounds)
+    return tuple(_percent(bound) for bound in bounds)  # 3.0%, 5.0% … as the rate is shown
 
 
 def _row_label(params: LumpSumParams, row: int) -> str:
@@ -146,61 +241,124 @@ def _row_label(params: LumpSumParams, row: int) -> str:
     return f"{bounds[row - 1]}以上{bounds[row]}未満"
 
 
-def _table_amount(table: Table, row: int, increase: int) -> tuple[int, int | None]:
-    column = table.column(increase)
-    if column is None:
-        return 0, None
-    return table.cell(row, column), column
+@cache
+def _month_label(month: str) -> str:
+    """令和5年10月."""
+    year, number = (int(part) for part in month.split("-"))
+    return wareki(date(year, number, 1)).removesuffix("1日")
+
+
+@dataclass(frozen=True)
+class _Judgement:
+    table: str  # "hospital" | "clinic" | "small"
+    column: int | None  # None: increase ≤ 0 or below the first column
+    amount: int  # the table's amount, before the requirements ② ③
+
+
+@dataclass(frozen=True)
+class _SmallRule:
+    """The 小規模施設 part of the parameters (hashable, so the hint below can be cached)."""
+
+    table: Table
+    rows: int
+    partial_row_columns: int
+
+
+def _judge(base_name: str, base: Table, small: _SmallRule | None, row: int,
+           increase: int) -> _Judgement:
+    """The table amount (DOMAIN §5.2), requirements aside."""
+    column = base.column(increase) if increase > 0 else None
+    main = _Judgement(base_name, column, base.cell(row, column) if column is not None else 0)
+    if small is None:
+        return main
+    small_column = small.table.column(increase) if increase > 0 else None
+    # A small facility at ≥ 10%, or at 5–10% with +10 or more, is judged on the 診療所・薬局
+    # table: the small table defines rows r0, r1 and r2's first columns (+1..9) only.
+    on_small_table = row < small.rows or (
+        row == small.rows
+        and (small_column is None or small_column < small.partial_row_columns)
+    )
+    if not on_small_table:
+        return main
+    small_amount = small.table.cell(row, small_column) if small_column is not None else 0
+    # Decision: max(small where defined, 診療所・薬局); a tie stays on the small table.
+    if small_amount >= main.amount:
+        return _Judgement("small", small_column, small_amount)
+    return main
+
+
+@cache
+def _first_paying_increase(base: Table, small: _SmallRule | None, row: int) -> int | None:
+    """The smallest increase that pays anything in this row (shown when the amount is 0)."""
+    thresholds = set(base.columns) | (set(small.table.columns) if small else set())
+    for increase in sorted(thresholds):
+        if _judge("", base, small, row, increase).amount > 0:
+            return increase
+    return None
 
 
 def determine_lump_sum(params: LumpSumParams, facts: LumpSumFacts) -> Determination:
+    base = KIND_TABLE.get(facts.kind)
+    if base is None:
+        return Determination(
+            False, 0,
+            (Reason(False, f"一時金の対象となる施設の種別ではありません（{facts.kind}）"),),
+            {"table": None, "row": None, "column": None, "rate": None, "increase": None},
+        )
     row, rate = rate_row(params, facts.oct_receipts, facts.oct_users)
     increase = facts.best_users - facts.oct_users
-    small = facts.oct_receipts <= params.small_max_receipts
-    base_table = KIND_TABLE.get(facts.kind)
-    if base_table is None:
-        return Determination(False, 0, (Reason(False, "一時金の対象となる施設の種別ではありません"),))
+    # 小規模施設 applies to 診療所・薬局 (and 歯科); a hospital is always judged on its table.
+    small = base == "clinic" and facts.oct_receipts <= params.small_max_receipts
+    small_rule = (_SmallRule(params.tables["small"], params.small_rows,
+                              params.small_partial_row_columns) if small else None)
+    judged = _judge(base, params.tables[base], small_rule, row, increase)
+    label = TABLE_LABELS[judged.table]
+    baseline = _month_label(params.baseline_month)
+    first, last = min(params.evaluation_months), max(params.evaluation_months)
+    months = f"{_month_label(first)}〜{_month_label(last)}"
 
-    table_name, amount, column = base_table, 0, None
-    if increase > 0:
-        amount, column = _table_amount(params.tables[base_table], row, increase)
-        if small and base_table == "clinic":
-            small_table = params.tables["small"]
-            small_column = small_table.column(increase)
-            defined = small_column is not None and (
-                row < params.small_rows
-                or (row == params.small_rows
-                    and small_column < params.small_partial_row_columns)
-            )
-            if defined:
-                small_amount = small_table.cell(row, small_column)
-                if small_amount > amount:  # the higher of the two (Decision, DOMAIN §5.2)
-                    table_name, amount, column = "small", small_amount, small_column
-
-    label = TABLE_LABELS[table_name]
     reasons = [
-        Reason(None, f"令和5年10月: レセプト {facts.oct_receipts:,}件、利用 {facts.oct_users:,}人"
-                     f"（利用率 {_percent(rate)}、区分 {_row_label(params, row)}）"
-                     + ("、小規模施設" if small and base_table == "clinic" else "")),
+        Reason(None, f"{baseline}: レセプト {facts.oct_receipts:,}件、利用 {facts.oct_users:,}人"
+                     f"（利用率 {_percent(rate)}、区分 {_row_label(params, row)}）"),
+        Reason(None, f"評価対象月（{months}）の最多利用人数 {facts.best_users:,}人"),
     ]
-    grew = Reason(
-        amount > 0,
-        f"増加人数 {increase:+,}人 (基準: {_percent(rate)}, 表: {label}) → {yen(amount)}",
-    )
-    reasons.append(grew)
-    reasons.append(Reason(facts.poster, "共通ポスターの掲示 " + ("確認済" if facts.poster else "未確認")))
-    reasons.append(Reason(facts.informed, "声かけ・チラシの配付 " + ("確認済" if facts.informed else "未確認")))
-    eligible = amount > 0 and facts.poster and facts.informed
+    if small:
+        switched = " → 診療所・薬局の表で判定" if judged.table != "small" else ""
+        reasons.append(Reason(None, f"小規模施設（{baseline}のレセプト "
+                                    f"{params.small_max_receipts:,}件以下）{switched}"))
+    grew = f"増加人数 {increase:+,}人 (基準: {_percent(rate)}, 表: {label}) → {yen(judged.amount)}"
+    if judged.amount == 0:
+        needed = _first_paying_increase(params.tables[base], small_rule, row)
+        if needed is not None:
+            grew += f"（この利用率では +{needed:,}人以上で支給）"
+    reasons.append(Reason(judged.amount > 0, grew))
+    reasons.append(Reason(facts.poster, "② 窓口での共通ポスターの掲示 "
+                                        + ("確認済" if facts.poster else "未確認")))
+    reasons.append(Reason(facts.informed, "③ 患者へのお声かけ・チラシの配布 "
+                                          + ("確認済" if facts.informed else "未確認")))
+
+    eligible = judged.amount > 0 and facts.poster and facts.informed
+    amount = judged.amount if eligible else 0
+    if judged.amount > 0 and not eligible:
+        missing = "・".join(name for name, done in (("②", facts.poster), ("③", facts.informed))
+                           if not done)
+        reasons.append(Reason(None, f"支給額 {yen(0)}（{missing}の確認があれば "
+                                    f"{yen(judged.amount)}）"))
+    else:
+        reasons.append(Reason(None, f"支給額 {yen(amount)}"))
+
+    column_label = (f"{params.tables[judged.table].columns[judged.column]:,}人以上"
+                    if judged.column is not None else "対象外")
     details = {
-        "table": table_name,
+        "table": judged.table,
         "table_label": label,
         "row": row,
         "row_label": _row_label(params, row),
-        "column": column,
-        "column_label": (f"{params.tables[table_name].columns[column]}人以上"
-                         if column is not None else "対象外"),
+        "column": judged.column,
+        "column_label": column_label,
         "rate": _percent(rate),
         "increase": increase,
-        "table_amount": amount,
+        "small_facility": small,
+        "table_amount": judged.amount,
     }
-    return Determination(eligible, amount if eligible else 0, tuple(reasons), details)
+    return Determination(eligible, amount, tuple(reasons), details)

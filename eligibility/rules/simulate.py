@@ -1,11 +1,17 @@
 """JSON-line adapters for `manage.py simulate PROGRAM`: one object in, one object out; a bad
-line gives {"error": ...} and never raises."""
+line gives {"error": ...} naming the field, and never raises. Pure: the command passes the
+parameters in force (a dict), or None for the built-in defaults."""
 
 import json
+import re
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from .cooperation import (
+    ANNEX_ROLES,
     DEFAULT_COOPERATION_2025,
+    SEJUTSU_KINDS,
     CooperationFacts,
     CooperationParams,
     determine_cooperation,
@@ -22,12 +28,21 @@ from .subsidies import (
     determine_reader_expansion,
 )
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+LUMP_SUM_KINDS = ("hospital", "clinic", "dental", "pharmacy")
+
 
 class InputError(ValueError):
-    pass
+    """A line that cannot be simulated; the message names the field."""
 
 
-def _field(data: dict, name: str):
+def _shown(value: Any) -> str:
+    """The offending value as JSON, cut short."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _field(data: dict, name: str) -> Any:
     if name not in data:
         raise InputError(f"missing field: {name}")
     return data[name]
@@ -36,7 +51,7 @@ def _field(data: dict, name: str):
 def _count(data: dict, name: str) -> int:
     value = _field(data, name)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(f"{name} must be an integer")
+        raise InputError(f"{name} must be an integer, not {_shown(value)}")
     if value < 0:
         raise InputError(f"{name} must not be negative")
     return value
@@ -45,7 +60,7 @@ def _count(data: dict, name: str) -> int:
 def _flag(data: dict, name: str) -> bool:
     value = _field(data, name)
     if not isinstance(value, bool):
-        raise InputError(f"{name} must be true or false")
+        raise InputError(f"{name} must be true or false, not {_shown(value)}")
     return value
 
 
@@ -53,25 +68,25 @@ def _date(data: dict, name: str) -> date | None:
     value = _field(data, name)
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise InputError(f"{name} must be a date YYYY-MM-DD or null")
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise InputError(f"{name} must be a date YYYY-MM-DD or null, not {_shown(value)}")
     try:
         return date.fromisoformat(value)
     except ValueError:
         raise InputError(f"{name}: {value!r} is not a real date YYYY-MM-DD") from None
 
 
-def _choice(data: dict, name: str, choices: tuple) -> object:
+def _choice(data: dict, name: str, choices: tuple) -> Any:
     value = _field(data, name)
-    if value not in choices:
+    if not (value is None or isinstance(value, str)) or value not in choices:
         allowed = ", ".join("null" if c is None else str(c) for c in choices)
-        raise InputError(f"{name} must be one of {allowed}")
+        raise InputError(f"{name} must be one of {allowed}, not {_shown(value)}")
     return value
 
 
 def _lump_sum(data: dict, params: dict | None) -> dict:
     facts = LumpSumFacts(
-        kind=_choice(data, "kind", ("hospital", "clinic", "dental", "pharmacy")),
+        kind=_choice(data, "kind", LUMP_SUM_KINDS),
         oct_receipts=_count(data, "oct_receipts"),
         oct_users=_count(data, "oct_users"),
         best_users=_count(data, "best_users"),
@@ -85,14 +100,14 @@ def _lump_sum(data: dict, params: dict | None) -> dict:
 
 def _cooperation(data: dict, params: dict | None) -> dict:
     facts = CooperationFacts(
-        kind=_choice(data, "kind", ("judo", "ama", "acupuncture")),
+        kind=_choice(data, "kind", SEJUTSU_KINDS),
         golive=_date(data, "golive"),
         voice=_flag(data, "voice"),
         flyer=_flag(data, "flyer"),
         poster=_flag(data, "poster"),
         activity_from=_date(data, "activity_from"),
         activity_to=_date(data, "activity_to"),
-        annex_role=_choice(data, "annex_role", (None, "main", "subordinate")),
+        annex_role=_choice(data, "annex_role", ANNEX_ROLES),
         partner_introduced=_flag(data, "partner_introduced"),
     )
     if (facts.activity_from is None) != (facts.activity_to is None):
@@ -104,7 +119,7 @@ def _cooperation(data: dict, params: dict | None) -> dict:
 
 def _reader_expansion(data: dict, params: dict | None) -> dict:
     free = _field(data, "free_readers")
-    if isinstance(free, bool) or free not in (1, 2, 3):
+    if isinstance(free, bool) or not isinstance(free, int) or free not in (1, 2, 3):
         raise InputError("free_readers must be 1, 2 or 3")
     facts = ReaderFacts(
         kind=_choice(data, "kind", ("hospital", "clinic", "pharmacy")),
@@ -138,7 +153,7 @@ def _device_limited(data: dict, params: dict | None) -> dict:
     return {"eligible": result.eligible, "amount": result.amount, "reasons": result.reason_texts}
 
 
-PROGRAMS = {
+PROGRAMS: dict[str, Callable[[dict, dict | None], dict]] = {
     "lump-sum-2024": _lump_sum,
     "cooperation-2025": _cooperation,
     "reader-expansion-2024": _reader_expansion,
@@ -148,15 +163,21 @@ PROGRAMS = {
 
 
 def simulate_line(program_code: str, line: str, params: dict | None = None) -> dict:
+    """One JSON line in → one JSON-able dict out: the result, or {"error": "..."}."""
     if program_code not in PROGRAMS:
-        return {"error": f"unknown program {program_code!r}"}
+        return {"error": f"unknown program {program_code!r}; one of {', '.join(PROGRAMS)}"}
     try:
         data = json.loads(line)
     except json.JSONDecodeError as error:
         return {"error": f"not valid JSON: {error.msg} (column {error.colno})"}
+    except (RecursionError, ValueError) as error:  # absurd nesting, huge numbers
+        return {"error": f"not valid JSON: {error}"}
     if not isinstance(data, dict):
         return {"error": "each line must be a JSON object"}
     try:
         return PROGRAMS[program_code](data, params)
     except InputError as error:
         return {"error": str(error)}
+    except (KeyError, TypeError, ValueError, ArithmeticError) as error:
+        # Only malformed parameters get here (the line was checked above).
+        return {"error": f"parameters of {program_code}: {error}"}

@@ -1,9 +1,22 @@
+"""`simulate_line`: one JSON line in, one dict out; a bad line gives {"error": ...} naming the
+field and never raises."""
+
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from eligibility.rules.cooperation import DEFAULT_COOPERATION_2025
+from eligibility.rules.lump_sum import DEFAULT_LUMP_SUM_2024
 from eligibility.rules.simulate import simulate_line
+
+
+@pytest.fixture(autouse=True)
+def _private_storage():
+    """Pure rules: no Django settings to touch (overrides the project-wide fixture, so these
+    tests also run with `-p no:django`)."""
+
 
 LUMP = {"kind": "clinic", "oct_receipts": 1000, "oct_users": 40, "best_users": 200,
         "poster": True, "informed": True}
@@ -12,44 +25,249 @@ COOP = {"kind": "judo", "golive": "2025-06-10", "voice": True, "flyer": False, "
         "partner_introduced": False}
 
 
-def test_lump_sum_line():
-    out = simulate_line("lump-sum-2024", json.dumps(LUMP))
-    assert out["eligible"] is True and out["amount"] == 200000 and out["table"] == "clinic"
-    assert isinstance(out["reasons"], list) and all(isinstance(r, str) for r in out["reasons"])
+def lump(**changes) -> str:
+    return json.dumps({**LUMP, **changes})
+
+
+def coop(**changes) -> str:
+    return json.dumps({**COOP, **changes})
+
+
+def without(data: dict, name: str) -> str:
+    return json.dumps({k: v for k, v in data.items() if k != name})
+
+
+# ---------------------------------------------------------------- good lines
+
+
+def test_lump_sum_line_gives_the_worked_example():
+    out = simulate_line("lump-sum-2024", lump())
     assert set(out) == {"eligible", "amount", "table", "reasons"}
+    assert (out["eligible"], out["amount"], out["table"]) == (True, 200000, "clinic")
+    assert "増加人数 +160人 (基準: 4.0%, 表: 診療所・薬局) → 200,000円 ✓" in out["reasons"]
+    assert all(isinstance(text, str) for text in out["reasons"])
+    json.dumps(out)  # the command writes it as one JSON line
+
+
+@pytest.mark.parametrize(
+    "changes, eligible, amount, table",
+    [
+        ({"kind": "hospital", "best_users": 190}, True, 120000, "hospital"),  # r1 +150
+        ({"kind": "dental", "oct_receipts": 100, "oct_users": 2, "best_users": 42}, True, 50000,
+         "small"),
+        ({"kind": "pharmacy", "best_users": 40}, False, 0, "clinic"),
+        ({"informed": False}, False, 0, "clinic"),
+        ({"oct_receipts": 0, "oct_users": 0, "best_users": 10}, True, 10000, "small"),
+    ],
+)
+def test_lump_sum_lines(changes, eligible, amount, table):
+    out = simulate_line("lump-sum-2024", lump(**changes))
+    assert (out["eligible"], out["amount"], out["table"]) == (eligible, amount, table)
+
+
+def test_missing_requirement_is_marked_in_the_reasons():
+    out = simulate_line("lump-sum-2024", lump(poster=False))
+    assert "② 窓口での共通ポスターの掲示 未確認 ✗" in out["reasons"]
 
 
 def test_cooperation_line():
-    out = simulate_line("cooperation-2025", json.dumps(COOP))
-    assert (out["eligible"], out["amount"]) == (True, 50000)
+    out = simulate_line("cooperation-2025", coop())
     assert set(out) == {"eligible", "amount", "reasons"}
+    assert (out["eligible"], out["amount"]) == (True, 50000)
+    assert "運用開始日 令和7年6月10日 ✓" in out["reasons"]
 
 
-def test_parameters_in_force_are_used():
+@pytest.mark.parametrize(
+    "changes, eligible",
+    [
+        ({"kind": "ama"}, True),
+        ({"kind": "acupuncture"}, True),
+        ({"kind": "ama_acupuncture"}, True),  # one 施術所 holding both licences (DOMAIN §2)
+        ({"golive": None}, False),
+        ({"golive": "2025-08-01"}, False),
+        ({"activity_from": None, "activity_to": None}, False),
+        ({"annex_role": "subordinate", "partner_introduced": False}, False),
+        ({"annex_role": "subordinate", "partner_introduced": True}, True),
+        ({"annex_role": "main", "partner_introduced": False}, True),
+        ({"voice": False}, False),
+    ],
+)
+def test_cooperation_lines(changes, eligible):
+    out = simulate_line("cooperation-2025", coop(**changes))
+    assert (out["eligible"], out["amount"]) == (eligible, 50000 if eligible else 0)
+
+
+def test_extra_fields_are_ignored():
+    line = json.dumps({**LUMP, "facility": "A001"})
+    assert simulate_line("lump-sum-2024", line)["amount"] == 200000
+
+
+def test_the_parameters_in_force_are_used():
     params = {**DEFAULT_COOPERATION_2025, "amount": 60000}
-    assert simulate_line("cooperation-2025", json.dumps(COOP), params)["amount"] == 60000
+    assert simulate_line("cooperation-2025", coop(), params)["amount"] == 60000
+    small_200 = {**DEFAULT_LUMP_SUM_2024, "small_max_receipts": 200}
+    line = lump(oct_receipts=200, oct_users=4, best_users=14)
+    assert simulate_line("lump-sum-2024", line)["amount"] == 0
+    assert simulate_line("lump-sum-2024", line, small_200)["amount"] == 10000
+
+
+def test_malformed_parameters_give_an_error_not_an_exception():
+    out = simulate_line("cooperation-2025", coop(), {"amount": 1})
+    assert set(out) == {"error"} and "parameters" in out["error"]
+    out = simulate_line("lump-sum-2024", lump(), {**DEFAULT_LUMP_SUM_2024, "rate_bounds": [0.03]})
+    assert set(out) == {"error"} and "rate_bounds" in out["error"]
+
+
+# ---------------------------------------------------------------- malformed lines
 
 
 @pytest.mark.parametrize(
     "program, line, fragment",
     [
         ("lump-sum-2024", "{not json", "not valid JSON"),
+        ("lump-sum-2024", "", "not valid JSON"),
         ("lump-sum-2024", "[1, 2]", "JSON object"),
-        ("lump-sum-2024", json.dumps({k: v for k, v in LUMP.items() if k != "best_users"}),
-         "missing field: best_users"),
-        ("lump-sum-2024", json.dumps({**LUMP, "oct_users": True}), "oct_users must be an integer"),
-        ("lump-sum-2024", json.dumps({**LUMP, "oct_users": 4.5}), "oct_users must be an integer"),
-        ("lump-sum-2024", json.dumps({**LUMP, "oct_receipts": -1}), "must not be negative"),
-        ("lump-sum-2024", json.dumps({**LUMP, "kind": "judo"}), "kind must be one of"),
-        ("lump-sum-2024", json.dumps({**LUMP, "poster": "yes"}), "poster must be true or false"),
-        ("cooperation-2025", json.dumps({**COOP, "golive": "2025-02-30"}), "not a real date"),
-        ("cooperation-2025", json.dumps({**COOP, "golive": 20250610}), "golive must be a date"),
-        ("cooperation-2025", json.dumps({**COOP, "annex_role": "other"}), "annex_role must be"),
-        ("cooperation-2025", json.dumps({**COOP, "activity_to": None}), "both be dates"),
-        ("unknown-program", "{}", "unknown program"),
+        ("lump-sum-2024", '"clinic"', "JSON object"),
+        ("lump-sum-2024", "null", "JSON object"),
+        ("lump-sum-2024", "[" * 100_000, "not valid JSON"),
+        ("lump-sum-2024", '{"oct_receipts": 1' + "0" * 5000 + "}", "not valid JSON"),
+        ("unknown-program", json.dumps(LUMP), "unknown program"),
     ],
 )
-def test_malformed_lines_give_an_error_object(program, line, fragment):
+def test_lines_that_are_not_a_json_object(program, line, fragment):
     out = simulate_line(program, line)
     assert set(out) == {"error"}
     assert fragment in out["error"]
+
+
+@pytest.mark.parametrize("field", list(LUMP))
+def test_lump_sum_missing_field(field):
+    assert simulate_line("lump-sum-2024", without(LUMP, field)) == {
+        "error": f"missing field: {field}"}
+
+
+@pytest.mark.parametrize("field", list(COOP))
+def test_cooperation_missing_field(field):
+    assert simulate_line("cooperation-2025", without(COOP, field)) == {
+        "error": f"missing field: {field}"}
+
+
+@pytest.mark.parametrize("field", ["oct_receipts", "oct_users", "best_users"])
+@pytest.mark.parametrize(
+    "value, fragment",
+    [
+        (True, "must be an integer"),  # a bool is not a count
+        (False, "must be an integer"),
+        (4.5, "must be an integer"),
+        (40.0, "must be an integer"),
+        ("40", "must be an integer"),
+        (None, "must be an integer"),
+        ([40], "must be an integer"),
+        (-1, "must not be negative"),
+    ],
+)
+def test_lump_sum_counts(field, value, fragment):
+    out = simulate_line("lump-sum-2024", lump(**{field: value}))
+    assert set(out) == {"error"}
+    assert out["error"].startswith(field) and fragment in out["error"]
+
+
+@pytest.mark.parametrize(
+    "program, field, value",
+    [
+        ("lump-sum-2024", "poster", "yes"),
+        ("lump-sum-2024", "poster", 1),
+        ("lump-sum-2024", "informed", None),
+        ("cooperation-2025", "voice", 0),
+        ("cooperation-2025", "flyer", "true"),
+        ("cooperation-2025", "poster", None),
+        ("cooperation-2025", "partner_introduced", []),
+    ],
+)
+def test_flags_must_be_true_or_false(program, field, value):
+    base = LUMP if program == "lump-sum-2024" else COOP
+    out = simulate_line(program, json.dumps({**base, field: value}))
+    assert set(out) == {"error"}
+    assert out["error"].startswith(f"{field} must be true or false")
+
+
+@pytest.mark.parametrize(
+    "program, value",
+    [
+        ("lump-sum-2024", "judo"),
+        ("lump-sum-2024", "Clinic"),
+        ("lump-sum-2024", None),
+        ("lump-sum-2024", 1),
+        ("cooperation-2025", "clinic"),
+        ("cooperation-2025", "massage"),
+        ("cooperation-2025", True),
+        ("cooperation-2025", ["judo"]),
+    ],
+)
+def test_unknown_kind(program, value):
+    base = LUMP if program == "lump-sum-2024" else COOP
+    out = simulate_line(program, json.dumps({**base, "kind": value}))
+    assert set(out) == {"error"}
+    assert out["error"].startswith("kind must be one of")
+
+
+@pytest.mark.parametrize("field", ["golive", "activity_from", "activity_to"])
+@pytest.mark.parametrize(
+    "value, fragment",
+    [
+        ("2025-02-30", "not a real date"),
+        ("2025-13-01", "not a real date"),
+        ("2025-00-10", "not a real date"),
+        ("2025/06/10", "must be a date YYYY-MM-DD"),
+        ("20250610", "must be a date YYYY-MM-DD"),
+        ("2025-6-10", "must be a date YYYY-MM-DD"),
+        ("2025-06-10T00:00", "must be a date YYYY-MM-DD"),
+        ("令和7年6月10日", "must be a date YYYY-MM-DD"),
+        (20250610, "must be a date YYYY-MM-DD"),
+        (True, "must be a date YYYY-MM-DD"),
+    ],
+)
+def test_bad_dates(field, value, fragment):
+    out = simulate_line("cooperation-2025", coop(**{field: value}))
+    assert set(out) == {"error"}
+    assert out["error"].startswith(field) and fragment in out["error"]
+
+
+@pytest.mark.parametrize("value", ["other", "Main", True, 0, ""])
+def test_unknown_annex_role(value):
+    out = simulate_line("cooperation-2025", coop(annex_role=value))
+    assert set(out) == {"error"}
+    assert out["error"].startswith("annex_role must be one of null, main, subordinate")
+
+
+@pytest.mark.parametrize("field", ["activity_from", "activity_to"])
+def test_one_activity_date_alone(field):
+    out = simulate_line("cooperation-2025", coop(**{field: None}))
+    assert out == {"error": "activity_from and activity_to must both be dates or both null"}
+
+
+# ---------------------------------------------------------------- never raises
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 10**6) | st.floats(allow_nan=False)
+    | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                max_size=3),
+    max_leaves=6,
+)
+
+
+@given(program=st.sampled_from(["lump-sum-2024", "cooperation-2025"]), line=st.text())
+def test_any_text_gives_a_dict(program, line):
+    assert isinstance(simulate_line(program, line), dict)
+
+
+@given(program=st.sampled_from(["lump-sum-2024", "cooperation-2025"]),
+       changes=st.dictionaries(st.sampled_from(list(LUMP) + list(COOP)), JSON_VALUES))
+def test_any_field_values_give_a_result_or_an_error(program, changes):
+    base = LUMP if program == "lump-sum-2024" else COOP
+    out = simulate_line(program, json.dumps({**base, **changes}))
+    keys = {"eligible", "amount", "table", "reasons"} if program == "lump-sum-2024" \
+        else {"eligible", "amount", "reasons"}
+    assert set(out) in ({"error"}, keys)
+    json.dumps(out)
