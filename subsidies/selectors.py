@@ -80,7 +80,7 @@ def offers_for(facility: Facility) -> list[Offer]:
             if facility.kind not in MEDICAL_KINDS:
                 offered, reason = False, "医療機関・薬局が対象の補助です。"
             else:
-                kind = "clinic" if facility.kind == "dental" else facility.kind
+                kind = "hospital" if facility.kind == "hospital" else "clinic"
                 usage = max_monthly_usage(facility, reader_params)
                 allowed = readers_allowed(reader_params, kind, usage, free_readers(facility))
                 if allowed == 0:
@@ -102,7 +102,7 @@ def compute(claim: Claim, on: date | None = None, extra_cost: int = 0) -> Determ
     cost = claim.total_cost + extra_cost
     if claim.program.rule == Program.Rule.READER_EXPANSION:
         reader_params = ReaderParams.from_dict(params)
-        kind = "clinic" if claim.facility.kind in ("dental", "pharmacy") else claim.facility.kind
+        kind = "hospital" if claim.facility.kind == "hospital" else "clinic"
         return determine_reader_expansion(reader_params, ReaderFacts(
             kind=kind, max_monthly_usage=max_monthly_usage(claim.facility, reader_params),
             free_readers=free_readers(claim.facility), readers=claim.readers or 0, cost=cost,

@@ -85,6 +85,24 @@ def save_item(*, claim: Claim, data: ItemInput, item: ClaimItem | None = None) -
     return item
 
 
+def save_item_with_documents(
+    *, claim: Claim, data: ItemInput, uploads: dict[str, object], user,
+    item: ClaimItem | None = None,
+) -> ClaimItem:
+    """An item and its files (kind → upload; None entries skipped), saved together or not at
+    all: a refused file leaves the claim as it was and names its field."""
+    with transaction.atomic():
+        item = save_item(claim=claim, data=data, item=item)
+        for kind, upload in uploads.items():
+            if upload is None:
+                continue
+            try:
+                attach_document(claim=claim, item=item, kind=kind, upload=upload, user=user)
+            except ServiceError as error:
+                raise ServiceError(error.message, kind) from error
+    return item
+
+
 def delete_item(*, claim: Claim, item: ClaimItem) -> None:
     _editable(claim)
     item.delete()

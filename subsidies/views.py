@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -14,7 +13,7 @@ from portal.pdf import render_pdf
 from . import selectors, services
 from .documents import open_stored
 from .forms import ItemEditForm, ItemWithReceiptForm, ReadersForm
-from .models import ClaimItem, ClaimState, Document
+from .models import ClaimState, Document
 
 ITEM_FIELDS = ("description", "quantity", "unit_price", "tax", "vendor", "purchase_date")
 
@@ -48,19 +47,19 @@ def start(request: HttpRequest, facility_id: int, code: str) -> HttpResponse:
     return redirect("subsidies:claim", facility_id=facility.pk, pk=claim.pk)
 
 
-def _attach(request, claim, item, form) -> bool:
-    """Attach the uploaded files; a refused file is reported on its field, nothing lost."""
-    ok = True
-    for field, kind in (("receipt", Document.Kind.RECEIPT), ("invoice", Document.Kind.INVOICE)):
-        upload = form.cleaned_data.get(field)
-        if upload:
-            try:
-                services.attach_document(claim=claim, item=item, kind=kind, upload=upload,
-                                         user=request.user)
-            except ServiceError as error:
-                form.add_error(field, error.message)
-                ok = False
-    return ok
+def _save_item(request, claim, form, item=None) -> bool:
+    """Save the item and its files through the service; a refusal goes on its field."""
+    try:
+        services.save_item_with_documents(
+            claim=claim, item=item, user=request.user,
+            data=services.ItemInput(**{k: form.cleaned_data[k] for k in ITEM_FIELDS}),
+            uploads={Document.Kind.RECEIPT: form.cleaned_data.get("receipt"),
+                     Document.Kind.INVOICE: form.cleaned_data.get("invoice")},
+        )
+    except ServiceError as error:
+        form.add_error(error.field if error.field in form.fields else None, error.message)
+        return False
+    return True
 
 
 @login_required
@@ -87,37 +86,15 @@ def claim(request: HttpRequest, facility_id: int, pk: int) -> HttpResponse:
                     return redirect("subsidies:claim", facility_id=facility.pk, pk=claim.pk)
         else:
             item_form = ItemWithReceiptForm(request.POST, request.FILES)
-            if item_form.is_valid():
-                item = _add_item(request, claim, item_form)
-                if item is not None:
-                    messages.success(request, "明細を追加しました。")
-                    return redirect("subsidies:claim", facility_id=facility.pk, pk=claim.pk)
+            if item_form.is_valid() and _save_item(request, claim, item_form):
+                messages.success(request, "明細を追加しました。")
+                return redirect("subsidies:claim", facility_id=facility.pk, pk=claim.pk)
     return render(request, "subsidies/claim.html", {
         "facility": facility, "claim": claim, "items": claim.items.prefetch_related("documents"),
         "item_form": item_form, "readers_form": readers_form,
         "result": result,
         "is_reader": claim.program.rule == Program.Rule.READER_EXPANSION,
     })
-
-
-def _add_item(request, claim, form) -> ClaimItem | None:
-    """The item and its receipt are saved together, or neither (the form keeps its values)."""
-    try:
-        with transaction.atomic():
-            item = services.save_item(claim=claim, data=services.ItemInput(
-                **{k: form.cleaned_data[k] for k in ITEM_FIELDS}))
-            if not _attach(request, claim, item, form):
-                raise _Refused
-    except _Refused:
-        return None
-    except ServiceError as error:
-        form.add_error(error.field if error.field in form.fields else None, error.message)
-        return None
-    return item
-
-
-class _Refused(Exception):
-    pass
 
 
 @login_required
@@ -129,21 +106,9 @@ def item(request: HttpRequest, facility_id: int, pk: int, item_pk: int) -> HttpR
         raise Http404
     if request.method == "POST" and claim.is_editable:
         form = ItemEditForm(request.POST, request.FILES)
-        if form.is_valid():
-            try:
-                with transaction.atomic():
-                    services.save_item(claim=claim, item=item, data=services.ItemInput(
-                        **{k: form.cleaned_data[k] for k in ITEM_FIELDS}))
-                    if not _attach(request, claim, item, form):
-                        raise _Refused
-            except _Refused:
-                pass
-            except ServiceError as error:
-                form.add_error(error.field if error.field in form.fields else None,
-                               error.message)
-            else:
-                messages.success(request, "明細を更新しました。")
-                return redirect("subsidies:claim", facility_id=facility.pk, pk=claim.pk)
+        if form.is_valid() and _save_item(request, claim, form, item):
+            messages.success(request, "明細を更新しました。")
+            return redirect("subsidies:claim", facility_id=facility.pk, pk=claim.pk)
     else:
         form = ItemEditForm(initial={k: getattr(item, k) for k in ITEM_FIELDS})
     return render(request, "subsidies/item.html",
