@@ -4,9 +4,13 @@ reports, attestations) and the determinations the batch writes (DOMAIN §5)."""
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from facilities.models import Facility
+from portal.workflow import WorkflowModel, move, state_field
+
+APPLY_PERMISSION = "eligibility.apply_parameterversion"
 
 
 class Program(models.Model):
@@ -30,12 +34,13 @@ class Program(models.Model):
         verbose_name = "プログラム"
         verbose_name_plural = "プログラム"
         ordering = ["code"]
+        permissions = [("run_program", "支給判定を今すぐ実行する")]
 
     def __str__(self) -> str:
         return self.name
 
 
-class ParameterVersion(models.Model):
+class ParameterVersion(WorkflowModel, models.Model):
     """One version of a program's parameters, with the notice it comes from. A draft is
     previewed (which facilities' results change, by how much) and then applied."""
 
@@ -49,9 +54,7 @@ class ParameterVersion(models.Model):
     effective_from = models.DateField("適用開始日")
     notice = models.CharField("根拠となる通知", max_length=300)
     params = models.JSONField("パラメータ")
-    status = models.CharField(
-        "状態", max_length=12, choices=Status.choices, default=Status.DRAFT, db_index=True
-    )
+    status = state_field("状態", choices=Status.choices, default=Status.DRAFT, max_length=12)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+",
@@ -64,6 +67,7 @@ class ParameterVersion(models.Model):
         verbose_name = "パラメータの版"
         verbose_name_plural = "パラメータの版"
         ordering = ["program", "-version"]
+        permissions = [("apply_parameterversion", "パラメータの版を適用する")]
         constraints = [
             models.UniqueConstraint(fields=["program", "version"], name="parameter_version_unique"),
             models.UniqueConstraint(
@@ -73,6 +77,18 @@ class ParameterVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.program.code} 第{self.version}版（{self.get_status_display()}）"
+
+    # ---- moves (made only through portal.workflow.perform)
+
+    @move(field="status", source=Status.DRAFT, target=Status.ACTIVE,
+          permission=APPLY_PERMISSION, label="適用する")
+    def apply(self, *, actor):
+        self.applied_at = timezone.now()
+
+    @move(field="status", source=Status.ACTIVE, target=Status.SUPERSEDED,
+          permission=APPLY_PERMISSION, label="過去の版にする")
+    def supersede(self, *, actor):
+        pass
 
 
 class MonthlyStatistic(models.Model):
@@ -89,6 +105,7 @@ class MonthlyStatistic(models.Model):
         verbose_name = "月次統計"
         verbose_name_plural = "月次統計"
         ordering = ["facility", "month"]
+        permissions = [("import_monthlystatistic", "月次統計を取り込む")]
         constraints = [
             models.UniqueConstraint(fields=["facility", "month"], name="statistic_month_unique"),
             models.CheckConstraint(condition=Q(month__day=1), name="statistic_first_of_month"),

@@ -9,6 +9,9 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from portal.errors import ServiceError
+from portal.workflow import perform
+
 from .engine import PARAMETER_PARSERS, RULES, reason_texts, results_for
 from .models import Determination, EligibilityRun, ParameterVersion, Program
 
@@ -17,10 +20,8 @@ UPDATE_FIELDS = ["parameter_version", "eligible", "amount", "reasons", "details"
                  "determined_at"]
 
 
-class ParameterError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class ParameterError(ServiceError):
+    """Parameters that do not parse, or a version that cannot be used as asked."""
 
 
 def active_version(program: Program) -> ParameterVersion:
@@ -205,18 +206,20 @@ def preview_version(version: ParameterVersion) -> Preview:
     return preview
 
 
-def apply_version(*, version: ParameterVersion, actor=None) -> EligibilityRun | None:
-    """Make a draft the program's parameters in force and re-determine every facility."""
-    if version.status != ParameterVersion.Status.DRAFT:
-        raise ParameterError("下書きの版だけを適用できます。")
+def apply_version(*, version: ParameterVersion, actor) -> EligibilityRun | None:
+    """Make a draft the program's parameters in force (the one in force becomes a past
+    version) and re-determine every facility. Both moves need the apply permission."""
     validate_params(version.program, version.params)
     with transaction.atomic():
-        ParameterVersion.objects.filter(
+        Program.objects.select_for_update().get(pk=version.program_id)  # one apply at a time
+        version = ParameterVersion.objects.get(pk=version.pk)
+        if version.status != ParameterVersion.Status.DRAFT:
+            raise ParameterError("下書きの版だけを適用できます。")
+        for active in ParameterVersion.objects.filter(
             program=version.program, status=ParameterVersion.Status.ACTIVE
-        ).update(status=ParameterVersion.Status.SUPERSEDED)
-        version.status = ParameterVersion.Status.ACTIVE
-        version.applied_at = timezone.now()
-        version.save(update_fields=["status", "applied_at"])
+        ):
+            perform(active, "supersede", actor=actor, summary=f"{version} の適用により")
+        version = perform(version, "apply", actor=actor)
     if version.program.rule not in RULES:
         return None  # claim-based: each claim is computed when it is made
     return run_eligibility(program=version.program)

@@ -2,12 +2,10 @@
 
 from django.contrib.contenttypes.models import ContentType
 
-from .models import Activity, Facility
-
 
 def record_activity(
     *,
-    facility: Facility,
+    facility,
     actor,
     verb: str,
     summary: str,
@@ -16,7 +14,9 @@ def record_activity(
     from_state: str = "",
     to_state: str = "",
     visible_to_facility: bool = True,
-) -> Activity:
+):
+    from .models import Activity
+
     return Activity.objects.create(
         facility=facility,
         actor=actor if getattr(actor, "pk", None) else None,
@@ -29,3 +29,44 @@ def record_activity(
         to_state=to_state,
         visible_to_facility=visible_to_facility,
     )
+
+
+def is_facility_staff(obj, user) -> bool:
+    """The permission of the facility's own moves (submit, resubmit): its staff only."""
+    from .models import Membership
+
+    return bool(
+        user is not None and user.is_authenticated
+        and Membership.objects.filter(user=user, facility_id=obj.facility_id).exists()
+    )
+
+
+class FacilityMoveEffects:
+    """What every move of a facility's object does besides changing its state (the
+    workflow kernel calls it): an entry in the facility's history and, when the move names
+    one, an e-mail to the facility's staff (and `extra_recipients()`)."""
+
+    activity_prefix = ""
+
+    def extra_recipients(self) -> list[str]:
+        return []
+
+    def email_context(self) -> dict:
+        return {}
+
+    def after_move(self, *, move, actor, summary: str) -> None:
+        from portal.notifications import notify
+
+        from .selectors import facility_emails
+
+        record_activity(
+            facility=self.facility, actor=actor, verb=f"{self.activity_prefix}_{move.target}",
+            summary=summary, target=self, receipt_number=getattr(self, "receipt_number", "") or "",
+            from_state=move.source, to_state=move.target,
+            visible_to_facility=move.visible_to_facility,
+        )
+        if move.email:
+            notify(to=[*self.extra_recipients(), *facility_emails(self.facility)],
+                   name=move.email,
+                   context={"facility": self.facility, "detail": summary, "summary": summary,
+                            **self.email_context()})

@@ -6,8 +6,12 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from portal.workflow import WorkflowModel, facility_state_label, move, state_field
+
+from .activity import FacilityMoveEffects
 from .codes import luhn_check_digit
 from .prefectures import PREFECTURE_NAMES, PREFECTURES
 
@@ -60,6 +64,8 @@ class Facility(models.Model):
         verbose_name = "施設"
         verbose_name_plural = "施設"
         ordering = ["code"]
+        permissions = [("import_facility", "施設マスタを取り込む"),
+                       ("export_facility", "施設マスタを書き出す（口座番号下4桁を含む）")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(main_facility__isnull=True) | ~Q(main_facility=models.F("id")),
@@ -148,7 +154,7 @@ class ApplicationState(models.TextChoices):
     RETURNED = "returned", "差戻し"
 
 
-# States the facility may see as they are; the others are shown as the public state given.
+# The facility's labels: the internal second check reads as still under review.
 FACILITY_VISIBLE_STATE = {
     ApplicationState.SUBMITTED: "申請中",
     ApplicationState.SECOND_CHECK: "申請中",
@@ -156,16 +162,7 @@ FACILITY_VISIBLE_STATE = {
     ApplicationState.RETURNED: "差戻し",
 }
 OPEN_STATES = (ApplicationState.SUBMITTED, ApplicationState.SECOND_CHECK)
-APPLICATION_TRANSITIONS = {
-    ApplicationState.SUBMITTED: {
-        ApplicationState.SECOND_CHECK,
-        ApplicationState.ACCEPTED,
-        ApplicationState.RETURNED,
-    },
-    ApplicationState.SECOND_CHECK: {ApplicationState.ACCEPTED, ApplicationState.RETURNED},
-    ApplicationState.ACCEPTED: set(),
-    ApplicationState.RETURNED: set(),
-}
+REVIEW_PERMISSION = "facilities.review_usageapplication"
 
 
 class EndAction(models.TextChoices):
@@ -180,21 +177,20 @@ class Channel(models.TextChoices):
     POST = "post", "郵送"
 
 
-class UsageApplication(models.Model):
-    """利用開始申請 (kind start) and 利用終了・変更申請 (kind change), DOMAIN §3."""
+class UsageApplication(FacilityMoveEffects, WorkflowModel, models.Model):
+    """利用開始申請 (kind start) and 利用終了・変更申請 (kind change), DOMAIN §3. Its state
+    moves only through the workflow kernel (`portal.workflow.perform`)."""
+
+    activity_prefix = "application"
+    facility_state_labels = FACILITY_VISIBLE_STATE
 
     facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="applications")
     kind = models.CharField("申請区分", max_length=10, choices=ApplicationKind.choices)
     channel = models.CharField(
         "受付方法", max_length=10, choices=Channel.choices, default=Channel.ONLINE
     )
-    state = models.CharField(
-        "状態",
-        max_length=20,
-        choices=ApplicationState.choices,
-        default=ApplicationState.SUBMITTED,
-        db_index=True,
-    )
+    state = state_field("状態", choices=ApplicationState.choices,
+                        default=ApplicationState.SUBMITTED)
     receipt_number = models.CharField("受付番号", max_length=20, unique=True, null=True)
     contact_name = models.CharField("担当者名", max_length=100)
     founder_name = models.CharField("開設者氏名", max_length=100)
@@ -230,6 +226,7 @@ class UsageApplication(models.Model):
         verbose_name = "利用申請"
         verbose_name_plural = "利用申請"
         ordering = ["-submitted_at"]
+        permissions = [("review_usageapplication", "利用申請を審査する（承認・差戻し・二次確認）")]
         constraints = [
             # One application of each kind under review per facility at a time.
             models.UniqueConstraint(
@@ -252,11 +249,40 @@ class UsageApplication(models.Model):
 
     @property
     def facility_state_label(self) -> str:
-        return FACILITY_VISIBLE_STATE[ApplicationState(self.state)]
+        return facility_state_label(self)
 
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    def extra_recipients(self) -> list[str]:
+        return [self.email]
+
+    def email_context(self) -> dict:
+        return {"application": self}
+
+    def _decided(self, by) -> None:
+        self.decided_by, self.decided_at = by, timezone.now()
+
+    # ---- moves (made only through portal.workflow.perform)
+
+    @move(source=ApplicationState.SUBMITTED, target=ApplicationState.SECOND_CHECK,
+          permission=REVIEW_PERMISSION, label="二次確認に回す", visible_to_facility=False)
+    def start_second_check(self, *, actor):
+        self._decided(actor)
+
+    @move(source=[ApplicationState.SUBMITTED, ApplicationState.SECOND_CHECK],
+          target=ApplicationState.ACCEPTED, permission=REVIEW_PERMISSION, label="承認する",
+          four_eyes=("start_second_check",), email="application_accepted")
+    def accept(self, *, actor):
+        self._decided(actor)
+
+    @move(source=[ApplicationState.SUBMITTED, ApplicationState.SECOND_CHECK],
+          target=ApplicationState.RETURNED, permission=REVIEW_PERMISSION, label="差し戻す",
+          email="application_returned")
+    def send_back(self, *, actor, reason: str):
+        self._decided(actor)
+        self.return_reason = reason
 
 
 class DeviceAccount(models.Model):
@@ -373,7 +399,7 @@ class Activity(models.Model):
     target_id = models.PositiveBigIntegerField(null=True)
     target = GenericForeignKey("target_type", "target_id")
     verb = models.CharField(max_length=40)
-    summary = models.CharField("内容", max_length=300)
+    summary = models.TextField("内容")
     receipt_number = models.CharField("受付番号", max_length=20, blank=True)
     from_state = models.CharField(max_length=20, blank=True)
     to_state = models.CharField(max_length=20, blank=True)

@@ -15,17 +15,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from portal.errors import ServiceError
 from portal.notifications import notify
 from portal.receipts import format_receipt_number
 from portal.wareki import to_wareki
+from portal.workflow import perform
 
 from .activity import record_activity
 from .codes import CodeError, normalize_registration_number, parse_medical_code
 from .models import (
-    APPLICATION_TRANSITIONS,
     OPEN_STATES,
     ApplicationKind,
-    ApplicationState,
     Channel,
     DeviceAccount,
     EndAction,
@@ -40,19 +40,6 @@ from .models import (
 from .selectors import facility_emails, has_accepted_start, usage_window
 
 MAX_DEVICES = 99
-
-
-class ServiceError(Exception):
-    """A refusal to show the user: `message` is Japanese, `field` names the form field."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class IllegalTransition(ServiceError):
-    pass
 
 
 # ---------------------------------------------------------------- linking (なりすまし防止)
@@ -241,70 +228,10 @@ def submit_usage_application(
     return application
 
 
-def _transition(application: UsageApplication, to_state: str, actor) -> str:
-    current = ApplicationState(application.state)
-    if to_state not in APPLICATION_TRANSITIONS[current]:
-        raise IllegalTransition(
-            f"{application.receipt_number}: 「{current.label}」から"
-            f"「{ApplicationState(to_state).label}」には変更できません。"
-        )
-    application.state = to_state
-    application.decided_by = actor
-    application.decided_at = timezone.now()
-    return current
-
-
-def _locked(application: UsageApplication) -> UsageApplication:
-    return UsageApplication.objects.select_for_update().select_related("facility").get(
-        pk=application.pk
-    )
-
-
-def _decide(
-    application: UsageApplication,
-    to_state: str,
-    actor,
-    *,
-    summary,
-    email: str | None,
-    visible_to_facility: bool = True,
-    **changes,
-) -> UsageApplication:
-    """One reviewing move: lock, check the transition, apply it (and `summary(application)`'s
-    side effects), record it, e-mail the facility. One transaction."""
-    with transaction.atomic():
-        application = _locked(application)
-        previous = _transition(application, to_state, actor)
-        for field, value in changes.items():
-            setattr(application, field, value)
-        application.save(update_fields=["state", "decided_by", "decided_at", *changes])
-        text = summary(application)
-        record_activity(
-            facility=application.facility,
-            actor=actor,
-            verb=f"application_{to_state}",
-            summary=text,
-            target=application,
-            receipt_number=application.receipt_number,
-            from_state=previous,
-            to_state=application.state,
-            visible_to_facility=visible_to_facility,
-        )
-        if email:
-            notify(
-                to=[application.email, *facility_emails(application.facility)],
-                name=email,
-                context={"application": application, "facility": application.facility,
-                         "detail": text},
-            )
-    return application
-
-
 def start_second_check(*, application: UsageApplication, actor) -> UsageApplication:
-    """An internal step, never shown to the facility as such."""
-    return _decide(application, ApplicationState.SECOND_CHECK, actor,
-                   summary=lambda _a: "二次確認に回しました。", email=None,
-                   visible_to_facility=False)
+    """An internal step, never shown to the facility as such; the acceptance that follows
+    must be made by someone else (four-eyes)."""
+    return perform(application, "start_second_check", actor=actor, summary="二次確認に回しました。")
 
 
 def _next_login_id(facility: Facility, number: int) -> str:
@@ -360,19 +287,15 @@ def accept_application(*, application: UsageApplication, actor) -> UsageApplicat
             detail = _apply_change(accepted) + "。"
         return f"{accepted.get_kind_display()}を承認しました。{detail}"
 
-    return _decide(application, ApplicationState.ACCEPTED, actor, summary=apply,
-                   email="application_accepted")
+    return perform(application, "accept", actor=actor, effect=apply)
 
 
 def return_application(*, application: UsageApplication, actor, reason: str) -> UsageApplication:
     reason = (reason or "").strip()
     if not reason:
         raise ServiceError("差戻しの理由を入力してください。", "reason")
-    return _decide(
-        application, ApplicationState.RETURNED, actor,
-        summary=lambda a: f"{a.get_kind_display()}を差し戻しました。理由: {reason}",
-        email="application_returned", return_reason=reason,
-    )
+    return perform(application, "send_back", actor=actor, reason=reason,
+                   summary=f"{application.get_kind_display()}を差し戻しました。理由: {reason}")
 
 
 def register_postal_application(

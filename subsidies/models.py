@@ -3,33 +3,41 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from eligibility.models import Program
+from facilities.activity import FacilityMoveEffects, is_facility_staff
 from facilities.models import Facility
+from portal.workflow import WorkflowModel, facility_state_label, move, state_field
 
 
 class ClaimState(models.TextChoices):
+    """Internal names with the administrators' labels; the facility's are below."""
+
     DRAFT = "draft", "下書き"
-    SUBMITTED = "submitted", "提出済み"
+    SUBMITTED = "submitted", "提出済み（審査待ち）"
     UNDER_REVIEW = "under_review", "審査中"
-    RETURNED = "returned", "差戻し（修正をお願いしています）"
-    RESUBMITTED = "resubmitted", "再提出済み"
+    RETURNED = "returned", "差戻し中"
+    RESUBMITTED = "resubmitted", "再提出済み（審査待ち）"
     APPROVED = "approved", "交付決定"
     REJECTED = "rejected", "不交付"
-    PAID = "paid", "支払済み"
+    PAID = "paid", "振込済"
 
 
-CLAIM_TRANSITIONS = {
-    ClaimState.DRAFT: {ClaimState.SUBMITTED},
-    ClaimState.SUBMITTED: {ClaimState.UNDER_REVIEW},
-    ClaimState.UNDER_REVIEW: {ClaimState.RETURNED, ClaimState.APPROVED, ClaimState.REJECTED},
-    ClaimState.RETURNED: {ClaimState.RESUBMITTED},
-    ClaimState.RESUBMITTED: {ClaimState.UNDER_REVIEW},
-    ClaimState.APPROVED: {ClaimState.PAID},
-    ClaimState.REJECTED: set(),
-    ClaimState.PAID: set(),
+FACILITY_CLAIM_LABELS = {
+    ClaimState.DRAFT: "下書き",
+    ClaimState.SUBMITTED: "提出済み",
+    ClaimState.UNDER_REVIEW: "審査中",
+    ClaimState.RETURNED: "差戻し（修正をお願いしています）",
+    ClaimState.RESUBMITTED: "再提出済み",
+    ClaimState.APPROVED: "交付決定",
+    ClaimState.REJECTED: "不交付",
+    ClaimState.PAID: "振込済",
 }
+REVIEW_PERMISSION = "subsidies.review_claim"
+DECIDE_PERMISSION = "subsidies.decide_claim"
+PAY_PERMISSION = "subsidies.pay_claim"
 EDITABLE_STATES = (ClaimState.DRAFT, ClaimState.RETURNED)
 
 
@@ -53,16 +61,20 @@ class FreeReaderGrant(models.Model):
         return f"{self.facility}: {self.free_readers}台"
 
 
-class Claim(models.Model):
+class Claim(FacilityMoveEffects, WorkflowModel, models.Model):
+    """A subsidy claim (DOMAIN §6); its state moves only through the workflow kernel."""
+
+    activity_prefix = "claim"
+    facility_state_labels = FACILITY_CLAIM_LABELS
+
     facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="claims")
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="claims")
-    state = models.CharField("状態", max_length=20, choices=ClaimState.choices,
-                             default=ClaimState.DRAFT, db_index=True)
+    state = state_field("状態", choices=ClaimState.choices, default=ClaimState.DRAFT)
     receipt_number = models.CharField("受付番号", max_length=20, unique=True, null=True,
                                       blank=True)
     readers = models.PositiveSmallIntegerField("増設台数", null=True, blank=True)
     computed_amount = models.PositiveIntegerField("算定額（円）", null=True, blank=True)
-    calculation = models.CharField("算定の根拠", max_length=300, blank=True)
+    calculation = models.TextField("算定の根拠", blank=True)
     approved_amount = models.PositiveIntegerField("交付決定額（円）", null=True, blank=True)
     decision_reason = models.TextField("減額・不交付の理由", blank=True)
     return_reason = models.TextField("差戻しの理由", blank=True)
@@ -80,6 +92,11 @@ class Claim(models.Model):
         verbose_name = "補助金の申請"
         verbose_name_plural = "補助金の申請"
         ordering = ["-created_at"]
+        permissions = [
+            ("review_claim", "補助金の申請を審査する（審査開始・差戻し）"),
+            ("decide_claim", "補助金の交付・不交付を決定する"),
+            ("pay_claim", "補助金の振込を記録する"),
+        ]
         constraints = [
             # One live claim per facility and program: a subsidy cannot be paid twice.
             models.UniqueConstraint(fields=["facility", "program"],
@@ -103,6 +120,58 @@ class Claim(models.Model):
     def total_cost(self) -> int:
         return sum(item.total for item in self.items.all())
 
+    @property
+    def facility_state_label(self) -> str:
+        return facility_state_label(self)
+
+    def email_context(self) -> dict:
+        return {"claim": self}
+
+    # ---- moves (made only through portal.workflow.perform)
+
+    @move(source=ClaimState.DRAFT, target=ClaimState.SUBMITTED, permission=is_facility_staff,
+          label="提出する", email="claim_state_changed")
+    def submit(self, *, actor, computed_amount: int, calculation: str, submitted_at,
+               receipt_number: str):
+        self.computed_amount, self.calculation = computed_amount, calculation
+        self.submitted_at, self.receipt_number = submitted_at, receipt_number
+
+    @move(source=ClaimState.RETURNED, target=ClaimState.RESUBMITTED,
+          permission=is_facility_staff, label="再提出する", email="claim_state_changed")
+    def resubmit(self, *, actor, computed_amount: int, calculation: str, submitted_at,
+                 receipt_number: str):
+        self.computed_amount, self.calculation = computed_amount, calculation
+        self.submitted_at, self.receipt_number = submitted_at, receipt_number
+
+    @move(source=[ClaimState.SUBMITTED, ClaimState.RESUBMITTED], target=ClaimState.UNDER_REVIEW,
+          permission=REVIEW_PERMISSION, label="審査を開始する", email="claim_state_changed")
+    def start_review(self, *, actor):
+        pass
+
+    @move(source=ClaimState.UNDER_REVIEW, target=ClaimState.RETURNED,
+          permission=REVIEW_PERMISSION, label="差し戻す", email="claim_state_changed")
+    def send_back(self, *, actor, reason: str):
+        self.return_reason = reason
+
+    @move(source=ClaimState.UNDER_REVIEW, target=ClaimState.APPROVED,
+          permission=DECIDE_PERMISSION, label="交付を決定する", four_eyes=("start_review",),
+          email="claim_state_changed")
+    def approve(self, *, actor, amount: int, reason: str):
+        self.approved_amount, self.decision_reason = amount, reason
+        self.decided_by, self.decided_at = actor, timezone.now()
+
+    @move(source=ClaimState.UNDER_REVIEW, target=ClaimState.REJECTED,
+          permission=DECIDE_PERMISSION, label="不交付とする", four_eyes=("start_review",),
+          email="claim_state_changed")
+    def reject(self, *, actor, reason: str):
+        self.decision_reason = reason
+        self.decided_by, self.decided_at = actor, timezone.now()
+
+    @move(source=ClaimState.APPROVED, target=ClaimState.PAID, permission=PAY_PERMISSION,
+          label="振込済みにする", four_eyes=("approve",), email="claim_state_changed")
+    def mark_paid(self, *, actor):
+        self.paid_at = timezone.now()
+
 
 class ClaimItem(models.Model):
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="items")
@@ -112,7 +181,7 @@ class ClaimItem(models.Model):
     tax = models.PositiveIntegerField("消費税（円）", default=0)
     vendor = models.CharField("購入先", max_length=200)
     purchase_date = models.DateField("購入日")
-    return_note = models.CharField("修正のお願い（審査担当者から）", max_length=300, blank=True)
+    return_note = models.TextField("修正のお願い（審査担当者から）", blank=True)
     history = HistoricalRecords()
 
     class Meta:

@@ -10,35 +10,13 @@ from django.utils import timezone
 from eligibility.models import Program
 from facilities.activity import record_activity
 from facilities.models import Facility
-from facilities.selectors import facility_emails
-from facilities.services import IllegalTransition, ServiceError
-from portal.notifications import notify
+from portal.errors import ServiceError
 from portal.receipts import format_receipt_number
+from portal.workflow import perform
 
 from . import selectors
 from .documents import DocumentError, store_upload
-from .models import CLAIM_TRANSITIONS, Claim, ClaimItem, ClaimState, Document
-
-
-def _move(claim: Claim, to_state: str, actor, summary: str, **changes) -> Claim:
-    with transaction.atomic():
-        claim = Claim.objects.select_for_update().select_related("facility", "program").get(
-            pk=claim.pk)
-        current = ClaimState(claim.state)
-        if to_state not in CLAIM_TRANSITIONS[current]:
-            raise IllegalTransition(
-                f"「{current.label}」の申請を「{ClaimState(to_state).label}」にはできません。"
-            )
-        claim.state = to_state
-        for field, value in changes.items():
-            setattr(claim, field, value)
-        claim.save()
-        record_activity(facility=claim.facility, actor=actor, verb=f"claim_{to_state}",
-                        summary=summary, target=claim, receipt_number=claim.receipt_number or "",
-                        from_state=current, to_state=to_state)
-        notify(to=facility_emails(claim.facility), name="claim_state_changed",
-               context={"claim": claim, "facility": claim.facility, "summary": summary})
-    return claim
+from .models import Claim, ClaimItem, ClaimState, Document
 
 
 def start_claim(*, user, facility: Facility, program: Program) -> Claim:
@@ -143,19 +121,20 @@ def submit_claim(*, claim: Claim, user) -> Claim:
     result = selectors.compute(claim)
     if not result.eligible:
         raise ServiceError("補助の要件を満たしていません: " + " / ".join(result.reason_texts))
-    to_state = ClaimState.RESUBMITTED if claim.state == ClaimState.RETURNED else ClaimState.SUBMITTED
+    resubmit = claim.state == ClaimState.RETURNED
     now = timezone.now()
     receipt_number = claim.receipt_number or format_receipt_number("S", now, claim.pk)
-    return _move(claim, to_state, user,
-                  f"{claim.program.name}の申請を{'再' if to_state == ClaimState.RESUBMITTED else ''}提出しました"
-                  f"（算定額 {result.amount:,}円）。",
-                  computed_amount=result.amount,
-                  calculation=result.details.get("calculation", "")[:300],
-                  submitted_at=now, receipt_number=receipt_number)
+    return perform(
+        claim, "resubmit" if resubmit else "submit", actor=user,
+        summary=f"{claim.program.name}の申請を{'再' if resubmit else ''}提出しました"
+        f"（算定額 {result.amount:,}円）。",
+        computed_amount=result.amount, calculation=result.details.get("calculation", ""),
+        submitted_at=now, receipt_number=receipt_number,
+    )
 
 
 def start_review(*, claim: Claim, actor) -> Claim:
-    return _move(claim, ClaimState.UNDER_REVIEW, actor, "審査を開始しました。")
+    return perform(claim, "start_review", actor=actor, summary="審査を開始しました。")
 
 
 def return_claim(*, claim: Claim, actor, reason: str, item_notes: dict[int, str]) -> Claim:
@@ -163,35 +142,36 @@ def return_claim(*, claim: Claim, actor, reason: str, item_notes: dict[int, str]
     if not reason:
         raise ServiceError("差戻しの理由を入力してください。", "reason")
     with transaction.atomic():
-        claim = _move(claim, ClaimState.RETURNED, actor, f"修正をお願いしました: {reason}",
-                      return_reason=reason)
+        claim = perform(claim, "send_back", actor=actor, reason=reason,
+                        summary=f"修正をお願いしました: {reason}")
         for item in claim.items.all():
             note = (item_notes.get(item.pk) or "").strip()
             if note:
-                ClaimItem.objects.filter(pk=item.pk).update(return_note=note[:300])
+                ClaimItem.objects.filter(pk=item.pk).update(return_note=note)
     return claim
 
 
 def approve_claim(*, claim: Claim, actor, amount: int | None = None, reason: str = "") -> Claim:
     computed = claim.computed_amount or 0
     amount = computed if amount is None else amount
+    reason = (reason or "").strip()
     if not 0 < amount <= computed:
         raise ServiceError(f"交付決定額は1円以上、算定額 {computed:,}円 以下です。", "amount")
-    if amount < computed and not reason.strip():
+    if amount < computed and not reason:
         raise ServiceError("算定額より減額する場合は理由を入力してください。", "reason")
-    return _move(claim, ClaimState.APPROVED, actor,
-                 f"交付を決定しました: {amount:,}円" + (f"（減額の理由: {reason.strip()}）" if reason.strip() else ""),
-                 approved_amount=amount, decision_reason=reason.strip(), decided_by=actor,
-                 decided_at=timezone.now())
+    return perform(claim, "approve", actor=actor, amount=amount, reason=reason,
+                   summary=f"交付を決定しました: {amount:,}円"
+                   + (f"（減額の理由: {reason}）" if reason else ""))
 
 
 def reject_claim(*, claim: Claim, actor, reason: str) -> Claim:
-    if not (reason or "").strip():
+    reason = (reason or "").strip()
+    if not reason:
         raise ServiceError("不交付の理由を入力してください。", "reason")
-    return _move(claim, ClaimState.REJECTED, actor, f"不交付としました: {reason.strip()}",
-                 decision_reason=reason.strip(), decided_by=actor, decided_at=timezone.now())
+    return perform(claim, "reject", actor=actor, reason=reason,
+                   summary=f"不交付としました: {reason}")
 
 
 def mark_paid(*, claim: Claim, actor) -> Claim:
-    return _move(claim, ClaimState.PAID, actor, f"{claim.approved_amount or 0:,}円を支払いました。",
-                 paid_at=timezone.now())
+    return perform(claim, "mark_paid", actor=actor,
+                   summary=f"{claim.approved_amount or 0:,}円を振り込みました。")

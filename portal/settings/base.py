@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "django_celery_beat",
     "simple_history",
+    "django_fsm_log",
     "import_export",
     "portal",
     "facilities",

@@ -21,7 +21,7 @@ from eligibility.models import (
 )
 from eligibility.resources import MonthlyStatisticResource
 from facilities.models import GoLive
-from tests.factories import FacilityFactory
+from tests.factories import AdminFactory, FacilityFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -144,14 +144,14 @@ def test_preview_shows_who_changes_and_apply_makes_it_so():
     assert preview.total_difference == -200000 and preview.no_longer_eligible == 1
     assert Determination.objects.get(facility=in_august).amount == 200000  # nothing written
 
-    services.apply_version(version=draft)
+    services.apply_version(version=draft, actor=AdminFactory())
     assert Determination.objects.get(facility=in_august).amount == 0
     assert Determination.objects.get(facility=in_may).amount == 200000
     statuses = dict(ParameterVersion.objects.filter(program=lump_sum())
                     .values_list("version", "status"))
     assert statuses == {1: "superseded", 2: "active"}
     with pytest.raises(services.ParameterError):
-        services.apply_version(version=draft)
+        services.apply_version(version=draft, actor=AdminFactory())
 
 
 def test_malformed_parameters_cannot_be_saved_as_a_version():

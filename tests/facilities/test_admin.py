@@ -80,7 +80,7 @@ def test_admin_bulk_refuses_illegal_moves_and_says_so(admin_client):
     )
     body = response.content.decode()
     assert "1件を承認しました" in body
-    assert "には変更できません" in body
+    assert "「承認する」はできません" in body
     assert DeviceAccount.objects.filter(facility=accepted.facility).count() == 2
 
 

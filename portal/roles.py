@@ -1,0 +1,89 @@
+"""The administrators' roles as Django groups, and what each may do.
+
+Made by a data migration and brought up to date after every `migrate` (post_migrate), so a
+permission added by a later migration reaches its role. A staff account's powers come from
+its groups only; a superuser is for the people who manage accounts.
+"""
+
+from django.contrib.auth.management import create_permissions
+
+REVIEWER = "審査担当"
+APPROVER = "決定権者"
+PAYOUT_OFFICER = "支払担当"
+VIEWER = "閲覧のみ"
+SYSTEM_ADMIN = "システム管理"
+ROLES = (REVIEWER, APPROVER, PAYOUT_OFFICER, VIEWER, SYSTEM_ADMIN)
+
+# What every administrator may look at (no bank accounts: payout officers only).
+_VIEW = [
+    "facilities.view_facility", "facilities.view_membership",
+    "facilities.view_usageapplication", "facilities.view_deviceaccount",
+    "facilities.view_golive", "facilities.view_activity", "facilities.view_linkattempt",
+    "facilities.view_publiclistbuild",
+    "eligibility.view_program", "eligibility.view_parameterversion",
+    "eligibility.view_monthlystatistic", "eligibility.view_activityreport",
+    "eligibility.view_attestation", "eligibility.view_determination",
+    "eligibility.view_eligibilityrun",
+    "subsidies.view_claim", "subsidies.view_claimitem", "subsidies.view_document",
+    "subsidies.view_freereadergrant",
+]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    REVIEWER: [
+        *_VIEW,
+        "facilities.review_usageapplication",
+        "facilities.add_usageapplication",  # paper (郵送) applications
+        "subsidies.review_claim",
+    ],
+    APPROVER: [*_VIEW, "subsidies.decide_claim"],
+    PAYOUT_OFFICER: [*_VIEW, "subsidies.pay_claim", "incentives.view_bankaccount"],
+    VIEWER: [*_VIEW],
+    SYSTEM_ADMIN: [
+        *_VIEW,
+        "facilities.add_facility", "facilities.change_facility",
+        "facilities.import_facility", "facilities.export_facility",
+        "facilities.add_membership", "facilities.change_membership",
+        "facilities.delete_membership",
+        "eligibility.change_program", "eligibility.run_program",
+        "eligibility.add_parameterversion", "eligibility.change_parameterversion",
+        "eligibility.apply_parameterversion",
+        "eligibility.add_monthlystatistic", "eligibility.change_monthlystatistic",
+        "eligibility.import_monthlystatistic",
+        "subsidies.add_freereadergrant", "subsidies.change_freereadergrant",
+        "subsidies.delete_freereadergrant",
+        "django_celery_beat.view_periodictask", "django_celery_beat.change_periodictask",
+        "django_celery_beat.view_crontabschedule", "django_celery_beat.add_crontabschedule",
+        "django_celery_beat.change_crontabschedule",
+    ],
+}
+
+
+def sync_roles(apps=None, using: str = "default") -> list[str]:
+    """Create the groups and give each exactly its permissions (those that exist yet);
+    returns the permissions named that do not exist (a test keeps this empty)."""
+    from django.apps import apps as global_apps
+
+    apps = apps or global_apps
+    for config in apps.get_app_configs():
+        stub = apps is not global_apps and getattr(config, "models_module", None) is None
+        if stub:  # a migration's app stubs carry no models module; the permissions need one
+            config.models_module = True
+        create_permissions(config, verbosity=0, using=using, apps=apps)
+        if stub:
+            config.models_module = None
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    missing: list[str] = []
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.using(using).get_or_create(name=role)
+        permissions = []
+        for name in names:
+            app_label, codename = name.split(".", 1)
+            found = permission_model.objects.using(using).filter(
+                content_type__app_label=app_label, codename=codename).first()
+            if found is None:
+                missing.append(name)
+            else:
+                permissions.append(found)
+        group.permissions.set(permissions)
+    return missing

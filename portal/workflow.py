@@ -1,0 +1,180 @@
+"""One workflow mechanism for every state machine of the portal (usage applications, subsidy
+claims, parameter versions; payout runs and exemption declarations next), on django-fsm-2.
+
+A model declares its state field with `state_field(...)` (protected: only a transition may
+change it) and each move with `@move(...)`: source, target, the permission it needs (a
+permission code, or a callable `(obj, user) -> bool` such as "is this facility's staff"), the
+label shown on its button, and whether its actor must differ from the actor of an earlier
+move (four-eyes). Every state has its internal name (the value), the administrators' label
+(the choice label) and the facility's label (`facility_state_labels` on the model).
+
+`perform()` is the only way a move is made: it locks the row, checks the state, the
+permission and the four-eyes rule, applies the move, saves, logs it (django-fsm-log's
+StateLog, with the actor) and hands it to the model's `after_move()` for its effects (the
+facility's history, e-mail). One transaction: a refusal changes nothing.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from django.db import models, transaction
+from django_fsm import FSMField, FSMModelMixin, can_proceed, has_transition_perm, transition
+from django_fsm_log.decorators import fsm_log_by, fsm_log_description
+from django_fsm_log.models import StateLog
+
+from .errors import IllegalTransition, NotPermitted, ServiceError
+
+
+class WorkflowModel(FSMModelMixin):
+    """Base of a model with a workflow: refresh_from_db works on its protected state."""
+
+
+def state_field(verbose_name: str, *, choices, default, max_length: int = 20) -> FSMField:
+    return FSMField(verbose_name, max_length=max_length, choices=choices, default=default,
+                    protected=True, db_index=True)
+
+
+def move(
+    *,
+    source,
+    target,
+    permission: str | Callable[[Any, Any], bool],
+    label: str,
+    field: str = "state",
+    four_eyes: tuple[str, ...] = (),
+    visible_to_facility: bool = True,
+    email: str | None = None,
+):
+    """Declare a transition with the portal's metadata. The method is called as
+    `method(self, actor=..., **values)` and may set the fields that go with the move."""
+
+    def decorate(method):
+        @wraps(method)
+        def body(instance, *, by=None, description=None, **values):
+            return method(instance, actor=by, **values)
+
+        moved = transition(
+            field=field, source=source, target=target, permission=permission,
+            custom={"label": label, "four_eyes": four_eyes,
+                    "visible_to_facility": visible_to_facility, "email": email},
+        )(body)
+        # Outside the transition, so that the actor is known when the move is logged.
+        return fsm_log_by(fsm_log_description(moved))
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class MoveInfo:
+    name: str
+    label: str
+    source: str
+    target: str
+    four_eyes: tuple[str, ...]
+    visible_to_facility: bool
+    email: str | None
+
+
+def _state_field_name(model) -> str:
+    for field in model._meta.concrete_fields:
+        if isinstance(field, FSMField):
+            return field.name
+    raise TypeError(f"{model.__name__} has no state field")
+
+
+def current_state(obj) -> str:
+    return getattr(obj, _state_field_name(type(obj)))
+
+
+def state_label(obj, state: str | None = None) -> str:
+    field = obj._meta.get_field(_state_field_name(type(obj)))
+    value = current_state(obj) if state is None else state
+    return str(dict(field.flatchoices).get(value, value))
+
+
+def facility_state_label(obj) -> str:
+    """The state as the facility sees it (internal steps read as the step they belong to)."""
+    labels = getattr(type(obj), "facility_state_labels", {})
+    state = current_state(obj)
+    return labels.get(state, state_label(obj, state))
+
+
+def _info(obj, name: str) -> MoveInfo:
+    method = getattr(obj, name, None)
+    meta = getattr(method, "_django_fsm", None)
+    if meta is None:
+        raise TypeError(f"{type(obj).__name__}.{name} is not a move")
+    state = current_state(obj)
+    found = meta.get_transition(state)
+    if found is None:  # not allowed from here: describe the move by any of its transitions
+        found = next(iter(meta.transitions.values()))
+    custom = found.custom
+    return MoveInfo(name=name, label=custom["label"], source=state, target=found.target,
+                    four_eyes=custom["four_eyes"],
+                    visible_to_facility=custom["visible_to_facility"], email=custom["email"])
+
+
+def moves(model) -> dict[str, MoveInfo]:
+    """Every move the model declares (for the permission matrix and the admin)."""
+    field = model._meta.get_field(_state_field_name(model))
+    result: dict[str, MoveInfo] = {}
+    for found in field.get_all_transitions(model):
+        result.setdefault(found.name, MoveInfo(
+            name=found.name, label=found.custom["label"], source=found.source,
+            target=found.target, four_eyes=found.custom["four_eyes"],
+            visible_to_facility=found.custom["visible_to_facility"],
+            email=found.custom["email"]))
+    return result
+
+
+def last_actor(obj, transitions: tuple[str, ...]):
+    """Who made the latest of these moves on this object (None if nobody did)."""
+    log = (StateLog.objects.for_(obj).filter(transition__in=transitions)
+           .order_by("-timestamp", "-pk").first())
+    return log.by_id if log else None
+
+
+def refusal(obj, name: str, user) -> ServiceError | None:
+    """Why `user` may not make this move now (None when they may)."""
+    method = getattr(obj, name)
+    info = _info(obj, name)
+    if not can_proceed(method):
+        return IllegalTransition(
+            f"{obj._meta.verbose_name}は「{state_label(obj)}」のため、"
+            f"「{info.label}」はできません。")
+    if user is None or not has_transition_perm(method, user):
+        return NotPermitted(f"「{info.label}」を行う権限がありません。")
+    if info.four_eyes and last_actor(obj, info.four_eyes) == user.pk:
+        return NotPermitted(
+            f"「{info.label}」は、前の段階を担当した方とは別の方が行ってください（二者確認）。")
+    return None
+
+
+def available_moves(obj, user) -> list[MoveInfo]:
+    """The moves this user may make on the object in its present state."""
+    return [info for name, info in moves(type(obj)).items() if refusal(obj, name, user) is None]
+
+
+def perform(obj: models.Model, name: str, *, actor, summary: str | None = None,
+            effect: Callable[[Any], str | None] | None = None, **values):
+    """Make one move: lock, check, apply, save, log, effects. Returns the saved object.
+
+    `values` go to the transition method (fields that change with the move); `effect(obj)`
+    runs after the state changed, inside the transaction, and may return the summary text.
+    """
+    with transaction.atomic():
+        locked = type(obj)._default_manager.select_for_update().get(pk=obj.pk)
+        problem = refusal(locked, name, actor)
+        if problem is not None:
+            raise problem
+        info = _info(locked, name)
+        getattr(locked, name)(by=actor, description=summary or "", **values)
+        locked.save()
+        text = effect(locked) if effect is not None else None
+        text = text or summary or info.label
+        after = getattr(locked, "after_move", None)
+        if after is not None:
+            after(move=info, actor=actor, summary=text)
+    return locked
