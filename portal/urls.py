@@ -5,6 +5,7 @@ from facilities.urls import public_urlpatterns
 from incentives import views as incentives_views
 
 from . import views
+from .admin_access import admin_login, admin_logout
 
 admin.site.site_header = "オンライン資格確認ポータル 管理"
 admin.site.site_title = "ポータル管理"
@@ -19,5 +20,7 @@ urlpatterns = [
     path("facilities/", include("subsidies.urls")),
     path("simulator/", incentives_views.simulator, name="simulator"),
     path("public/", include((public_urlpatterns, "public"))),
+    path("admin/login/", admin_login),
+    path("admin/logout/", admin_logout),
     path("admin/", admin.site.urls),
 ]

@@ -35,3 +35,18 @@ def migration_data(transactional_db):
 
     for name in ("0002_programs", "0004_subsidy_programs"):
         importlib.import_module(f"eligibility.migrations.{name}").create(apps, None)
+
+
+@pytest.fixture
+def admin_user(db):
+    """A superuser with two-factor set up (the admin requires it of every staff account)."""
+    from tests.factories import make_admin
+
+    return make_admin(superuser=True, email="admin@example.jp")
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    from tests.factories import login_admin
+
+    return login_admin(client, admin_user)

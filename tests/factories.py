@@ -28,9 +28,18 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 class AdminFactory(UserFactory):
+    """A superuser with two-factor authentication set up (log in with `login_admin`)."""
+
     email = factory.Sequence(lambda n: f"admin{n}@example.jp")
     is_staff = True
     is_superuser = True
+
+    @factory.post_generation
+    def totp(obj, create, extracted, **kwargs):
+        if create:
+            from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+            TOTP.activate(obj, generate_totp_secret())
 
 
 POINT_TABLE = {"hospital": "1", "clinic": "1", "dental": "3", "pharmacy": "4"}
@@ -85,3 +94,34 @@ def accepted_facility(kind: str = "judo", devices: int = 2):
     application = submit_start(facility, user, device_count=devices)
     services.accept_application(application=application, actor=admin)
     return facility, user, admin
+
+
+def make_admin(*roles: str, superuser: bool = False, **kwargs):
+    """A staff account in the given role groups (portal.roles), with two-factor set up."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+    from django.contrib.auth.models import Group
+
+    user = UserFactory(is_staff=True, is_superuser=superuser, **kwargs)
+    user.groups.set(Group.objects.filter(name__in=roles))
+    assert user.groups.count() == len(roles), "unknown role"
+    TOTP.activate(user, generate_totp_secret())
+    return user
+
+
+def login_admin(client, user):
+    """Log a staff account in as allauth would after its password and TOTP code."""
+    import time
+
+    from allauth.account.internal.flows.login import (
+        _AUTHENTICATION_METHODS_USER_SESSION_KEY,
+        AUTHENTICATION_METHODS_SESSION_KEY,
+    )
+
+    client.force_login(user)
+    session = client.session
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = [
+        {"method": "password", "at": time.time()}, {"method": "mfa", "at": time.time(),
+                                                    "type": "totp"}]
+    session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
+    session.save()
+    return client

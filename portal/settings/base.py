@@ -49,6 +49,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "portal.admin_access.AdminRequiresTwoFactor",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 

@@ -15,7 +15,7 @@ from facilities.models import (
     UsageApplication,
 )
 from facilities.resources import FacilityResource
-from tests.factories import AdminFactory, FacilityFactory, make_staff, submit_start
+from tests.factories import AdminFactory, FacilityFactory, login_admin, make_staff, submit_start
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def admin_client(client):
     admin = AdminFactory()
-    client.force_login(admin)
+    login_admin(client, admin)
     client.admin = admin
     return client
 

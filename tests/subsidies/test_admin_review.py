@@ -13,7 +13,7 @@ from django.urls import reverse
 from eligibility.models import Program
 from subsidies import services
 from subsidies.models import Claim, ClaimState
-from tests.factories import AdminFactory, FacilityFactory, UserFactory, make_staff
+from tests.factories import AdminFactory, FacilityFactory, UserFactory, login_admin, make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def claim_under_review():
 
 @pytest.fixture
 def admin_client(client):
-    client.force_login(AdminFactory())
+    login_admin(client, AdminFactory())
     return client
 
 
@@ -77,7 +77,7 @@ def test_receipts_are_for_administrators_and_the_facility_only(client, claim_und
     assert client.get(admin_url).status_code == 302  # anonymous: to the log-in page
     client.force_login(UserFactory())
     assert client.get(admin_url).status_code == 302  # staff of no facility, not admin
-    client.force_login(AdminFactory())
+    login_admin(client, AdminFactory())
     response = client.get(admin_url)
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment")
