@@ -1,4 +1,6 @@
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -8,6 +10,8 @@ from import_export.formats.base_formats import CSV
 from simple_history.admin import SimpleHistoryAdmin
 
 from facilities.models import Facility
+from portal.admin_permissions import EvidenceAdmin, permission_check
+from portal.errors import ServiceError
 
 from . import services
 from .models import (
@@ -28,13 +32,20 @@ PREVIEW_ROWS = 200
 class ProgramAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "rule", "is_open", "report_deadline"]
     actions = ["run_selected"]
+    has_run_permission = permission_check("run_program")
 
-    @admin.action(description="選択したプログラムの支給判定を今すぐ実行する")
+    def has_add_permission(self, request):
+        return False  # programs come with the code that judges them
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="選択したプログラムの支給判定を今すぐ実行する", permissions=["run"])
     def run_selected(self, request, queryset: QuerySet[Program]):
         for program in queryset:
             try:
                 run = services.run_eligibility(program=program)
-            except services.ParameterError as error:
+            except ServiceError as error:
                 self.message_user(request, error.message, messages.ERROR)
             else:
                 self.message_user(
@@ -45,6 +56,25 @@ class ProgramAdmin(admin.ModelAdmin):
                 )
 
 
+class ParameterVersionForm(forms.ModelForm):
+    """The JSON is checked by the program's own parser before it is saved: a malformed
+    version is an error next to the field, never a failed page."""
+
+    class Meta:
+        model = ParameterVersion
+        fields = ["program", "version", "effective_from", "notice", "params"]
+
+    def clean(self):
+        data = super().clean()
+        program = data.get("program") or getattr(self.instance, "program", None)
+        if program is not None and "params" in data:
+            try:
+                services.validate_params(program, data["params"])
+            except ServiceError as error:
+                self.add_error("params", error.message)
+        return data
+
+
 @admin.register(ParameterVersion)
 class ParameterVersionAdmin(SimpleHistoryAdmin):
     list_display = ["program", "version", "status", "effective_from", "notice", "applied_at"]
@@ -52,6 +82,18 @@ class ParameterVersionAdmin(SimpleHistoryAdmin):
     readonly_fields = ["status", "applied_at", "created_by", "created_at"]
     actions = ["copy_as_draft"]
     change_form_template = "admin/eligibility/parameterversion/change_form.html"
+    form = ParameterVersionForm
+    has_apply_permission = permission_check("apply_parameterversion")
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.status != ParameterVersion.Status.DRAFT:
+            return False  # a version in force or past is evidence of what was paid
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.status != ParameterVersion.Status.DRAFT:
+            return False
+        return super().has_delete_permission(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.status != ParameterVersion.Status.DRAFT:
@@ -60,12 +102,11 @@ class ParameterVersionAdmin(SimpleHistoryAdmin):
         return self.readonly_fields
 
     def save_model(self, request, obj, form, change):
-        services.validate_params(obj.program, obj.params)
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
 
-    @admin.action(description="選択した版をもとに新しい下書きを作る")
+    @admin.action(description="選択した版をもとに新しい下書きを作る", permissions=["add"])
     def copy_as_draft(self, request, queryset):
         for version in queryset:
             draft = services.create_draft_version(
@@ -86,8 +127,8 @@ class ParameterVersionAdmin(SimpleHistoryAdmin):
 
     def preview_view(self, request, pk: int):
         version = get_object_or_404(ParameterVersion, pk=pk)
-        if not self.has_change_permission(request, version):
-            return redirect("admin:index")
+        if not self.has_apply_permission(request):
+            raise PermissionDenied
         try:
             preview = services.preview_version(version)
         except services.ParameterError as error:
@@ -112,11 +153,13 @@ class ParameterVersionAdmin(SimpleHistoryAdmin):
 
     def apply_view(self, request, pk: int):
         version = get_object_or_404(ParameterVersion, pk=pk)
-        if request.method != "POST" or not self.has_change_permission(request, version):
+        if not self.has_apply_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
             return redirect("admin:eligibility_parameterversion_preview", pk)
         try:
             run = services.apply_version(version=version, actor=request.user)
-        except services.ParameterError as error:
+        except ServiceError as error:
             self.message_user(request, error.message, messages.ERROR)
             return redirect("admin:eligibility_parameterversion_preview", pk)
         if run is None:
@@ -144,7 +187,7 @@ class MonthlyStatisticAdmin(ImportExportModelAdmin):
 
 
 @admin.register(ActivityReport)
-class ActivityReportAdmin(SimpleHistoryAdmin):
+class ActivityReportAdmin(EvidenceAdmin, SimpleHistoryAdmin):
     list_display = ["facility", "program", "voice", "flyer", "poster", "activity_from",
                     "activity_to", "receipt_number", "updated_at"]
     list_filter = ["program", "voice", "flyer", "poster"]
@@ -153,7 +196,7 @@ class ActivityReportAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Attestation)
-class AttestationAdmin(SimpleHistoryAdmin):
+class AttestationAdmin(EvidenceAdmin, SimpleHistoryAdmin):
     list_display = ["facility", "program", "poster", "informed", "receipt_number", "updated_at"]
     list_filter = ["program", "poster", "informed"]
     search_fields = ["facility__code", "facility__name", "receipt_number"]
@@ -161,7 +204,7 @@ class AttestationAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Determination)
-class DeterminationAdmin(admin.ModelAdmin):
+class DeterminationAdmin(EvidenceAdmin, admin.ModelAdmin):
     list_display = ["facility", "program", "eligible", "amount", "payout_locked",
                     "determined_at"]
     list_filter = ["program", "eligible", "payout_locked", "facility__kind"]
@@ -175,7 +218,7 @@ class DeterminationAdmin(admin.ModelAdmin):
 
 
 @admin.register(EligibilityRun)
-class EligibilityRunAdmin(admin.ModelAdmin):
+class EligibilityRunAdmin(EvidenceAdmin, admin.ModelAdmin):
     list_display = ["program", "started_at", "finished_at", "facilities", "eligible",
                     "total_amount", "skipped_locked"]
     list_filter = ["program"]

@@ -5,9 +5,13 @@ from import_export.admin import ImportExportModelAdmin
 from import_export.formats.base_formats import CSV
 from simple_history.admin import SimpleHistoryAdmin
 
+from portal.admin_permissions import EvidenceAdmin, permission_check
+from portal.errors import ServiceError, add_error_to_form
+
 from . import services
 from .models import (
     Activity,
+    ApplicationKind,
     DeviceAccount,
     Facility,
     GoLive,
@@ -51,8 +55,36 @@ class ReviewActionForm(ActionForm):
     )
 
 
+class PostalApplicationForm(forms.ModelForm):
+    """A paper (郵送) 利用開始申請: checked by the same rules as an online one before it is
+    saved, so that a refusal appears next to the field instead of failing the page."""
+
+    class Meta:
+        model = UsageApplication
+        fields = ["facility", "contact_name", "founder_name", "phone", "email", "staff_count",
+                  "device_count"]
+
+    def clean(self):
+        data = super().clean()
+        facility = data.get("facility")
+        if facility is not None and not self.errors:
+            try:
+                services.check_can_apply(facility, ApplicationKind.START, self.application_input())
+            except ServiceError as error:
+                add_error_to_form(self, error)
+        return data
+
+    def application_input(self) -> services.ApplicationInput:
+        data = self.cleaned_data
+        return services.ApplicationInput(
+            contact_name=data["contact_name"], founder_name=data["founder_name"],
+            phone=data["phone"], email=data["email"], staff_count=data.get("staff_count"),
+            device_count=data.get("device_count"),
+        )
+
+
 @admin.register(UsageApplication)
-class UsageApplicationAdmin(SimpleHistoryAdmin):
+class UsageApplicationAdmin(EvidenceAdmin, SimpleHistoryAdmin):
     list_display = [
         "receipt_number", "facility", "kind", "channel", "state", "device_count", "submitted_at",
     ]
@@ -72,22 +104,35 @@ class UsageApplicationAdmin(SimpleHistoryAdmin):
         "return_reason", "submitted_by", "submitted_at", "decided_by", "decided_at",
     ]
 
+    has_review_permission = permission_check("review_usageapplication")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = PostalApplicationForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return PostalApplicationForm.Meta.fields if obj is None else self.fields
+
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
-            return self.readonly_fields
+            return []
         return [f for f in self.fields]  # decisions go through the actions, never edits
+
+    def has_change_permission(self, request, obj=None):
+        return False if obj is not None else super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
         """Adding here registers a paper (郵送) 利用開始申請 through the service."""
         if change:
             return
-        data = services.ApplicationInput(
-            contact_name=obj.contact_name, founder_name=obj.founder_name, phone=obj.phone,
-            email=obj.email, staff_count=obj.staff_count, device_count=obj.device_count,
-        )
-        created = services.register_postal_application(
-            actor=request.user, facility=obj.facility, data=data
-        )
+        try:
+            created = services.register_postal_application(
+                actor=request.user, facility=obj.facility, data=form.application_input()
+            )
+        except ServiceError as error:  # decided meanwhile by someone else
+            self.message_user(request, error.message, messages.ERROR)
+            return
         obj.pk = created.pk
         obj.receipt_number = created.receipt_number
 
@@ -96,7 +141,7 @@ class UsageApplicationAdmin(SimpleHistoryAdmin):
         for application in queryset.select_related("facility"):
             try:
                 action(application)
-            except services.ServiceError as error:
+            except ServiceError as error:
                 refused.append(error.message)
             else:
                 done += 1
@@ -105,14 +150,14 @@ class UsageApplicationAdmin(SimpleHistoryAdmin):
         for message in refused:
             self.message_user(request, message, messages.ERROR)
 
-    @admin.action(description="選択した申請を承認する")
+    @admin.action(description="選択した申請を承認する", permissions=["review"])
     def accept_selected(self, request, queryset):
         self._review(
             request, queryset,
             lambda a: services.accept_application(application=a, actor=request.user), "承認",
         )
 
-    @admin.action(description="選択した申請を差し戻す（理由を入力）")
+    @admin.action(description="選択した申請を差し戻す（理由を入力）", permissions=["review"])
     def return_selected(self, request, queryset):
         reason = request.POST.get("reason", "").strip()
         if not reason:
@@ -125,7 +170,7 @@ class UsageApplicationAdmin(SimpleHistoryAdmin):
             "差戻し",
         )
 
-    @admin.action(description="選択した申請を二次確認に回す")
+    @admin.action(description="選択した申請を二次確認に回す", permissions=["review"])
     def second_check_selected(self, request, queryset):
         self._review(
             request, queryset,
@@ -135,7 +180,7 @@ class UsageApplicationAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(DeviceAccount)
-class DeviceAccountAdmin(SimpleHistoryAdmin):
+class DeviceAccountAdmin(EvidenceAdmin, SimpleHistoryAdmin):
     list_display = ["login_id", "facility", "number", "is_active", "credentials_issued_at"]
     list_filter = ["is_active"]
     search_fields = ["login_id", "facility__code", "facility__name"]
@@ -150,7 +195,7 @@ class DeviceAccountAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(GoLive)
-class GoLiveAdmin(SimpleHistoryAdmin):
+class GoLiveAdmin(EvidenceAdmin, SimpleHistoryAdmin):
     list_display = ["facility", "date", "source", "updated_at"]
     list_filter = ["source"]
     search_fields = ["facility__code", "facility__name"]
@@ -159,7 +204,7 @@ class GoLiveAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(LinkAttempt)
-class LinkAttemptAdmin(admin.ModelAdmin):
+class LinkAttemptAdmin(EvidenceAdmin, admin.ModelAdmin):
     list_display = ["created_at", "user", "code_entered", "succeeded", "reason", "ip_address"]
     list_filter = ["succeeded", "reason"]
     search_fields = ["user__email", "code_entered"]
@@ -172,7 +217,7 @@ class LinkAttemptAdmin(admin.ModelAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(admin.ModelAdmin):
+class ActivityAdmin(EvidenceAdmin, admin.ModelAdmin):
     list_display = ["created_at", "facility", "verb", "summary", "receipt_number", "actor",
                     "visible_to_facility"]
     list_filter = ["verb", "visible_to_facility"]

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from portal.errors import ServiceError
+from portal.errors import NotPermitted, ServiceError
 from portal.notifications import notify
 from portal.receipts import format_receipt_number
 from portal.wareki import to_wareki
@@ -144,7 +144,8 @@ def _assign_receipt_number(application: UsageApplication) -> None:
     )
 
 
-def _check_can_apply(facility: Facility, kind: str, data: ApplicationInput) -> None:
+def check_can_apply(facility: Facility, kind: str, data: ApplicationInput) -> None:
+    """Why this application cannot be made now (raises), or nothing."""
     if UsageApplication.objects.filter(facility=facility, kind=kind, state__in=OPEN_STATES).exists():
         raise ServiceError("審査中の同じ申請があります。審査の結果をお待ちください。")
     accepted = has_accepted_start(facility)
@@ -186,7 +187,7 @@ def submit_usage_application(
         if existing.facility_id != facility.pk:
             raise ServiceError("この申請は受け付けられません。画面を開き直してください。")
         return existing
-    _check_can_apply(facility, kind, data)
+    check_can_apply(facility, kind, data)
     try:
         with transaction.atomic():
             application = UsageApplication.objects.create(
@@ -303,6 +304,8 @@ def register_postal_application(
 ) -> UsageApplication:
     """A paper (郵送) 利用開始申請 entered by an administrator: its go-live (planned) date is
     the date it was registered (seed 003), unless the facility already has one."""
+    if not actor.has_perm("facilities.add_usageapplication"):
+        raise NotPermitted("郵送申請を登録する権限がありません。")
     with transaction.atomic():
         application = submit_usage_application(
             user=actor,

@@ -1,16 +1,22 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
-from facilities.services import ServiceError
+from portal.admin_permissions import EvidenceAdmin, permission_check
+from portal.errors import ServiceError, add_error_to_form
+from portal.workflow import refusal
 
 from . import services
 from .forms import ReviewForm
 from .models import Claim, ClaimItem, ClaimState, Document, FreeReaderGrant
 from .views import serve_document
+
+# The review page's decisions and the moves they make.
+REVIEW_MOVES = {"approve": "approve", "return": "send_back", "reject": "reject"}
 
 
 class ClaimItemInline(admin.TabularInline):
@@ -34,7 +40,7 @@ class ClaimItemInline(admin.TabularInline):
 
 
 @admin.register(Claim)
-class ClaimAdmin(SimpleHistoryAdmin):
+class ClaimAdmin(EvidenceAdmin, SimpleHistoryAdmin):
     list_display = ["receipt_number", "facility", "program", "state", "computed_amount",
                     "approved_amount", "submitted_at"]
     list_filter = ["program", "state"]
@@ -47,9 +53,14 @@ class ClaimAdmin(SimpleHistoryAdmin):
                        "return_reason", "submitted_at", "decided_at", "decided_by", "paid_at",
                        "review_link"]
     exclude = ["created_by"]
+    has_review_permission = permission_check("review_claim")
+    has_pay_permission = permission_check("pay_claim")
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a claim changes only by its moves
 
     @admin.display(description="審査")
     def review_link(self, claim):
@@ -69,15 +80,15 @@ class ClaimAdmin(SimpleHistoryAdmin):
         if done:
             self.message_user(request, f"{done}件を{label}しました。", messages.SUCCESS)
 
-    @admin.action(description="選択した申請の審査を開始する")
+    @admin.action(description="選択した申請の審査を開始する", permissions=["review"])
     def start_review_selected(self, request, queryset):
         self._bulk(request, queryset,
                    lambda c: services.start_review(claim=c, actor=request.user), "審査開始に")
 
-    @admin.action(description="選択した申請を支払済みにする")
+    @admin.action(description="選択した申請を振込済みにする", permissions=["pay"])
     def mark_paid_selected(self, request, queryset):
         self._bulk(request, queryset,
-                   lambda c: services.mark_paid(claim=c, actor=request.user), "支払済みに")
+                   lambda c: services.mark_paid(claim=c, actor=request.user), "振込済みに")
 
     def get_urls(self):
         return [
@@ -87,9 +98,21 @@ class ClaimAdmin(SimpleHistoryAdmin):
         ]
 
     def review_view(self, request, pk: int):
+        """Receipts beside the items, and the decisions this user may make on this claim
+        now (the services refuse the others as well)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         claim = get_object_or_404(Claim.objects.select_related("facility", "program"), pk=pk)
         items = list(claim.items.prefetch_related("documents"))
         form = ReviewForm(request.POST or None, initial={"amount": claim.computed_amount})
+        allowed = [(value, label) for value, label in ReviewForm.DECISIONS
+                   if refusal(claim, REVIEW_MOVES[value], request.user) is None]
+        form.fields["decision"].choices = allowed
+        refusals = sorted({problem.message for move in REVIEW_MOVES.values()
+                           if (problem := refusal(claim, move, request.user)) is not None}
+                          ) if not allowed else []
+        if request.method == "POST" and not allowed:
+            raise PermissionDenied
         if request.method == "POST" and form.is_valid():
             decision = form.cleaned_data["decision"]
             reason = form.cleaned_data["reason"] or ""
@@ -104,21 +127,21 @@ class ClaimAdmin(SimpleHistoryAdmin):
                 else:
                     services.reject_claim(claim=claim, actor=request.user, reason=reason)
             except ServiceError as error:
-                form.add_error(error.field if error.field in form.fields else None,
-                               error.message)
+                add_error_to_form(form, error)
             else:
                 self.message_user(request, "審査結果を登録しました。", messages.SUCCESS)
                 return redirect("admin:subsidies_claim_change", claim.pk)
         context = {
             **self.admin_site.each_context(request),
             "title": f"審査: {claim}", "claim": claim, "items": items, "form": form,
+            "can_decide": bool(allowed), "refusals": refusals,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/subsidies/review.html", context)
 
 
 @admin.register(Document)
-class DocumentAdmin(admin.ModelAdmin):
+class DocumentAdmin(EvidenceAdmin, admin.ModelAdmin):
     list_display = ["claim", "kind", "original_name", "content_type", "size", "uploaded_at"]
     readonly_fields = ["claim", "item", "kind", "original_name", "content_type", "size",
                        "sha256", "uploaded_by", "uploaded_at"]
@@ -136,7 +159,7 @@ class DocumentAdmin(admin.ModelAdmin):
 
     def file_view(self, request, pk: int):
         if not self.has_view_permission(request):
-            return redirect("admin:index")
+            raise PermissionDenied
         return serve_document(Document.objects.filter(pk=pk).first())
 
 
