@@ -188,19 +188,35 @@ class MonthlyStatisticAdmin(ImportExportModelAdmin):
 
 @admin.register(ActivityReport)
 class ActivityReportAdmin(EvidenceAdmin, SimpleHistoryAdmin):
+    """The facility's own statement: read here, made and changed only by its staff."""
+
     list_display = ["facility", "program", "voice", "flyer", "poster", "activity_from",
                     "activity_to", "receipt_number", "updated_at"]
     list_filter = ["program", "voice", "flyer", "poster"]
     search_fields = ["facility__code", "facility__name", "receipt_number"]
     autocomplete_fields = ["facility"]
 
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(Attestation)
 class AttestationAdmin(EvidenceAdmin, SimpleHistoryAdmin):
+    """The facility's own statement: read here, made and changed only by its staff."""
+
     list_display = ["facility", "program", "poster", "informed", "receipt_number", "updated_at"]
     list_filter = ["program", "poster", "informed"]
     search_fields = ["facility__code", "facility__name", "receipt_number"]
     autocomplete_fields = ["facility"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Determination)

@@ -231,8 +231,11 @@ class ActivityAdmin(EvidenceAdmin, admin.ModelAdmin):
 
 
 @admin.register(PublicListBuild)
-class PublicListBuildAdmin(admin.ModelAdmin):
+class PublicListBuildAdmin(EvidenceAdmin, admin.ModelAdmin):
     list_display = ["built_at", "entry_count"]
+
+    def has_add_permission(self, request):
+        return False  # built by the weekly job or `build_public_list`
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -1,4 +1,5 @@
 import os
+import re
 
 import pytest
 from django.conf import settings
@@ -50,3 +51,64 @@ def admin_client(client, admin_user):
     from tests.factories import login_admin
 
     return login_admin(client, admin_user)
+
+
+# ---------------------------------------------------------------- log hygiene (every test)
+# Secrets a test makes (bank account numbers saved, device passwords and activation codes
+# issued, the test password) must never reach a log record; neither may any 12-digit number
+# (a 個人番号 has 12 digits). Checked on the records captured during every test.
+TWELVE_DIGITS = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
+ACTIVATION_CODE = re.compile(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}\b")
+_secrets_seen: set[str] = set()
+
+
+def leaked_secrets(messages: list[str], secrets: set[str]) -> list[str]:
+    found = []
+    for message in messages:
+        if TWELVE_DIGITS.search(message) or ACTIVATION_CODE.search(message):
+            found.append(message)
+        elif any(secret and secret in message for secret in secrets):
+            found.append(message)
+    return found
+
+
+def _remember_account_number(sender, instance, **kwargs):
+    number = getattr(instance, "account_number", "")
+    if number and len(number) >= 7:
+        _secrets_seen.add(number)
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_in_logs(request, caplog, monkeypatch):
+    import logging
+
+    from django.db.models.signals import post_save
+
+    from facilities import services as facility_services
+    from tests.factories import PASSWORD
+
+    caplog.set_level(logging.INFO)
+    _secrets_seen.clear()
+    _secrets_seen.add(PASSWORD)
+    original_random = facility_services._random
+
+    def remembering_random(alphabet, length):
+        value = original_random(alphabet, length)
+        _secrets_seen.add(value)
+        return value
+
+    monkeypatch.setattr(facility_services, "_random", remembering_random)
+    post_save.connect(_remember_account_number, dispatch_uid="test-log-hygiene")
+    yield
+    post_save.disconnect(dispatch_uid="test-log-hygiene")
+    if request.node.get_closest_marker("leaks_on_purpose"):
+        return
+    messages = []
+    for when in ("setup", "call", "teardown"):
+        for record in caplog.get_records(when):
+            try:
+                messages.append(record.getMessage())
+            except Exception:  # noqa: BLE001 - a record that cannot format is not a leak
+                messages.append(str(record.msg))
+    leaks = leaked_secrets(messages, {s for s in _secrets_seen if len(s) >= 6})
+    assert not leaks, f"a secret reached the logs: {leaks[:3]}"

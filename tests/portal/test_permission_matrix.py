@@ -1,0 +1,320 @@
+"""The permission matrix, generated: every admin URL (list, add, change, delete, history and
+every custom page) and every admin action, for every role — anonymous, a facility's staff, a
+staff account in no group, each administrators' group, the superuser — allowed or refused
+as the POLICY below declares. A model registered in the admin without a line in POLICY
+fails the test, so nothing new reaches the admin without saying who may use it.
+
+Allowed means the page answers 200; refused means a redirect to the log-in (not staff) or
+403; a refused action changes nothing."""
+
+from datetime import date
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.forms.models import model_to_dict
+from django.test import Client
+from django.urls import reverse
+
+from portal import roles
+from tests.factories import (
+    AdminFactory,
+    FacilityFactory,
+    accepted_facility,
+    login_admin,
+    make_admin,
+    make_staff,
+)
+
+pytestmark = pytest.mark.django_db
+
+R, A, P, V, S = (roles.REVIEWER, roles.APPROVER, roles.PAYOUT_OFFICER, roles.VIEWER,
+                 roles.SYSTEM_ADMIN)
+SU = "superuser"
+ANONYMOUS, FACILITY_STAFF, NO_GROUP = "anonymous", "facility staff", "staff in no group"
+ROLES = [ANONYMOUS, FACILITY_STAFF, NO_GROUP, R, A, P, V, S, SU]
+ADMINS = {R, A, P, V, S, SU}
+NOBODY: set[str] = set()
+
+# model → (view, add, delete); change pages are views for whoever may view them.
+POLICY: dict[str, tuple[set[str], set[str], set[str]]] = {
+    "facilities.facility": (ADMINS, {S, SU}, {SU}),
+    "facilities.membership": (ADMINS, {S, SU}, {S, SU}),
+    "facilities.usageapplication": (ADMINS, {R, SU}, NOBODY),
+    "facilities.deviceaccount": (ADMINS, NOBODY, NOBODY),
+    "facilities.golive": (ADMINS, {SU}, NOBODY),
+    "facilities.linkattempt": (ADMINS, NOBODY, NOBODY),
+    "facilities.activity": (ADMINS, NOBODY, NOBODY),
+    "facilities.publiclistbuild": (ADMINS, NOBODY, NOBODY),
+    "eligibility.program": (ADMINS, NOBODY, NOBODY),
+    "eligibility.parameterversion": (ADMINS, {S, SU}, NOBODY),  # the one tested is in force
+    "eligibility.monthlystatistic": (ADMINS, {S, SU}, {SU}),
+    "eligibility.activityreport": (ADMINS, NOBODY, NOBODY),
+    "eligibility.attestation": (ADMINS, NOBODY, NOBODY),
+    "eligibility.determination": (ADMINS, NOBODY, NOBODY),
+    "eligibility.eligibilityrun": (ADMINS, NOBODY, NOBODY),
+    "subsidies.claim": (ADMINS, NOBODY, NOBODY),
+    "subsidies.document": (ADMINS, NOBODY, NOBODY),
+    "subsidies.freereadergrant": (ADMINS, {S, SU}, {S, SU}),
+    "django_celery_beat.periodictask": ({S, SU}, {SU}, {SU}),
+    "django_celery_beat.crontabschedule": ({S, SU}, {S, SU}, {SU}),
+    "django_celery_beat.intervalschedule": ({SU}, {SU}, {SU}),
+    "django_celery_beat.clockedschedule": ({SU}, {SU}, {SU}),
+    "django_celery_beat.solarschedule": ({SU}, {SU}, {SU}),
+    "auth.group": ({SU}, {SU}, {SU}),
+    "portal.user": ({SU}, {SU}, {SU}),
+    "account.emailaddress": ({SU}, {SU}, {SU}),
+    "mfa.authenticator": ({SU}, {SU}, {SU}),
+}
+
+# Custom admin pages (URL name → who may open them, GET).
+PAGES: dict[str, set[str]] = {
+    "subsidies_claim_review": ADMINS,
+    "subsidies_document_file": ADMINS,
+    "eligibility_parameterversion_preview": {S, SU},
+}
+
+# Custom admin pages that only take a POST (URL name → who may post).
+POST_PAGES: dict[str, set[str]] = {
+    "eligibility_parameterversion_apply": {S, SU},
+}
+
+# Admin actions → who is offered them (Django's own delete_selected follows `delete`).
+ACTIONS: dict[str, dict[str, set[str]]] = {
+    "facilities.usageapplication": {"accept_selected": {R, SU}, "return_selected": {R, SU},
+                                    "second_check_selected": {R, SU}},
+    "subsidies.claim": {"start_review_selected": {R, SU}, "mark_paid_selected": {P, SU}},
+    "eligibility.program": {"run_selected": {S, SU}},
+    "eligibility.parameterversion": {"copy_as_draft": {S, SU}},
+    "django_celery_beat.periodictask": {"enable_tasks": {S, SU}, "disable_tasks": {S, SU},
+                                        "toggle_tasks": {S, SU}, "run_tasks": {S, SU}},
+    "account.emailaddress": {"make_verified": {SU}},
+}
+
+PDF = b"%PDF-1.4\n%%EOF\n"
+
+
+def _world() -> dict[str, object]:
+    """One object of every model registered in the admin."""
+    from allauth.account.models import EmailAddress
+    from allauth.mfa.models import Authenticator
+    from django_celery_beat.models import (
+        ClockedSchedule,
+        CrontabSchedule,
+        IntervalSchedule,
+        PeriodicTask,
+        SolarSchedule,
+    )
+
+    from eligibility.models import (
+        EligibilityRun,
+        MonthlyStatistic,
+        ParameterVersion,
+        Program,
+    )
+    from eligibility.services import run_eligibility
+    from facilities import services as facility_services
+    from facilities.models import Activity, LinkAttempt
+    from incentives.services import ReportInput, submit_activity_report, submit_attestation
+    from subsidies import services as claim_services
+    from subsidies.models import FreeReaderGrant
+
+    facility, staff, _admin = accepted_facility(kind="judo")
+    facility_services.set_golive_date(user=staff, facility=facility, golive_date=date(2025, 5, 1))
+    cooperation = Program.objects.get(rule=Program.Rule.COOPERATION)
+    report = submit_activity_report(user=staff, facility=facility, program=cooperation,
+                                    data=ReportInput(True, True, False, date(2025, 5, 1),
+                                                     date(2025, 6, 1)))
+    clinic = FacilityFactory(kind="clinic")
+    clinic_staff = make_staff(clinic)
+    lump_sum = Program.objects.get(rule=Program.Rule.LUMP_SUM)
+    attestation = submit_attestation(user=clinic_staff, facility=clinic, program=lump_sum,
+                                     poster=True, informed=True)
+    statistic = MonthlyStatistic.objects.create(facility=clinic, month=date(2023, 10, 1),
+                                                receipts=100, card_users=5, usage_count=5)
+    run_eligibility(program=cooperation)
+    claim = claim_services.start_claim(user=staff, facility=facility,
+                                       program=Program.objects.get(code="device-sejutsu"))
+    item = claim_services.save_item(claim=claim, data=claim_services.ItemInput(
+        "タブレット", 1, 42000, 4200, "家電店", date(2024, 11, 1)))
+    document = claim_services.attach_document(claim=claim, item=item, kind="receipt",
+                                              user=staff, upload=SimpleUploadedFile("r.pdf", PDF))
+    claim = claim_services.submit_claim(claim=claim, user=staff)
+    facility_services.rebuild_public_list()
+    LinkAttempt.objects.create(user=staff, code_entered=facility.code, reason="not_found")
+    crontab = CrontabSchedule.objects.create(minute="0", hour="3")
+    interval = IntervalSchedule.objects.create(every=10, period="minutes")
+    from django.utils import timezone
+
+    clocked = ClockedSchedule.objects.create(clocked_time=timezone.now())
+    solar = SolarSchedule.objects.create(event="sunrise", latitude=35.68, longitude=139.69)
+    task = PeriodicTask.objects.create(name="テスト", task="facilities.tasks.rebuild_public_list",
+                                       crontab=crontab)
+    from facilities.models import (
+        DeviceAccount,
+        GoLive,
+        Membership,
+        PublicListBuild,
+        UsageApplication,
+    )
+    from subsidies.models import Claim
+
+    return {
+        "facilities.facility": facility,
+        "facilities.membership": Membership.objects.filter(facility=facility).first(),
+        "facilities.usageapplication": UsageApplication.objects.filter(facility=facility).first(),
+        "facilities.deviceaccount": DeviceAccount.objects.filter(facility=facility).first(),
+        "facilities.golive": GoLive.objects.get(facility=facility),
+        "facilities.linkattempt": LinkAttempt.objects.first(),
+        "facilities.activity": Activity.objects.filter(facility=facility).first(),
+        "facilities.publiclistbuild": PublicListBuild.objects.first(),
+        "eligibility.program": cooperation,
+        "eligibility.parameterversion": ParameterVersion.objects.filter(
+            program=cooperation, status="active").first(),
+        "eligibility.monthlystatistic": statistic,
+        "eligibility.activityreport": report,
+        "eligibility.attestation": attestation,
+        "eligibility.determination": cooperation.determinations.first(),
+        "eligibility.eligibilityrun": EligibilityRun.objects.first(),
+        "subsidies.claim": Claim.objects.get(pk=claim.pk),
+        "subsidies.document": document,
+        "subsidies.freereadergrant": FreeReaderGrant.objects.create(facility=clinic,
+                                                                    free_readers=1),
+        "django_celery_beat.periodictask": task,
+        "django_celery_beat.crontabschedule": crontab,
+        "django_celery_beat.intervalschedule": interval,
+        "django_celery_beat.clockedschedule": clocked,
+        "django_celery_beat.solarschedule": solar,
+        "auth.group": Group.objects.get(name=R),
+        "portal.user": staff,
+        "account.emailaddress": EmailAddress.objects.filter(user=staff).first(),
+        "mfa.authenticator": Authenticator.objects.first(),
+    }
+
+
+def _client_for(role: str) -> Client:
+    client = Client()
+    if role == ANONYMOUS:
+        return client
+    if role == FACILITY_STAFF:
+        client.force_login(make_staff(FacilityFactory()))
+        return client
+    if role == SU:
+        return login_admin(client, AdminFactory())
+    return login_admin(client, make_admin(*([] if role == NO_GROUP else [role])))
+
+
+def _to_log_in(response) -> bool:
+    return response.status_code == 302 and response["Location"].startswith(
+        ("/accounts/login/", "/admin/login/"))
+
+
+def _allowed(response) -> bool:
+    if response.status_code == 200:
+        return True
+    if _to_log_in(response):
+        return False
+    assert response.status_code in (302, 403), (response.status_code, response.get("Location"))
+    return False
+
+
+def _urls(label: str, obj) -> list[tuple[str, str, set[str]]]:
+    """(what, url, roles allowed) for one model's standard pages and its custom pages."""
+    view, add, delete = POLICY[label]
+    app, model = label.split(".")
+    urls = [
+        ("list", reverse(f"admin:{app}_{model}_changelist"), view),
+        ("add", reverse(f"admin:{app}_{model}_add"), add),
+        ("change", reverse(f"admin:{app}_{model}_change", args=[obj.pk]), view),
+        ("history", reverse(f"admin:{app}_{model}_history", args=[obj.pk]), view),
+        ("delete", reverse(f"admin:{app}_{model}_delete", args=[obj.pk]), delete),
+    ]
+    model_admin = admin.site._registry[obj.__class__]
+    for pattern in model_admin.get_urls():
+        if pattern.name in PAGES:
+            urls.append((pattern.name, reverse(f"admin:{pattern.name}", args=[obj.pk]),
+                         PAGES[pattern.name]))
+    return urls
+
+
+def _post_urls(label: str, obj) -> list[tuple[str, str, set[str]]]:
+    model_admin = admin.site._registry[obj.__class__]
+    return [(pattern.name, reverse(f"admin:{pattern.name}", args=[obj.pk]),
+             POST_PAGES[pattern.name])
+            for pattern in model_admin.get_urls() if pattern.name in POST_PAGES]
+
+
+def test_every_admin_model_and_page_has_a_policy():
+    registered = {model._meta.label_lower for model in admin.site._registry}
+    assert registered == set(POLICY), registered ^ set(POLICY)
+    custom = {pattern.name for model_admin in admin.site._registry.values()
+              for pattern in model_admin.get_urls()
+              if pattern.name and not pattern.name.endswith(
+                  ("_changelist", "_add", "_change", "_delete", "_history", "_autocomplete"))}
+    history_pages = {name for name in custom if name.endswith("_simple_history")}
+    unknown = custom - history_pages - set(PAGES) - set(POST_PAGES)
+    assert unknown == set(), unknown
+
+
+def test_every_role_exists_with_its_permissions():
+    assert roles.sync_roles() == []
+    assert set(Group.objects.values_list("name", flat=True)) >= set(roles.ROLES)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_admin_pages_for(role):
+    world = _world()
+    client = _client_for(role)
+    wrong, checked = [], 0
+    for label, obj in world.items():
+        for what, url, allowed in _urls(label, obj):
+            checked += 1
+            if _allowed(client.get(url)) != (role in allowed):
+                wrong.append(f"{label} {what} {url}: expected "
+                             f"{'allowed' if role in allowed else 'refused'}")
+        for what, url, allowed in _post_urls(label, obj):
+            checked += 1
+            if role not in allowed:
+                before = model_to_dict(obj.__class__.objects.get(pk=obj.pk))
+                response = client.post(url)
+                refused = response.status_code == 403 or _to_log_in(response)
+                if not refused or model_to_dict(obj.__class__.objects.get(pk=obj.pk)) != before:
+                    wrong.append(f"{label} {what} POST {url}: expected refused")
+    assert not wrong, "\n".join(wrong)
+    print(f"{role}: {checked} admin URLs checked")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_admin_actions_for(role):
+    world = _world()
+    client = _client_for(role)
+    wrong = []
+    for label, actions in ACTIONS.items():
+        obj = world[label]
+        app, model = label.split(".")
+        changelist = reverse(f"admin:{app}_{model}_changelist")
+        for action, allowed in actions.items():
+            before = model_to_dict(obj.__class__.objects.get(pk=obj.pk))
+            response = client.post(changelist, {"action": action,
+                                                "_selected_action": [obj.pk], "reason": "理由"})
+            offered = role in allowed
+            if not offered:
+                after = model_to_dict(obj.__class__.objects.get(pk=obj.pk))
+                if after != before:
+                    wrong.append(f"{label} {action}: refused role changed {before} → {after}")
+                assert response.status_code in (200, 302, 403)
+            page = client.get(changelist)
+            shown = page.status_code == 200 and f'value="{action}"' in page.content.decode()
+            if shown != offered:
+                wrong.append(f"{label} {action}: offered={shown}, expected {offered}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_matrix_size_is_reported(capsys):
+    """The size of the generated matrix, for the note (URLs × roles, actions × roles)."""
+    urls = sum(5 for _ in POLICY) + len(PAGES) + len(POST_PAGES)
+    actions = sum(len(a) for a in ACTIONS.values())
+    print(f"permission matrix: {urls} admin URLs × {len(ROLES)} roles = {urls * len(ROLES)}; "
+          f"{actions} actions × {len(ROLES)} roles = {actions * len(ROLES)}")
+    assert urls * len(ROLES) > 200
