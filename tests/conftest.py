@@ -63,13 +63,11 @@ _secrets_seen: set[str] = set()
 
 
 def leaked_secrets(messages: list[str], secrets: set[str]) -> list[str]:
-    found = []
-    for message in messages:
-        if TWELVE_DIGITS.search(message) or ACTIVATION_CODE.search(message):
-            found.append(message)
-        elif any(secret and secret in message for secret in secrets):
-            found.append(message)
-    return found
+    def leaks(message: str) -> bool:
+        return bool(TWELVE_DIGITS.search(message) or ACTIVATION_CODE.search(message)
+                    or any(secret and secret in message for secret in secrets))
+
+    return [message for message in messages if leaks(message)]
 
 
 def _remember_account_number(sender, instance, **kwargs):
