@@ -100,18 +100,39 @@ def log_in():
     return log_in
 
 
-@pytest.fixture
-def admin_log_in():
-    """Log an administrator in through the Django admin's own log-in page."""
+def current_totp_code(email: str) -> str:
+    """The code an administrator's authenticator app would show now."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import (
+        format_hotp_value,
+        hotp_value,
+        yield_hotp_counters_from_time,
+    )
+    from allauth.mfa.utils import decrypt
+
+    secret = decrypt(Authenticator.objects.get(user__email=email, type="totp").data["secret"])
+    return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
+
+
+def sign_in_as_administrator(page, email, password):
+    """The admin's log-in is allauth's: e-mail and password, then the two-factor code."""
     from playwright.sync_api import expect
 
+    page.goto("/admin/")
+    page.locator("input[name=login]").fill(email)
+    page.locator("input[name=password]").fill(password)
+    page.locator("main form button[type=submit]").click()
+    page.locator("input[name=code]").fill(current_totp_code(email))
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("#site-name")).to_contain_text("オンライン資格確認ポータル 管理")
+
+
+@pytest.fixture
+def admin_log_in():
+    """Log an administrator in as a person would: allauth's log-in with two-factor."""
     from tests.factories import PASSWORD
 
     def admin_log_in(page, email, password=PASSWORD):
-        page.goto("/admin/login/")
-        page.locator("input[name=username]").fill(email)
-        page.locator("input[name=password]").fill(password)
-        page.locator("input[type=submit]").click()
-        expect(page.locator("#site-name")).to_contain_text("オンライン資格確認ポータル 管理")
+        sign_in_as_administrator(page, email, password)
 
     return admin_log_in

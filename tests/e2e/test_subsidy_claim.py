@@ -9,23 +9,21 @@ import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
+from portal import roles
 from subsidies.models import Claim
-from tests.factories import PASSWORD, AdminFactory, FacilityFactory, make_staff
+from tests.e2e.conftest import sign_in_as_administrator
+from tests.factories import PASSWORD, FacilityFactory, make_admin, make_staff
+from tests.samples import PDF
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.django_db(transaction=True),
 ]
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
 
 def _log_in(page, email, admin=False):
     if admin:
-        page.goto("/admin/login/")
-        page.locator("input[name=username]").fill(email)
-        page.locator("input[name=password]").fill(PASSWORD)
-        page.locator("input[type=submit]").click()
+        sign_in_as_administrator(page, email, PASSWORD)
         return
     page.goto("/accounts/login/")
     page.locator("input[name=login]").fill(email)
@@ -59,7 +57,7 @@ def _review(admin_page, claim, decision, reason="", note=""):
 def test_claim_returned_fixed_and_approved_with_its_notice(new_page):
     facility = FacilityFactory(kind="judo", name="あおば整骨院")
     staff_user = make_staff(facility)
-    admin = AdminFactory()
+    reviewer, approver = make_admin(roles.REVIEWER), make_admin(roles.APPROVER)
     staff = new_page()
     _log_in(staff, staff_user.email)
     staff.goto(f"/facilities/{facility.pk}/claims/")
@@ -83,7 +81,7 @@ def test_claim_returned_fixed_and_approved_with_its_notice(new_page):
 
     claim = Claim.objects.get(facility=facility)
     admin_page = new_page()
-    _log_in(admin_page, admin.email, admin=True)
+    _log_in(admin_page, reviewer.email, admin=True)
     admin_page.goto("/admin/subsidies/claim/")
     admin_page.locator("#result_list tbody tr", has_text=claim.receipt_number) \
         .locator("input.action-select").check()
@@ -107,7 +105,13 @@ def test_claim_returned_fixed_and_approved_with_its_notice(new_page):
         .locator("input.action-select").check()
     admin_page.locator("select[name=action]").select_option(label="選択した申請の審査を開始する")
     admin_page.locator("button[name=index], input[name=index]").first.click()
-    _review(admin_page, claim, "approve")
+    # The reviewer may not decide; another person, an approver, does (four-eyes).
+    admin_page.goto(f"/admin/subsidies/claim/{claim.pk}/review/")
+    expect(admin_page.locator("input[name=decision][value=approve]")).to_have_count(0)
+    expect(admin_page.locator("input[name=decision][value=return]")).to_have_count(1)
+    approver_page = new_page()
+    _log_in(approver_page, approver.email, admin=True)
+    _review(approver_page, claim, "approve")
 
     staff.reload()
     expect(staff.locator("main")).to_contain_text("交付決定")
