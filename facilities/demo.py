@@ -8,7 +8,10 @@ from datetime import date
 
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
+
+from portal import roles
 
 from . import services
 from .codes import with_check_digit
@@ -36,11 +39,23 @@ class DemoLogin:
     facility: str
 
 
-def _user(email: str, *, staff: bool, full_name: str) -> tuple[object, str]:
+# One administrator per role (portal/roles.py), besides the superuser who manages accounts.
+DEMO_ADMINISTRATORS = [
+    ("reviewer@example.jp", roles.REVIEWER),
+    ("approver@example.jp", roles.APPROVER),
+    ("payout@example.jp", roles.PAYOUT_OFFICER),
+    ("viewer@example.jp", roles.VIEWER),
+    ("sysadmin@example.jp", roles.SYSTEM_ADMIN),
+]
+
+
+def _user(email: str, *, staff: bool, full_name: str,
+          superuser: bool | None = None) -> tuple[object, str]:
     User = get_user_model()
     password = secrets.token_urlsafe(9).replace("-", "a").replace("_", "b")
     user, _ = User.objects.get_or_create(email=email, defaults={"full_name": full_name})
-    user.is_staff = user.is_superuser = staff
+    user.is_staff = staff
+    user.is_superuser = staff if superuser is None else superuser
     user.full_name = full_name
     user.set_password(password)
     user.save()
@@ -67,7 +82,11 @@ def load_demo() -> list[DemoLogin]:
         sub.save()
 
     admin, admin_password = _user("admin@example.jp", staff=True, full_name="実施機関 管理者")
-    logins = [DemoLogin("管理者（/admin/）", admin.email, admin_password, "—")]
+    logins = [DemoLogin("管理者（全権限）", admin.email, admin_password, "—")]
+    for email, role in DEMO_ADMINISTRATORS:
+        user, password = _user(email, staff=True, superuser=False, full_name=f"実施機関 {role}")
+        user.groups.set(Group.objects.filter(name=role))
+        logins.append(DemoLogin(role, email, password, "—"))
     journeys = [
         # (facility code, staff e-mail, how far along)
         (DEMO_FACILITIES[4][1], "seikotsu@example.jp", "new"),

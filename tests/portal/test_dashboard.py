@@ -78,6 +78,23 @@ def test_demo_loader_is_idempotent():
     }
 
 
+def test_demo_has_one_administrator_per_role_and_prints_them():
+    from io import StringIO
+
+    from django.contrib.auth import get_user_model
+
+    from portal import roles
+
+    out = StringIO()
+    call_command("load_demo", stdout=out)
+    printed = out.getvalue()
+    for role in roles.ROLES:
+        user = get_user_model().objects.get(groups__name=role)
+        assert user.is_staff and not user.is_superuser
+        assert role in printed and user.email in printed
+    assert "二段階認証" in printed
+
+
 def test_demo_has_results_and_a_preview_of_the_three_month_version():
     from eligibility import services as eligibility_services
     from eligibility.models import Determination, ParameterVersion

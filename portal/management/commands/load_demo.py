@@ -25,3 +25,4 @@ class Command(BaseCommand):
                 f"  {login.role:<12} {login.email:<24} パスワード: {login.password}  施設: {login.facility}"
             )
         self.stdout.write("ポータル: http://127.0.0.1:8000/  管理画面: http://127.0.0.1:8000/admin/")
+        self.stdout.write("管理画面は二段階認証が必須です。初回は認証アプリ（TOTP）の設定画面が開きます。")
