@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -65,57 +66,59 @@ def link_user_to_facility(
     if len(last4) != 4 or not last4.isdigit():
         raise ServiceError("口座番号の下4桁を数字4桁で入力してください。", field="account_last4")
 
-    since = timezone.now() - timedelta(hours=settings.FACILITY_LINK_WINDOW_HOURS)
-    recent_failures = LinkAttempt.objects.filter(
-        succeeded=False, created_at__gte=since
-    )
-    if (
-        recent_failures.filter(user=user).count() >= settings.FACILITY_LINK_MAX_FAILURES
-        or recent_failures.filter(code_entered=normalized).count()
-        >= settings.FACILITY_LINK_MAX_FAILURES
-    ):
-        LinkAttempt.objects.create(
-            user=user, code_entered=normalized, reason="locked", ip_address=ip_address
+    # The user's row is locked while the guess is counted, checked and recorded, so parallel
+    # requests are checked one after another and never more than the limit in the window.
+    # The limit is per user only: a limit per code would let anyone lock a facility's real
+    # staff out by guessing at its code.
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        since = timezone.now() - timedelta(hours=settings.FACILITY_LINK_WINDOW_HOURS)
+        failures = (
+            LinkAttempt.objects.filter(user=user, succeeded=False, created_at__gte=since)
+            .exclude(reason="locked")
+            .count()
         )
+        facility = None
+        if failures >= settings.FACILITY_LINK_MAX_FAILURES:
+            reason = "locked"
+        else:
+            facility = Facility.objects.filter(code=normalized).first()
+            if facility is None:
+                reason = "not_found"
+            elif not hmac.compare_digest(facility.account_last4, last4):
+                reason = "last4_mismatch"
+            else:
+                reason = ""
+        LinkAttempt.objects.create(
+            user=user, code_entered=normalized, facility=facility, succeeded=not reason,
+            reason=reason, ip_address=ip_address,
+        )
+        if not reason:
+            membership, created = Membership.objects.get_or_create(user=user, facility=facility)
+            if created:
+                record_activity(
+                    facility=facility,
+                    actor=user,
+                    verb="staff_linked",
+                    summary=f"担当者 {user.email} が施設に登録されました。",
+                    target=membership,
+                )
+                notify(
+                    to=facility_emails(facility),
+                    name="staff_linked",
+                    context={"facility": facility, "staff": user},
+                )
+    if reason == "locked":
         raise ServiceError(
             f"入力の誤りが続いたため、施設の確認を一時的に停止しています。"
             f"{settings.FACILITY_LINK_WINDOW_HOURS}時間後に再度お試しいただくか、"
             "お問い合わせ窓口にご連絡ください。"
         )
-
-    facility = Facility.objects.filter(code=normalized).first()
-    if facility is None or not hmac.compare_digest(facility.account_last4, last4):
-        LinkAttempt.objects.create(
-            user=user,
-            code_entered=normalized,
-            facility=facility,
-            reason="not_found" if facility is None else "last4_mismatch",
-            ip_address=ip_address,
-        )
+    if reason:
         raise ServiceError(
             "施設コードと口座番号下4桁の組み合わせが確認できませんでした。"
             "診療報酬等の請求に使用している口座番号の下4桁をご確認ください。"
         )
-
-    with transaction.atomic():
-        LinkAttempt.objects.create(
-            user=user, code_entered=normalized, facility=facility, succeeded=True,
-            ip_address=ip_address,
-        )
-        membership, created = Membership.objects.get_or_create(user=user, facility=facility)
-        if created:
-            record_activity(
-                facility=facility,
-                actor=user,
-                verb="staff_linked",
-                summary=f"担当者 {user.email} が施設に登録されました。",
-                target=membership,
-            )
-            notify(
-                to=facility_emails(facility),
-                name="staff_linked",
-                context={"facility": facility, "staff": user},
-            )
     return facility
 
 
@@ -409,7 +412,10 @@ def set_golive_date(*, user, facility: Facility, golive_date: date) -> GoLive:
             "date",
         )
     with transaction.atomic():
-        golive = GoLive.objects.select_for_update().filter(facility=facility).first()
+        # The facility row, not the go-live row, is locked: before the first entry there is
+        # no go-live row to lock and parallel first entries would both insert.
+        Facility.objects.select_for_update().filter(pk=facility.pk).first()
+        golive = GoLive.objects.filter(facility=facility).first()
         previous = golive.date if golive else None
         if golive is None:
             golive = GoLive(facility=facility)

@@ -3,13 +3,15 @@ bank account. Each is one transaction, logged in the facility's history and e-ma
 
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from eligibility import services as eligibility_services
 from eligibility.models import ActivityReport, Attestation, Program
+from eligibility.rules.cooperation import CooperationParams
+from eligibility.selectors import simulation_params
 from facilities.activity import record_activity
 from facilities.models import MEDICAL_KINDS, SEJUTSU_KINDS, Facility
 from facilities.selectors import facility_emails
@@ -20,6 +22,10 @@ from portal.wareki import to_wareki
 
 from .banking import NormalizedAccount, mask_account_number
 from .models import BankAccount
+
+# How far outside the program period a reported activity date may be before it is refused as
+# a typing error (inside the margin it is recorded and judged by the rule).
+REPORT_DATE_MARGIN = timedelta(days=92)
 
 
 def report_is_locked(program: Program, today: date | None = None) -> bool:
@@ -63,10 +69,24 @@ def submit_activity_report(
         raise ServiceError("実施期間の終了日は開始日以降にしてください。", "activity_to")
     if not (data.voice or data.flyer or data.poster):
         raise ServiceError("実施した取組を1つ以上選んでください。")
+    # Dates far outside the program period are typing errors: refused, with a margin so
+    # that a date just outside is still recorded and judged by the rule (DOMAIN §5.1).
+    params = None
+    with suppress(ValueError):  # no parameters in force: the form's bounds apply alone
+        params = CooperationParams.from_dict(simulation_params(program.code))
+    if params is not None:
+        earliest = params.period_start - REPORT_DATE_MARGIN
+        latest = params.period_end + REPORT_DATE_MARGIN
+        for field in ("activity_from", "activity_to"):
+            if not earliest <= getattr(data, field) <= latest:
+                raise ServiceError(
+                    f"実施期間は{to_wareki(earliest)}から{to_wareki(latest)}までの日付で"
+                    "入力してください。", field,
+                )
     with transaction.atomic():
-        report = ActivityReport.objects.select_for_update().filter(
-            facility=facility, program=program
-        ).first()
+        # The facility row is locked so that parallel first reports do not both insert.
+        Facility.objects.select_for_update().filter(pk=facility.pk).first()
+        report = ActivityReport.objects.filter(facility=facility, program=program).first()
         created = report is None
         report = report or ActivityReport(facility=facility, program=program)
         report.voice, report.flyer, report.poster = data.voice, data.flyer, data.poster
@@ -97,7 +117,9 @@ def submit_attestation(
     if report_is_locked(program):
         raise ServiceError(f"期限（{to_wareki(program.report_deadline)}）を過ぎたため、登録・修正はできません。")
     with transaction.atomic():
-        attestation, created = Attestation.objects.select_for_update().get_or_create(
+        # The facility row is locked so that parallel first attestations do not both insert.
+        Facility.objects.select_for_update().filter(pk=facility.pk).first()
+        attestation, created = Attestation.objects.get_or_create(
             facility=facility, program=program,
             defaults={"poster": poster, "informed": informed, "submitted_by": user},
         )
