@@ -1,9 +1,13 @@
 """Form plumbing shared by every form: input normalised once (NFKC: full-width digits,
 letters and hyphens become half-width) before any field sees it."""
 
+from collections.abc import Callable
+from datetime import date
+
 from django import forms
 
 from .normalize import nfkc
+from .wareki import to_wareki
 
 
 class NormalizedForm(forms.Form):
@@ -39,12 +43,41 @@ class ISODateInput(forms.DateInput):
         super().__init__(attrs={**defaults, **(attrs or {})}, format="%Y-%m-%d")
 
 
+DateBound = date | Callable[[], date]
+
+# Every date the portal asks for falls in these years (online qualification and its programs
+# began after 2019); a date outside is a typing error, refused before it is stored.
+EARLIEST_DATE = date(2019, 1, 1)
+LATEST_DATE = date(2099, 12, 31)
+
+
 class ISODateField(forms.DateField):
+    """A date typed as YYYY-MM-DD (or YYYY/MM/DD, any width) between `earliest` and `latest`
+    (dates, or callables such as `timezone.localdate` for "not in the future")."""
+
     default_error_messages = {
-        "invalid": "日付は YYYY-MM-DD の形（例: 2025-06-10）で、実在する日付を入力してください。"
+        "invalid": "日付は YYYY-MM-DD の形（例: 2025-06-10）で、実在する日付を入力してください。",
+        "out_of_range": "{earliest}から{latest}までの日付を入力してください。",
     }
     widget = ISODateInput
 
-    def __init__(self, **kwargs):
+    def __init__(self, *, earliest: DateBound = EARLIEST_DATE, latest: DateBound = LATEST_DATE,
+                 **kwargs):
         kwargs.setdefault("input_formats", ["%Y-%m-%d", "%Y/%m/%d"])
         super().__init__(**kwargs)
+        self.earliest, self.latest = earliest, latest
+
+    def validate(self, value) -> None:
+        super().validate(value)
+        if value in self.empty_values:
+            return
+        earliest = self.earliest() if callable(self.earliest) else self.earliest
+        latest = self.latest() if callable(self.latest) else self.latest
+        if not earliest <= value <= latest:
+            raise forms.ValidationError(
+                self.error_messages["out_of_range"].format(
+                    earliest=f"{earliest.isoformat()}（{to_wareki(earliest)}）",
+                    latest=f"{latest.isoformat()}（{to_wareki(latest)}）",
+                ),
+                code="out_of_range",
+            )

@@ -1,4 +1,7 @@
+from datetime import date
+
 from django import forms
+from django.utils import timezone
 
 from portal.forms import ISODateField, NormalizedForm
 
@@ -12,7 +15,9 @@ class ClaimItemForm(NormalizedForm):
     unit_price = forms.IntegerField(label="単価（税抜・円）", min_value=0, max_value=100_000_000)
     tax = forms.IntegerField(label="消費税（円）", min_value=0, max_value=100_000_000, initial=0)
     vendor = forms.CharField(label="購入先", max_length=200)
-    purchase_date = ISODateField(label="購入日", help_text="例: 2025-01-10")
+    # Not before the online-qualification programs began, and not in the future.
+    purchase_date = ISODateField(label="購入日", help_text="例: 2025-01-10",
+                                 earliest=date(2019, 1, 1), latest=timezone.localdate)
 
 
 class ItemWithReceiptForm(ClaimItemForm):
