@@ -26,7 +26,8 @@ class ItemWithReceiptForm(ClaimItemForm):
 
 
 class ItemEditForm(ClaimItemForm):
-    receipt = forms.FileField(label="領収書を差し替える・追加する（任意）", required=False)
+    receipt = forms.FileField(label="領収書を差し替える（任意）", required=False,
+                              help_text="新しい領収書を添付すると、前の領収書は削除されます。")
     invoice = forms.FileField(label="請求書・納品書を追加する（任意）", required=False)
 
 

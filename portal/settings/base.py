@@ -131,6 +131,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# Files attached to one subsidy claim, in all (each file is at most 10 MB).
+CLAIM_MAX_FILES = env.int("CLAIM_MAX_FILES", default=30)
+CLAIM_MAX_BYTES = env.int("CLAIM_MAX_BYTES", default=100 * 1024 * 1024)
+
 # Requests: uploads are small forms and receipts; anything bigger is refused early.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200

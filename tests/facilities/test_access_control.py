@@ -11,6 +11,7 @@ from facilities import services
 from facilities.models import DeviceAccount, Membership, UsageApplication
 from subsidies import services as subsidy_services
 from tests.factories import FacilityFactory, accepted_facility, make_staff
+from tests.samples import PDF
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +70,7 @@ def victim():
         "端末", 1, 30000, 3000, "店", date(2024, 11, 1)))
     document = subsidy_services.attach_document(
         claim=claim, item=item, kind="receipt", user=user,
-        upload=SimpleUploadedFile("r.pdf", b"%PDF-1.4 test"))
+        upload=SimpleUploadedFile("r.pdf", PDF))
     return {
         "facility": facility,
         "application": UsageApplication.objects.get(facility=facility),

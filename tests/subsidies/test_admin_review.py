@@ -14,10 +14,9 @@ from eligibility.models import Program
 from subsidies import services
 from subsidies.models import Claim, ClaimState
 from tests.factories import AdminFactory, FacilityFactory, UserFactory, login_admin, make_staff
+from tests.samples import PDF
 
 pytestmark = pytest.mark.django_db
-
-PDF = b"%PDF-1.4\n%%EOF\n"
 
 
 @pytest.fixture

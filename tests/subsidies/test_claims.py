@@ -17,12 +17,9 @@ from portal.workflow import moves
 from subsidies import selectors, services
 from subsidies.models import Claim, ClaimState, Document, FreeReaderGrant
 from tests.factories import AdminFactory, FacilityFactory, make_staff
+from tests.samples import JPEG, PDF, PNG
 
 pytestmark = pytest.mark.django_db
-
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 
 
 def program(code):
