@@ -5,11 +5,10 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from import_export.admin import ImportExportModelAdmin
-from import_export.formats.base_formats import CSV
 from simple_history.admin import SimpleHistoryAdmin
 
 from facilities.models import Facility
+from portal.admin_imports import CsvImportExportAdmin
 from portal.admin_permissions import EvidenceAdmin, permission_check
 from portal.errors import ServiceError
 
@@ -23,7 +22,6 @@ from .models import (
     ParameterVersion,
     Program,
 )
-from .resources import MonthlyStatisticResource
 
 PREVIEW_ROWS = 200
 
@@ -175,10 +173,8 @@ class ParameterVersionAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(MonthlyStatistic)
-class MonthlyStatisticAdmin(ImportExportModelAdmin):
-    resource_classes = [MonthlyStatisticResource]
-    import_formats = [CSV]
-    export_formats = [CSV]
+class MonthlyStatisticAdmin(CsvImportExportAdmin, admin.ModelAdmin):
+    import_kind_name = "monthly_statistics"
     list_display = ["facility", "month", "receipts", "card_users", "usage_count"]
     list_filter = ["month"]
     search_fields = ["facility__code", "facility__name"]

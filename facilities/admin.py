@@ -1,10 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
-from import_export.admin import ImportExportModelAdmin
-from import_export.formats.base_formats import CSV
 from simple_history.admin import SimpleHistoryAdmin
 
+from portal.admin_imports import CsvImportExportAdmin
 from portal.admin_permissions import EvidenceAdmin, permission_check
 from portal.errors import ServiceError, add_error_to_form
 
@@ -20,7 +19,6 @@ from .models import (
     PublicListBuild,
     UsageApplication,
 )
-from .resources import FacilityResource
 
 
 class MembershipInline(admin.TabularInline):
@@ -30,10 +28,8 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Facility)
-class FacilityAdmin(ImportExportModelAdmin, SimpleHistoryAdmin):
-    resource_classes = [FacilityResource]
-    import_formats = [CSV]
-    export_formats = [CSV]
+class FacilityAdmin(CsvImportExportAdmin, SimpleHistoryAdmin):
+    import_kind_name = "facility_master"
     list_display = ["code", "name", "kind", "prefecture", "main_facility"]
     list_filter = ["kind", "prefecture"]
     search_fields = ["code", "name", "address"]

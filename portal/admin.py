@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import User
+from .import_jobs import import_jobs_for, may_import
+from .models import ImportJob, User
 
 
 @admin.register(User)
@@ -18,3 +19,34 @@ class UserAdmin(BaseUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1",
                                                                "password2")}),)
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """Read-only: jobs are made by the import pages of the facility master and statistics;
+    shown to those who may import their kind."""
+
+    list_display = ["pk", "kind", "original_name", "state", "created_by", "created_at",
+                    "new_count", "updated_count", "error_count"]
+    list_filter = ["kind", "state"]
+    search_fields = ["original_name", "created_by__email"]
+    exclude = ["stored_name"]
+
+    def get_queryset(self, request):
+        return import_jobs_for(user=request.user)
+
+    def has_module_permission(self, request) -> bool:
+        return self.has_view_permission(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        kinds = [obj.kind] if obj is not None else ImportJob.Kind.values
+        return any(may_import(request.user, kind) for kind in kinds)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

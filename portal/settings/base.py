@@ -30,7 +30,6 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "simple_history",
     "django_fsm_log",
-    "import_export",
     "portal",
     "facilities",
     "eligibility",

@@ -8,7 +8,6 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from tablib import Dataset
 
 from eligibility import services
 from eligibility.models import (
@@ -19,8 +18,8 @@ from eligibility.models import (
     ParameterVersion,
     Program,
 )
-from eligibility.resources import MonthlyStatisticResource
 from facilities.models import GoLive
+from portal.imports import import_kind, run_import
 from tests.factories import AdminFactory, FacilityFactory
 
 pytestmark = pytest.mark.django_db
@@ -188,7 +187,13 @@ def test_simulate_command_reads_lines_and_keeps_going(monkeypatch):
 MONTHLY_HEADER = "facility_code,year_month,receipts,card_users,usage_count\n"
 
 
-def test_statistics_import_dry_run_reports_errors_by_line():
+def _import_statistics(tmp_path, text: str, *, dry_run: bool):
+    path = tmp_path / "statistics.csv"
+    path.write_text(text, encoding="utf-8")
+    return run_import(path, import_kind("monthly_statistics"), dry_run=dry_run)
+
+
+def test_statistics_import_dry_run_reports_errors_by_line(tmp_path):
     facility = FacilityFactory(kind="clinic")
     csv = MONTHLY_HEADER + (
         f"{facility.code},2023-10,1000,40,55\n"
@@ -196,20 +201,16 @@ def test_statistics_import_dry_run_reports_errors_by_line():
         f"{facility.code},2023-13,10,1,1\n"
         f"{facility.code},2024-05,-3,1,1\n"
     )
-    result = MonthlyStatisticResource().import_data(Dataset().load(csv, format="csv"),
-                                                    dry_run=True)
-    lines = {number for number, _ in result.row_errors()}
-    lines |= {row.number for row in result.invalid_rows}
-    assert lines == {2, 3, 4}
+    result = _import_statistics(tmp_path, csv, dry_run=True)
+    # The file's line numbers: the header is line 1, as a spreadsheet shows it.
+    assert {error["line"] for error in result.errors} == {3, 4, 5}
     assert not MonthlyStatistic.objects.exists()
 
 
-def test_statistics_import_writes_and_updates():
+def test_statistics_import_writes_and_updates(tmp_path):
     facility = FacilityFactory(kind="clinic")
     csv = MONTHLY_HEADER + f"{facility.code},２０２３-10,1000,40,55\n"
-    MonthlyStatisticResource().import_data(Dataset().load(csv, format="csv"))
-    MonthlyStatisticResource().import_data(
-        Dataset().load(csv.replace("1000,40", "1000,45"), format="csv")
-    )
+    _import_statistics(tmp_path, csv, dry_run=False)
+    _import_statistics(tmp_path, csv.replace("1000,40", "1000,45"), dry_run=False)
     row = MonthlyStatistic.objects.get()
     assert (row.month, row.card_users, row.usage_count) == (date(2023, 10, 1), 45, 55)

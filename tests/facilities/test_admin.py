@@ -3,7 +3,6 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from tablib import Dataset
 
 from facilities.codes import with_check_digit
 from facilities.models import (
@@ -14,7 +13,8 @@ from facilities.models import (
     GoLive,
     UsageApplication,
 )
-from facilities.resources import FacilityResource
+from portal.imports import import_kind, run_import
+from portal.models import ImportJob
 from tests.factories import AdminFactory, FacilityFactory, login_admin, make_staff, submit_start
 
 pytestmark = pytest.mark.django_db
@@ -123,11 +123,13 @@ def test_admin_searches_and_filters_facilities(admin_client):
 MASTER_HEADER = "code,kind,name,prefecture,address,founder_name,phone,account_last4,main_facility_code\n"
 
 
-def _dataset(text: str) -> Dataset:
-    return Dataset().load(text, format="csv")
+def _import_master(tmp_path, text: str, *, dry_run: bool):
+    path = tmp_path / "master.csv"
+    path.write_text(text, encoding="utf-8")
+    return run_import(path, import_kind("facility_master"), dry_run=dry_run)
 
 
-def test_master_import_dry_run_reports_errors_by_line_and_writes_nothing():
+def test_master_import_dry_run_reports_errors_by_line_and_writes_nothing(tmp_path):
     good = with_check_digit("131999001")
     csv = MASTER_HEADER + (
         f"{good},clinic,よい診療所,13,千代田区1,開設,03-1-1,1234,\n"
@@ -136,39 +138,43 @@ def test_master_import_dry_run_reports_errors_by_line_and_writes_nothing():
         "契1234,judo,整骨院,13,港区,開設,03-1-1,12a4,\n"
         "契5678,unknown,種別不明,13,港区,開設,03-1-1,1234,\n"
     )
-    result = FacilityResource().import_data(_dataset(csv), dry_run=True)
-    errors = {row_number: str(err.error) for row_number, errs in result.row_errors()
-              for err in errs}
-    assert set(errors) == {2, 3, 4, 5}
-    assert "検証番号" in errors[2]
-    assert "点数表番号" in errors[3]
-    assert "下4桁" in errors[4]
-    assert "種別" in errors[5]
+    result = _import_master(tmp_path, csv, dry_run=True)
+    # The file's line numbers: the header is line 1, as a spreadsheet shows it.
+    errors = {error["line"]: error["message"] for error in result.errors}
+    assert set(errors) == {3, 4, 5, 6}
+    assert "検証番号" in errors[3]
+    assert "点数表番号" in errors[4]
+    assert "下4桁" in errors[5]
+    assert "種別" in errors[6]
+    assert result.new == 1
     assert not Facility.objects.exists()
 
 
-def test_master_import_creates_updates_and_links_annexes():
+def test_master_import_creates_updates_and_links_annexes(tmp_path):
     csv = MASTER_HEADER + (
         "契１００１,ama_acupuncture,主たる院,13,港区,開設,03-1-1,1234,\n"
         "契1002,ama_acupuncture,従たる院,13,港区,開設,03-1-1,987,契1001\n"
     )
-    result = FacilityResource().import_data(_dataset(csv), dry_run=False)
-    assert not result.has_errors() and not result.has_validation_errors()
+    result = _import_master(tmp_path, csv, dry_run=False)
+    assert result.errors == [] and result.new == 2
     sub = Facility.objects.get(code="契1002")
     assert sub.main_facility.code == "契1001"
     assert sub.account_last4 == "0987"
-    FacilityResource().import_data(_dataset(csv.replace("従たる院", "従たる院（改称）")))
+    result = _import_master(tmp_path, csv.replace("従たる院", "従たる院（改称）"), dry_run=False)
+    assert (result.new, result.updated, result.unchanged) == (0, 1, 1)
     assert Facility.objects.count() == 2
     assert Facility.objects.get(code="契1002").name == "従たる院（改称）"
 
 
-def test_admin_import_page_shows_line_errors(admin_client):
+def test_admin_import_page_shows_line_errors(admin_client, django_capture_on_commit_callbacks):
     csv = MASTER_HEADER + "0110113718,clinic,検証番号違い,01,札幌市,開設,011-1-1,1234,\n"
-    response = admin_client.post(
-        reverse("admin:facilities_facility_import"),
-        {"resource": "0", "format": "0",
-         "import_file": SimpleUploadedFile("master.csv", csv.encode(), "text/csv")},
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:facilities_facility_import"),
+            {"file": SimpleUploadedFile("master.csv", csv.encode(), "text/csv")},
+        )
+    assert ImportJob.objects.get().state == "checked"
+    response = admin_client.get(response["Location"])
     body = response.content.decode()
     assert response.status_code == 200
     assert "検証番号" in body
@@ -177,11 +183,7 @@ def test_admin_import_page_shows_line_errors(admin_client):
 
 def test_admin_exports_the_master_as_csv(admin_client):
     facility = FacilityFactory(kind="judo", name="輸出テスト院")
-    response = admin_client.post(
-        reverse("admin:facilities_facility_export"), {"format": "0", "resource": "0",
-                                                      "facilityresource_code": "on",
-                                                      "facilityresource_name": "on"},
-    )
+    response = admin_client.get(reverse("admin:facilities_facility_export"))
     assert response.status_code == 200
-    body = response.content.decode("utf-8-sig")
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
     assert facility.code in body and "輸出テスト院" in body

@@ -66,6 +66,7 @@ POLICY: dict[str, tuple[set[str], set[str], set[str]]] = {
     "portal.user": ({SU}, {SU}, {SU}),
     "account.emailaddress": ({SU}, {SU}, {SU}),
     "mfa.authenticator": ({SU}, {SU}, {SU}),
+    "portal.importjob": ({S, SU}, NOBODY, NOBODY),  # read-only; made by the import pages
 }
 
 # Custom admin pages (URL name → who may open them, GET).
@@ -74,6 +75,19 @@ PAGES: dict[str, set[str]] = {
     "subsidies_document_file": ADMINS,
     "eligibility_parameterversion_preview": {S, SU},
 }
+
+# Custom admin pages without arguments (URL name → who may open them, GET).
+LIST_PAGES: dict[str, set[str]] = {
+    "facilities_facility_import": {S, SU},
+    "facilities_facility_export": {S, SU},  # holds the account_last4 digits
+    "eligibility_monthlystatistic_import": {S, SU},
+    "eligibility_monthlystatistic_export": ADMINS,
+}
+
+# The pages of one import job (their argument is a job): tests/portal/test_imports.py.
+JOB_PAGES = {"facilities_facility_import_job", "facilities_facility_import_confirm",
+             "eligibility_monthlystatistic_import_job",
+             "eligibility_monthlystatistic_import_confirm"}
 
 # Custom admin pages that only take a POST (URL name → who may post).
 POST_PAGES: dict[str, set[str]] = {
@@ -158,6 +172,7 @@ def _world() -> dict[str, object]:
         PublicListBuild,
         UsageApplication,
     )
+    from portal.models import ImportJob
     from subsidies.models import Claim
 
     return {
@@ -190,6 +205,9 @@ def _world() -> dict[str, object]:
         "portal.user": staff,
         "account.emailaddress": EmailAddress.objects.filter(user=staff).first(),
         "mfa.authenticator": Authenticator.objects.first(),
+        "portal.importjob": ImportJob.objects.create(
+            kind="monthly_statistics", stored_name="world.csv", original_name="world.csv",
+            created_by=_admin),
     }
 
 
@@ -235,6 +253,9 @@ def _urls(label: str, obj) -> list[tuple[str, str, set[str]]]:
         if pattern.name in PAGES:
             urls.append((pattern.name, reverse(f"admin:{pattern.name}", args=[obj.pk]),
                          PAGES[pattern.name]))
+        if pattern.name in LIST_PAGES:
+            urls.append((pattern.name, reverse(f"admin:{pattern.name}"),
+                         LIST_PAGES[pattern.name]))
     return urls
 
 
@@ -253,7 +274,7 @@ def test_every_admin_model_and_page_has_a_policy():
               if pattern.name and not pattern.name.endswith(
                   ("_changelist", "_add", "_change", "_delete", "_history", "_autocomplete"))}
     history_pages = {name for name in custom if name.endswith("_simple_history")}
-    unknown = custom - history_pages - set(PAGES) - set(POST_PAGES)
+    unknown = custom - history_pages - set(PAGES) - set(POST_PAGES) - set(LIST_PAGES) - JOB_PAGES
     assert unknown == set(), unknown
 
 
@@ -313,7 +334,7 @@ def test_admin_actions_for(role):
 
 def test_matrix_size_is_reported(capsys):
     """The size of the generated matrix, for the note (URLs × roles, actions × roles)."""
-    urls = sum(5 for _ in POLICY) + len(PAGES) + len(POST_PAGES)
+    urls = sum(5 for _ in POLICY) + len(PAGES) + len(POST_PAGES) + len(LIST_PAGES)
     actions = sum(len(a) for a in ACTIONS.values())
     print(f"permission matrix: {urls} admin URLs × {len(ROLES)} roles = {urls * len(ROLES)}; "
           f"{actions} actions × {len(ROLES)} roles = {actions * len(ROLES)}")

@@ -1,0 +1,116 @@
+"""Monthly statistics as CSV (facility code, year-month, receipts, card users, usage count),
+read by the import kernel (portal/imports.py). Every column is required and no count is ever
+assumed: a blank cell refuses its line. Written by one bulk upsert per chunk."""
+
+from collections.abc import Hashable, Iterator
+from datetime import date
+from typing import Any
+
+from facilities.models import Facility
+from portal.imports import Classified, ImportKind, Line, LineError
+from portal.normalize import nfkc
+
+from .models import MonthlyStatistic
+
+COUNTS = (("receipts", "レセプト件数"), ("card_users", "マイナ保険証利用人数"),
+          ("usage_count", "利用件数"))
+
+
+def parse_year_month(value: str) -> date:
+    text = nfkc(value).replace("/", "-")
+    parts = text.split("-")
+    if len(parts) < 2 or not parts[0].isdigit() or not parts[1].isdigit():
+        raise LineError(f"year_month: 年月「{value}」は YYYY-MM の形で入力してください。")
+    year, month = int(parts[0]), int(parts[1])
+    if not (2000 <= year <= 2100 and 1 <= month <= 12):
+        raise LineError(f"year_month: 年月「{value}」は実在する年月ではありません。")
+    return date(year, month, 1)
+
+
+def parse_count(value: str, column: str, label: str) -> int:
+    text = nfkc(value).replace(",", "")
+    if not text:
+        raise LineError(f"{column}（{label}）が空欄です。0件のときも 0 と入力してください。")
+    if not text.isdigit():
+        raise LineError(f"{column}: {label}「{value}」は0以上の整数で入力してください。")
+    number = int(text)
+    if number > 2_147_483_647:
+        raise LineError(f"{column}: {label}「{value}」が大きすぎます。")
+    return number
+
+
+class MonthlyStatisticsImport(ImportKind):
+    name = "monthly_statistics"
+    label = "月次統計"
+    model = MonthlyStatistic
+    import_permission = "eligibility.import_monthlystatistic"
+    export_permission = "eligibility.view_monthlystatistic"
+    columns = (
+        ("facility_code", True, "医療機関等コードまたは登録記号番号（施設マスタにあること）"),
+        ("year_month", True, "年月（例: 2024-05 または 2024/5）"),
+        ("receipts", True, "レセプト件数（0以上の整数）"),
+        ("card_users", True, "マイナ保険証利用人数（0以上の整数）"),
+        ("usage_count", True, "利用件数（0以上の整数）"),
+    )
+
+    def parse(self, values: dict[str, str], present: frozenset[str]) -> tuple[Hashable, Any]:
+        code = nfkc(values["facility_code"])
+        if not code:
+            raise LineError("facility_code（施設コード）が空欄です。")
+        if not values["year_month"].strip():
+            raise LineError("year_month（年月）が空欄です。")
+        month = parse_year_month(values["year_month"])
+        counts = tuple(parse_count(values[column], column, label) for column, label in COUNTS)
+        return (code, month), counts
+
+    def classify(self, lines: list[Line], present: frozenset[str], state: dict) -> Classified:
+        result = Classified()
+        ids = dict(Facility.objects.filter(code__in={line.key[0] for line in lines})
+                   .values_list("code", "id"))
+        months = {line.key[1] for line in lines}
+        existing = {
+            (facility_id, month): counts
+            for facility_id, month, *counts in MonthlyStatistic.objects.filter(
+                facility_id__in=ids.values(), month__in=months,
+            ).values_list("facility_id", "month", *(column for column, _ in COUNTS))
+        }
+        for line in lines:
+            code, month = line.key
+            facility_id = ids.get(code)
+            if facility_id is None:
+                result.errors.append(
+                    (line.number, f"facility_code: 施設コード「{code}」は施設マスタにありません。"))
+                continue
+            line.row = (facility_id, month, line.row)
+            current = existing.get((facility_id, month))
+            if current is None:
+                result.new.append(line)
+            elif tuple(current) != line.row[2]:
+                result.changed.append(line)
+            else:
+                result.unchanged += 1
+        return result
+
+    def write(self, classified: Classified, present: frozenset[str],
+              state: dict) -> list[tuple[int, str]]:
+        rows = [
+            MonthlyStatistic(facility_id=facility_id, month=month, receipts=counts[0],
+                             card_users=counts[1], usage_count=counts[2])
+            for facility_id, month, counts in (line.row for line in
+                                               classified.new + classified.changed)
+        ]
+        if rows:
+            MonthlyStatistic.objects.bulk_create(
+                rows, batch_size=2000, update_conflicts=True,
+                unique_fields=["facility", "month"],
+                update_fields=[column for column, _ in COUNTS])
+        return []
+
+    def export_rows(self, queryset) -> Iterator[list[str]]:
+        rows = queryset.order_by("facility__code", "month").values_list(
+            "facility__code", "month", *(column for column, _ in COUNTS))
+        for code, month, *counts in rows.iterator(chunk_size=5000):
+            yield [code, month.strftime("%Y-%m"), *counts]
+
+
+MONTHLY_STATISTICS = MonthlyStatisticsImport()

@@ -1,0 +1,274 @@
+"""The streaming CSV import kernel used by every administrators' import (facility master,
+monthly statistics).
+
+One pass over the file with bounded memory, whatever its size: the encoding is found first
+(strict UTF-8, with or without BOM, else cp932 — Excel's Shift_JIS), then `csv.DictReader`
+reads line by line; the header must hold every required column (a missing one refuses the
+whole file, never a default); each line is parsed by its kind's `parse` (a row, or a
+`LineError` in Japanese); lines are compared with the database and written a chunk at a time
+(`ImportKind.classify` / `ImportKind.write`, one query or bulk upsert per chunk). A dry run
+classifies without writing. Only the first `MAX_ERRORS` errors are kept, with their line
+numbers (the file's own line numbers: the header is line 1, as Excel shows it).
+
+The kinds themselves live with their models (`facilities/imports.py`,
+`eligibility/imports.py`); `KINDS` names them for the `ImportJob` that runs them.
+"""
+
+import codecs
+import csv
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.utils.module_loading import import_string
+
+from .normalize import nfkc
+
+CHUNK_LINES = 2000
+MAX_ERRORS = 100
+_READ_BYTES = 1024 * 1024
+
+# ImportJob.kind → the kind object (imported lazily: portal depends on no domain app).
+KINDS = {
+    "facility_master": "facilities.imports.FACILITY_MASTER",
+    "monthly_statistics": "eligibility.imports.MONTHLY_STATISTICS",
+}
+
+
+def import_kind(name: str) -> "ImportKind":
+    return import_string(KINDS[name])
+
+
+class ImportRefused(Exception):
+    """The whole file is refused (encoding, header, not a CSV): nothing is written."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class LineError(ValueError):
+    """One line is refused; the others go on. `message` is Japanese."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Line:
+    number: int
+    key: Hashable
+    row: Any
+
+
+@dataclass
+class Classified:
+    """What a chunk would do: lines to create, lines to change, how many are unchanged, and
+    the lines refused against the database (an unknown facility, say)."""
+
+    new: list[Line] = field(default_factory=list)
+    changed: list[Line] = field(default_factory=list)
+    unchanged: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+class ImportKind:
+    """One kind of CSV import. Subclasses give the columns and the three steps."""
+
+    name: str = ""
+    label: str = ""
+    model = None
+    import_permission: str = ""
+    export_permission: str = ""
+    # (column, required, explanation shown on the upload page)
+    columns: tuple[tuple[str, bool, str], ...] = ()
+
+    @property
+    def column_names(self) -> list[str]:
+        return [name for name, _, _ in self.columns]
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [name for name, required, _ in self.columns if required]
+
+    def parse(self, values: dict[str, str], present: frozenset[str]) -> tuple[Hashable, Any]:
+        """One line's cells (only the columns known to the kind) → (key, row), or LineError.
+        `present` says which columns the file has: an absent optional column is left as it
+        is in the database, never filled with a default."""
+        raise NotImplementedError
+
+    def classify(self, lines: list[Line], present: frozenset[str], state: dict) -> Classified:
+        """Compare one chunk with the database (one query or so). `state` lives for the run,
+        for what a kind must remember between chunks (kept small)."""
+        raise NotImplementedError
+
+    def write(self, classified: Classified, present: frozenset[str],
+              state: dict) -> list[tuple[int, str]]:
+        """Write the new and changed lines of one chunk (inside its transaction); returns the
+        lines refused while writing."""
+        raise NotImplementedError
+
+    def export_rows(self, queryset) -> Iterator[list[str]]:
+        raise NotImplementedError
+
+
+@dataclass
+class ImportResult:
+    lines: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    error_lines: int = 0
+    errors: list[dict] = field(default_factory=list)
+
+    def add_error(self, line: int, message: str) -> None:
+        self.error_lines += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append({"line": line, "message": message})
+
+    def as_dict(self) -> dict:
+        return {"lines": self.lines, "new": self.new, "updated": self.updated,
+                "unchanged": self.unchanged, "error_lines": self.error_lines,
+                "errors": self.errors}
+
+
+def detect_encoding(path: Path) -> tuple[str, int]:
+    """'utf-8-sig' or 'cp932' (and the number of lines, for progress), read in blocks.
+    Strict UTF-8 over the whole file first: cp932 bytes almost never decode as UTF-8, while
+    UTF-8 text often decodes as (wrong) cp932."""
+    for encoding in ("utf-8-sig", "cp932"):
+        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+        newlines = 0
+        try:
+            with open(path, "rb") as handle:
+                while block := handle.read(_READ_BYTES):
+                    decoder.decode(block)
+                    newlines += block.count(b"\n")
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return encoding, newlines
+    raise ImportRefused(
+        "ファイルの文字コードを読み取れませんでした。CSVファイルを UTF-8 または Shift_JIS"
+        "（Excelの「CSV（コンマ区切り）」）で保存し直して、もう一度お送りください。")
+
+
+def _header(reader: csv.DictReader, kind: ImportKind) -> frozenset[str]:
+    try:
+        raw = reader.fieldnames
+    except csv.Error as error:
+        raise ImportRefused(f"1行目（見出し）をCSVとして読み取れませんでした（{error}）。") from error
+    if not raw:
+        raise ImportRefused("ファイルが空です。1行目に列名の見出しを書いてください。")
+    names = [nfkc(name).lower() for name in raw]
+    reader.fieldnames = names
+    duplicated = sorted({name for name in names if name and names.count(name) > 1})
+    if duplicated:
+        raise ImportRefused(f"見出しに同じ列名が2回以上あります: {'、'.join(duplicated)}。")
+    missing = [name for name in kind.required_columns if name not in names]
+    if missing:
+        listed = "、".join(f"「{name}」" for name in missing)
+        raise ImportRefused(
+            f"必須の列{listed}がありません。ファイル全体を取り込んでいません。1行目の見出しに"
+            f"{listed}の列を加えてから、もう一度お送りください。"
+            f"（見出しの例: {','.join(kind.column_names)}）")
+    return frozenset(name for name in kind.column_names if name in names)
+
+
+def _cell(value: str | None) -> str:
+    """A cell as typed; a quote our own export put before a formula-like value is removed."""
+    value = value or ""
+    if value.startswith("'") and value[1:2] and value[1] in _FORMULA_STARTS:
+        return value[1:]
+    return value
+
+
+def _chunks(reader: csv.DictReader, kind: ImportKind, present: frozenset[str],
+            result: ImportResult) -> Iterator[tuple[list[Line], list[tuple[int, str]]]]:
+    """(parsed lines, refused lines) a chunk at a time; a chunk holds at most CHUNK_LINES of
+    both together, so that a file of nothing but errors is bounded too."""
+    chunk: list[Line] = []
+    refused: list[tuple[int, str]] = []
+    keys: dict[Hashable, int] = {}
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            raise ImportRefused(
+                f"{reader.line_num}行目をCSVとして読み取れませんでした（{error}）。"
+                "ファイル全体を取り込んでいません。") from error
+        number = reader.line_num
+        result.lines += 1
+        try:
+            if values.get(None):
+                raise LineError("見出しより列の数が多い行です。値の中のコンマ（,）をご確認ください。")
+            cells = {name: _cell(values.get(name)) for name in present}
+            key, row = kind.parse(cells, present)
+            if key in keys:
+                raise LineError(f"{keys[key]}行目と同じ対象の行です。1行にまとめてください。")
+        except LineError as error:
+            refused.append((number, error.message))
+        else:
+            keys[key] = number
+            chunk.append(Line(number, key, row))
+        if len(chunk) + len(refused) >= CHUNK_LINES:
+            yield chunk, refused
+            chunk, refused, keys = [], [], {}
+    if chunk or refused:
+        yield chunk, refused
+
+
+def run_import(path: Path, kind: ImportKind, *, dry_run: bool,
+               progress: Callable[[int], None] | None = None) -> ImportResult:
+    """Read the file and (unless `dry_run`) write it. Each chunk is its own transaction, so
+    that the progress is visible and a long import holds no lock for its whole length; the
+    writes are upserts, so running the same file again is harmless. A line repeated in a
+    later chunk is counted against the database (within a chunk it is an error)."""
+    encoding, _ = detect_encoding(path)
+    result = ImportResult()
+    state: dict = {}
+    with open(path, encoding=encoding, newline="") as handle:
+        reader = csv.DictReader(handle)
+        present = _header(reader, kind)
+        for chunk, refused in _chunks(reader, kind, present, result):
+            with transaction.atomic():
+                classified = kind.classify(chunk, present, state)
+                problems = list(classified.errors)
+                if not dry_run:
+                    problems += kind.write(classified, present, state)
+            failed = {number for number, _ in problems}
+            for number, message in sorted(refused + problems):
+                result.add_error(number, message)
+            result.new += sum(1 for line in classified.new if line.number not in failed)
+            result.updated += sum(1 for line in classified.changed if line.number not in failed)
+            result.unchanged += classified.unchanged
+            if progress is not None:
+                progress(result.lines)
+    return result
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: str) -> str:
+    """A cell that a spreadsheet would run as a formula is written as text (CSV injection)."""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def export_csv(kind: ImportKind, queryset) -> Iterator[str]:
+    """The CSV an import of the same kind reads back, streamed: UTF-8 with a BOM (so that
+    Excel reads it), the header, then one line per row, cells neutralised."""
+    writer = csv.writer(_Echo())
+    yield "\ufeff" + writer.writerow(kind.column_names)
+    for row in kind.export_rows(queryset):
+        yield writer.writerow([neutralise(str(cell)) for cell in row])
