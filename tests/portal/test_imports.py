@@ -392,3 +392,43 @@ def test_an_export_imports_back_unchanged(system_admin, tmp_path):
 ])
 def test_cells_that_a_spreadsheet_would_run_are_quoted(value, written):
     assert imports.neutralise(value) == written
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_confirmations_import_once(monkeypatch):
+    """Two administrators press 「取り込みを確定する」 at the same moment: one move, one import."""
+    from django.db import connection
+
+    from portal.errors import IllegalTransition
+    from tests.conftest import services_required
+    from tests.facilities.test_races import run_in_parallel
+
+    if connection.vendor != "postgresql":
+        if services_required():
+            pytest.fail("needs PostgreSQL in CI")
+        pytest.skip("row locks are tested on PostgreSQL")
+    facility = FacilityFactory(kind="clinic")
+    first, second = make_admin(roles.SYSTEM_ADMIN), make_admin(roles.SYSTEM_ADMIN)
+    job = import_jobs.start_import(  # runs its dry run on commit (no transaction here)
+        actor=first, kind="monthly_statistics",
+        upload=SimpleUploadedFile("s.csv", (STATS_HEADER + f"{facility.code},2024-05,1,1,1\n")
+                                  .encode()))
+    assert ImportJob.objects.get(pk=job.pk).state == "checked"
+    real_runs = []
+    original = import_jobs.run_import
+
+    def counting(path, kind, *, dry_run, progress=None):
+        if not dry_run:
+            real_runs.append(path)
+        return original(path, kind, dry_run=dry_run, progress=progress)
+
+    monkeypatch.setattr(import_jobs, "run_import", counting)
+    results = run_in_parallel([
+        lambda: import_jobs.confirm_import(actor=first, job=job),
+        lambda: import_jobs.confirm_import(actor=second, job=job),
+    ])
+    assert sum(isinstance(result, ImportJob) for result in results) == 1
+    assert sum(isinstance(result, IllegalTransition) for result in results) == 1
+    assert len(real_runs) == 1
+    assert ImportJob.objects.get(pk=job.pk).state == "done"
+    assert MonthlyStatistic.objects.count() == 1
