@@ -1,0 +1,37 @@
+"""Requests that no page can answer, refused before any view sees them."""
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+NUL_MESSAGE = "リクエストに使用できない文字（NUL）が含まれているため、処理できませんでした。"
+
+
+def _has_nul(request: HttpRequest) -> bool:
+    if "\x00" in request.path or "\x00" in request.path_info:
+        return True
+    parameters = [request.GET]
+    # Only form bodies are parsed here; any other body is left for its view to read.
+    if request.method == "POST" and request.content_type in _FORM_TYPES:
+        parameters += [request.POST, request.FILES]
+    for query in parameters:
+        for key, values in query.lists():
+            if "\x00" in key:
+                return True
+            for value in values:
+                text = value if isinstance(value, str) else getattr(value, "name", "") or ""
+                if "\x00" in text:
+                    return True
+    return False
+
+
+class RejectNulBytes:
+    """A NUL byte in the path or a parameter answers 400: PostgreSQL cannot store or compare
+    a string holding one, and the query would fail with a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _has_nul(request):
+            return HttpResponseBadRequest(NUL_MESSAGE, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)

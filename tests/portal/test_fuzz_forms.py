@@ -1,0 +1,407 @@
+"""Generated input for every facility-side form: whatever is typed (dates from year 1 to
+9999 in any writing, 10,000-character text, control characters, huge or negative numbers,
+emoji), the answer is never a 500, and a refused form changes nothing in the database.
+A NUL byte anywhere in a request is answered 400 by `portal.middleware.RejectNulBytes`.
+
+Each test keeps its example count modest; FUZZED counts the inputs sent."""
+
+import io
+import uuid
+from collections import Counter
+from datetime import date
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from pypdf import PdfWriter
+
+from eligibility.models import ActivityReport, Attestation
+from facilities.models import (
+    Activity,
+    DeviceAccount,
+    GoLive,
+    Membership,
+    UsageApplication,
+)
+from incentives.models import BankAccount
+from portal.middleware import NUL_MESSAGE
+from subsidies import services as subsidy_services
+from subsidies.models import Claim, ClaimItem, Document
+from tests.factories import (
+    AdminFactory,
+    FacilityFactory,
+    accepted_facility,
+    login_admin,
+    make_staff,
+)
+
+pytestmark = pytest.mark.django_db
+
+FUZZED: Counter = Counter()
+STATUSES: Counter = Counter()
+
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                           HealthCheck.data_too_large],
+)
+
+# ---------------------------------------------------------------- what people (and robots) type
+
+FULL_WIDTH = str.maketrans("0123456789-/", "０１２３４５６７８９－／")
+ERAS = ("令和", "平成", "昭和", "大正", "明治", "R", "H", "S")
+EMOJI = st.sampled_from(["🎌", "🏥", "💊", "👨‍👩‍👧", "🇯🇵", "🙇‍♀️", "㍻", "㋿", "𠮷", "﨑"])
+CONTROL = st.text(st.characters(min_codepoint=0, max_codepoint=31) | st.just("\x7f"),
+                  min_size=1, max_size=5)
+
+
+def _iso(d: date) -> str:
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}"
+
+
+any_date = st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31))
+near_date = st.dates(min_value=date(2018, 1, 1), max_value=date(2030, 12, 31))
+old_date = st.dates(min_value=date(1800, 1, 1), max_value=date(2019, 1, 1))
+written_dates = st.one_of(
+    any_date.map(_iso),
+    near_date.map(_iso),
+    old_date.map(_iso),
+    any_date.map(lambda d: f"{d.year}/{d.month}/{d.day}"),
+    any_date.map(lambda d: _iso(d).translate(FULL_WIDTH)),
+    st.builds(lambda era, y, m, d: f"{era}{y}年{m}月{d}日", st.sampled_from(ERAS),
+              st.sampled_from(["元", "1", "7", "31", "64", "99", "０"]),
+              st.integers(-1, 13), st.integers(0, 32)),
+    st.builds(lambda era, y: f"{era}{y}.5.1", st.sampled_from(ERAS), st.integers(0, 100)),
+    st.sampled_from(["0000-00-00", "2025-02-30", "2025-13-01", "99999-01-01", "2025-6-1",
+                     "20250601", "-2025-06-01", "2025-06-01T00:00", "２０２５年６月１日"]),
+)
+numbers = st.one_of(
+    st.integers(-(10**30), 10**30).map(str),
+    st.integers(-5, 1000).map(str),
+    st.integers(0, 100).map(lambda n: str(n).translate(FULL_WIDTH)),
+    st.sampled_from(["1e3", "-0", "0x10", "1.5", "NaN", "Infinity", "٣", "１２３", "1_000",
+                     "9" * 400, "+1", " 1 "]),
+)
+long_text = st.builds(lambda ch, n: ch * n, st.sampled_from(["あ", "x", "🎌", "1", "ｱ", " "]),
+                      st.integers(9_000, 10_000))
+texts = st.one_of(
+    st.text(max_size=40),
+    long_text,
+    CONTROL,
+    st.builds(lambda a, b: a + b, st.text(max_size=10), CONTROL),
+    EMOJI,
+    st.builds(lambda e, t: e + t, EMOJI, st.text(max_size=10)),
+)
+junk = st.one_of(written_dates, numbers, texts, st.just(""))
+
+
+class Field:
+    """A form field: values that pass, and the junk to try in it."""
+
+    def __init__(self, *valid: str, strategy=junk):
+        self.valid, self.junk = valid, strategy
+
+    @property
+    def any(self):
+        return st.one_of(st.sampled_from(self.valid), self.junk) if self.valid else self.junk
+
+
+field = Field
+
+
+def form(**fields: Field) -> st.SearchStrategy[dict]:
+    """A POST body: a valid one with one field spoiled or left out, a valid one, or every field
+    generated (each present or missing) — so that both the forms and the services behind them
+    are reached."""
+    valid = {name: f for name, f in fields.items() if f.valid}
+    base = st.fixed_dictionaries({name: st.sampled_from(f.valid) for name, f in valid.items()})
+
+    def spoil(body: dict, name: str, value, drop: bool) -> dict:
+        body = dict(body)
+        if drop:
+            body.pop(name, None)
+        else:
+            body[name] = value
+        return body
+
+    spoiled = st.sampled_from(sorted(fields)).flatmap(
+        lambda name: st.builds(spoil, base, st.just(name), fields[name].junk, st.booleans()))
+    anything = st.fixed_dictionaries({}, optional={name: f.any for name, f in fields.items()})
+    return st.one_of(spoiled, spoiled, base, anything)
+
+
+def has_nul(data: dict) -> bool:
+    return any("\x00" in str(k) or "\x00" in str(v) for k, v in data.items())
+
+
+# ---------------------------------------------------------------- what must never change
+
+WATCHED = (Membership, UsageApplication, DeviceAccount, GoLive, Activity, ActivityReport,
+           Attestation, BankAccount, Claim, ClaimItem, Document)
+
+
+def snapshot() -> dict:
+    return {model.__name__: list(model.objects.order_by("pk").values()) for model in WATCHED}
+
+
+def send(client, method: str, url: str, data: dict, *, label: str):
+    """Send one generated request; it must be answered (no 500) and a refusal (200 with the
+    form, or 400) must leave the database as it was."""
+    FUZZED[label] += 1
+    before = snapshot()
+    if method == "get":
+        response = client.get(url, data)
+    else:
+        response = client.post(url, data)
+    assert response.status_code in (200, 302, 400), (response.status_code, data)
+    if has_nul(data):
+        assert response.status_code == 400, data
+        assert response.content.decode() == NUL_MESSAGE
+    if response.status_code == 302:
+        # What was saved must show: the page redirected to renders it.
+        assert client.get(response.url).status_code == 200, data
+    else:
+        assert snapshot() == before, data
+    STATUSES[(label, response.status_code)] += 1
+    return response
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+def accepted(client):
+    facility, user, _ = accepted_facility(kind="judo")
+    client.force_login(user)
+    return facility
+
+
+@pytest.fixture
+def clinic(client):
+    facility, user, _ = accepted_facility(kind="clinic")
+    client.force_login(user)
+    return facility
+
+
+def _one_page_pdf() -> bytes:
+    writer, buffer = PdfWriter(), io.BytesIO()
+    writer.add_blank_page(width=595, height=842)
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+PDF = _one_page_pdf()
+
+
+@pytest.fixture
+def claim(client, accepted):
+    client.post(reverse("subsidies:start", args=[accepted.pk, "device-sejutsu"]))
+    return Claim.objects.get(facility=accepted)
+
+
+# ---------------------------------------------------------------- facilities
+
+
+@FUZZ
+@given(data=form(code=field("0110113719", "契1300001", "０１１０１１３７１９"),
+                 account_last4=field("1234", "１２３４", "12 34")))
+def test_link_form(staff_client, data):
+    # A checked guess is recorded (LinkAttempt) by design; only a Membership would be a change.
+    FUZZED["link"] += 1
+    before = list(Membership.objects.values())
+    response = staff_client.post(reverse("facilities:link"), data)
+    assert response.status_code in (200, 302, 400), data
+    if has_nul(data):
+        assert response.status_code == 400
+    if response.status_code != 302:
+        assert list(Membership.objects.values()) == before
+
+
+APPLICATION = dict(
+    contact_name=field("担当 花子"), founder_name=field("開設 太郎"),
+    phone=field("03-1111-2222", "０３－１１１１－２２２２"),
+    email=field("tanto@example.jp", "ｔａｎｔｏ@example.jp"),
+)
+
+
+def _steps():
+    return st.sampled_from([{}, {"submit": "1"}, {"edit": "1"}])
+
+
+@FUZZ
+@given(data=form(**APPLICATION, staff_count=field("2"), device_count=field("1", "99")),
+       step=_steps())
+def test_application_start_form(client, data, step):
+    facility = FacilityFactory(kind="judo")
+    client.force_login(make_staff(facility))
+    body = {"token": str(uuid.uuid4()), **data, **step}
+    send(client, "post", reverse("facilities:application_start", args=[facility.pk]), body,
+         label="application_start")
+
+
+@FUZZ
+@given(data=form(**APPLICATION, device_count=field("3"), end_action=field(
+    "", "end", "change", "cancel"), planned_end_date=field("2030-03-31", strategy=written_dates),
+    token=field(str(uuid.uuid4()))), step=_steps())
+def test_application_change_form(client, accepted, data, step):
+    send(client, "post", reverse("facilities:application_change", args=[accepted.pk]),
+         {**data, **step}, label="application_change")
+
+
+@FUZZ
+@given(data=form(date=field("2025-06-10", strategy=written_dates)))
+@example(data={"date": "1900-01-01"})
+def test_golive_form(client, accepted, data):
+    send(client, "post", reverse("facilities:golive", args=[accepted.pk]), data, label="golive")
+
+
+# ---------------------------------------------------------------- incentives
+
+BOOL = field("on", "", "false", "0")
+
+
+@FUZZ
+@given(data=form(voice=BOOL, flyer=BOOL, poster=BOOL,
+                 activity_from=field("2025-06-10", strategy=written_dates),
+                 activity_to=field("2025-07-31", strategy=written_dates)))
+@example(data={"voice": "on", "flyer": "on", "activity_from": "1900-01-01",
+               "activity_to": "1900-01-02"})
+def test_report_form(client, accepted, data):
+    GoLive.objects.get_or_create(facility=accepted, defaults={"date": date(2025, 6, 1)})
+    send(client, "post", reverse("incentives:report", args=[accepted.pk, "cooperation-2025"]),
+         data, label="report")
+
+
+@FUZZ
+@given(data=form(poster=BOOL, informed=BOOL))
+def test_attestation_form(client, clinic, data):
+    send(client, "post", reverse("incentives:attest", args=[clinic.pk, "lump-sum-2024"]), data,
+         label="attestation")
+
+
+@FUZZ
+@given(data=form(method=field("bank", "japan_post"), bank=field("0001", "みずほ"),
+                 branch=field("001", "東京営業部"), account_type=field("1", "2", "4"),
+                 account_number=field("1234567", "１２３４５６７"),
+                 kigo=field("10010", "１００１０"), bango=field("12345671"),
+                 holder_name=field("ｶﾌﾞｼｷｶﾞｲｼｬ", "かぶしきがいしゃ", "ヤマダ　タロウ")),
+       step=_steps())
+def test_bank_account_form(client, accepted, data, step):
+    send(client, "post", reverse("incentives:bank", args=[accepted.pk]), {**data, **step},
+         label="bank_account")
+
+
+# ---------------------------------------------------------------- subsidies
+
+ITEM_FIELDS = dict(
+    description=field("タブレット端末"), quantity=field("1", "999"),
+    unit_price=field("42000", "0"), tax=field("4200", "0"), vendor=field("家電店"),
+    purchase_date=field("2024-11-01", strategy=written_dates),
+)
+VALID_RECEIPT = st.builds(lambda: SimpleUploadedFile("receipt.pdf", PDF, "application/pdf"))
+UPLOADS = st.one_of(
+    st.just(None),
+    VALID_RECEIPT,
+    VALID_RECEIPT,
+    st.builds(lambda content, name: SimpleUploadedFile(name, content),
+              st.binary(max_size=200),
+              st.sampled_from(["r.pdf", "r.png", "🎌.jpg", "a" * 300 + ".pdf", "r", ".pdf"])),
+)
+
+
+def _with_files(data: dict, receipt, invoice) -> dict:
+    body = dict(data)
+    for name, upload in (("receipt", receipt), ("invoice", invoice)):
+        if upload is not None:
+            upload.seek(0)
+            body[name] = upload
+    return body
+
+
+VALID_ITEM = {"description": "タブレット端末", "quantity": "1", "unit_price": "42000",
+              "tax": "4200", "vendor": "家電店"}
+
+
+@FUZZ
+@given(data=form(**ITEM_FIELDS), receipt=UPLOADS, invoice=UPLOADS)
+@example(data={**VALID_ITEM, "purchase_date": "1926-12-24"}, receipt=SimpleUploadedFile(
+    "receipt.pdf", PDF, "application/pdf"), invoice=None)
+def test_claim_item_add_form(client, accepted, claim, data, receipt, invoice):
+    send(client, "post", reverse("subsidies:claim", args=[accepted.pk, claim.pk]),
+         _with_files(data, receipt, invoice), label="claim_item_add")
+
+
+@FUZZ
+@given(data=form(**ITEM_FIELDS), receipt=UPLOADS, invoice=UPLOADS)
+def test_claim_item_edit_form(client, accepted, claim, data, receipt, invoice):
+    item = claim.items.first() or subsidy_services.save_item(
+        claim=claim, data=subsidy_services.ItemInput("端末", 1, 42000, 4200, "店",
+                                                     date(2024, 11, 1)))
+    send(client, "post", reverse("subsidies:item", args=[accepted.pk, claim.pk, item.pk]),
+         _with_files(data, receipt, invoice), label="claim_item_edit")
+
+
+@FUZZ
+@given(readers=field("1", "2", "3", strategy=numbers | texts).any)
+def test_readers_form(client, accepted, claim, readers):
+    send(client, "post", reverse("subsidies:claim", args=[accepted.pk, claim.pk]),
+         {"readers": readers}, label="readers")
+
+
+# ---------------------------------------------------------------- public pages (GET)
+
+
+@FUZZ
+@given(data=form(prefecture=field("13", "01", "47", "48"),
+                 kind=field("clinic", "judo", "hospital"), name=field("テスト"),
+                 page=field("1", "2", "last", strategy=numbers)))
+def test_public_list_filter(client, data):
+    send(client, "get", reverse("public:list"), data, label="public_list")
+    send(client, "get", reverse("public:csv"), data, label="public_csv")
+
+
+@FUZZ
+@given(data=form(kind=field("clinic", "hospital", "dental", "pharmacy"),
+                 oct_receipts=field("1000", strategy=numbers),
+                 oct_users=field("40", strategy=numbers),
+                 best_users=field("200", strategy=numbers), poster=BOOL, informed=BOOL))
+def test_simulator(client, data):
+    send(client, "get", reverse("simulator"), data, label="simulator")
+
+
+# ---------------------------------------------------------------- NUL bytes (middleware)
+
+
+def test_a_nul_byte_in_an_admin_changelist_filter_is_answered_400(client):
+    login_admin(client, AdminFactory())
+    response = client.get("/admin/facilities/usageapplication/?state__exact=%00")
+    assert response.status_code == 400
+    assert response.content.decode() == NUL_MESSAGE
+    assert client.get("/admin/facilities/usageapplication/?state__exact=submitted"
+                      ).status_code == 200
+
+
+@pytest.mark.parametrize("query", ["name=%00", "prefecture=13&name=a%00b", "%00=1"])
+def test_a_nul_byte_in_a_public_page_query_is_answered_400(client, query):
+    assert client.get(f"{reverse('public:list')}?{query}").status_code == 400
+    assert client.get(f"{reverse('public:list')}?name=ok").status_code == 200
+
+
+def test_a_nul_byte_in_a_path_or_a_posted_field_is_answered_400(client, accepted):
+    assert client.get("/public/%00/").status_code == 400
+    url = reverse("facilities:golive", args=[accepted.pk])
+    assert client.post(url, {"date": "2025-06-10\x00"}).status_code == 400
+    assert client.post(url, {"date": "2025-06-10"}).status_code == 302
+
+
+def test_every_form_was_fuzzed():
+    """Runs after the fuzz tests (file order); under xdist they may run on another worker."""
+    total = sum(FUZZED.values())
+    print(f"\nfuzzed inputs: {total} {dict(sorted(FUZZED.items()))}")
+    print(f"answers: {dict(sorted(STATUSES.items()))}")
+    if total == 0:
+        pytest.skip("the fuzz tests ran in another worker process")
+    assert total > 0
