@@ -356,9 +356,15 @@ def _random(alphabet: str, length: int) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
-def issue_device_credentials(*, account: DeviceAccount, actor) -> IssuedCredentials:
+def issue_device_credentials(
+    *, account: DeviceAccount, actor, seen_issue_count: int | None = None
+) -> IssuedCredentials:
     """New initial password and activation code for one device; earlier ones stop working.
-    The clear values are returned once, for the PDF, and never stored."""
+    The clear values are returned once, for the PDF, and never stored.
+
+    `seen_issue_count` is the issue count shown with the download button: a form posted again
+    (a double click) finds it already passed and issues nothing, so the PDF the first post
+    returned stays valid."""
     if not account.is_active:
         raise ServiceError("このアカウントは利用終了しています。")
     password = _random(_PASSWORD_ALPHABET, 12)
@@ -367,6 +373,14 @@ def issue_device_credentials(*, account: DeviceAccount, actor) -> IssuedCredenti
         account = DeviceAccount.objects.select_for_update().select_related("facility").get(
             pk=account.pk
         )
+        if seen_issue_count is not None and seen_issue_count != account.issue_count:
+            raise ServiceError(
+                "ユーザ設定情報はたった今発行されました（同じボタンが続けて押されたため、"
+                "2回目以降は発行していません）。先にダウンロードされたPDFをお使いください。"
+                "もう一度ダウンロードする場合は、ボタンをあらためて押してください"
+                "（新しいパスワードが発行され、以前のPDFは使えなくなります）。",
+                "issue_count",
+            )
         reissue = account.issue_count > 0
         account.password_hash = make_password(password)
         account.activation_code_hash = make_password(activation)

@@ -3,8 +3,10 @@ resolves the facility through `facility_for(user=…)` (404 for another facility
 
 import csv
 
+from allauth.account.adapter import get_adapter as get_account_adapter
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -27,7 +29,11 @@ from .prefectures import PREFECTURE_NAMES
 
 
 def _client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
+    """The client's address as allauth's rate limits see it (ALLAUTH_TRUSTED_PROXY_COUNT)."""
+    try:
+        return get_account_adapter().get_client_ip(request)
+    except PermissionDenied:
+        return None
 
 
 @login_required
@@ -178,8 +184,13 @@ def account_settings_pdf(request: HttpRequest, facility_id: int, pk: int) -> Htt
     """Issue this device's credentials and return them as 「マイナ資格確認アプリ ユーザ設定情報」."""
     facility = selectors.facility_for(user=request.user, pk=facility_id)
     account = selectors.device_account_for(facility=facility, pk=pk)
+    # The count shown with the button: a second post of the same form issues nothing.
+    seen = request.POST.get("issue_count")
+    seen = int(seen) if seen and seen.isdigit() else (None if seen is None else -1)
     try:
-        credentials = services.issue_device_credentials(account=account, actor=request.user)
+        credentials = services.issue_device_credentials(
+            account=account, actor=request.user, seen_issue_count=seen
+        )
     except services.ServiceError as error:
         messages.error(request, error.message)
         return redirect("facilities:account_detail", facility_id=facility.pk, pk=account.pk)
@@ -285,6 +296,11 @@ def public_list_csv(request: HttpRequest) -> StreamingHttpResponse:
     kinds = dict(FacilityKind.choices)
     writer = csv.writer(_Echo())
 
+    def cell(value: str) -> str:
+        # A spreadsheet runs a cell that begins with = + - @ (or a tab/CR before one) as a
+        # formula, e.g. =HYPERLINK(...) in a facility's name: a quote makes it text.
+        return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
     def rows():
         yield "\ufeff" + writer.writerow(
             ["医療機関等コード・登録記号番号", "名称", "種別", "都道府県", "所在地", "運用開始日"]
@@ -292,10 +308,11 @@ def public_list_csv(request: HttpRequest) -> StreamingHttpResponse:
         for code, name, kind, prefecture, address, golive_date in entries.iterator(
             chunk_size=2000
         ):
-            yield writer.writerow(
-                [code, name, kinds.get(kind, kind), PREFECTURE_NAMES.get(prefecture, ""),
-                 address, golive_date.isoformat()]
-            )
+            yield writer.writerow([
+                cell(str(value)) for value in
+                (code, name, kinds.get(kind, kind), PREFECTURE_NAMES.get(prefecture, ""),
+                 address, golive_date.isoformat())
+            ])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="myna-facilities.csv"'

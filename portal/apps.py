@@ -13,5 +13,6 @@ class PortalConfig(AppConfig):
     verbose_name = "ポータル"
 
     def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the deploy checks
         # After every migrate (and a test database flush): the roles hold their permissions.
         post_migrate.connect(_sync_roles, sender=self, dispatch_uid="portal-sync-roles")

@@ -6,14 +6,21 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.loader import get_template
 
 logger = logging.getLogger(__name__)
 
 
+def _render_text(template_name: str, context: dict) -> str:
+    """Plain text: no HTML escaping (a name with ' & < > is written as it is)."""
+    template = get_template(template_name).template
+    return template.render(Context(context, autoescape=False))
+
+
 def render_email(name: str, context: dict) -> tuple[str, str]:
-    subject = render_to_string(f"emails/{name}_subject.txt", context).strip().replace("\n", " ")
-    body = render_to_string(f"emails/{name}_body.txt", context)
+    subject = _render_text(f"emails/{name}_subject.txt", context).strip().replace("\n", " ")
+    body = _render_text(f"emails/{name}_body.txt", context)
     return settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject, body
 
 

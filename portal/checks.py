@@ -1,0 +1,24 @@
+"""Deployment checks of the portal's own (`manage.py check --deploy`)."""
+
+from django.conf import settings
+from django.core.checks import Tags, Warning, register
+
+PROCESS_LOCAL_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+@register(Tags.caches, deploy=True)
+def shared_cache(app_configs, **kwargs) -> list[Warning]:
+    """Rate limits (log-in, sign-up, password reset) count in the default cache: a cache of
+    one process counts per process (or not at all), so they would not hold."""
+    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+    if backend in PROCESS_LOCAL_CACHES:
+        return [Warning(
+            f"The default cache is process-local ({backend.rsplit('.', 1)[-1]}): the rate "
+            "limits are counted per process and do not hold.",
+            hint="Set CACHE_URL to a shared cache, e.g. redis://redis:6379/1.",
+            id="portal.W001",
+        )]
+    return []
