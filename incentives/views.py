@@ -13,7 +13,7 @@ from eligibility.rules.lump_sum import (
 )
 from eligibility.selectors import simulation_params
 from facilities.selectors import facility_for
-from facilities.services import ServiceError
+from portal.errors import ServiceError, add_error_to_form
 
 from . import selectors, services
 from .bank import resolve_account
@@ -49,7 +49,7 @@ def report(request: HttpRequest, facility_id: int, code: str) -> HttpResponse:
                     data=services.ReportInput(**form.cleaned_data),
                 )
             except ServiceError as error:
-                form.add_error(error.field if error.field in form.fields else None, error.message)
+                add_error_to_form(form, error)
             else:
                 messages.success(request, "取組の実施報告を登録しました。")
                 return redirect("incentives:overview", facility_id=facility.pk)
