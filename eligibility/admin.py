@@ -10,6 +10,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from facilities.models import Facility
 from portal.admin_imports import CsvImportExportAdmin
 from portal.admin_permissions import EvidenceAdmin, permission_check
+from portal.admin_widgets import WellFormedAutocomplete
 from portal.errors import ServiceError
 
 from . import services
@@ -173,7 +174,7 @@ class ParameterVersionAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(MonthlyStatistic)
-class MonthlyStatisticAdmin(CsvImportExportAdmin, admin.ModelAdmin):
+class MonthlyStatisticAdmin(WellFormedAutocomplete, CsvImportExportAdmin, admin.ModelAdmin):
     import_kind_name = "monthly_statistics"
     list_display = ["facility", "month", "receipts", "card_users", "usage_count"]
     list_filter = ["month"]
@@ -183,7 +184,7 @@ class MonthlyStatisticAdmin(CsvImportExportAdmin, admin.ModelAdmin):
 
 
 @admin.register(ActivityReport)
-class ActivityReportAdmin(EvidenceAdmin, SimpleHistoryAdmin):
+class ActivityReportAdmin(WellFormedAutocomplete, EvidenceAdmin, SimpleHistoryAdmin):
     """The facility's own statement: read here, made and changed only by its staff."""
 
     list_display = ["facility", "program", "voice", "flyer", "poster", "activity_from",
@@ -200,7 +201,7 @@ class ActivityReportAdmin(EvidenceAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(Attestation)
-class AttestationAdmin(EvidenceAdmin, SimpleHistoryAdmin):
+class AttestationAdmin(WellFormedAutocomplete, EvidenceAdmin, SimpleHistoryAdmin):
     """The facility's own statement: read here, made and changed only by its staff."""
 
     list_display = ["facility", "program", "poster", "informed", "receipt_number", "updated_at"]

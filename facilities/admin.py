@@ -5,6 +5,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from portal.admin_imports import CsvImportExportAdmin
 from portal.admin_permissions import EvidenceAdmin, permission_check
+from portal.admin_widgets import WellFormedAutocomplete
 from portal.errors import ServiceError, add_error_to_form
 
 from . import services
@@ -21,14 +22,14 @@ from .models import (
 )
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(WellFormedAutocomplete, admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
 
 
 @admin.register(Facility)
-class FacilityAdmin(CsvImportExportAdmin, SimpleHistoryAdmin):
+class FacilityAdmin(WellFormedAutocomplete, CsvImportExportAdmin, SimpleHistoryAdmin):
     import_kind_name = "facility_master"
     list_display = ["code", "name", "kind", "prefecture", "main_facility"]
     list_filter = ["kind", "prefecture"]
@@ -38,7 +39,7 @@ class FacilityAdmin(CsvImportExportAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(SimpleHistoryAdmin):
+class MembershipAdmin(WellFormedAutocomplete, SimpleHistoryAdmin):
     list_display = ["user", "facility", "created_at"]
     search_fields = ["user__email", "facility__code", "facility__name"]
     autocomplete_fields = ["user", "facility"]
@@ -80,7 +81,7 @@ class PostalApplicationForm(forms.ModelForm):
 
 
 @admin.register(UsageApplication)
-class UsageApplicationAdmin(EvidenceAdmin, SimpleHistoryAdmin):
+class UsageApplicationAdmin(WellFormedAutocomplete, EvidenceAdmin, SimpleHistoryAdmin):
     list_display = [
         "receipt_number", "facility", "kind", "channel", "state", "device_count", "submitted_at",
     ]
@@ -191,7 +192,7 @@ class DeviceAccountAdmin(EvidenceAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(GoLive)
-class GoLiveAdmin(EvidenceAdmin, SimpleHistoryAdmin):
+class GoLiveAdmin(WellFormedAutocomplete, EvidenceAdmin, SimpleHistoryAdmin):
     list_display = ["facility", "date", "source", "updated_at"]
     list_filter = ["source"]
     search_fields = ["facility__code", "facility__name"]

@@ -7,6 +7,7 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from portal.admin_permissions import EvidenceAdmin, permission_check
+from portal.admin_widgets import WellFormedAutocomplete
 from portal.errors import ServiceError, add_error_to_form
 from portal.workflow import refusal
 
@@ -164,7 +165,7 @@ class DocumentAdmin(EvidenceAdmin, admin.ModelAdmin):
 
 
 @admin.register(FreeReaderGrant)
-class FreeReaderGrantAdmin(SimpleHistoryAdmin):
+class FreeReaderGrantAdmin(WellFormedAutocomplete, SimpleHistoryAdmin):
     list_display = ["facility", "free_readers"]
     search_fields = ["facility__code", "facility__name"]
     autocomplete_fields = ["facility"]

@@ -18,6 +18,7 @@ from django.test import Client
 from django.urls import reverse
 
 from portal import roles
+from tests import samples
 from tests.factories import (
     AdminFactory,
     FacilityFactory,
@@ -106,7 +107,7 @@ ACTIONS: dict[str, dict[str, set[str]]] = {
     "account.emailaddress": {"make_verified": {SU}},
 }
 
-PDF = b"%PDF-1.4\n%%EOF\n"
+PDF = samples.PDF  # a real one-page PDF: receipts are parsed
 
 
 def _world() -> dict[str, object]:
