@@ -86,6 +86,7 @@ def test_check_deploy_is_clean_with_production_settings():
         "DJANGO_SETTINGS_MODULE": "portal.settings.production",
         "DJANGO_SECRET_KEY": "x" * 30 + "-a-long-random-production-secret-value",
         "DJANGO_ALLOWED_HOSTS": "portal.example.jp",
+        "CACHE_URL": "redis://redis:6379/1",  # a process-local cache is warned of (W001)
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
