@@ -74,18 +74,20 @@ def test_link_attempts_are_limited():
     assert not Membership.objects.exists()
 
 
-def test_link_guesses_against_one_facility_are_limited_across_users():
+def test_guesses_by_others_at_a_facility_never_lock_its_real_staff_out():
+    """The limit is per user: anyone guessing at a code cannot lock out the facility's
+    own staff (the review found a per-code lock that did exactly that)."""
     facility = FacilityFactory(kind="judo", account_last4="0987")
     with override_settings(FACILITY_LINK_MAX_FAILURES=2):
-        for _ in range(2):
-            with pytest.raises(ServiceError):
-                services.link_user_to_facility(
-                    user=UserFactory(), code=facility.code, account_last4="1111"
-                )
-        with pytest.raises(ServiceError) as error:
-            services.link_user_to_facility(user=UserFactory(), code=facility.code,
-                                           account_last4="0987")
-    assert "一時的に停止" in error.value.message
+        for _ in range(3):
+            guesser = UserFactory()
+            for _ in range(2):
+                with pytest.raises(ServiceError):
+                    services.link_user_to_facility(user=guesser, code=facility.code,
+                                                   account_last4="1111")
+        staff = UserFactory()
+        assert services.link_user_to_facility(user=staff, code=facility.code,
+                                              account_last4="0987") == facility
 
 
 def test_one_person_may_serve_annexed_facilities_and_a_facility_several_staff():
