@@ -24,4 +24,6 @@
     clearTimeout(timer);
     timer = setTimeout(update, 300);
   });
+  // A form shown again with what was typed (or typed before this script ran) is estimated too.
+  if (value("unit_price") || value("tax")) update();
 })();

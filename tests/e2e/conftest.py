@@ -123,7 +123,7 @@ def sign_in_as_administrator(page, email, password):
     page.locator("input[name=password]").fill(password)
     page.locator("main form button[type=submit]").click()
     page.locator("input[name=code]").fill(current_totp_code(email))
-    page.locator("main form button[type=submit]").click()
+    page.get_by_role("button", name="ログイン").click()
     expect(page.locator("#site-name")).to_contain_text("オンライン資格確認ポータル 管理")
 
 

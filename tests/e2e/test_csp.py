@@ -35,6 +35,7 @@ def test_pages_and_the_admin_run_under_the_policy_without_violations(new_page, l
     staff.locator("tr", has_text="施術所のモバイル端末等") \
         .get_by_role("button", name="申請を始める").click()
     # The live estimate is a script of ours: it runs and reaches the server.
+    staff.wait_for_load_state("load")
     staff.get_by_label("数量").fill("1")
     staff.get_by_label("単価（税抜・円）").fill("30000")
     expect(staff.locator("#estimate")).to_contain_text("30,000円")
