@@ -14,27 +14,15 @@ Usage: python bench/eligibility_batch.py [--sizes 10000,100000,400000]
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.dev")
-    os.environ.pop("CELERY_BROKER_URL", None)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+from django_setup import ROOT, rss_mb, setup_django
 
 
 def child_batch(database_url: str) -> None:
-    _django(database_url)
+    setup_django(database_url)
     from eligibility import services
 
     started = time.perf_counter()
@@ -42,7 +30,7 @@ def child_batch(database_url: str) -> None:
     elapsed = time.perf_counter() - started
     print(json.dumps({
         "seconds": elapsed,
-        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "max_rss_mb": rss_mb(),
         "determined": sum(r.facilities for r in runs),
         "eligible": sum(r.eligible for r in runs),
         "total_amount": sum(r.total_amount for r in runs),
@@ -50,7 +38,7 @@ def child_batch(database_url: str) -> None:
 
 
 def child_scan(database_url: str) -> None:
-    _django(database_url)
+    setup_django(database_url)
     from django.db import connection
 
     from eligibility.models import MonthlyStatistic

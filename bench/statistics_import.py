@@ -17,36 +17,19 @@ Usage: python bench/statistics_import.py [--facilities 20000] [--lines 100000]
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from django_setup import ROOT, rss_mb, setup_django
+
 NAME = "portal_bench_statistics_import"
 
 
-def _django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.dev")
-    os.environ.pop("CELERY_BROKER_URL", None)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    settings.DEBUG = False  # dev settings log every query; production does not
-
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def child_prepare(database_url: str, facilities: int, lines: int, path: str) -> None:
-    _django(database_url)
+    setup_django(database_url)
     from django.contrib.auth import get_user_model
 
     from facilities.codes import with_check_digit
@@ -73,15 +56,15 @@ def child_prepare(database_url: str, facilities: int, lines: int, path: str) -> 
 
 
 def child_baseline(database_url: str) -> None:
-    _django(database_url)
+    setup_django(database_url)
     from django.db import connection
 
     connection.ensure_connection()
-    print(json.dumps({"max_rss_mb": _rss_mb()}))
+    print(json.dumps({"max_rss_mb": rss_mb()}))
 
 
 def child_check(database_url: str, path: str) -> None:
-    _django(database_url)
+    setup_django(database_url)
     from django.contrib.auth import get_user_model
     from django.core.files import File
 
@@ -94,12 +77,12 @@ def child_check(database_url: str, path: str) -> None:
                                        upload=File(handle, name="statistics.csv"))
     job.refresh_from_db()
     elapsed = time.perf_counter() - started
-    print(json.dumps({"seconds": elapsed, "max_rss_mb": _rss_mb(), "job": job.pk,
+    print(json.dumps({"seconds": elapsed, "max_rss_mb": rss_mb(), "job": job.pk,
                       "state": job.state, "new": job.new_count, "errors": job.error_count}))
 
 
 def child_import(database_url: str, job_id: int) -> None:
-    _django(database_url)
+    setup_django(database_url)
     from django.contrib.auth import get_user_model
 
     from portal import import_jobs
@@ -110,13 +93,13 @@ def child_import(database_url: str, job_id: int) -> None:
     job = import_jobs.confirm_import(actor=user, job=ImportJob.objects.get(pk=job_id))
     job.refresh_from_db()
     elapsed = time.perf_counter() - started
-    print(json.dumps({"seconds": elapsed, "max_rss_mb": _rss_mb(), "state": job.state,
+    print(json.dumps({"seconds": elapsed, "max_rss_mb": rss_mb(), "state": job.state,
                       "new": job.new_count, "updated": job.updated_count,
                       "unchanged": job.unchanged_count, "errors": job.error_count}))
 
 
 def child_floor(database_url: str, path: str) -> None:
-    _django(database_url)
+    setup_django(database_url)
     from django.db import connection
 
     started = time.perf_counter()
@@ -130,7 +113,7 @@ def child_floor(database_url: str, path: str) -> None:
         cursor.execute("SELECT count(*) FROM statistics_floor")
         rows = cursor.fetchone()[0]
     elapsed = time.perf_counter() - started
-    print(json.dumps({"seconds": elapsed, "max_rss_mb": _rss_mb(), "rows": rows}))
+    print(json.dumps({"seconds": elapsed, "max_rss_mb": rss_mb(), "rows": rows}))
 
 
 def _run_child(database_url: str, *args: str) -> dict:

@@ -110,3 +110,14 @@ def _no_secret_in_logs(request, caplog, monkeypatch):
                 messages.append(str(record.msg))
     leaks = leaked_secrets(messages, {s for s in _secrets_seen if len(s) >= 6})
     assert not leaks, f"a secret reached the logs: {leaks[:3]}"
+
+
+@pytest.fixture
+def postgres():
+    """Races are tested on PostgreSQL (row locks); in CI a missing one fails the test."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        if services_required():
+            pytest.fail("the race tests need PostgreSQL: set DATABASE_URL in CI")
+        pytest.skip("races are tested on PostgreSQL (set DATABASE_URL)")

@@ -125,3 +125,36 @@ def login_admin(client, user):
     session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
     session.save()
     return client
+
+
+def claim_with_receipt(facility=None, *, unit_price: int = 30000, tax: int = 3000,
+                       program: str = "device-sejutsu"):
+    """A draft claim of a 施術所 with one item and its receipt: (claim, the facility's staff)."""
+    from datetime import date
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from eligibility.models import Program
+    from subsidies import services as claim_services
+    from tests.samples import PDF
+
+    facility = facility or FacilityFactory(kind="judo")
+    staff = make_staff(facility)
+    claim = claim_services.start_claim(user=staff, facility=facility,
+                                       program=Program.objects.get(code=program))
+    item = claim_services.save_item(claim=claim, data=claim_services.ItemInput(
+        "タブレット", 1, unit_price, tax, "家電店", date(2024, 11, 1)))
+    claim_services.attach_document(claim=claim, item=item, kind="receipt", user=staff,
+                                   upload=SimpleUploadedFile("r.pdf", PDF))
+    return claim, staff
+
+
+def claim_under_review(reviewer=None, **kwargs):
+    """A claim submitted by its facility and taken into review by a reviewer."""
+    from portal import roles
+    from subsidies import services as claim_services
+
+    claim, staff = claim_with_receipt(**kwargs)
+    claim = claim_services.submit_claim(claim=claim, user=staff)
+    return claim_services.start_review(claim=claim,
+                                       actor=reviewer or make_admin(roles.REVIEWER))

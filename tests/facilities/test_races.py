@@ -3,13 +3,11 @@ reasons. The races run on PostgreSQL with real threads (each with its own connec
 SQLite they are skipped, and in CI a missing PostgreSQL fails them."""
 
 import io
-import threading
 from collections import Counter
 from datetime import date
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection, connections
 from django.test import override_settings
 from pypdf import PdfWriter
 
@@ -26,7 +24,7 @@ from incentives import services as incentive_services
 from portal.errors import ServiceError
 from subsidies import services as subsidy_services
 from subsidies.models import Claim, ClaimState
-from tests.conftest import services_required
+from tests.concurrency import run_in_parallel
 from tests.factories import (
     AdminFactory,
     FacilityFactory,
@@ -44,38 +42,6 @@ def _one_page_pdf() -> bytes:
     writer.add_blank_page(width=595, height=842)
     writer.write(buffer)
     return buffer.getvalue()
-
-
-@pytest.fixture
-def postgres():
-    if connection.vendor != "postgresql":
-        if services_required():
-            pytest.fail("the race tests need PostgreSQL: set DATABASE_URL in CI")
-        pytest.skip("races are tested on PostgreSQL (set DATABASE_URL)")
-
-
-def run_in_parallel(calls) -> list:
-    """Run each call in its own thread, all released at once; returns each call's result or
-    the exception it raised, in the order of `calls`."""
-    barrier = threading.Barrier(len(calls))
-    outcomes: list = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait()
-            outcomes[index] = call()
-        except Exception as error:  # noqa: BLE001 - the test inspects every outcome
-            outcomes[index] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
-    return outcomes
 
 
 def _guesses_checked(user) -> int:

@@ -2,10 +2,8 @@
 and the admin's 500s of item 8), each reproduced: the permission now holds and nothing
 changes; the admin's log-in is allauth's, rate-limited and two-factor."""
 
-from datetime import date
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.urls import reverse
 
@@ -18,28 +16,14 @@ from tests.factories import (
     PASSWORD,
     AdminFactory,
     FacilityFactory,
+    claim_under_review,
     login_admin,
     make_admin,
     make_staff,
     submit_start,
 )
-from tests.samples import PDF
 
 pytestmark = pytest.mark.django_db
-
-
-def _claim_under_review(reviewer=None) -> Claim:
-    facility = FacilityFactory(kind="judo")
-    user = make_staff(facility)
-    claim = claim_services.start_claim(user=user, facility=facility,
-                                       program=Program.objects.get(code="device-sejutsu"))
-    item = claim_services.save_item(claim=claim, data=claim_services.ItemInput(
-        "タブレット", 1, 30000, 3000, "家電店", date(2024, 11, 1)))
-    claim_services.attach_document(claim=claim, item=item, kind="receipt", user=user,
-                                   upload=SimpleUploadedFile("r.pdf", PDF))
-    claim = claim_services.submit_claim(claim=claim, user=user)
-    return claim_services.start_review(claim=claim,
-                                       actor=reviewer or make_admin(roles.REVIEWER))
 
 
 # ---- 2. the claim review page checked no permission
@@ -47,7 +31,7 @@ def _claim_under_review(reviewer=None) -> Claim:
 
 @pytest.mark.parametrize("role", [None, roles.VIEWER, roles.PAYOUT_OFFICER])
 def test_a_user_without_the_decide_permission_cannot_approve_from_the_review_page(client, role):
-    claim = _claim_under_review()
+    claim = claim_under_review()
     login_admin(client, make_admin(*([role] if role else [])))
     response = client.post(reverse("admin:subsidies_claim_review", args=[claim.pk]),
                            {"decision": "approve", "amount": "1"})
@@ -58,7 +42,7 @@ def test_a_user_without_the_decide_permission_cannot_approve_from_the_review_pag
 
 def test_the_reviewer_who_took_it_into_review_cannot_approve_it_too(client):
     both = make_admin(roles.REVIEWER, roles.APPROVER)
-    claim = _claim_under_review(reviewer=both)
+    claim = claim_under_review(reviewer=both)
     login_admin(client, both)
     page = client.get(reverse("admin:subsidies_claim_review", args=[claim.pk])).content.decode()
     assert 'value="approve"' not in page and 'value="return"' in page
@@ -85,7 +69,7 @@ def test_a_viewer_cannot_accept_an_application_by_action(client):
 
 
 def test_a_viewer_cannot_mark_a_claim_paid_by_action(client):
-    claim = _claim_under_review()
+    claim = claim_under_review()
     claim_services.approve_claim(claim=claim, actor=make_admin(roles.APPROVER))
     login_admin(client, make_admin(roles.VIEWER))
     client.post(reverse("admin:subsidies_claim_changelist"),
@@ -94,7 +78,7 @@ def test_a_viewer_cannot_mark_a_claim_paid_by_action(client):
 
 
 def test_a_payout_officer_marks_paid_and_a_reviewer_cannot(client):
-    claim = _claim_under_review()
+    claim = claim_under_review()
     claim_services.approve_claim(claim=claim, actor=make_admin(roles.APPROVER))
     login_admin(client, make_admin(roles.REVIEWER))
     client.post(reverse("admin:subsidies_claim_changelist"),

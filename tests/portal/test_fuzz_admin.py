@@ -114,28 +114,13 @@ def test_every_admin_add_form_survives_fuzzing(admin_client, admin_user):
 @given(decision=st.one_of(st.sampled_from(["approve", "return", "reject"]), _TEXT),
        amount=_NUMBERS, reason=_TEXT, note=_TEXT)
 def test_the_claim_review_form_survives_fuzzing(client, decision, amount, reason, note):
-    from datetime import date
-
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from eligibility.models import Program
     from portal import roles
-    from subsidies import services
     from subsidies.models import Claim
-    from tests.factories import FacilityFactory, login_admin, make_admin, make_staff
-    from tests.samples import PDF
+    from tests.factories import claim_under_review, login_admin, make_admin
 
     FUZZED["inputs"] += 1
-    facility = FacilityFactory(kind="judo")
-    staff = make_staff(facility)
-    claim = services.start_claim(user=staff, facility=facility,
-                                 program=Program.objects.get(code="device-sejutsu"))
-    item = services.save_item(claim=claim, data=services.ItemInput(
-        "端末", 1, 30000, 3000, "店", date(2024, 11, 1)))
-    services.attach_document(claim=claim, item=item, kind="receipt", user=staff,
-                             upload=SimpleUploadedFile("r.pdf", PDF))
-    claim = services.start_review(claim=services.submit_claim(claim=claim, user=staff),
-                                  actor=make_admin(roles.REVIEWER))
+    claim = claim_under_review()
+    item = claim.items.get()
     login_admin(client, make_admin(roles.REVIEWER, roles.APPROVER))
     response = client.post(reverse("admin:subsidies_claim_review", args=[claim.pk]),
                            {"decision": decision, "amount": amount, "reason": reason,

@@ -3,7 +3,6 @@ asks its permission and, where declared, a second person (four-eyes); every move
 with its actor; two people deciding at once give one decision."""
 
 import pytest
-from django.db import connection
 
 from eligibility.models import ParameterVersion
 from facilities.models import UsageApplication
@@ -11,7 +10,6 @@ from portal import roles
 from portal.errors import IllegalTransition, NotPermitted
 from portal.workflow import available_moves, facility_state_label, moves, perform, refusal
 from subsidies.models import Claim
-from tests.conftest import services_required
 from tests.factories import AdminFactory, FacilityFactory, make_admin, make_staff, submit_start
 
 pytestmark = pytest.mark.django_db
@@ -95,22 +93,10 @@ def test_every_move_is_logged_with_its_actor():
 
 
 def test_a_facility_move_needs_the_facilitys_own_staff():
-    from datetime import date
-
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    from eligibility.models import Program
     from subsidies import services
-    from tests.samples import PDF
+    from tests.factories import claim_with_receipt
 
-    facility = FacilityFactory(kind="judo")
-    staff = make_staff(facility)
-    claim = services.start_claim(user=staff, facility=facility,
-                                 program=Program.objects.get(code="device-sejutsu"))
-    item = services.save_item(claim=claim, data=services.ItemInput(
-        "端末", 1, 10000, 0, "店", date(2024, 11, 1)))
-    services.attach_document(claim=claim, item=item, kind="receipt", user=staff,
-                             upload=SimpleUploadedFile("r.pdf", PDF))
+    claim, staff = claim_with_receipt()
     outsider = make_staff(FacilityFactory(kind="judo"))
     with pytest.raises(NotPermitted):
         services.submit_claim(claim=claim, user=outsider)
@@ -120,15 +106,11 @@ def test_a_facility_move_needs_the_facilitys_own_staff():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_reviewers_deciding_at_once_make_one_decision(migration_data):
+def test_two_reviewers_deciding_at_once_make_one_decision(postgres, migration_data):
     """Accept and return of the same application at the same moment: one wins, the other
     is told the state changed; device accounts are made once."""
-    if connection.vendor != "postgresql":
-        if services_required():
-            pytest.fail("needs PostgreSQL in CI")
-        pytest.skip("row locks are tested on PostgreSQL")
     from facilities import services
-    from tests.facilities.test_races import run_in_parallel
+    from tests.concurrency import run_in_parallel
 
     application = _application()
     first, second = make_admin(roles.REVIEWER), make_admin(roles.REVIEWER)

@@ -4,12 +4,10 @@ world-readable files, and files that only begin like a PDF/JPEG/PNG."""
 
 import io
 import stat
-import threading
 from datetime import date
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection, connections
 from django.urls import reverse
 from PIL import Image
 
@@ -17,7 +15,7 @@ from eligibility.models import Program
 from portal.errors import ServiceError
 from subsidies import services
 from subsidies.models import Claim, ClaimItem, ClaimState, Document
-from tests.conftest import services_required
+from tests.concurrency import run_in_parallel
 from tests.factories import FacilityFactory, make_staff
 from tests.samples import JPEG, PDF, PNG
 
@@ -232,36 +230,6 @@ def test_a_stale_copy_of_a_submitted_claim_cannot_take_items_or_files():
     assert ClaimItem.objects.get().unit_price == 1000
 
 
-@pytest.fixture
-def postgres():
-    if connection.vendor != "postgresql":
-        if services_required():
-            pytest.fail("the race tests need PostgreSQL: set DATABASE_URL in CI")
-        pytest.skip("races are tested on PostgreSQL (set DATABASE_URL)")
-
-
-def _run_in_parallel(calls) -> list:
-    barrier = threading.Barrier(len(calls))
-    outcomes: list = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait()
-            outcomes[index] = call()
-        except Exception as error:  # noqa: BLE001 - the test inspects every outcome
-            outcomes[index] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
-    return outcomes
-
-
 def _race_items_against_the_submission(facility, settings) -> None:
     claim, user = _claim(facility)
     _save(claim, user, receipt=_upload())
@@ -272,7 +240,7 @@ def _race_items_against_the_submission(facility, settings) -> None:
             uploads={"receipt": _upload()})
         for n in range(1, 7)
     ]
-    outcomes = _run_in_parallel([*saves, lambda: services.submit_claim(claim=stale, user=user)])
+    outcomes = run_in_parallel([*saves, lambda: services.submit_claim(claim=stale, user=user)])
     submitted = outcomes[-1]
     assert isinstance(submitted, Claim) and submitted.state == ClaimState.SUBMITTED, outcomes
     for outcome in outcomes[:-1]:
