@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django_celery_beat import admin as celery_beat_admin
+from django_celery_beat.models import PeriodicTask
 
 from .import_jobs import import_jobs_for, may_import
 from .models import ImportJob, User
@@ -50,3 +52,22 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class PeriodicTaskForm(celery_beat_admin.PeriodicTaskForm):
+    """django-celery-beat's form reads `cleaned_data["task"]` even when that field was
+    refused (say, longer than 200 characters), which failed the page; here the field's own
+    error is shown instead."""
+
+    def clean(self):
+        if "task" not in self.cleaned_data and not self.cleaned_data.get("regtask"):
+            return self.cleaned_data  # the task field already carries its error
+        return super().clean()
+
+
+class PeriodicTaskAdmin(celery_beat_admin.PeriodicTaskAdmin):
+    form = PeriodicTaskForm
+
+
+admin.site.unregister(PeriodicTask)
+admin.site.register(PeriodicTask, PeriodicTaskAdmin)

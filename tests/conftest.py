@@ -121,3 +121,13 @@ def postgres():
         if services_required():
             pytest.fail("the race tests need PostgreSQL: set DATABASE_URL in CI")
         pytest.skip("races are tested on PostgreSQL (set DATABASE_URL)")
+
+
+# Generated inputs: random on a developer's machine (to find new cases), the same every run
+# in CI (a run's verdict does not depend on the draw; what development finds is kept as a
+# plain regression test).
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if services_required():
+    hypothesis_settings.load_profile("ci")

@@ -143,6 +143,25 @@ def test_changelist_filters_survive_fuzzing(admin_client, key, value):
         assert response.status_code in (200, 302, 400)
 
 
+# ---- what the fuzzing found, kept as plain regression tests
+
+
+def test_an_autocomplete_field_with_a_malformed_or_huge_key_shows_the_form_again(admin_client):
+    for value in ("1e9", str(2**63), "-1", "abc"):
+        response = admin_client.post(reverse("admin:subsidies_freereadergrant_add"),
+                                     {"facility": value, "free_readers": "1"})
+        assert response.status_code == 200
+
+
+def test_a_periodic_task_with_an_overlong_task_name_shows_the_form_again(admin_client):
+    from django_celery_beat.models import PeriodicTask
+
+    response = admin_client.post(reverse("admin:django_celery_beat_periodictask_add"),
+                                 {"name": "x", "task": "0" * 300, "enabled": "on"})
+    assert response.status_code == 200
+    assert not PeriodicTask.objects.filter(name="x").exists()
+
+
 def test_admin_fuzzing_ran(capsys):
     """Runs last in this file (pytest keeps file order): reports how many inputs were tried."""
     print(f"admin fuzz inputs: {FUZZED['inputs']}")
