@@ -1,7 +1,6 @@
 """Thin views: parse, call one service or selector, render. Every facility-scoped view
 resolves the facility through `facility_for(user=…)` (404 for another facility's objects)."""
 
-import csv
 
 from allauth.account.adapter import get_adapter as get_account_adapter
 from django.contrib import messages
@@ -14,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from portal.csv_export import csv_response
 from portal.pdf import render_pdf
 
 from . import selectors, services
@@ -280,11 +280,6 @@ def public_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def public_list_csv(request: HttpRequest) -> StreamingHttpResponse:
     form = _public_filter(request)
     criteria = form.cleaned_data if form.is_bound and form.is_valid() else {}
@@ -294,26 +289,12 @@ def public_list_csv(request: HttpRequest) -> StreamingHttpResponse:
         name=criteria.get("name", ""),
     ).values_list("code", "name", "kind", "prefecture", "address", "golive_date")
     kinds = dict(FacilityKind.choices)
-    writer = csv.writer(_Echo())
-
-    def cell(value: str) -> str:
-        # A spreadsheet runs a cell that begins with = + - @ (or a tab/CR before one) as a
-        # formula, e.g. =HYPERLINK(...) in a facility's name: a quote makes it text.
-        return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-    def rows():
-        yield "\ufeff" + writer.writerow(
-            ["医療機関等コード・登録記号番号", "名称", "種別", "都道府県", "所在地", "運用開始日"]
-        )
+    rows = (
+        (code, name, kinds.get(kind, kind), PREFECTURE_NAMES.get(prefecture, ""), address,
+         golive_date.isoformat())
         for code, name, kind, prefecture, address, golive_date in entries.iterator(
-            chunk_size=2000
-        ):
-            yield writer.writerow([
-                cell(str(value)) for value in
-                (code, name, kinds.get(kind, kind), PREFECTURE_NAMES.get(prefecture, ""),
-                 address, golive_date.isoformat())
-            ])
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="myna-facilities.csv"'
-    return response
+            chunk_size=2000)
+    )
+    return csv_response(
+        ["医療機関等コード・登録記号番号", "名称", "種別", "都道府県", "所在地", "運用開始日"],
+        rows, "myna-facilities.csv")

@@ -24,6 +24,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.module_loading import import_string
 
+from .csv_export import FORMULA_STARTS, csv_lines
 from .normalize import nfkc
 
 CHUNK_LINES = 2000
@@ -181,7 +182,7 @@ def _header(reader: csv.DictReader, kind: ImportKind) -> frozenset[str]:
 def _cell(value: str | None) -> str:
     """A cell as typed; a quote our own export put before a formula-like value is removed."""
     value = value or ""
-    if value.startswith("'") and value[1:2] and value[1] in _FORMULA_STARTS:
+    if value.startswith("'") and value[1:2] and value[1] in FORMULA_STARTS:
         return value[1:]
     return value
 
@@ -252,23 +253,6 @@ def run_import(path: Path, kind: ImportKind, *, dry_run: bool,
     return result
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: str) -> str:
-    """A cell that a spreadsheet would run as a formula is written as text (CSV injection)."""
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
-
-
 def export_csv(kind: ImportKind, queryset) -> Iterator[str]:
-    """The CSV an import of the same kind reads back, streamed: UTF-8 with a BOM (so that
-    Excel reads it), the header, then one line per row, cells neutralised."""
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(kind.column_names)
-    for row in kind.export_rows(queryset):
-        yield writer.writerow([neutralise(str(cell)) for cell in row])
+    """The CSV an import of the same kind reads back (portal/csv_export.py's form)."""
+    return csv_lines(kind.column_names, kind.export_rows(queryset))
