@@ -1,6 +1,8 @@
 """和暦 (Japanese era) formatting for dates shown to users; dates are stored as ISO dates."""
 
-from datetime import date
+import re
+import unicodedata
+from datetime import date, timedelta
 
 # (first day in the Gregorian calendar, era name); newest first. 明治 is counted from the
 # first day of its first (lunar) year, 1868-01-25, as the calendar reform of 1873 did.
@@ -30,3 +32,71 @@ def to_wareki(value: date) -> str:
         return f"{value.year}年{value.month}月{value.day}日"
     year_text = "元" if year == 1 else str(year)
     return f"{name}{year_text}年{value.month}月{value.day}日"
+
+
+# --- Reading a typed date (DOMAIN §9): ISO in any width, or 和暦 ---------------------------
+
+# Era names as typed: the full name, its first character, or its Latin initial.
+_ERA_ALIASES = {
+    "令和": "令和", "令": "令和", "R": "令和",
+    "平成": "平成", "平": "平成", "H": "平成",
+    "昭和": "昭和", "昭": "昭和", "S": "昭和",
+    "大正": "大正", "大": "大正", "T": "大正",
+    "明治": "明治", "明": "明治", "M": "明治",
+}
+_ERA_START = {name: start for start, name in _ERAS}
+# The day after an era's last day is the next era's first day.
+_ERA_END = {older: newer_start
+            for (newer_start, _), (_, older) in zip(_ERAS, _ERAS[1:], strict=False)}
+
+_SEP = r"\s*[-/.．年月]\s*"
+_WESTERN = re.compile(rf"^(\d{{4}}){_SEP}(\d{{1,2}}){_SEP}(\d{{1,2}})\s*日?$")
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_JAPANESE = re.compile(
+    rf"^({'|'.join(sorted(_ERA_ALIASES, key=len, reverse=True))})\s*(元|\d{{1,2}}){_SEP}"
+    rf"(\d{{1,2}}){_SEP}(\d{{1,2}})\s*日?$",
+    re.IGNORECASE,
+)
+
+
+class DateParseError(ValueError):
+    """A typed date that cannot be read, with the reason in Japanese for the form to show."""
+
+
+def _real_date(year: int, month: int, day: int, typed: str) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise DateParseError(f"「{typed}」という日付はありません（{month}月{day}日が存在しません）。") from None
+
+
+def parse_date(text: str) -> date:
+    """A date typed as 2025-06-10 (also 2025/6/10, 2025.6.10, 2025年6月10日, 20250610, in any
+    width) or in 和暦: 令和7年6月10日, R7.6.10, 令7.6.10, H31.4.30, 平成31年4月30日, 令和元年….
+    Raises DateParseError (a ValueError) with a Japanese reason: impossible days (2月30日),
+    year 0 of an era, and dates outside the era (平成31年5月1日: 平成 ended on 4月30日)."""
+    typed = unicodedata.normalize("NFKC", text or "").strip()
+    if not typed:
+        raise DateParseError("日付を入力してください。")
+    if match := _WESTERN.match(typed) or _COMPACT.match(typed):
+        year, month, day = (int(part) for part in match.groups())
+        return _real_date(year, month, day, typed)
+    if match := _JAPANESE.match(typed):
+        alias, year_text, month_text, day_text = match.groups()
+        era = _ERA_ALIASES.get(alias) or _ERA_ALIASES[alias.upper()]
+        era_year_number = 1 if year_text == "元" else int(year_text)
+        if era_year_number == 0:
+            raise DateParseError(f"{era}0年はありません（{era}の最初の年は元年＝1年です）。")
+        start = _ERA_START[era]
+        value = _real_date(start.year + era_year_number - 1, int(month_text), int(day_text), typed)
+        end = _ERA_END.get(era)
+        if value < start:
+            raise DateParseError(f"{era}は{to_wareki(start)}（{start.isoformat()}）からです。")
+        if end is not None and value >= end:
+            last = end - timedelta(days=1)
+            raise DateParseError(f"{era}は{to_wareki(last)}（{last.isoformat()}）までです。"
+                                 f"それより後は{to_wareki(end)[:2]}で入力してください。")
+        return value
+    raise DateParseError(
+        "日付は 2025-06-10 または 令和7年6月10日（R7.6.10）の形で入力してください。"
+    )
