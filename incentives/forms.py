@@ -23,7 +23,7 @@ class ActivityReportForm(NormalizedForm):
 
 class AttestationForm(NormalizedForm):
     poster = forms.BooleanField(label="共通ポスターを受付等に掲示した", required=False)
-    informed = forms.BooleanField(label="患者への声かけ・チラシの配付を行った", required=False)
+    informed = forms.BooleanField(label="患者へのお声掛け・チラシ配付を行った", required=False)
 
 
 SIMULATOR_KINDS = [(k.value, k.label) for k in FacilityKind if k.value in
@@ -41,7 +41,7 @@ class LumpSumSimulatorForm(NormalizedForm):
         max_value=10_000_000,
     )
     poster = forms.BooleanField(label="共通ポスターを掲示している", required=False, initial=True)
-    informed = forms.BooleanField(label="声かけ・チラシ配付を行っている", required=False,
+    informed = forms.BooleanField(label="お声掛け・チラシ配付を行っている", required=False,
                                   initial=True)
 
 

@@ -135,7 +135,7 @@ def submit_attestation(
         record_activity(
             facility=facility, actor=user, verb="attestation_submitted",
             summary=f"{program.name}の実施状況（ポスター掲示: {'済' if poster else '未'}、"
-            f"声かけ・チラシ配付: {'済' if informed else '未'}）を登録しました。",
+            f"お声掛け・チラシ配付: {'済' if informed else '未'}）を登録しました。",
             target=attestation, receipt_number=attestation.receipt_number,
         )
         notify(to=facility_emails(facility), name="attestation_submitted",

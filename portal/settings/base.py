@@ -69,7 +69,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
-            "builtins": ["portal.templatetags.wareki"],
+            "builtins": ["portal.templatetags.wareki", "portal.templatetags.yen"],
         },
     }
 ]
