@@ -186,7 +186,7 @@ def test_judo_clinic_signs_up_applies_and_is_listed_publicly(new_page, log_in, a
     expect(row).to_contain_text("令和7年6月10日")
 
     with visitor.expect_download() as csv_info:
-        visitor.get_by_role("link", name="CSVでダウンロード").click()
+        visitor.get_by_role("button", name="この条件でCSVをダウンロード").click()
     with open(csv_info.value.path(), encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0][0] == "医療機関等コード・登録記号番号"

@@ -61,3 +61,18 @@ def test_new_golive_appears_only_after_the_weekly_rebuild(client, listed):
     assert "しんき整骨院" not in client.get(reverse("public:list")).content.decode()
     call_command("build_public_list")
     assert "しんき整骨院" in client.get(reverse("public:list")).content.decode()
+
+
+def test_the_csv_button_sends_the_search_fields_as_they_are(client, listed):
+    """The CSV control is a second submit button of the search form (formaction): it takes
+    the fields as typed, searched or not, and never a stale query."""
+    page = client.get(reverse("public:list"), {"prefecture": "27"}).content.decode()
+    form = page.split('<form method="get" role="search">')[1].split("</form>")[0]
+    assert f'formaction="{reverse("public:csv")}"' in form
+    assert 'name="prefecture"' in form and 'name="kind"' in form and 'name="name"' in form
+    # What the browser sends when the button is pressed: every field of the form.
+    response = client.get(reverse("public:csv"),
+                          {"prefecture": "27", "kind": "judo", "name": ""})
+    rows = list(csv.reader(io.StringIO(
+        b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert [row[1] for row in rows[1:]] == ["なにわ整骨院"]
