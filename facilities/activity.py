@@ -70,3 +70,25 @@ class FacilityMoveEffects:
                    name=move.email,
                    context={"facility": self.facility, "detail": summary, "summary": summary,
                             **self.email_context()})
+
+
+# The facility reads its history from its own side: the administrator's record says what the
+# administrator did (修正をお願いしました), the facility's page what happened to it
+# (修正のお願いがありました). The record itself is not changed; only its display is.
+_FACILITY_WORDING: dict[str, tuple[tuple[str, str], ...]] = {
+    "claim_under_review": (("審査を開始しました", "審査が始まりました"),),
+    "claim_returned": (("修正をお願いしました", "修正のお願いがありました"),),
+    "claim_approved": (("交付を決定しました", "交付が決定しました"),),
+    "claim_rejected": (("不交付としました", "不交付となりました"),),
+    "claim_paid": (("円を振り込みました", "円が振り込まれました"),),
+    "application_returned": (("を差し戻しました", "が差し戻されました"),),
+    "application_accepted": (("を承認しました", "が承認されました"),),
+}
+
+
+def facility_summary(activity) -> str:
+    """An activity's summary as the facility's own history shows it."""
+    text = activity.summary
+    for admin_words, facility_words in _FACILITY_WORDING.get(activity.verb, ()):
+        text = text.replace(admin_words, facility_words, 1)
+    return text

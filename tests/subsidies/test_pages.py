@@ -27,3 +27,22 @@ def test_the_confirmation_states_the_calculation_once(client):
     main = page.split("<main")[1]
     assert main.count("事業費 46,200円 → 上限 41,000円") == 1
     assert "41,000円" in main and "41000円" not in main
+
+
+def test_the_facility_reads_a_return_from_its_own_side(client):
+    from facilities.models import Activity
+    from portal import roles
+    from subsidies import services
+    from tests.factories import claim_under_review, make_admin
+
+    claim = claim_under_review()
+    services.return_claim(claim=claim, actor=make_admin(roles.REVIEWER),
+                          reason="領収書の宛名をご確認ください", item_notes={})
+    client.force_login(claim.facility.memberships.first().user)
+    page = client.get(reverse("facilities:history", args=[claim.facility.pk])).content.decode()
+    assert "修正のお願いがありました: 領収書の宛名をご確認ください" in page
+    assert "修正をお願いしました" not in page
+    assert "審査が始まりました" in page
+    # The administrators' record keeps their own words.
+    assert Activity.objects.filter(verb="claim_returned",
+                                   summary__startswith="修正をお願いしました").exists()
