@@ -56,8 +56,8 @@ class Facility(models.Model):
         on_delete=models.PROTECT,
         related_name="subordinates",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField("登録日時", auto_now_add=True)
+    updated_at = models.DateTimeField("更新日時", auto_now=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -103,10 +103,10 @@ class Membership(models.Model):
     one person may serve several (annexed) facilities."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL, verbose_name="ユーザー", on_delete=models.CASCADE, related_name="memberships"
     )
-    facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="memberships")
-    created_at = models.DateTimeField(auto_now_add=True)
+    facility = models.ForeignKey(Facility, verbose_name="施設", on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField("登録日時", auto_now_add=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -124,14 +124,14 @@ class LinkAttempt(models.Model):
     """Every attempt to link a user to a facility (なりすまし防止). The digits typed are not kept."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="link_attempts"
+        settings.AUTH_USER_MODEL, verbose_name="ユーザー", on_delete=models.CASCADE, related_name="link_attempts"
     )
-    code_entered = models.CharField(max_length=24)
-    facility = models.ForeignKey(Facility, null=True, blank=True, on_delete=models.SET_NULL)
-    succeeded = models.BooleanField(default=False)
-    reason = models.CharField(max_length=40, blank=True)
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    code_entered = models.CharField("入力された施設コード", max_length=24)
+    facility = models.ForeignKey(Facility, verbose_name="施設", null=True, blank=True, on_delete=models.SET_NULL)
+    succeeded = models.BooleanField("成功", default=False)
+    reason = models.CharField("結果", max_length=40, blank=True)
+    ip_address = models.GenericIPAddressField("IPアドレス", null=True, blank=True)
+    created_at = models.DateTimeField("登録日時", auto_now_add=True, db_index=True)
 
     class Meta:
         verbose_name = "施設紐付けの試行"
@@ -184,7 +184,7 @@ class UsageApplication(FacilityMoveEffects, WorkflowModel, models.Model):
     activity_prefix = "application"
     facility_state_labels = FACILITY_VISIBLE_STATE
 
-    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="applications")
+    facility = models.ForeignKey(Facility, verbose_name="施設", on_delete=models.PROTECT, related_name="applications")
     kind = models.CharField("申請区分", max_length=10, choices=ApplicationKind.choices)
     channel = models.CharField(
         "受付方法", max_length=10, choices=Channel.choices, default=Channel.ONLINE
@@ -204,7 +204,7 @@ class UsageApplication(FacilityMoveEffects, WorkflowModel, models.Model):
     planned_end_date = models.DateField("利用終了予定年月日", null=True, blank=True)
     return_reason = models.TextField("差戻し理由", blank=True)
     submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
+        settings.AUTH_USER_MODEL, verbose_name="申請者",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
@@ -213,8 +213,12 @@ class UsageApplication(FacilityMoveEffects, WorkflowModel, models.Model):
     submission_token = models.UUIDField(unique=True, null=True, blank=True, editable=False)
     submitted_at = models.DateTimeField("申請日時", auto_now_add=True)
     decided_at = models.DateTimeField("審査日時", null=True, blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="審査の担当者", null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
+        settings.AUTH_USER_MODEL, verbose_name="審査・決定者",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
@@ -291,10 +295,10 @@ class DeviceAccount(models.Model):
     database keeps their hashes (a new download issues new ones)."""
 
     facility = models.ForeignKey(
-        Facility, on_delete=models.PROTECT, related_name="device_accounts"
+        Facility, verbose_name="施設", on_delete=models.PROTECT, related_name="device_accounts"
     )
     application = models.ForeignKey(
-        UsageApplication, on_delete=models.PROTECT, related_name="device_accounts"
+        UsageApplication, verbose_name="利用申請", on_delete=models.PROTECT, related_name="device_accounts"
     )
     number = models.PositiveSmallIntegerField("端末番号")
     login_id = models.CharField("ID", max_length=20, unique=True)
@@ -303,7 +307,7 @@ class DeviceAccount(models.Model):
     credentials_issued_at = models.DateTimeField("設定情報の発行日時", null=True, blank=True)
     issue_count = models.PositiveSmallIntegerField("発行回数", default=0)
     is_active = models.BooleanField("有効", default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField("登録日時", auto_now_add=True)
     ended_at = models.DateTimeField("利用終了日時", null=True, blank=True)
     history = HistoricalRecords(excluded_fields=["password_hash", "activation_code_hash"])
 
@@ -335,13 +339,13 @@ class GoLive(models.Model):
         FACILITY = "facility", "施設が入力"
         POST = "post", "郵送申請の登録日"
 
-    facility = models.OneToOneField(Facility, on_delete=models.CASCADE, related_name="golive")
+    facility = models.OneToOneField(Facility, verbose_name="施設", on_delete=models.CASCADE, related_name="golive")
     date = models.DateField("運用開始日")
-    source = models.CharField(max_length=10, choices=Source.choices, default=Source.FACILITY)
+    source = models.CharField("登録元", max_length=10, choices=Source.choices, default=Source.FACILITY)
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+        settings.AUTH_USER_MODEL, verbose_name="更新者", null=True, blank=True, on_delete=models.SET_NULL
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField("更新日時", auto_now=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -355,13 +359,13 @@ class GoLive(models.Model):
 class PublicListEntry(models.Model):
     """The weekly snapshot of facilities that accept the My Number insurance card."""
 
-    facility = models.OneToOneField(Facility, on_delete=models.CASCADE, related_name="+")
+    facility = models.OneToOneField(Facility, verbose_name="施設", on_delete=models.CASCADE, related_name="+")
     code = models.CharField(max_length=24)
     name = models.CharField(max_length=200, db_index=True)
     kind = models.CharField(max_length=20, choices=FacilityKind.choices)
     prefecture = models.CharField(max_length=2, choices=PREFECTURES)
     address = models.CharField(max_length=300, blank=True)
-    golive_date = models.DateField()
+    golive_date = models.DateField("運用開始日")
 
     class Meta:
         verbose_name = "公開リスト掲載"
@@ -374,8 +378,8 @@ class PublicListEntry(models.Model):
 
 
 class PublicListBuild(models.Model):
-    built_at = models.DateTimeField(auto_now_add=True)
-    entry_count = models.PositiveIntegerField()
+    built_at = models.DateTimeField("更新日時", auto_now_add=True)
+    entry_count = models.PositiveIntegerField("掲載件数")
 
     class Meta:
         verbose_name = "公開リスト更新"
@@ -391,20 +395,20 @@ class Activity(models.Model):
     Entries with visible_to_facility=False (e.g. an internal second check) are for
     administrators only."""
 
-    facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="activities")
+    facility = models.ForeignKey(Facility, verbose_name="施設", on_delete=models.CASCADE, related_name="activities")
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+        settings.AUTH_USER_MODEL, verbose_name="操作者", null=True, blank=True, on_delete=models.SET_NULL
     )
-    target_type = models.ForeignKey(ContentType, null=True, on_delete=models.SET_NULL)
-    target_id = models.PositiveBigIntegerField(null=True)
+    target_type = models.ForeignKey(ContentType, verbose_name="対象の種類", null=True, on_delete=models.SET_NULL)
+    target_id = models.PositiveBigIntegerField("対象のID", null=True)
     target = GenericForeignKey("target_type", "target_id")
-    verb = models.CharField(max_length=40)
+    verb = models.CharField("操作", max_length=40)
     summary = models.TextField("内容")
     receipt_number = models.CharField("受付番号", max_length=20, blank=True)
-    from_state = models.CharField(max_length=20, blank=True)
-    to_state = models.CharField(max_length=20, blank=True)
-    visible_to_facility = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    from_state = models.CharField("変更前の状態", max_length=20, blank=True)
+    to_state = models.CharField("変更後の状態", max_length=20, blank=True)
+    visible_to_facility = models.BooleanField("施設に表示", default=True)
+    created_at = models.DateTimeField("登録日時", auto_now_add=True, db_index=True)
 
     class Meta:
         verbose_name = "履歴"

@@ -17,7 +17,7 @@ class AccountType(models.TextChoices):
 
 class BankAccount(models.Model):
     facility = models.OneToOneField(
-        Facility, on_delete=models.CASCADE, related_name="bank_account"
+        Facility, verbose_name="施設", on_delete=models.CASCADE, related_name="bank_account"
     )
     bank_code = models.CharField("金融機関コード", max_length=4)
     bank_name = models.CharField("金融機関名", max_length=100)
@@ -29,13 +29,14 @@ class BankAccount(models.Model):
     japan_post_kigo = models.CharField("ゆうちょ記号", max_length=5, blank=True)
     japan_post_bango = models.CharField("ゆうちょ番号", max_length=8, blank=True)
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name="更新者", null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField("更新日時", auto_now=True)
     history = HistoricalRecords()
 
     class Meta:
         verbose_name = "振込先口座"
+        permissions = [("view_account_number", "口座番号を全桁表示する（支払担当）")]
         verbose_name_plural = "振込先口座"
         constraints = [
             models.CheckConstraint(

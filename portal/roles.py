@@ -14,7 +14,8 @@ VIEWER = "閲覧のみ"
 SYSTEM_ADMIN = "システム管理"
 ROLES = (REVIEWER, APPROVER, PAYOUT_OFFICER, VIEWER, SYSTEM_ADMIN)
 
-# What every administrator may look at (no bank accounts: payout officers only).
+# What every administrator may look at (bank accounts masked: the full number is for
+# payout officers only).
 _VIEW = [
     "facilities.view_facility", "facilities.view_membership",
     "facilities.view_usageapplication", "facilities.view_deviceaccount",
@@ -26,6 +27,7 @@ _VIEW = [
     "eligibility.view_eligibilityrun",
     "subsidies.view_claim", "subsidies.view_claimitem", "subsidies.view_document",
     "subsidies.view_freereadergrant",
+    "incentives.view_bankaccount",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -36,7 +38,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "subsidies.review_claim",
     ],
     APPROVER: [*_VIEW, "subsidies.decide_claim"],
-    PAYOUT_OFFICER: [*_VIEW, "subsidies.pay_claim", "incentives.view_bankaccount"],
+    PAYOUT_OFFICER: [*_VIEW, "subsidies.pay_claim", "incentives.view_account_number"],
     VIEWER: [*_VIEW],
     SYSTEM_ADMIN: [
         *_VIEW,

@@ -7,10 +7,6 @@ from incentives import views as incentives_views
 from . import views
 from .admin_access import admin_login, admin_logout
 
-admin.site.site_header = "オンライン資格確認ポータル 管理"
-admin.site.site_title = "ポータル管理"
-admin.site.index_title = "管理メニュー"
-
 urlpatterns = [
     path("", views.home, name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),

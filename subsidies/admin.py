@@ -3,11 +3,13 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from portal.admin_permissions import EvidenceAdmin, permission_check
 from portal.admin_widgets import WellFormedAutocomplete
+from portal.admin_workflow import AssignedFilter, CsvExportAdmin, WorkflowAdmin
 from portal.errors import ServiceError, add_error_to_form
 from portal.workflow import refusal
 
@@ -15,6 +17,11 @@ from . import services
 from .forms import ReviewForm
 from .models import Claim, ClaimItem, ClaimState, Document, FreeReaderGrant
 from .views import serve_document
+
+
+def _local(value) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
 
 # The review page's decisions and the moves they make.
 REVIEW_MOVES = {"approve": "approve", "return": "send_back", "reject": "reject"}
@@ -41,14 +48,39 @@ class ClaimItemInline(admin.TabularInline):
 
 
 @admin.register(Claim)
-class ClaimAdmin(EvidenceAdmin, SimpleHistoryAdmin):
+class ClaimAdmin(WorkflowAdmin, CsvExportAdmin, EvidenceAdmin, SimpleHistoryAdmin):
+    """The claims queue (waiting longest first; assigned to me). A claim is taken into
+    review and paid from its own page; decided on the review page, beside its receipts."""
+
     list_display = ["receipt_number", "facility", "program", "state", "computed_amount",
-                    "approved_amount", "submitted_at"]
-    list_filter = ["program", "state"]
+                    "approved_amount", "submitted_at", "waiting_days", "assigned_to"]
+    list_filter = [AssignedFilter, "program", "state"]
     search_fields = ["receipt_number", "facility__code", "facility__name"]
-    list_select_related = ["facility", "program"]
+    list_select_related = ["facility", "program", "assigned_to"]
+    ordering = ["submitted_at"]
     inlines = [ClaimItemInline]
-    actions = ["start_review_selected", "mark_paid_selected"]
+    actions = ["start_review_selected", "mark_paid_selected", "assign_to_me"]
+    move_services = {
+        "start_review": lambda request, obj, reason: services.start_review(
+            claim=obj, actor=request.user),
+        "mark_paid": lambda request, obj, reason: services.mark_paid(
+            claim=obj, actor=request.user),
+    }
+    moves_elsewhere = {"approve": "subsidies_claim_review", "reject": "subsidies_claim_review",
+                       "send_back": "subsidies_claim_review"}
+    export_filename = "claims"
+    export_columns = [
+        ("受付番号", lambda c: c.receipt_number or ""),
+        ("医療機関等コード・登録記号番号", lambda c: c.facility.code),
+        ("施設名", lambda c: c.facility.name),
+        ("補助", lambda c: c.program.name),
+        ("状態", lambda c: c.get_state_display()),
+        ("算定額（円）", lambda c: c.computed_amount),
+        ("交付決定額（円）", lambda c: c.approved_amount),
+        ("提出日時", lambda c: _local(c.submitted_at)),
+        ("決定日時", lambda c: _local(c.decided_at)),
+        ("審査の担当者", lambda c: c.assigned_to.email if c.assigned_to else ""),
+    ]
     readonly_fields = ["facility", "program", "state", "receipt_number", "readers",
                        "computed_amount", "calculation", "approved_amount", "decision_reason",
                        "return_reason", "submitted_at", "decided_at", "decided_by", "paid_at",

@@ -44,7 +44,7 @@ EDITABLE_STATES = (ClaimState.DRAFT, ClaimState.RETURNED)
 class FreeReaderGrant(models.Model):
     """How many face-recognition card readers a facility received free (administrator data)."""
 
-    facility = models.OneToOneField(Facility, on_delete=models.CASCADE,
+    facility = models.OneToOneField(Facility, verbose_name="施設", on_delete=models.CASCADE,
                                     related_name="free_reader_grant")
     free_readers = models.PositiveSmallIntegerField("無償提供を受けた台数")
     history = HistoricalRecords()
@@ -67,8 +67,8 @@ class Claim(FacilityMoveEffects, WorkflowModel, models.Model):
     activity_prefix = "claim"
     facility_state_labels = FACILITY_CLAIM_LABELS
 
-    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="claims")
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="claims")
+    facility = models.ForeignKey(Facility, verbose_name="施設", on_delete=models.PROTECT, related_name="claims")
+    program = models.ForeignKey(Program, verbose_name="プログラム", on_delete=models.PROTECT, related_name="claims")
     state = state_field("状態", choices=ClaimState.choices, default=ClaimState.DRAFT)
     receipt_number = models.CharField("受付番号", max_length=20, unique=True, null=True,
                                       blank=True)
@@ -78,14 +78,17 @@ class Claim(FacilityMoveEffects, WorkflowModel, models.Model):
     approved_amount = models.PositiveIntegerField("交付決定額（円）", null=True, blank=True)
     decision_reason = models.TextField("減額・不交付の理由", blank=True)
     return_reason = models.TextField("差戻しの理由", blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="作成者", null=True,
                                    on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField("登録日時", auto_now_add=True)
     submitted_at = models.DateTimeField("提出日時", null=True, blank=True)
     decided_at = models.DateTimeField("決定日時", null=True, blank=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="審査・決定者", null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")
     paid_at = models.DateTimeField("支払日時", null=True, blank=True)
+    assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="審査の担当者",
+                                    null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
     history = HistoricalRecords()
 
     class Meta:
@@ -146,7 +149,8 @@ class Claim(FacilityMoveEffects, WorkflowModel, models.Model):
     @move(source=[ClaimState.SUBMITTED, ClaimState.RESUBMITTED], target=ClaimState.UNDER_REVIEW,
           permission=REVIEW_PERMISSION, label="審査を開始する", email="claim_state_changed")
     def start_review(self, *, actor):
-        pass
+        if self.assigned_to_id is None:  # who takes it into review is its reviewer
+            self.assigned_to = actor
 
     @move(source=ClaimState.UNDER_REVIEW, target=ClaimState.RETURNED,
           permission=REVIEW_PERMISSION, label="差し戻す", email="claim_state_changed")
@@ -174,7 +178,7 @@ class Claim(FacilityMoveEffects, WorkflowModel, models.Model):
 
 
 class ClaimItem(models.Model):
-    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="items")
+    claim = models.ForeignKey(Claim, verbose_name="補助金の申請", on_delete=models.CASCADE, related_name="items")
     description = models.CharField("品名・内容", max_length=200)
     quantity = models.PositiveIntegerField("数量")
     unit_price = models.PositiveIntegerField("単価（税抜・円）")
@@ -207,18 +211,18 @@ class Document(models.Model):
         RECEIPT = "receipt", "領収書"
         INVOICE = "invoice", "請求書・納品書"
 
-    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="documents")
-    item = models.ForeignKey(ClaimItem, null=True, blank=True, on_delete=models.CASCADE,
+    claim = models.ForeignKey(Claim, verbose_name="補助金の申請", on_delete=models.CASCADE, related_name="documents")
+    item = models.ForeignKey(ClaimItem, verbose_name="明細", null=True, blank=True, on_delete=models.CASCADE,
                              related_name="documents")
     kind = models.CharField("種類", max_length=10, choices=Kind.choices)
     stored_name = models.CharField(max_length=80, unique=True, editable=False)
     original_name = models.CharField("元のファイル名", max_length=200)
-    content_type = models.CharField(max_length=40)
-    size = models.PositiveIntegerField()
-    sha256 = models.CharField(max_length=64)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
+    content_type = models.CharField("ファイル形式", max_length=40)
+    size = models.PositiveIntegerField("サイズ（バイト）")
+    sha256 = models.CharField("SHA-256", max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="登録者", null=True,
                                     on_delete=models.SET_NULL, related_name="+")
-    uploaded_at = models.DateTimeField(auto_now_add=True)
+    uploaded_at = models.DateTimeField("登録日時", auto_now_add=True)
 
     class Meta:
         verbose_name = "添付書類"

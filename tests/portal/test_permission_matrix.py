@@ -68,6 +68,7 @@ POLICY: dict[str, tuple[set[str], set[str], set[str]]] = {
     "account.emailaddress": ({SU}, {SU}, {SU}),
     "mfa.authenticator": ({SU}, {SU}, {SU}),
     "portal.importjob": ({S, SU}, NOBODY, NOBODY),  # read-only; made by the import pages
+    "incentives.bankaccount": (ADMINS, NOBODY, NOBODY),  # the number masked but for 支払担当
 }
 
 # Custom admin pages (URL name → who may open them, GET).
@@ -83,6 +84,18 @@ LIST_PAGES: dict[str, set[str]] = {
     "facilities_facility_export": {S, SU},  # holds the account_last4 digits
     "eligibility_monthlystatistic_import": {S, SU},
     "eligibility_monthlystatistic_export": ADMINS,
+    "facilities_usageapplication_csv": ADMINS,
+    "subsidies_claim_csv": ADMINS,
+    "eligibility_determination_csv": ADMINS,
+}
+
+# Moves made from an object's own page (`<pk>/move/<name>/`): who may open the page for the
+# object of _world() in its state (an accepted application; a submitted claim).
+MOVE_PAGES: dict[str, dict[str, set[str]]] = {
+    "facilities.usageapplication": {"accept": NOBODY, "send_back": NOBODY,
+                                    "start_second_check": NOBODY},
+    "subsidies.claim": {"start_review": {R, SU}, "mark_paid": NOBODY,
+                        "approve": NOBODY},  # decided on the review page, not here
 }
 
 # The pages of one import job (their argument is a job): tests/portal/test_imports.py.
@@ -157,6 +170,11 @@ def _world() -> dict[str, object]:
                                               user=staff, upload=SimpleUploadedFile("r.pdf", PDF))
     claim = claim_services.submit_claim(claim=claim, user=staff)
     facility_services.rebuild_public_list()
+    from incentives.banking import validate_account
+    from incentives.services import save_bank_account
+
+    bank_account = save_bank_account(user=staff, facility=facility, account=validate_account(
+        "0001", "001", "1", "7654321", "ｱｵﾊﾞ"))
     LinkAttempt.objects.create(user=staff, code_entered=facility.code, reason="not_found")
     crontab = CrontabSchedule.objects.create(minute="0", hour="3")
     interval = IntervalSchedule.objects.create(every=10, period="minutes")
@@ -257,14 +275,20 @@ def _urls(label: str, obj) -> list[tuple[str, str, set[str]]]:
         if pattern.name in LIST_PAGES:
             urls.append((pattern.name, reverse(f"admin:{pattern.name}"),
                          LIST_PAGES[pattern.name]))
+    for move, allowed in MOVE_PAGES.get(label, {}).items():
+        urls.append((f"move {move}", reverse(f"admin:{app}_{model}_move", args=[obj.pk, move]),
+                     allowed))
     return urls
 
 
 def _post_urls(label: str, obj) -> list[tuple[str, str, set[str]]]:
     model_admin = admin.site._registry[obj.__class__]
-    return [(pattern.name, reverse(f"admin:{pattern.name}", args=[obj.pk]),
-             POST_PAGES[pattern.name])
-            for pattern in model_admin.get_urls() if pattern.name in POST_PAGES]
+    app, model = label.split(".")
+    return [*((pattern.name, reverse(f"admin:{pattern.name}", args=[obj.pk]),
+               POST_PAGES[pattern.name])
+              for pattern in model_admin.get_urls() if pattern.name in POST_PAGES),
+            *((f"move {move}", reverse(f"admin:{app}_{model}_move", args=[obj.pk, move]),
+               allowed) for move, allowed in MOVE_PAGES.get(label, {}).items())]
 
 
 def test_every_admin_model_and_page_has_a_policy():
@@ -275,7 +299,9 @@ def test_every_admin_model_and_page_has_a_policy():
               if pattern.name and not pattern.name.endswith(
                   ("_changelist", "_add", "_change", "_delete", "_history", "_autocomplete"))}
     history_pages = {name for name in custom if name.endswith("_simple_history")}
-    unknown = custom - history_pages - set(PAGES) - set(POST_PAGES) - set(LIST_PAGES) - JOB_PAGES
+    move_pages = {f"{label.replace('.', '_')}_move" for label in MOVE_PAGES}
+    unknown = (custom - history_pages - set(PAGES) - set(POST_PAGES) - set(LIST_PAGES)
+               - JOB_PAGES - move_pages)
     assert unknown == set(), unknown
 
 
@@ -335,7 +361,8 @@ def test_admin_actions_for(role):
 
 def test_matrix_size_is_reported(capsys):
     """The size of the generated matrix, for the note (URLs × roles, actions × roles)."""
-    urls = sum(5 for _ in POLICY) + len(PAGES) + len(POST_PAGES) + len(LIST_PAGES)
+    urls = (sum(5 for _ in POLICY) + len(PAGES) + len(POST_PAGES) + len(LIST_PAGES)
+            + 2 * sum(len(m) for m in MOVE_PAGES.values()))
     actions = sum(len(a) for a in ACTIONS.values())
     print(f"permission matrix: {urls} admin URLs × {len(ROLES)} roles = {urls * len(ROLES)}; "
           f"{actions} actions × {len(ROLES)} roles = {actions * len(ROLES)}")
