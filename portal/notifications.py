@@ -24,7 +24,8 @@ def render_email(name: str, context: dict) -> tuple[str, str]:
     return settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject, body
 
 
-def notify(*, to: list[str], name: str, context: dict) -> None:
+def notify(*, to: list[str], name: str, context: dict, headers: dict | None = None) -> None:
+    """`headers`: extra e-mail headers (e.g. List-Unsubscribe of a reminder)."""
     recipients = sorted({address for address in to if address})
     if not recipients:
         return
@@ -33,6 +34,9 @@ def notify(*, to: list[str], name: str, context: dict) -> None:
     def _send() -> None:
         from portal.tasks import send_email
 
-        send_email.delay(subject=subject, body=body, to=recipients)
+        if headers:
+            send_email.delay(subject=subject, body=body, to=recipients, headers=headers)
+        else:
+            send_email.delay(subject=subject, body=body, to=recipients)
 
     transaction.on_commit(_send)

@@ -1,10 +1,13 @@
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, send_mail
 
 
 @shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
-def send_email(*, subject: str, body: str, to: list[str]) -> int:
+def send_email(*, subject: str, body: str, to: list[str], headers: dict | None = None) -> int:
+    if headers:
+        return EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, to,
+                            headers=headers).send()
     return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, to)
 
 

@@ -15,6 +15,7 @@ urlpatterns = [
     path("facilities/", include("incentives.urls")),
     path("facilities/", include("subsidies.urls")),
     path("simulator/", incentives_views.simulator, name="simulator"),
+    path("todos/", include("todos.urls")),
     path("public/", include((public_urlpatterns, "public"))),
     path("admin/login/", admin_login),
     path("admin/logout/", admin_logout),

@@ -3,6 +3,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from facilities import selectors as facility_selectors
+from todos import selectors as todo_selectors
+from todos import services as todo_services
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -14,10 +16,13 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     facilities = list(facility_selectors.facilities_for(user=request.user))
+    since = todo_services.record_visit(user=request.user)
     return render(
         request,
         "dashboard.html",
         {
+            "todos": todo_selectors.todos_for(user=request.user),
+            "changes": todo_selectors.changes_for(user=request.user, since=since),
             "facilities": [
                 (facility, facility_selectors.journey_for(facility=facility))
                 for facility in facilities

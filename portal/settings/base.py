@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "eligibility",
     "incentives",
     "subsidies",
+    "todos",
 ]
 
 MIDDLEWARE = [
@@ -113,7 +114,12 @@ ACCOUNT_RATE_LIMITS = {
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "【オンライン資格確認ポータル】"
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = env("ACCOUNT_DEFAULT_HTTP_PROTOCOL", default="http")
 # Sign-up spends the same password-hashing work whether the address is new or registered.
-ACCOUNT_FORMS = {"signup": "portal.signup.SignupForm"}
+ACCOUNT_FORMS = {
+    "signup": "portal.account_forms.SignupForm",
+    "login": "portal.account_forms.LoginForm",
+    "reset_password_from_key": "portal.account_forms.ResetPasswordKeyForm",
+    "change_password": "portal.account_forms.ChangePasswordForm",
+}
 # Reverse proxies in front of the portal that append to X-Forwarded-For (0: none, the
 # client is REMOTE_ADDR). The rate limits and the facility-link log read the same address.
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
@@ -169,6 +175,8 @@ EMAIL_URL = env("EMAIL_URL", default="")
 if EMAIL_URL:
     vars().update(env.email_url("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="no-reply@portal.example.jp")
+# The portal's address in e-mails (links are built from it, never from a request's host).
+PORTAL_URL = env("PORTAL_URL", default="http://localhost:8000")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
@@ -191,6 +199,10 @@ CELERY_BEAT_SCHEDULE = {
     "run-eligibility-nightly": {
         "task": "eligibility.tasks.run_eligibility",
         "schedule": crontab(minute=30, hour=2),
+    },
+    "send-reminders-weekly": {
+        "task": "todos.tasks.send_reminders",
+        "schedule": crontab(minute=0, hour=8, day_of_week="mon"),
     },
 }
 
