@@ -114,12 +114,7 @@ ACCOUNT_RATE_LIMITS = {
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "【オンライン資格確認ポータル】"
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = env("ACCOUNT_DEFAULT_HTTP_PROTOCOL", default="http")
 # Sign-up spends the same password-hashing work whether the address is new or registered.
-ACCOUNT_FORMS = {
-    "signup": "portal.account_forms.SignupForm",
-    "login": "portal.account_forms.LoginForm",
-    "reset_password_from_key": "portal.account_forms.ResetPasswordKeyForm",
-    "change_password": "portal.account_forms.ChangePasswordForm",
-}
+ACCOUNT_FORMS = {"signup": "portal.signup.SignupForm"}
 # Reverse proxies in front of the portal that append to X-Forwarded-For (0: none, the
 # client is REMOTE_ADDR). The rate limits and the facility-link log read the same address.
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
