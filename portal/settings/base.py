@@ -57,6 +57,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "portal.urls"
+CSRF_FAILURE_VIEW = "portal.error_views.csrf_failure"
 WSGI_APPLICATION = "portal.wsgi.application"
 
 TEMPLATES = [
@@ -111,14 +112,30 @@ ACCOUNT_RATE_LIMITS = {
     "confirm_email": "1/3m/key",
     "reset_password": "20/m/ip,5/m/key",
 }
-ACCOUNT_EMAIL_SUBJECT_PREFIX = "【オンライン資格確認ポータル】"
+# The portal's name in e-mails and pages; links in e-mails go to PORTAL_BASE_URL when set
+# (https://portal.example.jp), else to the host the user came to. Never a host and port as
+# the sender's name (allauth's default greeting), which reads like phishing.
+PORTAL_NAME = env("PORTAL_NAME", default="オンライン資格確認ポータル")
+PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="")
+ACCOUNT_ADAPTER = "portal.account_adapter.AccountAdapter"
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"【{PORTAL_NAME}】"
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = env("ACCOUNT_DEFAULT_HTTP_PROTOCOL", default="http")
 # Sign-up spends the same password-hashing work whether the address is new or registered.
-ACCOUNT_FORMS = {"signup": "portal.signup.SignupForm"}
+ACCOUNT_FORMS = {
+    "signup": "portal.account_forms.SignupForm",
+    "login": "portal.account_forms.LoginForm",
+    "reset_password_from_key": "portal.account_forms.ResetPasswordKeyForm",
+    "change_password": "portal.account_forms.ChangePasswordForm",
+}
 # Reverse proxies in front of the portal that append to X-Forwarded-For (0: none, the
 # client is REMOTE_ADDR). The rate limits and the facility-link log read the same address.
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_FORMS = {
+    "authenticate": "portal.account_forms.AuthenticateForm",
+    "reauthenticate": "portal.account_forms.ReauthenticateForm",
+    "activate_totp": "portal.account_forms.ActivateTOTPForm",
+}
 MFA_TOTP_ISSUER = "オンライン資格確認ポータル"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGIN_URL = "account_login"

@@ -92,7 +92,7 @@ def log_in():
     def log_in(page, email, password=PASSWORD):
         page.goto("/accounts/login/")
         page.get_by_label("メールアドレス").fill(email)
-        page.get_by_label("パスワード:", exact=True).fill(password)
+        page.get_by_label("パスワード 必須", exact=True).fill(password)
         page.get_by_role("button", name="ログイン").click()
         expect(page).to_have_url(re.compile(r"/dashboard/$"))
         expect(page.get_by_role("heading", level=1)).to_have_text("マイページ")

@@ -92,15 +92,15 @@ def test_public_pages_have_no_serious_violations(new_page):
     # Forms with their errors shown.
     page.goto("/accounts/login/")
     page.get_by_label("メールアドレス").fill("nobody@example.jp")
-    page.get_by_label("パスワード:", exact=True).fill("Wrong2025Password")
+    page.get_by_label("パスワード 必須", exact=True).fill("Wrong2025Password")
     page.get_by_role("button", name="ログイン").click()
-    expect(page.get_by_role("main").locator("form")).to_contain_text("正しくありません")
+    expect(page.get_by_role("main")).to_contain_text("正しくありません")
     _check(page, "log-in with an error", problems)
 
     page.goto("/accounts/signup/")
     page.get_by_label("メールアドレス").fill("weak@example.jp")
-    page.get_by_label("パスワード:", exact=True).fill("password")
-    page.get_by_label("パスワード (再入力)").fill("password")
+    page.get_by_label("パスワード 必須", exact=True).fill("password")
+    page.get_by_label("パスワード（確認用）").fill("password")
     page.get_by_role("button", name="ユーザー登録").click()
     expect(page.get_by_role("main").locator("form")).to_contain_text("よく使われる")
     _check(page, "sign-up with an error", problems)
@@ -184,7 +184,7 @@ def test_skip_link_is_the_first_tab_stop(new_page):
     expect(page.get_by_role("main")).to_be_focused()
     # The next Tab goes on from the main content, past the header's menu.
     page.keyboard.press("Tab")
-    expect(page.get_by_role("main").get_by_role("link", name="こちらからユーザー登録")).to_be_focused()
+    expect(page.get_by_role("main").get_by_role("link", name="ユーザー登録", exact=True)).to_be_focused()
 
 
 def _tab_until(page, target, limit):

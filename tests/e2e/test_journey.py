@@ -38,8 +38,8 @@ def _sign_up_and_verify(page, email, password):
     page.get_by_role("main").get_by_role("link", name="ユーザー登録").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("ユーザー登録")
     page.get_by_label("メールアドレス").fill(email)
-    page.get_by_label("パスワード:", exact=True).fill(password)
-    page.get_by_label("パスワード (再入力)").fill(password)
+    page.get_by_label("パスワード 必須", exact=True).fill(password)
+    page.get_by_label("パスワード（確認用）").fill(password)
     sent_before = len(mail.outbox)
     page.get_by_role("button", name="ユーザー登録").click()
     expect(page).to_have_url(re.compile(r"/accounts/confirm-email/$"))
@@ -249,8 +249,8 @@ def test_sign_up_explains_the_password_rule_next_to_the_field(new_page):
     page.get_by_label("メールアドレス").fill("weak@example.jp")
     for password, message in [("Pass-word-2025", "半角の英字と数字のみ"),
                               ("password", "よく使われる"), ("Ab3", "8 文字")]:
-        page.get_by_label("パスワード:", exact=True).fill(password)
-        page.get_by_label("パスワード (再入力)").fill(password)
+        page.get_by_label("パスワード 必須", exact=True).fill(password)
+        page.get_by_label("パスワード（確認用）").fill(password)
         page.get_by_role("button", name="ユーザー登録").click()
         expect(page.get_by_role("main").locator("form")).to_contain_text(message)
         expect(page.get_by_label("メールアドレス")).to_have_value("weak@example.jp")
