@@ -14,6 +14,7 @@ from portal.admin_widgets import WellFormedAutocomplete
 from portal.errors import ServiceError
 
 from . import services
+from portal.wareki import to_wareki
 from .models import (
     ActivityReport,
     Attestation,
@@ -43,16 +44,15 @@ class ProgramAdmin(admin.ModelAdmin):
     def run_selected(self, request, queryset: QuerySet[Program]):
         for program in queryset:
             try:
-                run = services.run_eligibility(program=program)
+        # Queued as a task (never run inside the admin's request).
+                services.version_in_force(program)
             except ServiceError as error:
                 self.message_user(request, error.message, messages.ERROR)
-            else:
-                self.message_user(
-                    request,
-                    f"{program.name}: {run.facilities}施設を判定、支給対象 {run.eligible}施設、"
-                    f"合計 {run.total_amount:,}円",
-                    messages.SUCCESS,
-                )
+                continue
+            services.queue_program_batch(program)
+            self.message_user(
+                request, f"{program.name}: 支給判定の実行を受け付けました（バックグラウンドで実行します。"
+                "結果は「判定バッチの実行」に表示されます）。", messages.SUCCESS)
 
 
 class ParameterVersionForm(forms.ModelForm):
@@ -157,19 +157,20 @@ class ParameterVersionAdmin(SimpleHistoryAdmin):
         if request.method != "POST":
             return redirect("admin:eligibility_parameterversion_preview", pk)
         try:
-            run = services.apply_version(version=version, actor=request.user)
+            applied = services.apply_version(version=version, actor=request.user)
         except ServiceError as error:
             self.message_user(request, error.message, messages.ERROR)
             return redirect("admin:eligibility_parameterversion_preview", pk)
-        if run is None:
-            self.message_user(request, f"{version} を適用しました。", messages.SUCCESS)
-        else:
+        if applied.waiting:
             self.message_user(
-                request,
-                f"{version} を適用し、{run.facilities}施設を再判定しました"
-                f"（支給対象 {run.eligible}施設、合計 {run.total_amount:,}円）。",
-                messages.SUCCESS,
-            )
+                request, f"{version} を適用待ちにしました。適用開始日（{to_wareki(version.effective_from)}）"
+                "になると夜間の判定で適用され、それまで判定結果は変わりません。", messages.SUCCESS)
+        elif applied.queued:
+            self.message_user(
+                request, f"{version} を適用しました。全施設の再判定をバックグラウンドで実行します"
+                "（結果は「判定バッチの実行」に表示されます）。", messages.SUCCESS)
+        else:
+            self.message_user(request, f"{version} を適用しました。", messages.SUCCESS)
         return redirect(reverse("admin:eligibility_parameterversion_change", args=[pk]))
 
 

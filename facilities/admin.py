@@ -11,6 +11,7 @@ from portal.errors import ServiceError, add_error_to_form
 from . import services
 from .models import (
     Activity,
+from .fact_changes import facts_changed
     ApplicationKind,
     DeviceAccount,
     Facility,
@@ -39,6 +40,13 @@ class FacilityAdmin(WellFormedAutocomplete, CsvImportExportAdmin, SimpleHistoryA
 
 
 @admin.register(Membership)
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and {"kind", "main_facility"} & set(form.changed_data):
+            # Kind and 併設 are facts of the results: this facility and its former and new
+            # main facility are determined again after the save commits.
+            facts_changed([obj.pk, form.initial.get("main_facility"), obj.main_facility_id])
+
 class MembershipAdmin(WellFormedAutocomplete, SimpleHistoryAdmin):
     list_display = ["user", "facility", "created_at"]
     search_fields = ["user__email", "facility__code", "facility__name"]

@@ -1,0 +1,181 @@
+"""The to-do list in headless Chromium, one test per kind of item: the situation is made
+through the services, the staff member sees the item on マイページ, follows its link, does
+what it asks, and back on マイページ the item is gone. Fields are found by their names, so
+that the forms' wording may change without breaking these tests."""
+
+import re
+from datetime import date, timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from eligibility.models import Program
+from facilities import services as facility_services
+from facilities.models import DeviceAccount, GoLive
+from portal import roles
+from subsidies import services as claim_services
+from tests.factories import (
+    PASSWORD,
+    FacilityFactory,
+    accepted_facility,
+    claim_under_review,
+    make_admin,
+    make_staff,
+    submit_start,
+)
+from todos.models import LastVisit
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def _log_in(page, user):
+    """allauth's log-in by its field names (the page's wording is another part's work)."""
+    page.goto("/accounts/login/")
+    page.locator("input[name=login]").fill(user.email)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/$"))
+
+
+def _item(page, title):
+    return page.locator("ol.todo-list > li", has=page.get_by_role("heading", name=re.compile(
+        re.escape(title))))
+
+
+def _follow(page, user, title, link):
+    """Log in, find the item on マイページ (with its deadline) and follow its link."""
+    _log_in(page, user)
+    item = _item(page, title)
+    expect(item).to_have_count(1)
+    expect(item).to_contain_text("期限:")
+    item.get_by_role("link", name=link).click()
+
+
+def _gone(page, title):
+    page.goto("/dashboard/")
+    expect(page.get_by_role("heading", name="マイページ", level=1)).to_be_visible()
+    expect(_item(page, title)).to_have_count(0)
+
+
+def test_go_live_not_entered(new_page):
+    facility, user, _ = accepted_facility(kind="judo", devices=1)
+    page = new_page()
+    _follow(page, user, "運用開始日が未入力です", "運用開始日を入力する（運用開始日登録へ）")
+    expect(page.get_by_role("heading", level=1)).to_have_text("運用開始日登録")
+    page.locator("input[name=date]").fill("2025-06-10")
+    page.locator("main form button[type=submit]").last.click()
+    expect(page.get_by_role("status")).to_contain_text("運用開始日を登録しました")
+    _gone(page, "運用開始日が未入力です")
+    assert GoLive.objects.get(facility=facility).date == date(2025, 6, 10)
+
+
+def test_device_settings_not_downloaded(new_page):
+    facility, user, _ = accepted_facility(kind="judo", devices=1)
+    account = DeviceAccount.objects.get(facility=facility)
+    page = new_page()
+    _follow(page, user, "ユーザ設定情報が未ダウンロードです",
+            "ユーザ設定情報をダウンロードする（資格確認アカウント管理へ）")
+    page.get_by_role("link", name=account.login_id, exact=True).click()
+    with page.expect_download():
+        page.get_by_role("button", name=re.compile("ユーザ設定情報.*ダウンロード")).click()
+    _gone(page, "ユーザ設定情報が未ダウンロードです")
+    account.refresh_from_db()
+    assert account.issue_count == 1
+
+
+def test_bank_account_missing(new_page):
+    facility = FacilityFactory(kind="judo")
+    user = make_staff(facility)
+    page = new_page()
+    _follow(page, user, "振込先口座が未登録です",
+            "振込先口座を登録する（振込先口座の画面へ）")
+    page.locator("input[name=method][value=bank]").check()
+    page.locator("input[name=bank]").fill("みずほ")
+    page.locator("input[name=branch]").fill("東京営業部")
+    page.locator("select[name=account_type]").select_option("1")
+    page.locator("input[name=account_number]").fill("1234567")
+    page.locator("input[name=holder_name]").fill("かぶしきがいしゃ　あおば")
+    page.locator("button[name=review]").click()
+    page.locator("button[name=submit]").click()
+    expect(page.get_by_role("status")).to_contain_text("振込先口座を登録しました")
+    _gone(page, "振込先口座が未登録です")
+
+
+def test_report_due_before_the_deadline(new_page):
+    Program.objects.filter(code="cooperation-2025").update(
+        report_deadline=timezone.localdate() + timedelta(days=10))
+    facility = FacilityFactory(kind="judo")
+    user = make_staff(facility)
+    GoLive.objects.create(facility=facility, date=date(2025, 6, 1))
+    page = new_page()
+    title = "協力金（施術所・2025年）の取組の実施報告が未提出です"
+    _follow(page, user, title, "取組の実施報告をする（報告の画面へ）")
+    page.locator("input[name=voice]").check()
+    page.locator("input[name=flyer]").check()
+    page.locator("input[name=activity_from]").fill("2025-06-10")
+    page.locator("input[name=activity_to]").fill("2025-07-31")
+    page.locator("main form button[type=submit]").last.click()
+    expect(page.get_by_role("status")).to_contain_text("取組の実施報告を登録しました")
+    _gone(page, title)
+
+
+def test_attestation_missing(new_page):
+    facility = FacilityFactory(kind="clinic")
+    user = make_staff(facility)
+    page = new_page()
+    title = "一時金（医療機関・薬局・2024年）の実施状況の確認が未登録です"
+    _follow(page, user, title, "実施状況を登録する（確認の画面へ）")
+    page.locator("input[name=poster]").check()
+    page.locator("input[name=informed]").check()
+    page.locator("main form button[type=submit]").last.click()
+    expect(page.get_by_role("status")).to_contain_text("実施状況を登録しました")
+    _gone(page, title)
+
+
+def test_returned_claim_fixed_and_resubmitted(new_page):
+    claim = claim_under_review()
+    staff = claim.facility.memberships.get().user
+    claim_services.return_claim(claim=claim, actor=make_admin(roles.REVIEWER),
+                                reason="領収書の日付をご確認ください", item_notes={})
+    page = new_page()
+    title = f"{claim.program.name}の申請が差し戻されました"
+    _log_in(page, staff)
+    item = _item(page, title)
+    expect(item).to_contain_text("至急")
+    expect(item).to_contain_text("領収書の日付をご確認ください")
+    item.get_by_role("link", name="申請を直して再提出する（補助金の申請の画面へ）").click()
+    page.get_by_role("link", name=re.compile("再提出する")).click()
+    page.get_by_role("button", name="再提出する").click()
+    expect(page.locator("main")).to_contain_text("再提出済み")
+    _gone(page, title)
+
+
+def test_returned_application_made_again_and_shown_as_news(new_page):
+    facility = FacilityFactory(kind="judo")
+    user = make_staff(facility)
+    application = submit_start(facility, user)
+    LastVisit.objects.create(user=user, visited_at=timezone.now() - timedelta(days=3))
+    facility_services.return_application(application=application,
+                                         actor=make_admin(roles.REVIEWER),
+                                         reason="申請台数をご確認ください")
+    page = new_page()
+    title = "マイナ資格確認アプリ利用開始申請が差し戻されました"
+    _log_in(page, user)
+    # What changed since the last visit: the decision, linking to the application.
+    news = page.get_by_role("region", name=re.compile("前回のご利用以降のお知らせ"))
+    expect(news).to_contain_text(application.receipt_number)
+    item = _item(page, title)
+    expect(item).to_contain_text("申請台数をご確認ください")
+    item.get_by_role("link", name=re.compile("再度申請する")).click()
+    page.locator("input[name=contact_name]").fill("担当 花子")
+    page.locator("input[name=phone]").fill("03-1234-5678")
+    page.locator("input[name=staff_count]").fill("2")
+    page.locator("input[name=device_count]").fill("1")
+    page.get_by_role("button", name="確認画面へ").click()
+    page.get_by_role("button", name="申請する").click()
+    expect(page.locator(".receipt")).to_contain_text("受付番号")
+    _gone(page, title)
