@@ -1,17 +1,19 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from portal.admin_imports import CsvImportExportAdmin
 from portal.admin_permissions import EvidenceAdmin, permission_check
 from portal.admin_widgets import WellFormedAutocomplete
+from portal.admin_workflow import AssignedFilter, CsvExportAdmin, WorkflowAdmin
 from portal.errors import ServiceError, add_error_to_form
 
 from . import services
+from .fact_changes import facts_changed
 from .models import (
     Activity,
-from .fact_changes import facts_changed
     ApplicationKind,
     DeviceAccount,
     Facility,
@@ -38,8 +40,6 @@ class FacilityAdmin(WellFormedAutocomplete, CsvImportExportAdmin, SimpleHistoryA
     autocomplete_fields = ["main_facility"]
     inlines = [MembershipInline]
 
-
-@admin.register(Membership)
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if change and {"kind", "main_facility"} & set(form.changed_data):
@@ -47,6 +47,8 @@ class FacilityAdmin(WellFormedAutocomplete, CsvImportExportAdmin, SimpleHistoryA
             # main facility are determined again after the save commits.
             facts_changed([obj.pk, form.initial.get("main_facility"), obj.main_facility_id])
 
+
+@admin.register(Membership)
 class MembershipAdmin(WellFormedAutocomplete, SimpleHistoryAdmin):
     list_display = ["user", "facility", "created_at"]
     search_fields = ["user__email", "facility__code", "facility__name"]
@@ -88,17 +90,50 @@ class PostalApplicationForm(forms.ModelForm):
         )
 
 
+def _local(value) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
 @admin.register(UsageApplication)
-class UsageApplicationAdmin(WellFormedAutocomplete, EvidenceAdmin, SimpleHistoryAdmin):
+class UsageApplicationAdmin(WorkflowAdmin, CsvExportAdmin, WellFormedAutocomplete, EvidenceAdmin,
+                            SimpleHistoryAdmin):
+    """The review queue (waiting longest first; assigned to me), each application decided
+    from its own page or in bulk."""
+
     list_display = [
         "receipt_number", "facility", "kind", "channel", "state", "device_count", "submitted_at",
+        "waiting_days", "assigned_to",
     ]
-    list_filter = ["state", "kind", "channel", "facility__kind"]
+    list_filter = [AssignedFilter, "state", "kind", "channel", "facility__kind"]
+    list_select_related = ["facility", "assigned_to"]
+    ordering = ["submitted_at"]
     search_fields = ["receipt_number", "facility__code", "facility__name", "email"]
     date_hierarchy = "submitted_at"
     autocomplete_fields = ["facility"]
     action_form = ReviewActionForm
-    actions = ["accept_selected", "return_selected", "second_check_selected"]
+    actions = ["accept_selected", "return_selected", "second_check_selected", "assign_to_me"]
+    move_services = {
+        "accept": lambda request, obj, reason: services.accept_application(
+            application=obj, actor=request.user),
+        "send_back": lambda request, obj, reason: services.return_application(
+            application=obj, actor=request.user, reason=reason),
+        "start_second_check": lambda request, obj, reason: services.start_second_check(
+            application=obj, actor=request.user),
+    }
+    moves_with_reason = frozenset({"send_back"})
+    export_filename = "applications"
+    export_columns = [
+        ("受付番号", lambda a: a.receipt_number),
+        ("医療機関等コード・登録記号番号", lambda a: a.facility.code),
+        ("施設名", lambda a: a.facility.name),
+        ("申請区分", lambda a: a.get_kind_display()),
+        ("受付方法", lambda a: a.get_channel_display()),
+        ("状態", lambda a: a.get_state_display()),
+        ("申請台数", lambda a: a.device_count),
+        ("申請日時", lambda a: _local(a.submitted_at)),
+        ("審査日時", lambda a: _local(a.decided_at)),
+        ("審査の担当者", lambda a: a.assigned_to.email if a.assigned_to else ""),
+    ]
     readonly_fields = [
         "receipt_number", "state", "submitted_by", "submitted_at", "decided_by", "decided_at",
         "return_reason",

@@ -13,6 +13,7 @@ from portal.workflow import WorkflowModel, facility_state_label, move, state_fie
 
 from .activity import FacilityMoveEffects
 from .codes import luhn_check_digit
+from .kinds import MEDICAL_KINDS, SEJUTSU_KINDS
 from .prefectures import PREFECTURE_NAMES, PREFECTURES
 
 
@@ -27,8 +28,6 @@ class FacilityKind(models.TextChoices):
     AMA_ACUPUNCTURE = "ama_acupuncture", "あん摩マッサージ指圧・はり・きゅう 施術所"
 
 
-MEDICAL_KINDS = frozenset({"hospital", "clinic", "dental", "pharmacy"})
-SEJUTSU_KINDS = frozenset({"judo", "ama", "acupuncture", "ama_acupuncture"})
 # 点数表番号 (3rd digit of the 医療機関等コード) each medical kind must carry.
 POINT_TABLE_FOR_KIND = {"hospital": "1", "clinic": "1", "dental": "3", "pharmacy": "4"}
 

@@ -40,6 +40,8 @@ from functools import cache
 
 import jaconv
 
+from portal.normalize import digits
+
 __all__ = [
     "ACCOUNT_NUMBER_LENGTH",
     "ACCOUNT_TYPES",
@@ -131,11 +133,8 @@ def _is_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def normalize_digits(value: str) -> str:
-    """NFKC (full-width digits become ASCII), then spaces and hyphens of any width removed.
-    What is left is returned as it is, for the caller to refuse if it is not all digits."""
-    text = unicodedata.normalize("NFKC", value or "")
-    return "".join(ch for ch in text if not ch.isspace() and ch not in _DASHES and ch != "-")
+# NFKC, then spaces and hyphens of any width removed (the portal's one digit normaliser).
+normalize_digits = digits
 
 
 def _describe(ch: str) -> str:

@@ -9,10 +9,13 @@ def nfkc(value: str) -> str:
     return unicodedata.normalize("NFKC", value or "").strip()
 
 
+# Hyphens and dashes of every width people type between digits (after NFKC).
+DASHES = "-‐‑‒–—―−－ーｰ"
+
+
 def digits(value: str) -> str:
     """Full-width digits, spaces and hyphens (any width) → a plain string of ASCII digits
-    (or whatever else was typed, for the caller's validation to refuse)."""
-    text = nfkc(value)
-    for ch in (" ", "-", "‐", "−", "ー", "―"):
-        text = text.replace(ch, "")
-    return text
+    (or whatever else was typed, for the caller's validation to refuse). The one digit
+    normaliser: codes, account numbers, 記号・番号, the last four digits."""
+    text = unicodedata.normalize("NFKC", value or "")
+    return "".join(ch for ch in text if not ch.isspace() and ch not in DASHES)
