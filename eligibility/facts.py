@@ -7,7 +7,8 @@ from datetime import date
 from django.db.models import Exists, F, FilteredRelation, Max, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 
-from facilities.models import MEDICAL_KINDS, SEJUTSU_KINDS, Facility, GoLive
+from facilities.kinds import MEDICAL_KINDS
+from facilities.models import Facility, GoLive
 
 from .models import Attestation, Program
 from .rules.cooperation import CooperationFacts, CooperationParams
@@ -65,10 +66,11 @@ def lump_sum_facts(
 def cooperation_facts(
     program: Program, params: CooperationParams, facility_ids: list[int] | None = None
 ) -> Iterator[tuple[int, CooperationFacts]]:
-    """A partner (the other side of a 併設) counts as introduced when it has a go-live date
-    on or before the period end."""
+    """The facilities of the kinds the parameters name (`params.kinds`). A partner (the other
+    side of a 併設) counts as introduced when it has a go-live date on or before the period
+    end."""
     introduced = GoLive.objects.filter(date__lte=params.period_end)
-    facilities = Facility.objects.filter(kind__in=SEJUTSU_KINDS)
+    facilities = Facility.objects.filter(kind__in=params.kinds)
     if facility_ids is not None:
         facilities = facilities.filter(pk__in=facility_ids)
     rows = (

@@ -11,6 +11,7 @@ from portal.imports import Classified, ImportKind, Line, LineError
 from portal.normalize import nfkc
 
 from .models import MonthlyStatistic
+from .services import queue_redetermination, request_redetermination
 
 COUNTS = (("receipts", "レセプト件数"), ("card_users", "マイナ保険証利用人数"),
           ("usage_count", "利用件数"))
@@ -104,7 +105,14 @@ class MonthlyStatisticsImport(ImportKind):
                 rows, batch_size=2000, update_conflicts=True,
                 unique_fields=["facility", "month"],
                 update_fields=[column for column, _ in COUNTS])
+            # The facilities touched are determined again once the whole file is in.
+            request_redetermination({row.facility_id for row in rows}, enqueue=False)
+            state["touched"] = True
         return []
+
+    def finish(self, state: dict) -> None:
+        if state.get("touched"):
+            queue_redetermination()
 
     def export_rows(self, queryset) -> Iterator[list[str]]:
         rows = queryset.order_by("facility__code", "month").values_list(

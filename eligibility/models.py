@@ -42,10 +42,13 @@ class Program(models.Model):
 
 class ParameterVersion(WorkflowModel, models.Model):
     """One version of a program's parameters, with the notice it comes from. A draft is
-    previewed (which facilities' results change, by how much) and then applied."""
+    previewed (which facilities' results change, by how much) and then applied: at once when
+    its effective_from has come (適用中), else it waits for that day (適用待ち) and changes
+    no result before it (`eligibility.engine.parameters_in_force`)."""
 
     class Status(models.TextChoices):
         DRAFT = "draft", "下書き"
+        SCHEDULED = "scheduled", "適用待ち"  # applied, in force from its effective_from
         ACTIVE = "active", "適用中"
         SUPERSEDED = "superseded", "過去の版"
 
@@ -73,6 +76,13 @@ class ParameterVersion(WorkflowModel, models.Model):
             models.UniqueConstraint(
                 fields=["program"], condition=Q(status="active"), name="one_active_version"
             ),
+            # On any date exactly one applied version is in force: two applied versions
+            # never start on the same day.
+            models.UniqueConstraint(
+                fields=["program", "effective_from"],
+                condition=Q(status__in=["active", "scheduled"]),
+                name="one_applied_version_per_effective_date",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -84,6 +94,16 @@ class ParameterVersion(WorkflowModel, models.Model):
           permission=APPLY_PERMISSION, label="適用する")
     def apply(self, *, actor):
         self.applied_at = timezone.now()
+
+    @move(field="status", source=Status.DRAFT, target=Status.SCHEDULED,
+          permission=APPLY_PERMISSION, label="適用開始日から適用する（予約）")
+    def schedule(self, *, actor):
+        self.applied_at = timezone.now()
+
+    @move(field="status", source=Status.SCHEDULED, target=Status.ACTIVE,
+          permission=APPLY_PERMISSION, label="適用開始日になったので適用中にする")
+    def take_effect(self, *, actor):
+        pass
 
     @move(field="status", source=Status.ACTIVE, target=Status.SUPERSEDED,
           permission=APPLY_PERMISSION, label="過去の版にする")
@@ -227,3 +247,22 @@ class EligibilityRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.program.code} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class PendingDetermination(models.Model):
+    """A facility whose facts changed since its results were determined: written in the
+    transaction that changed the fact, consumed by the re-determination task. One row per
+    facility, so that many quick changes make one run, and the facility's results page can
+    say that a re-determination is on its way instead of showing a stale verdict."""
+
+    facility = models.OneToOneField(
+        Facility, on_delete=models.CASCADE, related_name="pending_determination"
+    )
+    requested_at = models.DateTimeField("依頼日時")
+
+    class Meta:
+        verbose_name = "再判定待ち"
+        verbose_name_plural = "再判定待ち"
+
+    def __str__(self) -> str:
+        return f"{self.facility.code} {self.requested_at:%Y-%m-%d %H:%M}"

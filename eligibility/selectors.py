@@ -1,20 +1,17 @@
+from datetime import date
+
 from django.db.models import QuerySet
 
 from facilities.models import Facility
 
-from .models import Determination, MonthlyStatistic, ParameterVersion, Program
+from .engine import parameters_in_force_for_code
+from .models import Determination, MonthlyStatistic, PendingDetermination, Program
 
 
-def simulation_params(program_code: str) -> dict | None:
-    """The parameters in force for a program code, or None (the rules' defaults)."""
-    version = (
-        ParameterVersion.objects.filter(
-            program__code=program_code, status=ParameterVersion.Status.ACTIVE
-        )
-        .only("params")
-        .first()
-    )
-    return version.params if version else None
+def simulation_params(program_code: str, *, on: date | None = None) -> dict | None:
+    """The parameters in force (today, or on `on`) for a program code, or None (the rules'
+    defaults)."""
+    return parameters_in_force_for_code(program_code, on=on)
 
 
 def determinations_for(*, facility: Facility) -> QuerySet[Determination]:
@@ -31,3 +28,8 @@ def open_programs_for(*, facility: Facility, rule: str) -> QuerySet[Program]:
 
 def statistics_for(*, facility: Facility) -> QuerySet[MonthlyStatistic]:
     return MonthlyStatistic.objects.filter(facility=facility).order_by("month")
+
+
+def redetermination_pending(*, facility: Facility) -> bool:
+    """A fact of this facility changed and its results are being determined again."""
+    return PendingDetermination.objects.filter(facility=facility).exists()

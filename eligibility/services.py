@@ -1,19 +1,42 @@
 """Writes of the eligibility engine: the batch (idempotent, re-runnable, never touching a
-result already put into a payout), parameter versions (preview, then apply)."""
+result already put into a payout), re-determination when a facility's facts change,
+parameter versions (preview, then apply at once or from their effective date)."""
 
 import json
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
+from functools import reduce
 from itertools import islice
+from operator import or_
 
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
+from facilities.models import Facility
 from portal.errors import ServiceError
-from portal.workflow import perform
+from portal.workflow import last_actor, perform
 
-from .engine import PARAMETER_PARSERS, RULES, reason_texts, results_for
-from .models import Determination, EligibilityRun, ParameterVersion, Program
+from .engine import (
+    PARAMETER_PARSERS,
+    RULES,
+    due_versions,
+    parameters_in_force,
+    reason_texts,
+    results_for,
+)
+from .models import (
+    Determination,
+    EligibilityRun,
+    ParameterVersion,
+    PendingDetermination,
+    Program,
+)
+
+logger = logging.getLogger(__name__)
 
 BATCH = 5000
 UPDATE_FIELDS = ["parameter_version", "eligible", "amount", "reasons", "details",
@@ -24,8 +47,8 @@ class ParameterError(ServiceError):
     """Parameters that do not parse, or a version that cannot be used as asked."""
 
 
-def active_version(program: Program) -> ParameterVersion:
-    version = program.versions.filter(status=ParameterVersion.Status.ACTIVE).first()
+def version_in_force(program: Program, *, on: date | None = None) -> ParameterVersion:
+    version = parameters_in_force(program, on=on)
     if version is None:
         raise ParameterError(f"{program.name}: 適用中のパラメータがありません。")
     return version
@@ -37,16 +60,18 @@ def _chunks(iterable, size):
         yield chunk
 
 
-def run_eligibility(*, program: Program, facility_ids: list[int] | None = None) -> EligibilityRun:
-    """Determine every facility of the program under its active parameters and upsert the
-    results (one row per facility and program); payout-locked results are left alone."""
-    version = active_version(program)
+def run_eligibility(
+    *, program: Program, facility_ids: list[int] | None = None, on: date | None = None
+) -> EligibilityRun:
+    """Determine every facility of the program (or those given) under the parameters in
+    force today (or on `on`) and upsert the results (one row per facility and program);
+    payout-locked results are left alone."""
+    version = version_in_force(program, on=on)
     run = EligibilityRun.objects.create(program=program, parameter_version=version)
-    locked = set(
-        Determination.objects.filter(program=program, payout_locked=True).values_list(
-            "facility_id", flat=True
-        )
-    )
+    locked_rows = Determination.objects.filter(program=program, payout_locked=True)
+    if facility_ids is not None:
+        locked_rows = locked_rows.filter(facility_id__in=facility_ids)
+    locked = set(locked_rows.values_list("facility_id", flat=True))
     now = timezone.now()
     for chunk in _chunks(results_for(version, facility_ids), BATCH):
         rows = []
@@ -110,12 +135,86 @@ def _upsert(rows: list[tuple]) -> None:
         )
 
 
-def run_all_open_programs() -> list[EligibilityRun]:
+def open_batch_programs(*, on: date | None = None) -> list[Program]:
+    """The programs the batch determines that have parameters in force on the date."""
     return [
-        run_eligibility(program=program)
+        program
         for program in Program.objects.filter(is_open=True, rule__in=list(RULES)).order_by("code")
-        if program.versions.filter(status=ParameterVersion.Status.ACTIVE).exists()
+        if parameters_in_force(program, on=on) is not None
     ]
+
+
+def run_all_open_programs(*, on: date | None = None) -> list[EligibilityRun]:
+    return [run_eligibility(program=program, on=on) for program in open_batch_programs(on=on)]
+
+
+def run_nightly(*, today: date | None = None) -> list[EligibilityRun]:
+    """The beat job: versions whose effective date has come become 適用中, then every open
+    program is determined under the parameters in force today."""
+    today = today or timezone.localdate()
+    take_effect_due_versions(today=today)
+    return run_all_open_programs(on=today)
+
+
+# ---------------------------------------------------------------- results follow the facts
+
+PENDING_CHUNK = 2000
+
+
+def _with_annex_partners(facility_ids: set[int]) -> set[int]:
+    """The facilities and the other side of their 併設 (a partner's result may read them)."""
+    mains = Facility.objects.filter(pk__in=facility_ids, main_facility__isnull=False)
+    subordinates = Facility.objects.filter(main_facility_id__in=facility_ids)
+    return (set(facility_ids) | set(mains.values_list("main_facility_id", flat=True))
+            | set(subordinates.values_list("pk", flat=True)))
+
+
+def request_redetermination(facility_ids: Iterable[int], *, enqueue: bool = True) -> None:
+    """A fact of these facilities changed: mark them (and their 併設 partners) pending, in
+    the caller's transaction, and after it commits queue one re-determination (the task
+    takes every pending facility, so that many quick changes make one run). A rolled-back
+    change marks nothing and queues nothing. `enqueue=False` for callers that write facts
+    in many transactions and queue once at the end (`queue_redetermination`)."""
+    ids = _with_annex_partners({int(pk) for pk in facility_ids if pk is not None})
+    if not ids:
+        return
+    now = timezone.now()
+    PendingDetermination.objects.bulk_create(
+        [PendingDetermination(facility_id=pk, requested_at=now) for pk in sorted(ids)],
+        batch_size=PENDING_CHUNK, update_conflicts=True, unique_fields=["facility"],
+        update_fields=["requested_at"],
+    )
+    if enqueue:
+        queue_redetermination()
+
+
+def queue_redetermination() -> None:
+    """Queue the re-determination task once the current transaction commits (at once
+    outside one); in-process when there is no broker (CELERY_TASK_ALWAYS_EAGER)."""
+    from .tasks import redetermine_pending
+
+    transaction.on_commit(redetermine_pending.delay)
+
+
+def redetermine_pending(*, today: date | None = None) -> int:
+    """Re-determine every pending facility for the open programs and clear what was done.
+    A facility asked for again while it was being determined stays pending (its row is
+    removed only if unchanged since it was read), so no change of a fact is ever lost."""
+    done = 0
+    while True:
+        rows = list(PendingDetermination.objects.order_by("requested_at", "facility_id")
+                    .values_list("facility_id", "requested_at")[:PENDING_CHUNK])
+        if not rows:
+            return done
+        ids = sorted(facility_id for facility_id, _ in rows)
+        for program in open_batch_programs(on=today):
+            run_eligibility(program=program, facility_ids=ids, on=today)
+        deleted, _ = PendingDetermination.objects.filter(
+            reduce(or_, (Q(facility_id=pk, requested_at=at) for pk, at in rows))
+        ).delete()
+        done += len(rows)
+        if deleted == 0:
+            return done  # every row was asked for again meanwhile: its own task follows
 
 
 # ---------------------------------------------------------------- parameter versions
@@ -206,20 +305,73 @@ def preview_version(version: ParameterVersion) -> Preview:
     return preview
 
 
-def apply_version(*, version: ParameterVersion, actor) -> EligibilityRun | None:
-    """Make a draft the program's parameters in force (the one in force becomes a past
-    version) and re-determine every facility. Both moves need the apply permission."""
+@dataclass(frozen=True)
+class Applied:
+    version: ParameterVersion
+    queued: bool  # the program's batch was queued (its results change now)
+
+    @property
+    def waiting(self) -> bool:
+        return self.version.status == ParameterVersion.Status.SCHEDULED
+
+
+def apply_version(*, version: ParameterVersion, actor, today: date | None = None) -> Applied:
+    """Apply a draft. If its effective_from has come it is in force at once (the version in
+    force becomes a past version) and the program's batch is queued as a task after commit
+    (never run in the admin's request); if its effective_from is still to come it waits
+    (適用待ち) and changes no result before that day, when the nightly job makes it 適用中
+    and determines under it. Every move needs the apply permission."""
+    today = today or timezone.localdate()
     validate_params(version.program, version.params)
     with transaction.atomic():
         Program.objects.select_for_update().get(pk=version.program_id)  # one apply at a time
         version = ParameterVersion.objects.get(pk=version.pk)
         if version.status != ParameterVersion.Status.DRAFT:
             raise ParameterError("下書きの版だけを適用できます。")
+        if version.effective_from > today:
+            if ParameterVersion.objects.filter(
+                program=version.program, status=ParameterVersion.Status.SCHEDULED,
+                effective_from=version.effective_from,
+            ).exists():
+                raise ParameterError("同じ適用開始日の版がすでに適用待ちです。")
+            return Applied(perform(version, "schedule", actor=actor), queued=False)
         for active in ParameterVersion.objects.filter(
             program=version.program, status=ParameterVersion.Status.ACTIVE
         ):
             perform(active, "supersede", actor=actor, summary=f"{version} の適用により")
         version = perform(version, "apply", actor=actor)
-    if version.program.rule not in RULES:
-        return None  # claim-based: each claim is computed when it is made
-    return run_eligibility(program=version.program)
+        queued = version.program.rule in RULES  # claim-based: each claim is computed when made
+        if queued:
+            queue_program_batch(version.program)
+    return Applied(version, queued=queued)
+
+
+def queue_program_batch(program: Program) -> None:
+    from .tasks import run_eligibility as run_eligibility_task
+
+    code = program.code
+    transaction.on_commit(lambda: run_eligibility_task.delay(code))
+
+
+def take_effect_due_versions(*, today: date) -> list[ParameterVersion]:
+    """Versions waiting for a day that has come become 適用中 (and the one in force before
+    them a past version). The move is recorded as made by whoever applied the version;
+    `parameters_in_force` reads the dates, so the results are right even before this runs."""
+    moved = []
+    for due in ParameterVersion.objects.filter(due_versions(on=today)).select_related(
+        "program"
+    ).order_by("program", "effective_from", "version"):
+        actor = get_user_model().objects.filter(pk=last_actor(due, ("schedule",))).first()
+        summary = f"適用開始日（{due.effective_from:%Y-%m-%d}）になったため"
+        try:
+            with transaction.atomic():
+                for active in ParameterVersion.objects.filter(
+                    program=due.program, status=ParameterVersion.Status.ACTIVE,
+                    effective_from__lte=due.effective_from,
+                ):
+                    perform(active, "supersede", actor=actor, summary=f"{due} の{summary}")
+                moved.append(perform(due, "take_effect", actor=actor, summary=summary))
+        except ServiceError as error:
+            # Left waiting; parameters_in_force already reads it from its effective date.
+            logger.warning("version %s not moved to active: %s", due.pk, error.message)
+    return moved

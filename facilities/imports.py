@@ -13,6 +13,7 @@ from portal.imports import Classified, ImportKind, Line, LineError
 from portal.normalize import nfkc
 
 from .codes import CodeError, parse_medical_code
+from .fact_changes import facts_changed, facts_settled
 from .models import MEDICAL_KINDS, POINT_TABLE_FOR_KIND, Facility, FacilityKind
 from .prefectures import PREFECTURE_NAMES
 from .services import normalize_facility_code
@@ -166,8 +167,10 @@ class FacilityMasterImport(ImportKind):
         ids = dict(Facility.objects.filter(code__in=mains).values_list("code", "id"))
         changed = [line.key for line in classified.changed] + later
         objects, problems = [], []
+        former_mains: set[int | None] = set()
         for facility in Facility.objects.filter(code__in=changed):
             line = lines[facility.code]
+            former_mains.add(facility.main_facility_id)
             for name in _FIELDS:
                 if name in line.row:
                     setattr(facility, name, line.row[name])
@@ -183,7 +186,20 @@ class FacilityMasterImport(ImportKind):
         if objects:
             bulk_update_with_history(objects, Facility, [*_FIELDS, "main_facility", "updated_at"],
                                      batch_size=1000, default_date=now)
+        # Kind and 併設 are facts of the results: the facilities written (and their former
+        # and new main facilities) are determined again once the whole file is in.
+        touched = {facility.pk for facility in objects} | former_mains
+        touched |= {facility.main_facility_id for facility in [*created, *objects]}
+        touched |= {facility.pk for facility in created if facility.pk is not None}
+        touched.discard(None)
+        if touched:
+            facts_changed(touched, enqueue=False)
+            state["touched"] = True
         return problems
+
+    def finish(self, state: dict) -> None:
+        if state.get("touched"):
+            facts_settled()
 
     def export_rows(self, queryset) -> Iterator[list[str]]:
         for facility in queryset.select_related("main_facility").order_by("code").iterator(

@@ -17,6 +17,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from portal.errors import NotPermitted, ServiceError
+from portal.normalize import digits
 from portal.notifications import notify
 from portal.receipts import format_receipt_number
 from portal.wareki import to_wareki
@@ -24,6 +25,7 @@ from portal.workflow import perform
 
 from .activity import record_activity
 from .codes import CodeError, normalize_registration_number, parse_medical_code
+from .fact_changes import facts_changed
 from .models import (
     OPEN_STATES,
     ApplicationKind,
@@ -61,8 +63,7 @@ def link_user_to_facility(
         normalized = normalize_facility_code(code)
     except CodeError as error:
         raise ServiceError(error.message, field="code") from error
-    last4 = "".join(ch for ch in account_last4 if not ch.isspace())
-    last4 = last4.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+    last4 = digits(account_last4)
     if len(last4) != 4 or not last4.isdigit():
         raise ServiceError("口座番号の下4桁を数字4桁で入力してください。", field="account_last4")
 
@@ -439,6 +440,7 @@ def set_golive_date(*, user, facility: Facility, golive_date: date) -> GoLive:
         golive.source = GoLive.Source.FACILITY
         golive.updated_by = user
         golive.save()
+        facts_changed([facility.pk])  # its results (and its 併設 partner's) follow, after commit
         change = (
             f"{to_wareki(previous)} → {to_wareki(golive_date)}" if previous
             else to_wareki(golive_date)

@@ -1,5 +1,7 @@
 from django import forms
 
+from eligibility.rules.lump_sum import LumpSumParams
+from facilities.kinds import MEDICAL_KINDS
 from facilities.models import FacilityKind
 from portal.forms import ISODateField, NormalizedForm
 
@@ -26,23 +28,30 @@ class AttestationForm(NormalizedForm):
     informed = forms.BooleanField(label="患者へのお声掛け・チラシ配付を行った", required=False)
 
 
-SIMULATOR_KINDS = [(k.value, k.label) for k in FacilityKind if k.value in
-                   ("hospital", "clinic", "dental", "pharmacy")]
+SIMULATOR_KINDS = [(k.value, k.label) for k in FacilityKind if k.value in MEDICAL_KINDS]
 
 
 class LumpSumSimulatorForm(NormalizedForm):
+    """The months in the labels come from the parameters in force (`params`), not from here."""
+
     kind = forms.ChoiceField(label="施設の種別", choices=SIMULATOR_KINDS)
-    oct_receipts = forms.IntegerField(label="令和5年10月のレセプト件数", min_value=0,
+    oct_receipts = forms.IntegerField(label="基準月のレセプト件数", min_value=0,
                                       max_value=10_000_000)
-    oct_users = forms.IntegerField(label="令和5年10月のマイナ保険証利用人数", min_value=0,
+    oct_users = forms.IntegerField(label="基準月のマイナ保険証利用人数", min_value=0,
                                    max_value=10_000_000)
     best_users = forms.IntegerField(
-        label="評価対象月（令和6年5月〜8月）のうち最も多い月の利用人数", min_value=0,
-        max_value=10_000_000,
+        label="評価対象月のうち最も多い月の利用人数", min_value=0, max_value=10_000_000,
     )
     poster = forms.BooleanField(label="共通ポスターを掲示している", required=False, initial=True)
-    informed = forms.BooleanField(label="お声掛け・チラシ配付を行っている", required=False,
+    informed = forms.BooleanField(label="声かけ・チラシ配付を行っている", required=False,
                                   initial=True)
+
+    def __init__(self, *args, params: LumpSumParams, **kwargs):
+        super().__init__(*args, **kwargs)
+        baseline, evaluation = params.baseline_label, params.evaluation_label
+        self.fields["oct_receipts"].label = f"{baseline}のレセプト件数"
+        self.fields["oct_users"].label = f"{baseline}のマイナ保険証利用人数"
+        self.fields["best_users"].label = f"評価対象月（{evaluation}）のうち最も多い月の利用人数"
 
 
 class BankAccountForm(NormalizedForm):

@@ -1,21 +1,15 @@
-from eligibility.engine import reason_texts, results_for
-from eligibility.models import ActivityReport, Attestation, ParameterVersion, Program
-from eligibility.selectors import determinations_for
-from facilities.models import MEDICAL_KINDS, SEJUTSU_KINDS, Facility
+from eligibility.engine import programs_for_kind, reason_texts, result_now
+from eligibility.models import ActivityReport, Attestation, Program
+from eligibility.selectors import determinations_for, redetermination_pending
+from facilities.models import Facility
 from facilities.selectors import facility_for
 
 from .models import BankAccount
 
 
 def programs_for(facility: Facility):
-    """The incentive programs this facility's kind takes part in."""
-    if facility.kind in SEJUTSU_KINDS:
-        rule = Program.Rule.COOPERATION
-    elif facility.kind in MEDICAL_KINDS:
-        rule = Program.Rule.LUMP_SUM
-    else:
-        return Program.objects.none()
-    return Program.objects.filter(rule=rule).order_by("code")
+    """The incentive programs this facility's kind takes part in (the rules' registry)."""
+    return Program.objects.filter(rule__in=programs_for_kind(facility.kind)).order_by("code")
 
 
 def program_for(*, user, facility_id: int, code: str) -> tuple[Facility, Program]:
@@ -30,14 +24,13 @@ def program_for(*, user, facility_id: int, code: str) -> tuple[Facility, Program
 
 def current_result(facility: Facility, program: Program):
     """The facility's result computed now from its facts (what it would get if the batch
-    ran today), so it sees at once what is still missing. None without parameters."""
-    version = program.versions.filter(status=ParameterVersion.Status.ACTIVE).first()
-    if version is None:
+    ran today, under the parameters in force today), so it sees at once what is still
+    missing. None without parameters."""
+    result = result_now(program, facility.pk)
+    if result is None:
         return None
-    for _facility_id, result in results_for(version, [facility.pk]):
-        return {"eligible": result.eligible, "amount": result.amount,
-                "reasons": reason_texts(result)}
-    return None
+    return {"eligible": result.eligible, "amount": result.amount,
+            "reasons": reason_texts(result)}
 
 
 def report_for(facility: Facility, program: Program) -> ActivityReport | None:
@@ -53,10 +46,14 @@ def bank_account_for(facility: Facility) -> BankAccount | None:
 
 
 def overview_for(facility: Facility) -> list[dict]:
+    """Each program's stored result; while a re-determination is pending (a fact changed
+    since), `pending` is set and the page says so instead of showing a stale verdict."""
     stored = {d.program_id: d for d in determinations_for(facility=facility)}
+    pending = redetermination_pending(facility=facility)
     return [
         {
             "program": program,
+            "pending": pending,
             "determination": stored.get(program.pk),
             "current": current_result(facility, program),
             "report": report_for(facility, program) if program.rule == Program.Rule.COOPERATION

@@ -1,7 +1,6 @@
 """Writes of the incentive programs: 取組の実施報告 (協力金), the lump-sum attestation and the
 bank account. Each is one transaction, logged in the facility's history and e-mailed."""
 
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -9,11 +8,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from eligibility import services as eligibility_services
+from eligibility.engine import parameters_in_force
 from eligibility.models import ActivityReport, Attestation, Program
 from eligibility.rules.cooperation import CooperationParams
-from eligibility.selectors import simulation_params
 from facilities.activity import record_activity
-from facilities.models import MEDICAL_KINDS, SEJUTSU_KINDS, Facility
+from facilities.kinds import MEDICAL_KINDS, SEJUTSU_KINDS
+from facilities.models import Facility
 from facilities.selectors import facility_emails
 from facilities.services import ServiceError
 from portal.notifications import notify
@@ -28,23 +28,23 @@ from .models import BankAccount
 REPORT_DATE_MARGIN = timedelta(days=92)
 
 
+def report_period(program: Program, today: date | None = None) -> CooperationParams | None:
+    """The 協力金 parameters in force (its period), or None when none are."""
+    version = parameters_in_force(program, on=today)
+    if version is None or program.rule != Program.Rule.COOPERATION:
+        return None
+    return CooperationParams.from_dict(version.params)
+
+
 def report_is_locked(program: Program, today: date | None = None) -> bool:
     today = today or timezone.localdate()
     return program.report_deadline is not None and today > program.report_deadline
 
 
-def _refresh_determination(program: Program, facility: Facility) -> None:
-    """Re-determine this facility (and its 併設 partners, whose result may depend on it)."""
-    ids = {facility.pk, *facility.subordinates.values_list("pk", flat=True)}
-    if facility.main_facility_id:
-        ids.add(facility.main_facility_id)
-
-    def _run() -> None:
-        # Without parameters in force there is nothing to determine yet; the batch will.
-        with suppress(eligibility_services.ParameterError):
-            eligibility_services.run_eligibility(program=program, facility_ids=sorted(ids))
-
-    transaction.on_commit(_run)
+def _refresh_determination(facility: Facility) -> None:
+    """The facility's facts changed: its results (and its 併設 partners') are determined again
+    by a task after this transaction commits; until then its results page says so."""
+    eligibility_services.request_redetermination([facility.pk])
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,7 @@ def submit_activity_report(
         raise ServiceError("実施した取組を1つ以上選んでください。")
     # Dates far outside the program period are typing errors: refused, with a margin so
     # that a date just outside is still recorded and judged by the rule (DOMAIN §5.1).
-    params = None
-    with suppress(ValueError):  # no parameters in force: the form's bounds apply alone
-        params = CooperationParams.from_dict(simulation_params(program.code))
+    params = report_period(program)
     if params is not None:
         earliest = params.period_start - REPORT_DATE_MARGIN
         latest = params.period_end + REPORT_DATE_MARGIN
@@ -105,7 +103,7 @@ def submit_activity_report(
         notify(to=facility_emails(facility), name="report_submitted",
                context={"facility": facility, "program": program, "report": report,
                         "created": created})
-        _refresh_determination(program, facility)
+        _refresh_determination(facility)
     return report
 
 
@@ -140,7 +138,7 @@ def submit_attestation(
         )
         notify(to=facility_emails(facility), name="attestation_submitted",
                context={"facility": facility, "program": program, "attestation": attestation})
-        _refresh_determination(program, facility)
+        _refresh_determination(facility)
     return attestation
 
 
@@ -161,6 +159,7 @@ def save_bank_account(
         bank_account.japan_post_kigo, bank_account.japan_post_bango = kigo, bango
         bank_account.updated_by = user
         bank_account.save()
+        _refresh_determination(facility)
         masked = mask_account_number(account.account_number)
         record_activity(
             facility=facility, actor=user,

@@ -4,13 +4,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from eligibility.engine import determine
 from eligibility.models import Program
-from eligibility.rules.lump_sum import (
-    DEFAULT_LUMP_SUM_2024,
-    LumpSumFacts,
-    LumpSumParams,
-    determine_lump_sum,
-)
+from eligibility.rules.lump_sum import DEFAULT_LUMP_SUM_2024, LumpSumFacts, LumpSumParams
 from eligibility.selectors import simulation_params
 from facilities.selectors import facility_for
 from portal.errors import ServiceError, add_error_to_form
@@ -94,16 +90,19 @@ def attest(request: HttpRequest, facility_id: int, code: str) -> HttpResponse:
     })
 
 
+SIMULATOR_PROGRAM = "lump-sum-2024"
+
+
 def simulator(request: HttpRequest) -> HttpResponse:
     """Public: anyone enters the figures of §5.2 and sees the amount and the cell."""
-    form = LumpSumSimulatorForm(request.GET or None)
+    params_dict = simulation_params(SIMULATOR_PROGRAM) or DEFAULT_LUMP_SUM_2024
+    params = LumpSumParams.from_dict(params_dict)
+    form = LumpSumSimulatorForm(request.GET or None, params=params)
     result = None
     if form.is_bound and form.is_valid():
-        params = LumpSumParams.from_dict(
-            simulation_params("lump-sum-2024") or DEFAULT_LUMP_SUM_2024
-        )
-        result = determine_lump_sum(params, LumpSumFacts(**form.cleaned_data))
-    return render(request, "incentives/simulator.html", {"form": form, "result": result})
+        result = determine(Program.Rule.LUMP_SUM, params_dict, LumpSumFacts(**form.cleaned_data))
+    return render(request, "incentives/simulator.html",
+                  {"form": form, "result": result, "params": params})
 
 
 @login_required

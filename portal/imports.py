@@ -115,6 +115,10 @@ class ImportKind:
     def export_rows(self, queryset) -> Iterator[list[str]]:
         raise NotImplementedError
 
+    def finish(self, state: dict) -> None:
+        """After the last chunk of an import (not a dry run): e.g. queue the work that
+        follows from what was written, once for the whole file."""
+
 
 @dataclass
 class ImportResult:
@@ -250,6 +254,8 @@ def run_import(path: Path, kind: ImportKind, *, dry_run: bool,
             result.unchanged += classified.unchanged
             if progress is not None:
                 progress(result.lines)
+    if not dry_run:
+        kind.finish(state)
     return result
 
 

@@ -100,3 +100,17 @@ def parse_date(text: str) -> date:
     raise DateParseError(
         "日付は 2025-06-10 または 令和7年6月10日（R7.6.10）の形で入力してください。"
     )
+
+
+def to_wareki_month(value: date) -> str:
+    """令和5年10月 (the month of a date)."""
+    return to_wareki(value).split("年")[0] + f"年{value.month}月"
+
+
+def to_wareki_months(first: date, last: date) -> str:
+    """令和6年5月〜8月; 令和6年11月〜令和7年2月 across a year; 令和6年5月 for one month."""
+    if (first.year, first.month) == (last.year, last.month):
+        return to_wareki_month(first)
+    if to_wareki_month(first).split("年")[0] == to_wareki_month(last).split("年")[0]:
+        return f"{to_wareki_month(first)}〜{last.month}月"  # the same year of the same era
+    return f"{to_wareki_month(first)}〜{to_wareki_month(last)}"

@@ -5,17 +5,18 @@ from django.db.models import Max, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from eligibility.models import MonthlyStatistic, ParameterVersion, Program
+from eligibility import engine
+from eligibility.models import MonthlyStatistic, Program
 from eligibility.rules.base import Determination
 from eligibility.rules.subsidies import (
     CostSubsidyParams,
+    OfferFacts,
     ReaderFacts,
     ReaderParams,
     determine_cost_subsidy,
     determine_reader_expansion,
-    readers_allowed,
 )
-from facilities.models import MEDICAL_KINDS, SEJUTSU_KINDS, Facility
+from facilities.models import Facility
 
 from .models import Claim, ClaimState, FreeReaderGrant
 
@@ -28,8 +29,9 @@ def _month(text: str) -> date:
     return date(int(year), int(month), 1)
 
 
-def active_params(program: Program) -> dict | None:
-    version = program.versions.filter(status=ParameterVersion.Status.ACTIVE).first()
+def active_params(program: Program, *, on: date | None = None) -> dict | None:
+    """The parameters in force today (or on `on`)."""
+    version = engine.parameters_in_force(program, on=on)
     return version.params if version else None
 
 
@@ -54,51 +56,39 @@ class Offer:
     existing: Claim | None = None
 
 
-def offers_for(facility: Facility) -> list[Offer]:
-    """Every subsidy program with whether this facility may claim it, and why not."""
+def offers_for(facility: Facility, *, on: date | None = None) -> list[Offer]:
+    """Every subsidy program with whether this facility may claim it, and why not: the
+    rules' registry answers (eligibility.engine.offer); a live claim of its own comes first."""
+    on = on or timezone.localdate()
     live = {c.program_id: c for c in Claim.objects.filter(facility=facility)
             .exclude(state=ClaimState.REJECTED)}
     offers = []
     for program in Program.objects.filter(rule__in=SUBSIDY_RULES).order_by("code"):
-        params = active_params(program)
-        offered, reason, allowed = True, "申請できます。", 0
-        if not program.is_open or params is None:
-            offered, reason = False, "現在は申請を受け付けていません。"
-        elif program.rule in (Program.Rule.DEVICE_SEJUTSU, Program.Rule.RECECOM):
-            if facility.kind not in SEJUTSU_KINDS:
-                offered, reason = False, "施術所が対象の補助です。"
-            elif CostSubsidyParams.from_dict(params).cap is None:
-                offered, reason = False, "補助率・上限額がまだ公表されていません。"
-        elif program.rule == Program.Rule.DEVICE_LIMITED:
-            deadline = CostSubsidyParams.from_dict(params).deadline
-            if facility.kind not in MEDICAL_KINDS or not facility.paper_claims:
-                offered, reason = False, "義務化対象外（紙レセプト請求）の医療機関・薬局が対象の補助です。"
-            elif deadline and timezone.localdate() > deadline:
-                offered, reason = False, f"申請期限（{deadline:%Y-%m-%d}）を過ぎています。"
-        elif program.rule == Program.Rule.READER_EXPANSION:
-            reader_params = ReaderParams.from_dict(params)
-            if facility.kind not in MEDICAL_KINDS:
-                offered, reason = False, "医療機関・薬局が対象の補助です。"
-            else:
-                kind = "hospital" if facility.kind == "hospital" else "clinic"
-                usage = max_monthly_usage(facility, reader_params)
-                allowed = readers_allowed(reader_params, kind, usage, free_readers(facility))
-                if allowed == 0:
-                    offered = False
-                    reason = (f"月間利用件数の最大が{usage:,}件のため対象外です"
-                              f"（{reader_params.usage_threshold:,}件以上、病院は無償提供台数に応じた件数）。")
-                else:
-                    reason = f"最大{allowed}台まで申請できます（月間利用件数の最大 {usage:,}件）。"
         if program.pk in live:
-            offered, reason = False, "この補助はすでに申請しています。"
-        offers.append(Offer(program, offered, reason, allowed, live.get(program.pk)))
+            offers.append(Offer(program, False, "この補助はすでに申請しています。", 0,
+                                live[program.pk]))
+            continue
+        answer = engine.offer(program, OfferFacts(
+            kind=facility.kind, paper_claims=facility.paper_claims, on=on,
+            max_monthly_usage=_usage_for_offer(facility, program, on),
+            free_readers=free_readers(facility),
+        ))
+        offers.append(Offer(program, answer.offered, answer.reason, answer.readers_allowed))
     return offers
+
+
+def _usage_for_offer(facility: Facility, program: Program, on: date) -> int:
+    """The busiest month's usage, for the reader expansion only (the others do not read it)."""
+    if program.rule != Program.Rule.READER_EXPANSION:
+        return 0
+    params = active_params(program, on=on)
+    return max_monthly_usage(facility, ReaderParams.from_dict(params)) if params else 0
 
 
 def compute(claim: Claim, on: date | None = None, extra_cost: int = 0) -> Determination:
     """The subsidy for the claim as it stands (plus an item being typed, for the live
     estimate), by the program's rule and the parameters in force."""
-    params = active_params(claim.program)
+    params = active_params(claim.program, on=on)
     cost = claim.total_cost + extra_cost
     if claim.program.rule == Program.Rule.READER_EXPANSION:
         reader_params = ReaderParams.from_dict(params)

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from facilities.kinds import SEJUTSU_KINDS
+
 from .base import Determination, Reason, wareki, yen
 
-SEJUTSU_KINDS = ("judo", "ama", "acupuncture", "ama_acupuncture")
 ANNEX_ROLES = (None, "main", "subordinate")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -32,7 +33,7 @@ class CooperationParams:
         amount = data.get("amount")
         if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
             raise ValueError("amount must be a whole number of yen, 0 or more")
-        kinds = data.get("kinds", list(SEJUTSU_KINDS))
+        kinds = data.get("kinds", sorted(SEJUTSU_KINDS))
         if not isinstance(kinds, list | tuple) or not all(isinstance(k, str) for k in kinds):
             raise ValueError("kinds must be a list of facility kinds")
         params = cls(
@@ -67,7 +68,7 @@ DEFAULT_COOPERATION_2025: dict = {
     "amount": 50000,
     "period_start": "2025-05-01",
     "period_end": "2025-07-31",
-    "kinds": list(SEJUTSU_KINDS),
+    "kinds": sorted(SEJUTSU_KINDS),
     "notice": "厚生労働省保険局医療介護連携政策課「マイナ保険証利用促進のための取組に対する協力金事業等について」",
 }
 
@@ -79,7 +80,7 @@ class CooperationFacts:
     voice: bool  # ① お声掛け reported
     flyer: bool  # ② チラシの配付 reported
     poster: bool  # ② ポスター掲示 reported
-    activity_from: date | None  # reported activity dates (both or neither)
+    activity_from: date | None  # reported activity dates (a missing one: not reported)
     activity_to: date | None
     annex_role: str | None = None  # None | "main" | "subordinate" (併設申告)
     # For a subordinate: the main 施術所 introduced. For a main: a subordinate did (information).
@@ -115,8 +116,12 @@ def determine_cooperation(params: CooperationParams, facts: CooperationFacts) ->
     # Decision (DOMAIN §5.1): the activity falls within [max(go-live, period start), end].
     earliest = max(params.period_start, facts.golive) if facts.golive else params.period_start
     dates_ok = False
-    if facts.activity_from is None or facts.activity_to is None:
+    if facts.activity_from is None and facts.activity_to is None:
         reasons.append(Reason(False, "実施期間 未報告"))
+    elif facts.activity_from is None or facts.activity_to is None:
+        given, missing = ((facts.activity_from, "終了日") if facts.activity_to is None
+                          else (facts.activity_to, "開始日"))
+        reasons.append(Reason(False, f"実施期間の{missing} 未報告（{wareki(given)}のみ報告）"))
     else:
         start, end = facts.activity_from, facts.activity_to
         dates_ok = earliest <= start <= end <= params.period_end

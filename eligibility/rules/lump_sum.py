@@ -18,6 +18,8 @@ from fractions import Fraction
 from functools import cache
 from typing import Any
 
+from portal.wareki import to_wareki_month, to_wareki_months
+
 from .base import Determination, Reason, wareki, yen
 
 TABLE_LABELS = {"hospital": "病院", "clinic": "診療所・薬局", "small": "小規模施設"}
@@ -98,6 +100,17 @@ class LumpSumParams:
             raise ValueError("small_partial_row_columns exceeds the small table's columns")
         return params
 
+    @property
+    def baseline_label(self) -> str:
+        """令和5年10月: the baseline month as pages and forms name it."""
+        return to_wareki_month(_first_day(self.baseline_month))
+
+    @property
+    def evaluation_label(self) -> str:
+        """令和6年5月〜8月: the evaluation months as pages and forms name them."""
+        months = sorted(self.evaluation_months)
+        return to_wareki_months(_first_day(months[0]), _first_day(months[-1]))
+
     def to_dict(self) -> dict:
         return {
             "baseline_month": self.baseline_month,
@@ -110,6 +123,11 @@ class LumpSumParams:
             "small_partial_row_columns": self.small_partial_row_columns,
             "notice": self.notice,
         }
+
+
+def _first_day(month: str) -> date:
+    year, number = month.split("-")
+    return date(int(year), int(number), 1)
 
 
 def _require(data: dict, name: str) -> Any:

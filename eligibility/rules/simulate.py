@@ -8,10 +8,11 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from facilities.kinds import MEDICAL_KINDS, SEJUTSU_KINDS
+
 from .cooperation import (
     ANNEX_ROLES,
     DEFAULT_COOPERATION_2025,
-    SEJUTSU_KINDS,
     CooperationFacts,
     CooperationParams,
     determine_cooperation,
@@ -29,7 +30,8 @@ from .subsidies import (
 )
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-LUMP_SUM_KINDS = ("hospital", "clinic", "dental", "pharmacy")
+LUMP_SUM_KINDS = tuple(sorted(MEDICAL_KINDS))
+COOPERATION_KINDS = tuple(sorted(SEJUTSU_KINDS))
 
 
 class InputError(ValueError):
@@ -100,7 +102,7 @@ def _lump_sum(data: dict, params: dict | None) -> dict:
 
 def _cooperation(data: dict, params: dict | None) -> dict:
     facts = CooperationFacts(
-        kind=_choice(data, "kind", SEJUTSU_KINDS),
+        kind=_choice(data, "kind", COOPERATION_KINDS),
         golive=_date(data, "golive"),
         voice=_flag(data, "voice"),
         flyer=_flag(data, "flyer"),
@@ -110,8 +112,8 @@ def _cooperation(data: dict, params: dict | None) -> dict:
         annex_role=_choice(data, "annex_role", ANNEX_ROLES),
         partner_introduced=_flag(data, "partner_introduced"),
     )
-    if (facts.activity_from is None) != (facts.activity_to is None):
-        raise InputError("activity_from and activity_to must both be dates or both null")
+    # A half-given period is judged like the report it stands for: not reported, so not
+    # eligible, with the reason (the rule says which end is missing).
     params_obj = CooperationParams.from_dict(params or DEFAULT_COOPERATION_2025)
     result = determine_cooperation(params_obj, facts)
     return {"eligible": result.eligible, "amount": result.amount, "reasons": result.reason_texts}

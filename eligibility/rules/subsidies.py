@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 
+from facilities.kinds import MEDICAL_KINDS, SEJUTSU_KINDS
+
 from .base import Determination, Reason, wareki, yen
 
 
@@ -153,3 +155,60 @@ def determine_reader_expansion(params: ReaderParams, facts: ReaderFacts) -> Dete
     reasons.append(Reason(None, text))
     details.update({"cap": params.caps[facts.readers], "calculation": text})
     return Determination(True, amount, tuple(reasons), details)
+
+
+# ---------------------------------------------------------------- offers (is a claim offered?)
+
+
+@dataclass(frozen=True)
+class OfferFacts:
+    """What decides whether a facility is offered a subsidy claim. `max_monthly_usage` and
+    `free_readers` matter to the reader expansion only."""
+
+    kind: str
+    paper_claims: bool
+    on: date
+    max_monthly_usage: int = 0
+    free_readers: int = 1
+
+
+@dataclass(frozen=True)
+class OfferAnswer:
+    offered: bool
+    reason: str
+    readers_allowed: int = 0
+
+
+OFFERED = OfferAnswer(True, "申請できます。")
+
+
+def offer_sejutsu_cost(params: CostSubsidyParams, facts: OfferFacts) -> OfferAnswer:
+    """§6.1 devices and §6.4 レセコン連携: 施術所 only, once the cap is published."""
+    if facts.kind not in SEJUTSU_KINDS:
+        return OfferAnswer(False, "施術所が対象の補助です。")
+    if params.cap is None:
+        return OfferAnswer(False, "補助率・上限額がまだ公表されていません。")
+    return OFFERED
+
+
+def offer_device_limited(params: CostSubsidyParams, facts: OfferFacts) -> OfferAnswer:
+    """§6.2: paper-claim medical institutions and pharmacies, until the deadline."""
+    if facts.kind not in MEDICAL_KINDS or not facts.paper_claims:
+        return OfferAnswer(False, "義務化対象外（紙レセプト請求）の医療機関・薬局が対象の補助です。")
+    if params.deadline is not None and facts.on > params.deadline:
+        return OfferAnswer(False, f"申請期限（{wareki(params.deadline)}）を過ぎています。")
+    return OFFERED
+
+
+def offer_reader_expansion(params: ReaderParams, facts: OfferFacts) -> OfferAnswer:
+    """§6.3: medical institutions and pharmacies whose busiest month reached the threshold."""
+    if facts.kind not in MEDICAL_KINDS:
+        return OfferAnswer(False, "医療機関・薬局が対象の補助です。")
+    kind = "hospital" if facts.kind == "hospital" else "clinic"
+    usage = facts.max_monthly_usage
+    allowed = readers_allowed(params, kind, usage, facts.free_readers)
+    if allowed == 0:
+        return OfferAnswer(False, f"月間利用件数の最大が{usage:,}件のため対象外です"
+                                  f"（{params.usage_threshold:,}件以上、病院は無償提供台数に応じた件数）。")
+    return OfferAnswer(True, f"最大{allowed}台まで申請できます（月間利用件数の最大 {usage:,}件）。",
+                       allowed)

@@ -18,3 +18,14 @@ def wareki_filter(value):
     if isinstance(value, date):
         return f"{to_wareki(value)}"
     return value
+
+
+@register.filter(name="wareki_datetime")
+def wareki_datetime_filter(value):
+    """{{ some_datetime|wareki_datetime }} → 令和7年5月1日 9:05 (local time); empty for None."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, datetime):
+        local = timezone.localtime(value) if timezone.is_aware(value) else value
+        return f"{to_wareki(local.date())} {local.hour}:{local.minute:02d}"
+    return wareki_filter(value)

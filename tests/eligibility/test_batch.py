@@ -124,7 +124,7 @@ def test_cooperation_annex_cases_from_the_database():
     assert "併設の主たる施術所の導入 未確認 ✗" in reasons
 
 
-def test_preview_shows_who_changes_and_apply_makes_it_so():
+def test_preview_shows_who_changes_and_apply_makes_it_so(django_capture_on_commit_callbacks):
     in_august = clinic(best=(("2024-05", 41), ("2024-08", 200)))
     in_may = clinic(best=(("2024-05", 200),))
     services.run_eligibility(program=lump_sum())
@@ -143,7 +143,8 @@ def test_preview_shows_who_changes_and_apply_makes_it_so():
     assert preview.total_difference == -200000 and preview.no_longer_eligible == 1
     assert Determination.objects.get(facility=in_august).amount == 200000  # nothing written
 
-    services.apply_version(version=draft, actor=AdminFactory())
+    with django_capture_on_commit_callbacks(execute=True):  # the queued batch runs
+        services.apply_version(version=draft, actor=AdminFactory())
     assert Determination.objects.get(facility=in_august).amount == 0
     assert Determination.objects.get(facility=in_may).amount == 200000
     statuses = dict(ParameterVersion.objects.filter(program=lump_sum())

@@ -158,12 +158,17 @@ def test_reversed_activity_dates_say_so():
     assert "実施期間 令和7年7月1日〜令和7年6月30日（開始日が終了日より後です） ✗" in result.reason_texts
 
 
-@pytest.mark.parametrize("activity_from, activity_to", [(None, None), (START, None), (None, END)])
-def test_unreported_activity_dates_are_not_paid(activity_from, activity_to):
+@pytest.mark.parametrize("activity_from, activity_to, reason", [
+    (None, None, "実施期間 未報告 ✗"),
+    # A half-given period is judged, naming the end that was not reported.
+    (START, None, "実施期間の終了日 未報告（令和7年5月1日のみ報告） ✗"),
+    (None, END, "実施期間の開始日 未報告（令和7年7月31日のみ報告） ✗"),
+])
+def test_unreported_activity_dates_are_not_paid(activity_from, activity_to, reason):
     result = determine_cooperation(PARAMS, facts(activity_from=activity_from,
                                                  activity_to=activity_to))
     assert (result.eligible, result.amount) == (False, 0)
-    assert "実施期間 未報告 ✗" in result.reason_texts
+    assert reason in result.reason_texts
 
 
 # ---------------------------------------------------------------- 併設 (annexed) 施術所

@@ -240,10 +240,25 @@ def test_unknown_annex_role(value):
     assert out["error"].startswith("annex_role must be one of null, main, subordinate")
 
 
-@pytest.mark.parametrize("field", ["activity_from", "activity_to"])
-def test_one_activity_date_alone(field):
+@pytest.mark.parametrize("field, reason", [
+    ("activity_from", "実施期間の開始日 未報告（令和7年7月31日のみ報告） ✗"),
+    ("activity_to", "実施期間の終了日 未報告（令和7年6月10日のみ報告） ✗"),
+])
+def test_a_half_given_period_is_judged_not_refused(field, reason):
+    """The contract: activity_from and activity_to may each be null; a period given by one
+    end only is a report not made — not eligible, with the reason — never an error."""
     out = simulate_line("cooperation-2025", coop(**{field: None}))
-    assert out == {"error": "activity_from and activity_to must both be dates or both null"}
+    assert "error" not in out
+    assert (out["eligible"], out["amount"]) == (False, 0)
+    assert reason in out["reasons"]
+
+
+@pytest.mark.parametrize("field", ["activity_from", "activity_to"])
+def test_each_activity_date_may_be_null_or_absent_only_as_null(field):
+    assert simulate_line("cooperation-2025", without(COOP, field)) == {
+        "error": f"missing field: {field}"}
+    assert set(simulate_line("cooperation-2025", coop(**{field: None}))) == {
+        "eligible", "amount", "reasons"}
 
 
 # ---------------------------------------------------------------- never raises

@@ -4,6 +4,7 @@ parameters in force (the built-in defaults where the database has none)."""
 
 import json
 import sys
+from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -16,11 +17,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("program", help=f"one of: {', '.join(sorted(PROGRAMS))}")
+        parser.add_argument("--on", type=date.fromisoformat, default=None,
+                            help="the parameters in force on this date YYYY-MM-DD (default: today)")
 
-    def handle(self, *args, program, **options):
+    def handle(self, *args, program, on=None, **options):
         if program not in PROGRAMS:
             raise CommandError(f"unknown program {program!r}; choose from {', '.join(sorted(PROGRAMS))}")
-        params = simulation_params(program)
+        params = simulation_params(program, on=on)
         for line in sys.stdin:
             if not line.strip():
                 continue
