@@ -112,8 +112,16 @@ def refused_bank_accounts(facility_ids: list[int]) -> dict[int, str]:
 # ---------------------------------------------------------------- the list
 
 
+def due_limit(today: date) -> date:
+    """The last day that counts as due soon (date.max near the end of the calendar)."""
+    try:
+        return today + timedelta(days=DUE_SOON_DAYS)
+    except OverflowError:
+        return date.max
+
+
 def _urgency(deadline: date | None, today: date, *, returned: bool = False) -> Urgency:
-    if returned or (deadline is not None and deadline <= today + timedelta(days=DUE_SOON_DAYS)):
+    if returned or (deadline is not None and deadline <= due_limit(today)):
         return Urgency.URGENT
     return Urgency.DUE if deadline is not None else Urgency.OPEN
 
@@ -239,7 +247,7 @@ def _todos(facilities: list[Facility], today: date) -> list[Todo]:
 
 def due_soon(todos: list[Todo], today: date) -> list[Todo]:
     """The items with a deadline within DUE_SOON_DAYS (what the reminder e-mail is for)."""
-    limit = today + timedelta(days=DUE_SOON_DAYS)
+    limit = due_limit(today)
     return [t for t in todos if t.deadline is not None and t.deadline <= limit]
 
 

@@ -36,6 +36,8 @@ from tests.factories import (
     login_admin,
     make_staff,
 )
+from todos import services as todo_services
+from todos.models import ReminderPreference, ReminderSent
 
 pytestmark = pytest.mark.django_db
 
@@ -139,7 +141,8 @@ def has_nul(data: dict) -> bool:
 
 # ---------------------------------------------------------------- what must never change
 
-WATCHED = (Membership, UsageApplication, DeviceAccount, GoLive, Activity, ActivityReport,
+WATCHED = (ReminderPreference, ReminderSent,
+           Membership, UsageApplication, DeviceAccount, GoLive, Activity, ActivityReport,
            Attestation, BankAccount, Claim, ClaimItem, Document)
 
 
@@ -349,6 +352,60 @@ def test_claim_item_edit_form(client, accepted, claim, data, receipt, invoice):
 def test_readers_form(client, accepted, claim, readers):
     send(client, "post", reverse("subsidies:claim", args=[accepted.pk, claim.pk]),
          {"readers": readers}, label="readers")
+
+
+# ---------------------------------------------------------------- to-do list and reminders
+
+
+@FUZZ
+@given(data=form(receives_reminders=BOOL))
+def test_reminder_setting_form(client, accepted, data):
+    send(client, "post", reverse("todos:reminders"), data, label="reminder_setting")
+
+
+@FUZZ
+@given(token=st.one_of(texts, st.builds(lambda t, cut: t[:cut] + "x" + t[cut + 1:],
+                                        st.just("placeholder"), st.integers(0, 80))),
+       method=st.sampled_from(["get", "post"]))
+def test_unsubscribe_link(client, token, method):
+    """Any token in the path (no log-in): answered, and only a genuine one stops anything."""
+    from urllib.parse import quote
+
+    user = make_staff(FacilityFactory(kind="judo"))
+    if token.startswith("placeholder"):  # a genuine token with one character changed
+        genuine = todo_services.unsubscribe_token(user)
+        cut = min(len(token) - len("placeholder"), len(genuine) - 1)
+        token = genuine[:cut] + ("y" if genuine[cut] != "y" else "z") + genuine[cut + 1:]
+    FUZZED["unsubscribe"] += 1
+    before = snapshot()
+    url = f"/todos/reminders/unsubscribe/{quote(token, safe='')}/"
+    response = getattr(client, method)(url)
+    assert response.status_code in (200, 400, 404), (response.status_code, token)
+    if response.status_code != 200 or method == "get":
+        assert snapshot() == before, token
+    assert todo_services.receives_reminders(user)
+    STATUSES[("unsubscribe", response.status_code)] += 1
+
+
+@FUZZ
+@given(today=any_date, deadline=st.one_of(st.none(), any_date),
+       kind=st.sampled_from(["judo", "clinic", "hospital", "pharmacy", "ama_acupuncture"]))
+@example(today=date(9999, 12, 31), deadline=date(9999, 12, 31), kind="judo")
+@example(today=date(1, 1, 1), deadline=date(1, 1, 1), kind="clinic")
+def test_reminder_task_on_any_day(today, deadline, kind):
+    """The weekly reminder on any day of the calendar, with any deadline: never an error;
+    sent at most once a week, and only with something due within 14 days."""
+    from eligibility.models import Program
+    from todos import selectors as todo_selectors
+
+    FUZZED["reminders"] += 1
+    Program.objects.filter(code__in=["cooperation-2025", "lump-sum-2024"]).update(
+        report_deadline=deadline)
+    user = make_staff(FacilityFactory(kind=kind))
+    todo_services.send_reminders(today=today)
+    due = todo_selectors.due_soon(todo_selectors.todos_for(user=user, today=today), today)
+    assert ReminderSent.objects.filter(user=user).count() == (1 if due else 0)
+    assert todo_services.send_reminders(today=today) == 0
 
 
 # ---------------------------------------------------------------- public pages (GET)
