@@ -26,8 +26,10 @@ def _word_new_password(form, first: str, second: str, first_label: str, second_l
 
 def _report_mismatch(form, first: str, second: str) -> None:
     typed_first, typed_second = form.data.get(first), form.data.get(second)
-    # allauth compares the two only when the first one passed the rules.
-    if typed_first and typed_second and typed_first != typed_second and not form.has_error(second):
+    if typed_first and typed_second and typed_first != typed_second:
+        # allauth compares the two only when the first one passed the rules, and in words of
+        # its own; one message, ours, in either case.
+        form.errors.pop(second, None)
         form.add_error(second, MISMATCH)
 
 
