@@ -67,7 +67,8 @@ def _real_date(year: int, month: int, day: int, typed: str) -> date:
     try:
         return date(year, month, day)
     except ValueError:
-        raise DateParseError(f"「{typed}」という日付はありません（{month}月{day}日が存在しません）。") from None
+        detail = f"（{year}年{month}月に{day}日はありません）" if year >= 1 and 1 <= month <= 12 else ""
+        raise DateParseError(f"「{typed}」という日付はありません{detail}。") from None
 
 
 def parse_date(text: str) -> date:

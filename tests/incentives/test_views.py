@@ -66,7 +66,7 @@ def test_report_is_locked_after_the_deadline(client, sejutsu):
     [
         ({**REPORT, "activity_to": "2025-05-01"}, "終了日は開始日以降"),
         ({"activity_from": "2025-06-10", "activity_to": "2025-07-31"}, "1つ以上選んで"),
-        ({**REPORT, "activity_from": "2025-02-30"}, "実在する日付"),
+        ({**REPORT, "activity_from": "2025-02-30"}, "という日付はありません"),
     ],
 )
 def test_bad_reports_are_refused(client, sejutsu, data, message):
