@@ -13,6 +13,17 @@ class ActivityReportForm(NormalizedForm):
     activity_from = ISODateField(label="実施期間（開始日）", help_text="例: 2025-05-01")
     activity_to = ISODateField(label="実施期間（終了日）", help_text="例: 2025-07-31")
 
+    def __init__(self, *args, period=None, **kwargs):
+        """`period` (incentives.selectors.ReportablePeriod): the dates this facility may
+        report, stated on both date fields before anything is typed."""
+        super().__init__(*args, **kwargs)
+        if period is not None:
+            for name in ("activity_from", "activity_to"):
+                self.fields[name].help_text = (
+                    f"報告できる期間: {period.text}。例: {period.start.isoformat()} または "
+                    "令和7年6月10日"
+                )
+
     def clean(self):
         cleaned = super().clean()
         start, end = cleaned.get("activity_from"), cleaned.get("activity_to")
@@ -43,7 +54,7 @@ class LumpSumSimulatorForm(NormalizedForm):
         label="評価対象月のうち最も多い月の利用人数", min_value=0, max_value=10_000_000,
     )
     poster = forms.BooleanField(label="共通ポスターを掲示している", required=False, initial=True)
-    informed = forms.BooleanField(label="声かけ・チラシ配付を行っている", required=False,
+    informed = forms.BooleanField(label="お声掛け・チラシ配付を行っている", required=False,
                                   initial=True)
 
     def __init__(self, *args, params: LumpSumParams, **kwargs):

@@ -1,3 +1,6 @@
+from dataclasses import dataclass
+from datetime import date
+
 from eligibility.engine import programs_for_kind, reason_texts, result_now
 from eligibility.models import ActivityReport, Attestation, Program
 from eligibility.selectors import determinations_for, redetermination_pending
@@ -61,3 +64,36 @@ def overview_for(facility: Facility) -> list[dict]:
         }
         for program in programs_for(facility)
     ]
+
+
+def reportable_period(facility: Facility, program: Program) -> "ReportablePeriod | None":
+    """The period this facility may report for a 協力金 program (DOMAIN §5.1): from its own
+    go-live date, when later than the period's start, to the period's end; None when the
+    program has no period in force. Stated on the form before anything is typed."""
+    from facilities.selectors import golive_for
+
+    from .services import report_period
+
+    params = report_period(program)
+    if params is None:
+        return None
+    golive = golive_for(facility)
+    start = params.period_start
+    from_golive = golive is not None and golive.date > start
+    if from_golive:
+        start = golive.date
+    return ReportablePeriod(start=start, end=params.period_end, from_golive=from_golive)
+
+
+@dataclass(frozen=True)
+class ReportablePeriod:
+    start: date
+    end: date
+    from_golive: bool
+
+    @property
+    def text(self) -> str:
+        from portal.wareki import to_wareki
+
+        origin = "（この施設の運用開始日）" if self.from_golive else ""
+        return f"{to_wareki(self.start)}{origin}から{to_wareki(self.end)}まで"

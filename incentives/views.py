@@ -36,8 +36,9 @@ def report(request: HttpRequest, facility_id: int, code: str) -> HttpResponse:
         return redirect("incentives:attest", facility_id=facility.pk, code=code)
     existing = selectors.report_for(facility, program)
     locked = services.report_is_locked(program)
+    period = selectors.reportable_period(facility, program)
     if request.method == "POST" and not locked:
-        form = ActivityReportForm(request.POST)
+        form = ActivityReportForm(request.POST, period=period)
         if form.is_valid():
             try:
                 services.submit_activity_report(
@@ -54,9 +55,10 @@ def report(request: HttpRequest, facility_id: int, code: str) -> HttpResponse:
         if existing:
             initial = {k: getattr(existing, k) for k in
                        ("voice", "flyer", "poster", "activity_from", "activity_to")}
-        form = ActivityReportForm(initial=initial)
+        form = ActivityReportForm(initial=initial, period=period)
     return render(request, "incentives/report.html", {
         "facility": facility, "program": program, "form": form, "existing": existing,
+        "period": period,
         "locked": locked, "current": selectors.current_result(facility, program),
     })
 
