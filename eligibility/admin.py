@@ -5,16 +5,18 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from facilities.models import Facility
 from portal.admin_imports import CsvImportExportAdmin
 from portal.admin_permissions import EvidenceAdmin, permission_check
 from portal.admin_widgets import WellFormedAutocomplete
+from portal.admin_workflow import CsvExportAdmin
 from portal.errors import ServiceError
+from portal.wareki import to_wareki
 
 from . import services
-from portal.wareki import to_wareki
 from .models import (
     ActivityReport,
     Attestation,
@@ -42,9 +44,9 @@ class ProgramAdmin(admin.ModelAdmin):
 
     @admin.action(description="選択したプログラムの支給判定を今すぐ実行する", permissions=["run"])
     def run_selected(self, request, queryset: QuerySet[Program]):
+        # Queued as a task (never run inside the admin's request).
         for program in queryset:
             try:
-        # Queued as a task (never run inside the admin's request).
                 services.version_in_force(program)
             except ServiceError as error:
                 self.message_user(request, error.message, messages.ERROR)
@@ -218,9 +220,21 @@ class AttestationAdmin(WellFormedAutocomplete, EvidenceAdmin, SimpleHistoryAdmin
 
 
 @admin.register(Determination)
-class DeterminationAdmin(EvidenceAdmin, admin.ModelAdmin):
+class DeterminationAdmin(CsvExportAdmin, EvidenceAdmin, admin.ModelAdmin):
     list_display = ["facility", "program", "eligible", "amount", "payout_locked",
                     "determined_at"]
+    export_filename = "results"
+    export_columns = [
+        ("医療機関等コード・登録記号番号", lambda d: d.facility.code),
+        ("施設名", lambda d: d.facility.name),
+        ("種別", lambda d: d.facility.get_kind_display()),
+        ("都道府県", lambda d: d.facility.prefecture_name),
+        ("プログラム", lambda d: d.program.name),
+        ("支給対象", lambda d: "対象" if d.eligible else "対象外"),
+        ("金額（円）", lambda d: d.amount),
+        ("判定日時", lambda d: timezone.localtime(d.determined_at).strftime("%Y-%m-%d %H:%M")),
+        ("支払処理済み", lambda d: "済" if d.payout_locked else ""),
+    ]
     list_filter = ["program", "eligible", "payout_locked", "facility__kind"]
     search_fields = ["facility__code", "facility__name"]
     list_select_related = ["facility", "program"]
