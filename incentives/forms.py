@@ -90,3 +90,23 @@ class BankAccountForm(NormalizedForm):
         label="口座名義（カナ）", max_length=60,
         help_text="通帳に記載の名義。ひらがな・全角カナでも入力できます（半角カナに直して登録します）。",
     )
+
+    BANK_FIELDS = ("bank", "branch", "account_number")
+    JAPAN_POST_FIELDS = ("kigo", "bango")
+
+    def clean(self):
+        """Only the block the radio chose is read (both are shown when JavaScript is off);
+        the other block filled in while this one is empty means the radio was left on the
+        wrong choice: one message saying so, not the empty block's three errors."""
+        cleaned = super().clean()
+        method = cleaned.get("method")
+        chosen, other = ((self.BANK_FIELDS, self.JAPAN_POST_FIELDS) if method == "bank"
+                         else (self.JAPAN_POST_FIELDS, self.BANK_FIELDS))
+        if method and not any(cleaned.get(f) for f in chosen) and any(
+                cleaned.get(f) for f in other):
+            message = ("ゆうちょ銀行の記号・番号が入力されています。ゆうちょ銀行の口座なら、"
+                       "「口座の種類」で「ゆうちょ銀行」を選んでください。" if method == "bank" else
+                       "銀行・信用金庫などの口座が入力されています。その口座なら、"
+                       "「口座の種類」で「銀行・信用金庫など」を選んでください。")
+            self.add_error("method", message)
+        return cleaned

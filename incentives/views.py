@@ -114,14 +114,24 @@ def bank_account(request: HttpRequest, facility_id: int) -> HttpResponse:
     facility = facility_for(user=request.user, pk=facility_id)
     current = selectors.bank_account_for(facility)
     context = {"facility": facility, "current": current}
-    search = request.GET.get("bank_q", "").strip()
+    # The code lookup is a button of the account form itself, so what was typed in the form
+    # comes back with the results (a GET with the same names still works, as a link).
+    lookup = request.POST if "lookup" in request.POST else request.GET
+    search = lookup.get("bank_q", "").strip()
     if search:
         context["bank_results"] = search_banks(search)
-    branch_search = request.GET.get("branch_q", "").strip()
-    if branch_search and request.GET.get("bank_code"):
-        context["branch_results"] = search_branches(request.GET["bank_code"], branch_search)
+    branch_search = lookup.get("branch_q", "").strip()
+    if branch_search and lookup.get("bank_code"):
+        context["branch_results"] = search_branches(lookup["bank_code"], branch_search)
+    context["lookup"] = {key: lookup.get(key, "") for key in ("bank_q", "bank_code", "branch_q")}
     if request.method != "POST":
         context["form"] = BankAccountForm()
+        return render(request, "incentives/bank_account.html", context)
+    if "lookup" in request.POST:
+        # Shown again as typed, not judged: a lookup is not a submit.
+        fields = BankAccountForm.base_fields
+        context["form"] = BankAccountForm(initial={k: v for k, v in request.POST.items()
+                                                   if k in fields})
         return render(request, "incentives/bank_account.html", context)
     form = BankAccountForm(request.POST)
     context["form"] = form
