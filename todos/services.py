@@ -85,8 +85,13 @@ def unsubscribe(*, token: str) -> bool:
     return True
 
 
+# Where `scripts/serve` runs, for reminders sent without PORTAL_BASE_URL (development).
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:8000"
+
+
 def portal_url(path: str) -> str:
-    return settings.PORTAL_URL.rstrip("/") + path
+    """An absolute link for an e-mail sent outside any request (PORTAL_BASE_URL)."""
+    return (settings.PORTAL_BASE_URL or DEVELOPMENT_BASE_URL).rstrip("/") + path
 
 
 # ---------------------------------------------------------------- the weekly reminder
@@ -129,7 +134,7 @@ def _send_reminder(*, user, week: date, today: date, todos, due) -> bool:
             unsubscribe_url = portal_url(
                 reverse("todos:unsubscribe", args=[unsubscribe_token(user)]))
             notify(to=[user.email], name="reminder", context={
-                "user": user, "due": due,
+                "user": user, "due": due, "portal_name": settings.PORTAL_NAME,
                 "others": [t for t in todos if t not in due],
                 "days": selectors.DUE_SOON_DAYS, "today": today,
                 "dashboard_url": portal_url(reverse("dashboard")),

@@ -187,8 +187,6 @@ EMAIL_URL = env("EMAIL_URL", default="")
 if EMAIL_URL:
     vars().update(env.email_url("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="no-reply@portal.example.jp")
-# The portal's address in e-mails (links are built from it, never from a request's host).
-PORTAL_URL = env("PORTAL_URL", default="http://localhost:8000")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}

@@ -3,11 +3,13 @@ to one who turned it off; its one-click unsubscribe link works without log-in an
 made for another user; its beat entry."""
 
 import json
+import re
 from datetime import date, timedelta
 
 import pytest
 from django.conf import settings
 from django.core import mail, signing
+from django.test import override_settings
 from django.urls import reverse
 
 from eligibility.models import Program
@@ -35,6 +37,7 @@ def _reminders_to(user):
     return [m for m in mail.outbox if user.email in m.to and "期限が近い手続き" in m.subject]
 
 
+@override_settings(PORTAL_BASE_URL="https://portal.example.jp")
 def test_a_user_with_a_report_due_in_10_days_is_reminded_once_a_week(
         due_in_10_days, django_capture_on_commit_callbacks):
     facility = FacilityFactory(kind="judo", name="あおば整骨院")
@@ -45,9 +48,9 @@ def test_a_user_with_a_report_due_in_10_days_is_reminded_once_a_week(
     assert "協力金（施術所・2025年）の取組の実施報告が未提出です" in message.body
     assert "施設: あおば整骨院" in message.body and "期限: 令和7年6月26日" in message.body
     assert "オンライン資格確認ポータル" in message.body
-    # Links are the portal's configured address, never a request's host and port.
-    assert f"{settings.PORTAL_URL}/dashboard/" in message.body
-    assert "testserver" not in message.body and "127.0.0.1" not in message.body
+    # Links are the portal's configured address, never a host and port.
+    assert "https://portal.example.jp/dashboard/" in message.body
+    assert re.findall(r"https?://[^/\s]+", message.body) == ["https://portal.example.jp"] * 3
     unsubscribe = message.extra_headers["List-Unsubscribe"]
     assert unsubscribe.strip("<>") in message.body
     assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
