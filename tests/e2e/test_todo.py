@@ -179,3 +179,30 @@ def test_returned_application_made_again_and_shown_as_news(new_page):
     page.get_by_role("button", name="申請する").click()
     expect(page.locator(".receipt")).to_contain_text("受付番号")
     _gone(page, title)
+
+
+def test_reminder_setting_and_one_click_unsubscribe_pages_are_accessible(new_page):
+    from tests.e2e.test_accessibility import _check, _report
+    from todos import services as todo_services
+
+    user = make_staff(FacilityFactory(kind="judo"))
+    problems = {}
+    # The e-mail's link, opened without logging in: it asks, the button stops the e-mails.
+    page = new_page()
+    page.goto(f"/todos/reminders/unsubscribe/{todo_services.unsubscribe_token(user)}/")
+    _check(page, "unsubscribe", problems)
+    page.get_by_role("button", name="お知らせメールを停止する").click()
+    expect(page.get_by_role("status")).to_contain_text("お知らせメールを停止しました")
+    _check(page, "unsubscribed", problems)
+    assert not todo_services.receives_reminders(user)
+    # The user's own setting turns them on again.
+    _log_in(page, user)
+    page.get_by_role("link", name="期限が近い手続きのお知らせメールの設定").click()
+    checkbox = page.get_by_label("期限が近い手続きのお知らせメールを受け取る")
+    expect(checkbox).not_to_be_checked()
+    _check(page, "reminder setting", problems)
+    checkbox.check()
+    page.get_by_role("button", name="設定を保存する").click()
+    expect(page.get_by_role("status")).to_contain_text("お知らせメールを受け取ります")
+    assert todo_services.receives_reminders(user)
+    assert not problems, _report(problems)
