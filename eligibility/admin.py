@@ -11,7 +11,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from facilities.models import Facility
 from portal.admin_imports import CsvImportExportAdmin
 from portal.admin_permissions import EvidenceAdmin, permission_check
-from portal.admin_widgets import WellFormedAutocomplete
+from portal.admin_widgets import WellFormedChoices
 from portal.admin_workflow import CsvExportAdmin
 from portal.errors import ServiceError
 from portal.wareki import to_wareki
@@ -77,7 +77,7 @@ class ParameterVersionForm(forms.ModelForm):
 
 
 @admin.register(ParameterVersion)
-class ParameterVersionAdmin(SimpleHistoryAdmin):
+class ParameterVersionAdmin(WellFormedChoices, SimpleHistoryAdmin):
     list_display = ["program", "version", "status", "effective_from", "notice", "applied_at"]
     list_filter = ["program", "status"]
     readonly_fields = ["status", "applied_at", "created_by", "created_at"]
@@ -177,7 +177,7 @@ class ParameterVersionAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(MonthlyStatistic)
-class MonthlyStatisticAdmin(WellFormedAutocomplete, CsvImportExportAdmin, admin.ModelAdmin):
+class MonthlyStatisticAdmin(WellFormedChoices, CsvImportExportAdmin, admin.ModelAdmin):
     import_kind_name = "monthly_statistics"
     list_display = ["facility", "month", "receipts", "card_users", "usage_count"]
     list_filter = ["month"]
@@ -187,7 +187,7 @@ class MonthlyStatisticAdmin(WellFormedAutocomplete, CsvImportExportAdmin, admin.
 
 
 @admin.register(ActivityReport)
-class ActivityReportAdmin(WellFormedAutocomplete, EvidenceAdmin, SimpleHistoryAdmin):
+class ActivityReportAdmin(WellFormedChoices, EvidenceAdmin, SimpleHistoryAdmin):
     """The facility's own statement: read here, made and changed only by its staff."""
 
     list_display = ["facility", "program", "voice", "flyer", "poster", "activity_from",
@@ -204,7 +204,7 @@ class ActivityReportAdmin(WellFormedAutocomplete, EvidenceAdmin, SimpleHistoryAd
 
 
 @admin.register(Attestation)
-class AttestationAdmin(WellFormedAutocomplete, EvidenceAdmin, SimpleHistoryAdmin):
+class AttestationAdmin(WellFormedChoices, EvidenceAdmin, SimpleHistoryAdmin):
     """The facility's own statement: read here, made and changed only by its staff."""
 
     list_display = ["facility", "program", "poster", "informed", "receipt_number", "updated_at"]

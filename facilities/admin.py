@@ -6,7 +6,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from portal.admin_imports import CsvImportExportAdmin
 from portal.admin_permissions import EvidenceAdmin, permission_check
-from portal.admin_widgets import WellFormedAutocomplete
+from portal.admin_widgets import WellFormedChoices
 from portal.admin_workflow import AssignedFilter, CsvExportAdmin, WorkflowAdmin
 from portal.errors import ServiceError, add_error_to_form
 
@@ -25,14 +25,14 @@ from .models import (
 )
 
 
-class MembershipInline(WellFormedAutocomplete, admin.TabularInline):
+class MembershipInline(WellFormedChoices, admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
 
 
 @admin.register(Facility)
-class FacilityAdmin(WellFormedAutocomplete, CsvImportExportAdmin, SimpleHistoryAdmin):
+class FacilityAdmin(WellFormedChoices, CsvImportExportAdmin, SimpleHistoryAdmin):
     import_kind_name = "facility_master"
     list_display = ["code", "name", "kind", "prefecture", "main_facility"]
     list_filter = ["kind", "prefecture"]
@@ -49,7 +49,7 @@ class FacilityAdmin(WellFormedAutocomplete, CsvImportExportAdmin, SimpleHistoryA
 
 
 @admin.register(Membership)
-class MembershipAdmin(WellFormedAutocomplete, SimpleHistoryAdmin):
+class MembershipAdmin(WellFormedChoices, SimpleHistoryAdmin):
     list_display = ["user", "facility", "created_at"]
     search_fields = ["user__email", "facility__code", "facility__name"]
     autocomplete_fields = ["user", "facility"]
@@ -95,7 +95,7 @@ def _local(value) -> str:
 
 
 @admin.register(UsageApplication)
-class UsageApplicationAdmin(WorkflowAdmin, CsvExportAdmin, WellFormedAutocomplete, EvidenceAdmin,
+class UsageApplicationAdmin(WorkflowAdmin, CsvExportAdmin, WellFormedChoices, EvidenceAdmin,
                             SimpleHistoryAdmin):
     """The review queue (waiting longest first; assigned to me), each application decided
     from its own page or in bulk."""
@@ -235,7 +235,7 @@ class DeviceAccountAdmin(EvidenceAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(GoLive)
-class GoLiveAdmin(WellFormedAutocomplete, EvidenceAdmin, SimpleHistoryAdmin):
+class GoLiveAdmin(WellFormedChoices, EvidenceAdmin, SimpleHistoryAdmin):
     list_display = ["facility", "date", "source", "updated_at"]
     list_filter = ["source"]
     search_fields = ["facility__code", "facility__name"]

@@ -1,14 +1,14 @@
 from django.contrib import admin
 
 from portal.admin_permissions import EvidenceAdmin
-from portal.admin_widgets import WellFormedAutocomplete
+from portal.admin_widgets import WellFormedChoices
 
 from .banking import mask_account_number
 from .models import BankAccount
 
 
 @admin.register(BankAccount)
-class BankAccountAdmin(WellFormedAutocomplete, EvidenceAdmin, admin.ModelAdmin):
+class BankAccountAdmin(WellFormedChoices, EvidenceAdmin, admin.ModelAdmin):
     """振込先口座, read-only here (the facility registers and changes it; every version is
     in its history, not shown here). The full account number is shown to payout officers
     only (`incentives.view_account_number`); everyone else sees the last 3 digits."""

@@ -1,14 +1,21 @@
+from allauth.account import admin as account_admin
+from allauth.account.models import EmailAddress
+from allauth.mfa import admin as mfa_admin
+from allauth.mfa.models import Authenticator
 from django.contrib import admin
+from django.contrib.auth import admin as auth_admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group
 from django_celery_beat import admin as celery_beat_admin
 from django_celery_beat.models import PeriodicTask
 
+from .admin_widgets import WellFormedChoices
 from .import_jobs import import_jobs_for, may_import
 from .models import ImportJob, User
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(WellFormedChoices, BaseUserAdmin):
     ordering = ["email"]
     list_display = ["email", "full_name", "is_staff", "is_active", "last_login"]
     search_fields = ["email", "full_name"]
@@ -65,9 +72,28 @@ class PeriodicTaskForm(celery_beat_admin.PeriodicTaskForm):
         return super().clean()
 
 
-class PeriodicTaskAdmin(celery_beat_admin.PeriodicTaskAdmin):
+class PeriodicTaskAdmin(WellFormedChoices, celery_beat_admin.PeriodicTaskAdmin):
     form = PeriodicTaskForm
 
 
 admin.site.unregister(PeriodicTask)
 admin.site.register(PeriodicTask, PeriodicTaskAdmin)
+
+
+# Other packages' admins, with choice fields that refuse malformed keys with an error.
+class GroupAdmin(WellFormedChoices, auth_admin.GroupAdmin):
+    pass
+
+
+class EmailAddressAdmin(WellFormedChoices, account_admin.EmailAddressAdmin):
+    pass
+
+
+class AuthenticatorAdmin(WellFormedChoices, mfa_admin.AuthenticatorAdmin):
+    pass
+
+
+for model, model_admin in ((Group, GroupAdmin), (EmailAddress, EmailAddressAdmin),
+                           (Authenticator, AuthenticatorAdmin)):
+    admin.site.unregister(model)
+    admin.site.register(model, model_admin)

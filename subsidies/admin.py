@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from portal.admin_permissions import EvidenceAdmin, permission_check
-from portal.admin_widgets import WellFormedAutocomplete
+from portal.admin_widgets import WellFormedChoices
 from portal.admin_workflow import AssignedFilter, CsvExportAdmin, WorkflowAdmin
 from portal.errors import ServiceError, add_error_to_form
 from portal.workflow import refusal
@@ -197,7 +197,7 @@ class DocumentAdmin(EvidenceAdmin, admin.ModelAdmin):
 
 
 @admin.register(FreeReaderGrant)
-class FreeReaderGrantAdmin(WellFormedAutocomplete, SimpleHistoryAdmin):
+class FreeReaderGrantAdmin(WellFormedChoices, SimpleHistoryAdmin):
     list_display = ["facility", "free_readers"]
     search_fields = ["facility__code", "facility__name"]
     autocomplete_fields = ["facility"]

@@ -153,6 +153,21 @@ def test_an_autocomplete_field_with_a_malformed_or_huge_key_shows_the_form_again
         assert response.status_code == 200
 
 
+@pytest.mark.parametrize("value", [str(2**63), str(2**70), "-" + str(2**63), "1e9"])
+def test_a_choice_of_a_key_no_row_can_have_is_an_error_on_the_form(admin_client, value):
+    """SQLite cannot bind an integer beyond 64 bits; the lookup used to fail the page."""
+    response = admin_client.post(reverse("admin:auth_group_add"),
+                                 {"name": "g", "permissions": [value]})
+    assert response.status_code == 200
+    response = admin_client.post(reverse("admin:eligibility_parameterversion_add"), {
+        "program": value, "version": "1", "effective_from": "2024-01-01", "notice": "x",
+        "params": "{}"})
+    assert response.status_code == 200
+    response = admin_client.post(reverse("admin:account_emailaddress_add"),
+                                 {"user": value, "email": "x@example.jp"})
+    assert response.status_code == 200
+
+
 def test_a_periodic_task_with_an_overlong_task_name_shows_the_form_again(admin_client):
     from django_celery_beat.models import PeriodicTask
 
