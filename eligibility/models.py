@@ -52,17 +52,17 @@ class ParameterVersion(WorkflowModel, models.Model):
         ACTIVE = "active", "適用中"
         SUPERSEDED = "superseded", "過去の版"
 
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="versions")
+    program = models.ForeignKey(Program, verbose_name="プログラム", on_delete=models.PROTECT, related_name="versions")
     version = models.PositiveIntegerField("版")
     effective_from = models.DateField("適用開始日")
     notice = models.CharField("根拠となる通知", max_length=300)
     params = models.JSONField("パラメータ")
     status = state_field("状態", choices=Status.choices, default=Status.DRAFT, max_length=12)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL, verbose_name="作成者", null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField("登録日時", auto_now_add=True)
     applied_at = models.DateTimeField("適用日時", null=True, blank=True)
     history = HistoricalRecords()
 
@@ -115,7 +115,7 @@ class MonthlyStatistic(models.Model):
     """One facility's month: レセプト件数, マイナ保険証利用人数, 利用件数 (DOMAIN §5.2, §6.3).
     Imported by administrators; the card-reader endpoint adds to the same counts."""
 
-    facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="statistics")
+    facility = models.ForeignKey(Facility, verbose_name="施設", on_delete=models.CASCADE, related_name="statistics")
     month = models.DateField("年月")  # the first day of the month
     receipts = models.PositiveIntegerField("レセプト件数", default=0)
     card_users = models.PositiveIntegerField("利用人数", default=0)
@@ -139,8 +139,8 @@ class ActivityReport(models.Model):
     """取組の実施報告 (協力金, DOMAIN §5.1): ① お声掛け and ② チラシ配付 or ポスター掲示, with the
     dates done. One per facility and program."""
 
-    facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="reports")
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="reports")
+    facility = models.ForeignKey(Facility, verbose_name="施設", on_delete=models.CASCADE, related_name="reports")
+    program = models.ForeignKey(Program, verbose_name="プログラム", on_delete=models.PROTECT, related_name="reports")
     voice = models.BooleanField("① 患者等へのお声掛け", default=False)
     flyer = models.BooleanField("② チラシの配付", default=False)
     poster = models.BooleanField("② ポスターの掲示", default=False)
@@ -148,10 +148,10 @@ class ActivityReport(models.Model):
     activity_to = models.DateField("実施期間（終了）")
     receipt_number = models.CharField("受付番号", max_length=20, unique=True, null=True)
     submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name="申請者", null=True, on_delete=models.SET_NULL, related_name="+"
     )
     submitted_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField("更新日時", auto_now=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -171,16 +171,16 @@ class ActivityReport(models.Model):
 class Attestation(models.Model):
     """The facility's attestation for the lump sum (DOMAIN §5.2 ②③)."""
 
-    facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="attestations")
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="attestations")
+    facility = models.ForeignKey(Facility, verbose_name="施設", on_delete=models.CASCADE, related_name="attestations")
+    program = models.ForeignKey(Program, verbose_name="プログラム", on_delete=models.PROTECT, related_name="attestations")
     poster = models.BooleanField("共通ポスターを受付に掲示した", default=False)
     informed = models.BooleanField("患者への声かけ・チラシの配付を行った", default=False)
     receipt_number = models.CharField("受付番号", max_length=20, unique=True, null=True)
     submitted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name="申請者", null=True, on_delete=models.SET_NULL, related_name="+"
     )
     submitted_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField("更新日時", auto_now=True)
     history = HistoricalRecords()
 
     class Meta:
@@ -201,10 +201,10 @@ class Determination(models.Model):
     into a payout (payout_locked) is never replaced by a later run."""
 
     facility = models.ForeignKey(
-        Facility, on_delete=models.CASCADE, related_name="determinations"
+        Facility, verbose_name="施設", on_delete=models.CASCADE, related_name="determinations"
     )
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="determinations")
-    parameter_version = models.ForeignKey(ParameterVersion, on_delete=models.PROTECT)
+    program = models.ForeignKey(Program, verbose_name="プログラム", on_delete=models.PROTECT, related_name="determinations")
+    parameter_version = models.ForeignKey(ParameterVersion, verbose_name="パラメータの版", on_delete=models.PROTECT)
     eligible = models.BooleanField("支給対象")
     amount = models.PositiveIntegerField("金額（円）")
     reasons = models.JSONField("判定理由", default=list)
@@ -231,14 +231,14 @@ class Determination(models.Model):
 
 
 class EligibilityRun(models.Model):
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="runs")
-    parameter_version = models.ForeignKey(ParameterVersion, on_delete=models.PROTECT)
-    started_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    facilities = models.PositiveIntegerField(default=0)
+    program = models.ForeignKey(Program, verbose_name="プログラム", on_delete=models.PROTECT, related_name="runs")
+    parameter_version = models.ForeignKey(ParameterVersion, verbose_name="パラメータの版", on_delete=models.PROTECT)
+    started_at = models.DateTimeField("開始日時", auto_now_add=True)
+    finished_at = models.DateTimeField("終了日時", null=True, blank=True)
+    facilities = models.PositiveIntegerField("判定した施設数", default=0)
     eligible = models.PositiveIntegerField(default=0)
-    total_amount = models.PositiveBigIntegerField(default=0)
-    skipped_locked = models.PositiveIntegerField(default=0)
+    total_amount = models.PositiveBigIntegerField("支給総額（円）", default=0)
+    skipped_locked = models.PositiveIntegerField("支払処理済みで据え置いた数", default=0)
 
     class Meta:
         verbose_name = "判定バッチの実行"
@@ -256,7 +256,7 @@ class PendingDetermination(models.Model):
     say that a re-determination is on its way instead of showing a stale verdict."""
 
     facility = models.OneToOneField(
-        Facility, on_delete=models.CASCADE, related_name="pending_determination"
+        Facility, verbose_name="施設", on_delete=models.CASCADE, related_name="pending_determination"
     )
     requested_at = models.DateTimeField("依頼日時")
 
