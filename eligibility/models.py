@@ -174,7 +174,7 @@ class Attestation(models.Model):
     facility = models.ForeignKey(Facility, verbose_name="施設", on_delete=models.CASCADE, related_name="attestations")
     program = models.ForeignKey(Program, verbose_name="プログラム", on_delete=models.PROTECT, related_name="attestations")
     poster = models.BooleanField("共通ポスターを受付に掲示した", default=False)
-    informed = models.BooleanField("患者への声かけ・チラシの配付を行った", default=False)
+    informed = models.BooleanField("患者へのお声掛け・チラシ配付を行った", default=False)
     receipt_number = models.CharField("受付番号", max_length=20, unique=True, null=True)
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="申請者", null=True, on_delete=models.SET_NULL, related_name="+"

@@ -11,6 +11,7 @@ from portal.admin_permissions import EvidenceAdmin, permission_check
 from portal.admin_widgets import WellFormedChoices
 from portal.admin_workflow import AssignedFilter, CsvExportAdmin, WorkflowAdmin
 from portal.errors import ServiceError, add_error_to_form
+from portal.templatetags.yen import yen_filter
 from portal.workflow import refusal
 
 from . import services
@@ -31,12 +32,20 @@ class ClaimItemInline(admin.TabularInline):
     model = ClaimItem
     extra = 0
     can_delete = False
-    fields = ["description", "quantity", "unit_price", "tax", "vendor", "purchase_date",
+    fields = ["description", "quantity", "unit_price_yen", "tax_yen", "vendor", "purchase_date",
               "receipts", "return_note"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="単価（税抜）")
+    def unit_price_yen(self, item) -> str:
+        return yen_filter(item.unit_price)
+
+    @admin.display(description="消費税")
+    def tax_yen(self, item) -> str:
+        return yen_filter(item.tax)
 
     @admin.display(description="添付")
     def receipts(self, item):
@@ -82,10 +91,10 @@ class ClaimAdmin(WorkflowAdmin, CsvExportAdmin, EvidenceAdmin, SimpleHistoryAdmi
         ("審査の担当者", lambda c: c.assigned_to.email if c.assigned_to else ""),
     ]
     readonly_fields = ["facility", "program", "state", "receipt_number", "readers",
-                       "computed_amount", "calculation", "approved_amount", "decision_reason",
+                       "computed_yen", "calculation", "approved_yen", "decision_reason",
                        "return_reason", "submitted_at", "decided_at", "decided_by", "paid_at",
-                       "review_link"]
-    exclude = ["created_by"]
+                       "assigned_to", "review_link"]
+    fields = readonly_fields
     has_review_permission = permission_check("review_claim")
     has_pay_permission = permission_check("pay_claim")
 
@@ -94,6 +103,14 @@ class ClaimAdmin(WorkflowAdmin, CsvExportAdmin, EvidenceAdmin, SimpleHistoryAdmi
 
     def has_change_permission(self, request, obj=None):
         return False  # a claim changes only by its moves
+
+    @admin.display(description="算定額")
+    def computed_yen(self, claim) -> str:
+        return yen_filter(claim.computed_amount) or "—"
+
+    @admin.display(description="交付決定額")
+    def approved_yen(self, claim) -> str:
+        return yen_filter(claim.approved_amount) or "—"
 
     @admin.display(description="審査")
     def review_link(self, claim):

@@ -352,7 +352,7 @@ def determine_lump_sum(params: LumpSumParams, facts: LumpSumFacts) -> Determinat
     reasons.append(Reason(judged.amount > 0, grew))
     reasons.append(Reason(facts.poster, "② 窓口での共通ポスターの掲示 "
                                         + ("確認済" if facts.poster else "未確認")))
-    reasons.append(Reason(facts.informed, "③ 患者へのお声かけ・チラシの配布 "
+    reasons.append(Reason(facts.informed, "③ 患者へのお声掛け・チラシ配付 "
                                           + ("確認済" if facts.informed else "未確認")))
 
     eligible = judged.amount > 0 and facts.poster and facts.informed

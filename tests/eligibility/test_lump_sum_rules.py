@@ -320,7 +320,7 @@ def test_seed_worked_example():
         "評価対象月（令和6年5月〜令和6年8月）の最多利用人数 200人",
         "増加人数 +160人 (基準: 4.0%, 表: 診療所・薬局) → 200,000円 ✓",
         "② 窓口での共通ポスターの掲示 確認済 ✓",
-        "③ 患者へのお声かけ・チラシの配布 確認済 ✓",
+        "③ 患者へのお声掛け・チラシ配付 確認済 ✓",
         "支給額 200,000円",
     ]
 
@@ -335,7 +335,7 @@ def test_poster_and_informing_patients_are_both_required(poster, informed, missi
     assert result.details["table_amount"] == 200000
     texts = result.reason_texts
     assert ("② 窓口での共通ポスターの掲示 未確認 ✗" in texts) is not poster
-    assert ("③ 患者へのお声かけ・チラシの配布 未確認 ✗" in texts) is not informed
+    assert ("③ 患者へのお声掛け・チラシ配付 未確認 ✗" in texts) is not informed
     assert f"支給額 0円（{missing}の確認があれば 200,000円）" in texts
 
 
