@@ -15,8 +15,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.csv_export import csv_response
 from portal.pdf import render_pdf
-from todos import selectors as todo_selectors
-from todos import services as todo_services
 
 from . import selectors, services
 from .forms import (
@@ -26,6 +24,7 @@ from .forms import (
     UsageChangeForm,
     UsageStartForm,
 )
+from .home_sections import sections_for
 from .models import ApplicationKind, FacilityKind
 from .prefectures import PREFECTURE_NAMES
 
@@ -61,15 +60,12 @@ def link_facility(request: HttpRequest) -> HttpResponse:
 @login_required
 def facility_home(request: HttpRequest, facility_id: int) -> HttpResponse:
     facility = selectors.facility_for(user=request.user, pk=facility_id)
-    since = todo_services.record_visit(user=request.user)
     return render(
         request,
         "facilities/home.html",
         {
             "facility": facility,
-            "todos": todo_selectors.todos_for_facility(facility=facility),
-            "changes": todo_selectors.changes_for_facility(facility=facility, since=since,
-                                                           user=request.user),
+            **sections_for(request, facility),  # the to-do list and news (todos/)
             "journey": selectors.journey_for(facility=facility),
             "status": selectors.usage_status(facility),
             "golive": selectors.golive_for(facility),

@@ -5,7 +5,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from . import services
+from . import selectors, services
 from .forms import ReminderPreferenceForm
 
 
@@ -40,3 +40,14 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         services.unsubscribe(token=token)
         return render(request, "todos/unsubscribe.html", {"done": True})
     return render(request, "todos/unsubscribe.html", {"token": token})
+
+
+def facility_home_section(request: HttpRequest, facility) -> dict:
+    """The facility top page's to-do list and what changed since the last visit
+    (registered in facilities/home_sections.py by TodosConfig.ready)."""
+    since = services.record_visit(user=request.user)
+    return {
+        "todos": selectors.todos_for_facility(facility=facility),
+        "changes": selectors.changes_for_facility(facility=facility, since=since,
+                                                  user=request.user),
+    }
