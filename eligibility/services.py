@@ -95,12 +95,26 @@ _COLUMNS = ["facility_id", "program_id", "parameter_version_id", "eligible", "am
 
 
 def _upsert(rows: list[tuple]) -> None:
-    """One row per facility and program, inserted or replaced. On PostgreSQL the rows are
-    streamed with COPY into a temporary table and merged in one statement (the ORM's
-    bulk upsert spends most of its time quoting JSON on the client)."""
+    """One row per facility and program, inserted or replaced — only where the result
+    changed, so `determined_at` says when a facility's result became what it is (a nightly
+    run that finds the same result rewrites nothing). On PostgreSQL the rows are streamed
+    with COPY into a temporary table and merged in one statement (the ORM's bulk upsert
+    spends most of its time quoting JSON on the client)."""
     if not rows:
         return
     if connection.vendor != "postgresql":
+        program_id = rows[0][1]
+        stored = {
+            facility_id: (version, eligible, amount, reasons, details)
+            for facility_id, version, eligible, amount, reasons, details in
+            Determination.objects.filter(
+                program_id=program_id, facility_id__in=[row[0] for row in rows]
+            ).values_list("facility_id", "parameter_version_id", "eligible", "amount",
+                          "reasons", "details")
+        }
+        rows = [row for row in rows if stored.get(row[0]) != tuple(row[2:7])]
+        if not rows:
+            return
         with transaction.atomic():
             Determination.objects.bulk_create(
                 [Determination(**dict(zip(_COLUMNS[:-1], row, strict=True))) for row in rows],
@@ -131,7 +145,10 @@ def _upsert(rows: list[tuple]) -> None:
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM determination_load "  # noqa: S608
             f"ON CONFLICT (facility_id, program_id) DO UPDATE SET {updates} "
-            f"WHERE NOT {table}.payout_locked"
+            f"WHERE NOT {table}.payout_locked AND ({table}.parameter_version_id, "
+            f"{table}.eligible, {table}.amount, {table}.reasons, {table}.details) "
+            "IS DISTINCT FROM (EXCLUDED.parameter_version_id, EXCLUDED.eligible, "
+            "EXCLUDED.amount, EXCLUDED.reasons, EXCLUDED.details)"
         )
 
 

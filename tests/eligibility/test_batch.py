@@ -215,3 +215,19 @@ def test_statistics_import_writes_and_updates(tmp_path):
     _import_statistics(tmp_path, csv.replace("1000,40", "1000,45"), dry_run=False)
     row = MonthlyStatistic.objects.get()
     assert (row.month, row.card_users, row.usage_count) == (date(2023, 10, 1), 45, 55)
+
+
+def test_a_result_that_did_not_change_keeps_when_it_was_determined():
+    """The nightly run rewrites only changed results: `determined_at` says when a result
+    became what it is (the to-do list's news would otherwise repeat every night)."""
+    facility = clinic()
+    services.run_eligibility(program=lump_sum())
+    first = Determination.objects.get(facility=facility)
+    services.run_eligibility(program=lump_sum())
+    assert Determination.objects.get(facility=facility).determined_at == first.determined_at
+    MonthlyStatistic.objects.filter(facility=facility, month__gte=date(2024, 5, 1)).update(
+        card_users=100)
+    services.run_eligibility(program=lump_sum())
+    changed = Determination.objects.get(facility=facility)
+    assert changed.determined_at > first.determined_at
+    assert changed.amount != first.amount
