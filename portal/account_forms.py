@@ -17,20 +17,29 @@ PASSWORD_AGAIN_HELP = "確認のため、同じパスワードをもう一度入
 MISMATCH = "1回目に入力したパスワードと一致しません。同じパスワードを入力してください。"
 
 
-def _word_new_password(form, first: str, second: str, first_label: str, second_label: str):
-    form.fields[first].label = first_label
-    form.fields[first].help_text = PASSWORD_RULE
-    form.fields[second].label = second_label
-    form.fields[second].help_text = PASSWORD_AGAIN_HELP
+class NewPasswordWording:
+    """Mixin for a form with a new password typed twice (password1, password2): labels,
+    the rule stated once, and a mismatch always reported next to the second password."""
 
+    new_password_labels = ("新しいパスワード", "新しいパスワード（確認用）")
 
-def _report_mismatch(form, first: str, second: str) -> None:
-    typed_first, typed_second = form.data.get(first), form.data.get(second)
-    if typed_first and typed_second and typed_first != typed_second:
-        # allauth compares the two only when the first one passed the rules, and in words of
-        # its own; one message, ours, in either case.
-        form.errors.pop(second, None)
-        form.add_error(second, MISMATCH)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        first_label, second_label = self.new_password_labels
+        self.fields["password1"].label, self.fields["password1"].help_text = (
+            first_label, PASSWORD_RULE)
+        self.fields["password2"].label, self.fields["password2"].help_text = (
+            second_label, PASSWORD_AGAIN_HELP)
+
+    def clean(self):
+        cleaned = super().clean()
+        typed_first, typed_second = self.data.get("password1"), self.data.get("password2")
+        if typed_first and typed_second and typed_first != typed_second:
+            # allauth compares the two only when the first one passed the rules, and in
+            # words of its own; one message, ours, in either case.
+            self.errors.pop("password2", None)
+            self.add_error("password2", MISMATCH)
+        return cleaned
 
 
 class LoginForm(allauth_forms.LoginForm):
@@ -41,42 +50,23 @@ class LoginForm(allauth_forms.LoginForm):
         self.fields["remember"].label = "このブラウザでログインしたままにする"
 
 
-class SignupForm(TimingSafeSignupForm):
+class SignupForm(NewPasswordWording, TimingSafeSignupForm):
+    new_password_labels = ("パスワード", "パスワード（確認用）")
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        _word_new_password(self, "password1", "password2", "パスワード", "パスワード（確認用）")
         self.fields["email"].help_text = "ログインと、審査結果などのお知らせに使います。"
 
-    def clean(self):
-        cleaned = super().clean()
-        _report_mismatch(self, "password1", "password2")
-        return cleaned
+
+class ResetPasswordKeyForm(NewPasswordWording, allauth_forms.ResetPasswordKeyForm):
+    pass
 
 
-class ResetPasswordKeyForm(allauth_forms.ResetPasswordKeyForm):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        _word_new_password(self, "password1", "password2", "新しいパスワード",
-                           "新しいパスワード（確認用）")
-
-    def clean(self):
-        cleaned = super().clean()
-        _report_mismatch(self, "password1", "password2")
-        return cleaned
-
-
-class ChangePasswordForm(allauth_forms.ChangePasswordForm):
+class ChangePasswordForm(NewPasswordWording, allauth_forms.ChangePasswordForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["oldpassword"].label = "現在のパスワード"
         self.fields["oldpassword"].help_text = ""
-        _word_new_password(self, "password1", "password2", "新しいパスワード",
-                           "新しいパスワード（確認用）")
-
-    def clean(self):
-        cleaned = super().clean()
-        _report_mismatch(self, "password1", "password2")
-        return cleaned
 
 
 # Two-factor (allauth.mfa): the code is named for what the user sees in the app.
@@ -84,22 +74,24 @@ CODE_LABEL = "確認コード"
 CODE_HELP = "認証アプリに表示されている6桁の数字（またはリカバリーコード）。"
 
 
-class AuthenticateForm(mfa_forms.AuthenticateForm):
+class CodeWording:
+    """Mixin: the two-factor code named for what the user sees in the app."""
+
+    code_help = CODE_HELP
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["code"].label = CODE_LABEL
-        self.fields["code"].help_text = CODE_HELP
+        self.fields["code"].help_text = self.code_help
 
 
-class ReauthenticateForm(mfa_forms.ReauthenticateForm):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["code"].label = CODE_LABEL
-        self.fields["code"].help_text = CODE_HELP
+class AuthenticateForm(CodeWording, mfa_forms.AuthenticateForm):
+    pass
 
 
-class ActivateTOTPForm(totp_forms.ActivateTOTPForm):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["code"].label = CODE_LABEL
-        self.fields["code"].help_text = "認証アプリに表示されている6桁の数字。"
+class ReauthenticateForm(CodeWording, mfa_forms.ReauthenticateForm):
+    pass
+
+
+class ActivateTOTPForm(CodeWording, totp_forms.ActivateTOTPForm):
+    code_help = "認証アプリに表示されている6桁の数字。"
