@@ -227,6 +227,7 @@ def _world() -> dict[str, object]:
         "portal.importjob": ImportJob.objects.create(
             kind="monthly_statistics", stored_name="world.csv", original_name="world.csv",
             created_by=_admin),
+        "incentives.bankaccount": bank_account,
     }
 
 
@@ -292,6 +293,8 @@ def _post_urls(label: str, obj) -> list[tuple[str, str, set[str]]]:
 
 
 def test_every_admin_model_and_page_has_a_policy():
+    world = set(_world())
+    assert world == set(POLICY), world ^ set(POLICY)  # every model's pages are requested
     registered = {model._meta.label_lower for model in admin.site._registry}
     assert registered == set(POLICY), registered ^ set(POLICY)
     custom = {pattern.name for model_admin in admin.site._registry.values()
