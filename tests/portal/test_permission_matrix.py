@@ -111,8 +111,9 @@ POST_PAGES: dict[str, set[str]] = {
 # Admin actions → who is offered them (Django's own delete_selected follows `delete`).
 ACTIONS: dict[str, dict[str, set[str]]] = {
     "facilities.usageapplication": {"accept_selected": {R, SU}, "return_selected": {R, SU},
-                                    "second_check_selected": {R, SU}},
-    "subsidies.claim": {"start_review_selected": {R, SU}, "mark_paid_selected": {P, SU}},
+                                    "second_check_selected": {R, SU}, "assign_to_me": {R, SU}},
+    "subsidies.claim": {"start_review_selected": {R, SU}, "mark_paid_selected": {P, SU},
+                        "assign_to_me": {R, SU}},
     "eligibility.program": {"run_selected": {S, SU}},
     "eligibility.parameterversion": {"copy_as_draft": {S, SU}},
     "django_celery_beat.periodictask": {"enable_tasks": {S, SU}, "disable_tasks": {S, SU},
@@ -306,6 +307,17 @@ def test_every_admin_model_and_page_has_a_policy():
     unknown = (custom - history_pages - set(PAGES) - set(POST_PAGES) - set(LIST_PAGES)
                - JOB_PAGES - move_pages)
     assert unknown == set(), unknown
+
+
+def test_every_admin_action_has_a_policy(rf, admin_user):
+    request = rf.get("/admin/")
+    request.user = admin_user
+    undeclared = []
+    for model, model_admin in admin.site._registry.items():
+        label = model._meta.label_lower
+        offered = set(model_admin.get_actions(request)) - {"delete_selected"}
+        undeclared += [f"{label}.{name}" for name in offered - set(ACTIONS.get(label, {}))]
+    assert not undeclared, undeclared
 
 
 def test_every_role_exists_with_its_permissions():
