@@ -71,7 +71,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
-            "builtins": ["portal.templatetags.wareki", "portal.templatetags.yen"],
+            "builtins": ["portal.templatetags.wareki", "portal.templatetags.yen",
+                         "portal.templatetags.fields"],
         },
     }
 ]

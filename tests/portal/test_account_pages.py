@@ -117,3 +117,18 @@ def test_the_csrf_failure_page_is_japanese():
     assert response.status_code == 403
     page = response.content.decode()
     assert "もう一度操作してください" in page and "site-header" in page
+
+
+def test_an_input_in_error_is_described_by_its_error_and_help(client):
+    """A screen reader reaching the input reads its rule and its error (aria-describedby)."""
+    from django.urls import reverse
+
+    from tests.factories import FacilityFactory, make_staff
+
+    facility = FacilityFactory(kind="judo")
+    client.force_login(make_staff(facility))
+    page = client.post(reverse("facilities:link"), {"code": "0110113719", "account_last4": ""})
+    body = page.content.decode()
+    assert 'aria-invalid="true"' in body
+    assert 'aria-describedby="id_account_last4_helptext id_account_last4_error"' in body
+    assert 'id="id_account_last4_error"' in body
