@@ -56,6 +56,24 @@ def normalize_facility_code(raw: str) -> str:
     return parse_medical_code(text).value
 
 
+def _alert_on_guessing(facility: Facility, since) -> None:
+    """Many accounts guessing at one facility's digits cannot lock its staff out (the limit
+    is per user), but its staff are told once when the wrong guesses reach the alert level
+    within the window, so that they can ask the help desk to look."""
+    wrong = LinkAttempt.objects.filter(facility=facility, reason="last4_mismatch",
+                                       created_at__gte=since).count()
+    if wrong != settings.FACILITY_LINK_ALERT_AFTER:
+        return
+    record_activity(
+        facility=facility, actor=None, verb="link_guessing",
+        summary=f"この施設のコードで、口座番号下4桁の誤った入力が{wrong}回ありました"
+        f"（{settings.FACILITY_LINK_WINDOW_HOURS}時間以内）。",
+    )
+    notify(to=facility_emails(facility), name="link_guessing",
+           context={"facility": facility, "count": wrong,
+                    "hours": settings.FACILITY_LINK_WINDOW_HOURS})
+
+
 def link_user_to_facility(
     *, user, code: str, account_last4: str, ip_address: str | None = None
 ) -> Facility:
@@ -109,6 +127,8 @@ def link_user_to_facility(
                     name="staff_linked",
                     context={"facility": facility, "staff": user},
                 )
+        elif reason == "last4_mismatch":
+            _alert_on_guessing(facility, since)
     if reason == "locked":
         raise ServiceError(
             f"入力の誤りが続いたため、施設の確認を一時的に停止しています。"

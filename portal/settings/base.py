@@ -220,6 +220,8 @@ CELERY_BEAT_SCHEDULE = {
 # Linking a user to a facility: wrong bank digits are limited per user and per facility.
 FACILITY_LINK_MAX_FAILURES = env.int("FACILITY_LINK_MAX_FAILURES", default=5)
 FACILITY_LINK_WINDOW_HOURS = env.int("FACILITY_LINK_WINDOW_HOURS", default=24)
+# Wrong guesses at one facility (from any accounts) after which its staff are told, once.
+FACILITY_LINK_ALERT_AFTER = env.int("FACILITY_LINK_ALERT_AFTER", default=10)
 
 LOGGING = {
     "version": 1,

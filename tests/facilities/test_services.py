@@ -348,3 +348,21 @@ def test_public_list_holds_exactly_the_facilities_with_a_golive_date():
     assert build.entry_count == 1
     assert [e.facility_id for e in selectors.facilities_listed_publicly()] == [live.pk]
     assert services.rebuild_public_list().entry_count == 1  # re-runnable, no duplicates
+
+
+def test_the_staff_are_told_once_when_guesses_at_their_facility_pile_up(
+        django_capture_on_commit_callbacks):
+    facility = FacilityFactory(kind="judo", account_last4="0987")
+    staff = make_staff(facility)
+    mail.outbox.clear()
+    with override_settings(FACILITY_LINK_ALERT_AFTER=3), \
+            django_capture_on_commit_callbacks(execute=True):
+        for guess in ("1111", "2222", "3333", "4444"):
+            with pytest.raises(ServiceError):
+                services.link_user_to_facility(user=UserFactory(), code=facility.code,
+                                               account_last4=guess)
+    alerts = [m for m in mail.outbox if "誤った入力" in m.subject]
+    assert len(alerts) == 1 and alerts[0].to == [staff.email]
+    assert "3回" in alerts[0].body
+    assert not any(digits in alerts[0].body for digits in ("1111", "2222", "3333"))
+    assert selectors.history_for(facility=facility).filter(verb="link_guessing").count() == 1
