@@ -82,7 +82,9 @@ _DASHES = "‐‑‒–—―−－ーｰ"
 _KANA_AS_BANKS_PRINT = str.maketrans({"ヮ": "ワ", "ヰ": "イ", "ヱ": "エ"})
 # After jaconv.z2h: leftover combining marks, the long vowel and dashes, the middle dot.
 _HALF_WIDTH_FIXES = str.maketrans(
-    {"\u3099": "ﾞ", "\u309a": "ﾟ", "･": ".", "・": ".", **{ch: "-" for ch in _DASHES}}
+    {"\u3099": "ﾞ", "\u309a": "ﾟ", "･": ".", "・": ".", **{ch: "-" for ch in _DASHES},
+     # NFKC composes ﾜﾞ into ヷ (and ｦﾞ, ｲﾞ, ｴﾞ likewise), which z2h leaves full-width.
+     "ヷ": "ﾜﾞ", "ヺ": "ｦﾞ", "ヸ": "ｲﾞ", "ヹ": "ｴﾞ"}
 )
 # Spacing (゛ ゜) and half-width (ﾞ ﾟ) marks → combining, so that NFKC composes カ゛ into ガ.
 _MARKS_TO_COMBINING = str.maketrans({"゛": "\u3099", "゜": "\u309a", "ﾞ": "\u3099", "ﾟ": "\u309a"})

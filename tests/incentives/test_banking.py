@@ -477,3 +477,8 @@ def test_parse_account_type(typed, code):
 )
 def test_mask_account_number(number, masked):
     assert mask_account_number(number) == masked
+
+
+@pytest.mark.parametrize("typed, held", [("ﾜﾞ", "ﾜﾞ"), ("ヷ", "ﾜﾞ"), ("ｦﾞ", "ｦﾞ"), ("ヴ", "ｳﾞ")])
+def test_voiced_wa_and_wo_are_written_as_banks_hold_them(typed, held):
+    assert normalize_holder_name(f"ｶ){typed}") == f"ｶ){held}"
