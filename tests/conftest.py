@@ -10,6 +10,14 @@ def _private_storage(tmp_path, settings):
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate limits count in the cache: every test starts with none spent."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def staff_client(client):
     """A client logged in as a fresh staff user (no facility yet)."""

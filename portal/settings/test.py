@@ -14,5 +14,7 @@ STORAGES = {
 }
 ALLOWED_HOSTS = ["*"]
 # Rate limits are tested explicitly; the ordinary tests must not trip them.
-ACCOUNT_RATE_LIMITS = {"login_failed": "1000/m/ip,1000/5m/key", "confirm_email": False}
+ACCOUNT_RATE_LIMITS = {"login_failed": "1000/m/ip,1000/5m/key", "confirm_email": False,
+                       "login": "1000/m/ip", "signup": "1000/m/ip",
+                       "reset_password": "1000/m/ip,1000/m/key"}
 SERVICES_REQUIRED = env.bool("CI", default=False)
