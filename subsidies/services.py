@@ -190,11 +190,10 @@ def submit_claim(*, claim: Claim, user) -> Claim:
         problem = refusal(claim, name, user)
         if problem is not None:
             raise problem
-        items = list(claim.items.all())
-        if not items:
+        if not claim.items.exists():
             raise ServiceError("明細を1件以上入力してください。")
-        missing = [i.description for i in items
-                   if not i.documents.filter(kind="receipt").exists()]
+        missing = list(claim.items.exclude(documents__kind=Document.Kind.RECEIPT)
+                       .values_list("description", flat=True))
         if missing:
             raise ServiceError(f"領収書が添付されていない明細があります: {'、'.join(missing)}")
         result = selectors.compute(claim)
