@@ -1,8 +1,9 @@
 from dataclasses import dataclass
 from datetime import date
 
-from eligibility.engine import programs_for_kind, reason_texts, result_now
+from eligibility.engine import parameters_in_force, programs_for_kind, reason_texts, result_now
 from eligibility.models import ActivityReport, Attestation, Program
+from eligibility.rules.cooperation import CooperationParams
 from eligibility.selectors import determinations_for, redetermination_pending
 from facilities.models import Facility
 from facilities.selectors import facility_for
@@ -66,13 +67,19 @@ def overview_for(facility: Facility) -> list[dict]:
     ]
 
 
+def report_period(program: Program, today: date | None = None) -> CooperationParams | None:
+    """The 協力金 parameters in force (its period), or None when none are."""
+    version = parameters_in_force(program, on=today)
+    if version is None or program.rule != Program.Rule.COOPERATION:
+        return None
+    return CooperationParams.from_dict(version.params)
+
+
 def reportable_period(facility: Facility, program: Program) -> "ReportablePeriod | None":
     """The period this facility may report for a 協力金 program (DOMAIN §5.1): from its own
     go-live date, when later than the period's start, to the period's end; None when the
     program has no period in force. Stated on the form before anything is typed."""
     from facilities.selectors import golive_for
-
-    from .services import report_period
 
     params = report_period(program)
     if params is None:

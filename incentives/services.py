@@ -8,32 +8,23 @@ from django.db import transaction
 from django.utils import timezone
 
 from eligibility import services as eligibility_services
-from eligibility.engine import parameters_in_force
 from eligibility.models import ActivityReport, Attestation, Program
-from eligibility.rules.cooperation import CooperationParams
 from facilities.activity import record_activity
 from facilities.kinds import MEDICAL_KINDS, SEJUTSU_KINDS
 from facilities.models import Facility
 from facilities.selectors import facility_emails
-from facilities.services import ServiceError
+from portal.errors import ServiceError
 from portal.notifications import notify
 from portal.receipts import format_receipt_number
 from portal.wareki import to_wareki
 
+from . import selectors
 from .banking import NormalizedAccount, mask_account_number
 from .models import BankAccount
 
 # How far outside the program period a reported activity date may be before it is refused as
 # a typing error (inside the margin it is recorded and judged by the rule).
 REPORT_DATE_MARGIN = timedelta(days=92)
-
-
-def report_period(program: Program, today: date | None = None) -> CooperationParams | None:
-    """The 協力金 parameters in force (its period), or None when none are."""
-    version = parameters_in_force(program, on=today)
-    if version is None or program.rule != Program.Rule.COOPERATION:
-        return None
-    return CooperationParams.from_dict(version.params)
 
 
 def report_is_locked(program: Program, today: date | None = None) -> bool:
@@ -71,7 +62,7 @@ def submit_activity_report(
         raise ServiceError("実施した取組を1つ以上選んでください。")
     # Dates far outside the program period are typing errors: refused, with a margin so
     # that a date just outside is still recorded and judged by the rule (DOMAIN §5.1).
-    params = report_period(program)
+    params = selectors.report_period(program)
     if params is not None:
         earliest = params.period_start - REPORT_DATE_MARGIN
         latest = params.period_end + REPORT_DATE_MARGIN
