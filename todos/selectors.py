@@ -12,9 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from eligibility.models import ActivityReport, Attestation, Determination, Program
+from facilities.kinds import MEDICAL_KINDS, SEJUTSU_KINDS
 from facilities.models import (
-    MEDICAL_KINDS,
-    SEJUTSU_KINDS,
     Activity,
     ApplicationKind,
     ApplicationState,
