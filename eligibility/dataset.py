@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from facilities.codes import with_check_digit
 from facilities.models import Facility, GoLive
-from incentives.models import BankAccount
+from payouts.models import BankAccount
 
 from .models import ActivityReport, Attestation, MonthlyStatistic, Program
 

@@ -8,8 +8,6 @@ from eligibility.selectors import determinations_for, redetermination_pending
 from facilities.models import Facility
 from facilities.selectors import facility_for
 
-from .models import BankAccount
-
 
 def programs_for(facility: Facility):
     """The incentive programs this facility's kind takes part in (the rules' registry)."""
@@ -43,10 +41,6 @@ def report_for(facility: Facility, program: Program) -> ActivityReport | None:
 
 def attestation_for(facility: Facility, program: Program) -> Attestation | None:
     return Attestation.objects.filter(facility=facility, program=program).first()
-
-
-def bank_account_for(facility: Facility) -> BankAccount | None:
-    return BankAccount.objects.filter(facility=facility).first()
 
 
 def overview_for(facility: Facility) -> list[dict]:

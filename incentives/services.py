@@ -19,8 +19,6 @@ from portal.receipts import format_receipt_number
 from portal.wareki import to_wareki
 
 from . import selectors
-from .banking import NormalizedAccount, mask_account_number
-from .models import BankAccount
 
 # How far outside the program period a reported activity date may be before it is refused as
 # a typing error (inside the margin it is recorded and judged by the rule).
@@ -131,35 +129,3 @@ def submit_attestation(
                context={"facility": facility, "program": program, "attestation": attestation})
         _refresh_determination(facility)
     return attestation
-
-
-def save_bank_account(
-    *, user, facility: Facility, account: NormalizedAccount, kigo: str = "", bango: str = ""
-) -> BankAccount:
-    """Register or change the facility's 振込先口座; the history keeps every version and
-    every staff member is told (the number masked)."""
-    with transaction.atomic():
-        existing = BankAccount.objects.select_for_update().filter(facility=facility).first()
-        bank_account = existing or BankAccount(facility=facility)
-        bank_account.bank_code, bank_account.bank_name = account.bank.code, account.bank.name
-        bank_account.branch_code = account.branch.code
-        bank_account.branch_name = account.branch.name
-        bank_account.account_type = account.account_type
-        bank_account.account_number = account.account_number
-        bank_account.holder_name = account.holder_name
-        bank_account.japan_post_kigo, bank_account.japan_post_bango = kigo, bango
-        bank_account.updated_by = user
-        bank_account.save()
-        _refresh_determination(facility)
-        masked = mask_account_number(account.account_number)
-        record_activity(
-            facility=facility, actor=user,
-            verb="bank_account_changed" if existing else "bank_account_registered",
-            summary=f"振込先口座を{'変更' if existing else '登録'}しました: {account.bank.name} "
-            f"{account.branch.name} {masked}",
-            target=bank_account,
-        )
-        notify(to=facility_emails(facility), name="bank_account_changed",
-               context={"facility": facility, "account": bank_account, "masked": masked,
-                        "changed": existing is not None, "actor": user})
-    return bank_account

@@ -6,7 +6,6 @@ app_name = "incentives"
 
 urlpatterns = [
     path("<int:facility_id>/money/", views.overview, name="overview"),
-    path("<int:facility_id>/money/bank/", views.bank_account, name="bank"),
     path("<int:facility_id>/money/<slug:code>/report/", views.report, name="report"),
     path("<int:facility_id>/money/<slug:code>/attest/", views.attest, name="attest"),
 ]

@@ -12,9 +12,7 @@ from facilities.selectors import facility_for
 from portal.errors import ServiceError, add_error_to_form
 
 from . import selectors, services
-from .bank import resolve_account
-from .banking import BankInputErrors, search_banks, search_branches
-from .forms import ActivityReportForm, AttestationForm, BankAccountForm, LumpSumSimulatorForm
+from .forms import ActivityReportForm, AttestationForm, LumpSumSimulatorForm
 
 
 @login_required
@@ -23,7 +21,6 @@ def overview(request: HttpRequest, facility_id: int) -> HttpResponse:
     return render(request, "incentives/overview.html", {
         "facility": facility,
         "programs": selectors.overview_for(facility),
-        "bank_account": selectors.bank_account_for(facility),
     })
 
 
@@ -105,48 +102,3 @@ def simulator(request: HttpRequest) -> HttpResponse:
         result = determine(Program.Rule.LUMP_SUM, params_dict, LumpSumFacts(**form.cleaned_data))
     return render(request, "incentives/simulator.html",
                   {"form": form, "result": result, "params": params})
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def bank_account(request: HttpRequest, facility_id: int) -> HttpResponse:
-    """Form → confirmation (the Japan Post number shown converted) → save."""
-    facility = facility_for(user=request.user, pk=facility_id)
-    current = selectors.bank_account_for(facility)
-    context = {"facility": facility, "current": current}
-    # The code lookup is a button of the account form itself, so what was typed in the form
-    # comes back with the results (a GET with the same names still works, as a link).
-    lookup = request.POST if "lookup" in request.POST else request.GET
-    search = lookup.get("bank_q", "").strip()
-    if search:
-        context["bank_results"] = search_banks(search)
-    branch_search = lookup.get("branch_q", "").strip()
-    if branch_search and lookup.get("bank_code"):
-        context["branch_results"] = search_branches(lookup["bank_code"], branch_search)
-    context["lookup"] = {key: lookup.get(key, "") for key in ("bank_q", "bank_code", "branch_q")}
-    if request.method != "POST":
-        context["form"] = BankAccountForm()
-        return render(request, "incentives/bank_account.html", context)
-    if "lookup" in request.POST:
-        # Shown again as typed, not judged: a lookup is not a submit.
-        fields = BankAccountForm.base_fields
-        context["form"] = BankAccountForm(initial={k: v for k, v in request.POST.items()
-                                                   if k in fields})
-        return render(request, "incentives/bank_account.html", context)
-    form = BankAccountForm(request.POST)
-    context["form"] = form
-    if not form.is_valid() or "edit" in request.POST:
-        return render(request, "incentives/bank_account.html", context)
-    try:
-        account, kigo, bango = resolve_account(form.cleaned_data)
-    except BankInputErrors as errors:
-        for field, message in errors.errors.items():
-            form.add_error(field if field in form.fields else None, message)
-        return render(request, "incentives/bank_account.html", context)
-    if "submit" not in request.POST:
-        return render(request, "incentives/bank_account_confirm.html",
-                      {**context, "account": account, "kigo": kigo, "bango": bango})
-    services.save_bank_account(user=request.user, facility=facility, account=account,
-                               kigo=kigo, bango=bango)
-    messages.success(request, "振込先口座を登録しました。")
-    return redirect("incentives:overview", facility_id=facility.pk)

@@ -80,7 +80,7 @@ Decisions:
 * Unused numeric fields (手形交換所番号, an absent 顧客コード2) are zeros, the rule for N fields
   ("数字項目は右詰とし、残りを「0」とする"); 新規コード is ``0``; 識別表示 and the ダミー areas
   are spaces.
-* Text is normalised as ``incentives.banking.normalize_holder_name`` normalises a holder name
+* Text is normalised as ``payouts.banking.normalize_holder_name`` normalises a holder name
   (full width, hiragana and small kana become half-width large katakana; the long vowel and
   dashes become ``-``; the middle dot becomes ``.``; letters become upper case), without its
   length limit, so that bank and branch kana of the zengin master (full-width) can be given as
@@ -134,7 +134,7 @@ MAX_COUNT = 999_999  # 合計件数 N(6)
 MAX_TOTAL = 999_999_999_999  # 合計金額 N(12)
 
 # The 全銀 characters a text field may hold (the same set registration allows for holder names,
-# incentives.banking.ZENGIN_CHARACTERS): each is one byte in JIS X 0201 / cp932.
+# payouts.banking.ZENGIN_CHARACTERS): each is one byte in JIS X 0201 / cp932.
 ZENGIN_CHARACTERS = frozenset(
     "ｱｲｳｴｵｶｷｸｹｺｻｼｽｾｿﾀﾁﾂﾃﾄﾅﾆﾇﾈﾉﾊﾋﾌﾍﾎﾏﾐﾑﾒﾓﾔﾕﾖﾗﾘﾙﾚﾛﾜｦﾝﾞﾟ"
     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ().-/,"

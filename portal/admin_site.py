@@ -10,7 +10,7 @@ SECTIONS: list[tuple[str, list[str]]] = [
     ("施設", ["facilities.facility", "facilities.membership", "facilities.deviceaccount",
              "facilities.golive", "facilities.activity", "facilities.linkattempt"]),
     ("協力金・一時金", ["eligibility.determination", "eligibility.activityreport",
-                   "eligibility.attestation", "incentives.bankaccount",
+                   "eligibility.attestation", "payouts.bankaccount",
                    "eligibility.eligibilityrun"]),
     ("制度・マスタ・取り込み", ["eligibility.program", "eligibility.parameterversion",
                        "eligibility.monthlystatistic", "subsidies.freereadergrant",

@@ -67,6 +67,8 @@ class WorkflowAdmin:
         if obj is not None:
             for move in available_moves(obj, request.user):
                 elsewhere = self.moves_elsewhere.get(move.name)
+                if not elsewhere and move.name not in self.move_services:
+                    continue  # made by another part of the portal (a payout run), not here
                 url = (reverse(f"admin:{elsewhere}", args=[obj.pk]) if elsewhere else
                        reverse(f"admin:{self._name('move')}", args=[obj.pk, move.name]))
                 offered.append({"label": move.label, "url": url})

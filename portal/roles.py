@@ -27,7 +27,7 @@ _VIEW = [
     "eligibility.view_eligibilityrun",
     "subsidies.view_claim", "subsidies.view_claimitem", "subsidies.view_document",
     "subsidies.view_freereadergrant",
-    "incentives.view_bankaccount",
+    "payouts.view_bankaccount", "payouts.view_payoutrun", "payouts.view_paymentline",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -38,7 +38,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "subsidies.review_claim",
     ],
     APPROVER: [*_VIEW, "subsidies.decide_claim"],
-    PAYOUT_OFFICER: [*_VIEW, "subsidies.pay_claim", "incentives.view_account_number"],
+    PAYOUT_OFFICER: [
+        *_VIEW, "subsidies.pay_claim", "payouts.view_account_number",
+        "payouts.add_payoutrun", "payouts.release_payoutrun", "payouts.write_transfer_file",
+        "payouts.import_bank_results", "payouts.view_consignor",
+    ],
     VIEWER: [*_VIEW],
     SYSTEM_ADMIN: [
         *_VIEW,
@@ -53,6 +57,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "eligibility.import_monthlystatistic",
         "subsidies.add_freereadergrant", "subsidies.change_freereadergrant",
         "subsidies.delete_freereadergrant",
+        "payouts.view_consignor", "payouts.add_consignor", "payouts.change_consignor",
         "django_celery_beat.view_periodictask", "django_celery_beat.change_periodictask",
         "django_celery_beat.view_crontabschedule", "django_celery_beat.add_crontabschedule",
         "django_celery_beat.change_crontabschedule",

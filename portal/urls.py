@@ -14,6 +14,7 @@ urlpatterns = [
     path("facilities/", include("facilities.urls")),
     path("facilities/", include("incentives.urls")),
     path("facilities/", include("subsidies.urls")),
+    path("facilities/", include("payouts.urls")),
     path("simulator/", incentives_views.simulator, name="simulator"),
     path("todos/", include("todos.urls")),
     path("public/", include((public_urlpatterns, "public"))),

@@ -46,9 +46,12 @@ def move(
     four_eyes: tuple[str, ...] = (),
     visible_to_facility: bool = True,
     email: str | None = None,
+    system: bool = False,
 ):
     """Declare a transition with the portal's metadata. The method is called as
-    `method(self, actor=..., **values)` and may set the fields that go with the move."""
+    `method(self, actor=..., **values)` and may set the fields that go with the move.
+    `system`: the portal's own jobs (a scheduled payout run) may make it with no actor
+    (actor=None); a person still needs the permission."""
 
     def decorate(method):
         @wraps(method)
@@ -58,7 +61,8 @@ def move(
         moved = transition(
             field=field, source=source, target=target, permission=permission,
             custom={"label": label, "four_eyes": four_eyes,
-                    "visible_to_facility": visible_to_facility, "email": email},
+                    "visible_to_facility": visible_to_facility, "email": email,
+                    "system": system},
         )(body)
         # Outside the transition, so that the actor is known when the move is logged.
         return fsm_log_by(fsm_log_description(moved))
@@ -75,6 +79,7 @@ class MoveInfo:
     four_eyes: tuple[str, ...]
     visible_to_facility: bool
     email: str | None
+    system: bool = False
 
 
 def _state_field_name(model) -> str:
@@ -113,7 +118,8 @@ def _info(obj, name: str) -> MoveInfo:
     custom = found.custom
     return MoveInfo(name=name, label=custom["label"], source=state, target=found.target,
                     four_eyes=custom["four_eyes"],
-                    visible_to_facility=custom["visible_to_facility"], email=custom["email"])
+                    visible_to_facility=custom["visible_to_facility"], email=custom["email"],
+                    system=custom.get("system", False))
 
 
 def moves(model) -> dict[str, MoveInfo]:
@@ -125,7 +131,7 @@ def moves(model) -> dict[str, MoveInfo]:
             name=found.name, label=found.custom["label"], source=found.source,
             target=found.target, four_eyes=found.custom["four_eyes"],
             visible_to_facility=found.custom["visible_to_facility"],
-            email=found.custom["email"]))
+            email=found.custom["email"], system=found.custom.get("system", False)))
     return result
 
 
@@ -144,7 +150,11 @@ def refusal(obj, name: str, user) -> ServiceError | None:
         return IllegalTransition(
             f"{obj._meta.verbose_name}は「{state_label(obj)}」のため、"
             f"「{info.label}」はできません。")
-    if user is None or not has_transition_perm(method, user):
+    if user is None:
+        if info.system:
+            return None  # the portal's own job
+        return NotPermitted(f"「{info.label}」を行う権限がありません。")
+    if not has_transition_perm(method, user):
         return NotPermitted(f"「{info.label}」を行う権限がありません。")
     if info.four_eyes and last_actor(obj, info.four_eyes) == user.pk:
         return NotPermitted(

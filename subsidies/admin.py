@@ -59,7 +59,8 @@ class ClaimItemInline(admin.TabularInline):
 @admin.register(Claim)
 class ClaimAdmin(WorkflowAdmin, CsvExportAdmin, EvidenceAdmin, SimpleHistoryAdmin):
     """The claims queue (waiting longest first; assigned to me). A claim is taken into
-    review and paid from its own page; decided on the review page, beside its receipts."""
+    review from its own page and decided on the review page, beside its receipts; it is
+    paid by a payout run (支払バッチ), never from here."""
 
     list_display = ["receipt_number", "facility", "program", "state", "computed_amount",
                     "approved_amount", "submitted_at", "waiting_days", "assigned_to"]
@@ -68,11 +69,9 @@ class ClaimAdmin(WorkflowAdmin, CsvExportAdmin, EvidenceAdmin, SimpleHistoryAdmi
     list_select_related = ["facility", "program", "assigned_to"]
     ordering = ["submitted_at"]
     inlines = [ClaimItemInline]
-    actions = ["start_review_selected", "mark_paid_selected", "assign_to_me"]
+    actions = ["start_review_selected", "assign_to_me"]
     move_services = {
         "start_review": lambda request, obj, reason: services.start_review(
-            claim=obj, actor=request.user),
-        "mark_paid": lambda request, obj, reason: services.mark_paid(
             claim=obj, actor=request.user),
     }
     moves_elsewhere = {"approve": "subsidies_claim_review", "reject": "subsidies_claim_review",
@@ -96,7 +95,6 @@ class ClaimAdmin(WorkflowAdmin, CsvExportAdmin, EvidenceAdmin, SimpleHistoryAdmi
                        "assigned_to", "review_link"]
     fields = readonly_fields
     has_review_permission = permission_check("review_claim")
-    has_pay_permission = permission_check("pay_claim")
 
     def has_add_permission(self, request):
         return False
@@ -134,11 +132,6 @@ class ClaimAdmin(WorkflowAdmin, CsvExportAdmin, EvidenceAdmin, SimpleHistoryAdmi
     def start_review_selected(self, request, queryset):
         self._bulk(request, queryset,
                    lambda c: services.start_review(claim=c, actor=request.user), "審査開始に")
-
-    @admin.action(description="選択した申請を振込済みにする", permissions=["pay"])
-    def mark_paid_selected(self, request, queryset):
-        self._bulk(request, queryset,
-                   lambda c: services.mark_paid(claim=c, actor=request.user), "振込済みに")
 
     def get_urls(self):
         return [

@@ -22,6 +22,7 @@ class ClaimState(models.TextChoices):
     RESUBMITTED = "resubmitted", "再提出済み（審査待ち）"
     APPROVED = "approved", "交付決定"
     REJECTED = "rejected", "不交付"
+    PAYING = "paying", "支払手続中"
     PAID = "paid", "振込済"
 
 
@@ -33,6 +34,7 @@ FACILITY_CLAIM_LABELS = {
     ClaimState.RESUBMITTED: "再提出済み",
     ClaimState.APPROVED: "交付決定",
     ClaimState.REJECTED: "不交付",
+    ClaimState.PAYING: "交付決定（振込の手続中）",
     ClaimState.PAID: "振込済",
 }
 REVIEW_PERMISSION = "subsidies.review_claim"
@@ -98,7 +100,7 @@ class Claim(FacilityMoveEffects, WorkflowModel, models.Model):
         permissions = [
             ("review_claim", "補助金の申請を審査する（審査開始・差戻し）"),
             ("decide_claim", "補助金の交付・不交付を決定する"),
-            ("pay_claim", "補助金の振込を記録する"),
+            ("pay_claim", "補助金を支払バッチに入れる・振込済みにする"),
         ]
         constraints = [
             # One live claim per facility and program: a subsidy cannot be paid twice.
@@ -171,8 +173,21 @@ class Claim(FacilityMoveEffects, WorkflowModel, models.Model):
         self.decision_reason = reason
         self.decided_by, self.decided_at = actor, timezone.now()
 
-    @move(source=ClaimState.APPROVED, target=ClaimState.PAID, permission=PAY_PERMISSION,
-          label="振込済みにする", four_eyes=("approve",), email="claim_state_changed")
+    # Payment: made by the payouts app only (a payout run takes the claim; the bank's result
+    # pays it), never from the claim's own page.
+
+    @move(source=ClaimState.APPROVED, target=ClaimState.PAYING, permission=PAY_PERMISSION,
+          label="支払バッチに入れる", system=True)
+    def enter_payout(self, *, actor):
+        pass
+
+    @move(source=ClaimState.PAYING, target=ClaimState.APPROVED, permission=PAY_PERMISSION,
+          label="支払バッチから外す（バッチの取消）", system=True, visible_to_facility=False)
+    def leave_payout(self, *, actor):
+        pass
+
+    @move(source=ClaimState.PAYING, target=ClaimState.PAID, permission=PAY_PERMISSION,
+          label="振込済みにする", system=True, email="claim_state_changed")
     def mark_paid(self, *, actor):
         self.paid_at = timezone.now()
 

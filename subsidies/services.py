@@ -249,7 +249,3 @@ def reject_claim(*, claim: Claim, actor, reason: str) -> Claim:
     return perform(claim, "reject", actor=actor, reason=reason,
                    summary=f"不交付としました: {reason}")
 
-
-def mark_paid(*, claim: Claim, actor) -> Claim:
-    return perform(claim, "mark_paid", actor=actor,
-                   summary=f"{claim.approved_amount or 0:,}円を振り込みました。")

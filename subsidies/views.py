@@ -190,7 +190,7 @@ def serve_document(doc: Document | None) -> FileResponse:
 @require_GET
 def notice(request: HttpRequest, facility_id: int, pk: int) -> HttpResponse:
     facility, claim = _claim(request, facility_id, pk)
-    if claim.state not in (ClaimState.APPROVED, ClaimState.PAID):
+    if claim.state not in (ClaimState.APPROVED, ClaimState.PAYING, ClaimState.PAID):
         raise Http404("交付決定前です")
     pdf = render_pdf("pdf/grant_decision.html", {"facility": facility, "claim": claim,
                                                  "items": claim.items.all(),

@@ -23,7 +23,8 @@ from facilities.models import (
     UsageApplication,
 )
 from facilities.selectors import facilities_for
-from incentives.models import BankAccount
+from payouts import selectors as payout_selectors
+from payouts.models import BankAccount
 from portal.wareki import to_wareki
 from subsidies.models import Claim, ClaimState
 
@@ -102,10 +103,8 @@ def changes_for_facility(*, facility: Facility, since: datetime | None, user=Non
 
 
 def refused_bank_accounts(facility_ids: list[int]) -> dict[int, str]:
-    """Facilities whose 振込先口座 was refused by the bank (振込不能), with the reason.
-    Hook: payouts do not exist yet, so nothing is refused; the payouts app answers this
-    (one query for all the facilities) when it arrives."""
-    return {}
+    """Facilities whose 振込先口座 was refused by the bank (振込不能), with the reason."""
+    return payout_selectors.refused_accounts(facility_ids)
 
 
 # ---------------------------------------------------------------- the list
@@ -207,7 +206,7 @@ def _todos(facilities: list[Facility], today: date) -> list[Todo]:
         if facility.pk in refused:
             add("bank_account_refused", "振込先口座に振り込めませんでした（振込不能）",
                 f"理由: {refused[facility.pk]}。口座を確認して登録し直してください。", None,
-                reverse("incentives:bank", args=[facility.pk]),
+                reverse("payouts:bank", args=[facility.pk]),
                 "振込先口座を直す（振込先口座の画面へ）", returned=True)
         own_programs = _programs_of(facility, programs)
         for program in own_programs:
@@ -228,7 +227,7 @@ def _todos(facilities: list[Facility], today: date) -> list[Todo]:
             add("bank_account_missing", "振込先口座が未登録です",
                 "協力金・一時金・補助金の振込に必要です。", _earliest(
                     p.report_deadline for p in own_programs),
-                reverse("incentives:bank", args=[facility.pk]),
+                reverse("payouts:bank", args=[facility.pk]),
                 "振込先口座を登録する（振込先口座の画面へ）")
         if facility.pk in accepted_start and pending_devices.get(facility.pk):
             add("device_settings", "ユーザ設定情報が未ダウンロードです",

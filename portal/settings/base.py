@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "eligibility",
     "incentives",
     "subsidies",
+    "payouts",
     "todos",
 ]
 

@@ -23,7 +23,8 @@ from eligibility.rules.subsidies import OfferFacts
 from facilities import services as facility_services
 from facilities.models import Facility, GoLive
 from incentives import services as incentive_services
-from incentives.banking import validate_account
+from payouts import services as payout_services
+from payouts.banking import validate_account
 from portal.imports import import_kind, run_import
 from subsidies import selectors as subsidy_selectors
 from tests.factories import AdminFactory, FacilityFactory, accepted_facility, make_staff
@@ -127,7 +128,8 @@ def test_a_change_made_while_the_task_ran_stays_pending(django_capture_on_commit
     assert PendingDetermination.objects.filter(facility=facility).exists()
 
 
-def test_report_attestation_and_bank_account_each_mark_the_facility_pending(queued):
+def test_report_and_attestation_each_mark_the_facility_pending_but_a_bank_account_does_not(
+        queued):
     sejutsu, staff, _ = accepted_facility(kind="judo")
     clinic, clinic_staff, _ = accepted_facility(kind="clinic")
     incentive_services.submit_activity_report(
@@ -140,9 +142,10 @@ def test_report_attestation_and_bank_account_each_mark_the_facility_pending(queu
                                           program=lump_sum(), poster=True, informed=True)
     assert PendingDetermination.objects.filter(facility=clinic).exists()
     PendingDetermination.objects.all().delete()
+    # No rule reads the bank account (payouts does): registering one changes no result.
     account = validate_account("0001", "001", "1", "1234567", "ﾃｽﾄ")
-    incentive_services.save_bank_account(user=staff, facility=sejutsu, account=account)
-    assert PendingDetermination.objects.filter(facility=sejutsu).exists()
+    payout_services.save_bank_account(user=staff, facility=sejutsu, account=account)
+    assert not PendingDetermination.objects.filter(facility=sejutsu).exists()
 
 
 def test_annex_partners_are_determined_again_with_the_facility():

@@ -28,7 +28,7 @@ FACILITY_SCOPED = {
     "facilities:golive": lambda v: {},
     "facilities:history": lambda v: {},
     "incentives:overview": lambda v: {},
-    "incentives:bank": lambda v: {},
+    "payouts:bank": lambda v: {},
     "incentives:report": lambda v: {"code": "cooperation-2025"},
     "incentives:attest": lambda v: {"code": "lump-sum-2024"},
     "subsidies:claims": lambda v: {},

@@ -11,8 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from incentives import banking
-from payouts import zengin
+from payouts import banking, zengin
 from payouts.zengin import Consignor, TransferLine, ZenginError, transfer_file, zengin_encodable
 
 # --------------------------------------------------------------------------- the reader

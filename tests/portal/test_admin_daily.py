@@ -153,23 +153,23 @@ def test_a_facility_name_that_is_a_formula_is_exported_as_text(client):
 
 
 def test_bank_accounts_are_masked_but_for_payout_officers(client):
-    from incentives.banking import validate_account
-    from incentives.services import save_bank_account
+    from payouts.banking import validate_account
+    from payouts.services import save_bank_account
 
     facility, staff, _admin = accepted_facility(kind="judo")
     save_bank_account(user=staff, facility=facility,
                       account=validate_account("0001", "001", "1", "7654321", "ｱｵﾊﾞ"))
-    url = reverse("admin:incentives_bankaccount_changelist")
+    url = reverse("admin:payouts_bankaccount_changelist")
     login_admin(client, make_admin(roles.REVIEWER))
     page = client.get(url).content.decode()
     assert "7654321" not in page and "****321" in page
     account = facility.bank_account
-    detail = client.get(reverse("admin:incentives_bankaccount_change", args=[account.pk]))
+    detail = client.get(reverse("admin:payouts_bankaccount_change", args=[account.pk]))
     assert "7654321" not in detail.content.decode()
     login_admin(client, make_admin(roles.PAYOUT_OFFICER))
     assert "7654321" in client.get(url).content.decode()
     assert "7654321" in client.get(
-        reverse("admin:incentives_bankaccount_change", args=[account.pk])).content.decode()
+        reverse("admin:payouts_bankaccount_change", args=[account.pk])).content.decode()
 
 
 def test_evidence_is_never_offered_for_deletion(admin_client):

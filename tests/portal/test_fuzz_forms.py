@@ -25,7 +25,7 @@ from facilities.models import (
     Membership,
     UsageApplication,
 )
-from incentives.models import BankAccount
+from payouts.models import BankAccount
 from portal.middleware import NUL_MESSAGE
 from subsidies import services as subsidy_services
 from subsidies.models import Claim, ClaimItem, Document
@@ -293,7 +293,7 @@ def test_attestation_form(client, clinic, data):
                  holder_name=field("ｶﾌﾞｼｷｶﾞｲｼｬ", "かぶしきがいしゃ", "ヤマダ　タロウ")),
        step=_steps())
 def test_bank_account_form(client, accepted, data, step):
-    send(client, "post", reverse("incentives:bank", args=[accepted.pk]), {**data, **step},
+    send(client, "post", reverse("payouts:bank", args=[accepted.pk]), {**data, **step},
          label="bank_account")
 
 

@@ -48,8 +48,8 @@ def test_flows_that_log_keep_secrets_out(client):
     response = client.post(reverse("facilities:account_settings_pdf",
                                    args=[facility.pk, account.pk]))
     assert response.status_code in (200, 302)
-    from incentives.banking import validate_account
-    from incentives.services import save_bank_account
+    from payouts.banking import validate_account
+    from payouts.services import save_bank_account
 
     normalized = validate_account("0001", "001", "1", "1234567", "ﾃｽﾄ")
     save_bank_account(user=user, facility=facility, account=normalized)

@@ -68,7 +68,7 @@ POLICY: dict[str, tuple[set[str], set[str], set[str]]] = {
     "account.emailaddress": ({SU}, {SU}, {SU}),
     "mfa.authenticator": ({SU}, {SU}, {SU}),
     "portal.importjob": ({S, SU}, NOBODY, NOBODY),  # read-only; made by the import pages
-    "incentives.bankaccount": (ADMINS, NOBODY, NOBODY),  # the number masked but for 支払担当
+    "payouts.bankaccount": (ADMINS, NOBODY, NOBODY),  # the number masked but for 支払担当
 }
 
 # Custom admin pages (URL name → who may open them, GET).
@@ -171,8 +171,8 @@ def _world() -> dict[str, object]:
                                               user=staff, upload=SimpleUploadedFile("r.pdf", PDF))
     claim = claim_services.submit_claim(claim=claim, user=staff)
     facility_services.rebuild_public_list()
-    from incentives.banking import validate_account
-    from incentives.services import save_bank_account
+    from payouts.banking import validate_account
+    from payouts.services import save_bank_account
 
     bank_account = save_bank_account(user=staff, facility=facility, account=validate_account(
         "0001", "001", "1", "7654321", "ｱｵﾊﾞ"))
@@ -228,7 +228,7 @@ def _world() -> dict[str, object]:
         "portal.importjob": ImportJob.objects.create(
             kind="monthly_statistics", stored_name="world.csv", original_name="world.csv",
             created_by=_admin),
-        "incentives.bankaccount": bank_account,
+        "payouts.bankaccount": bank_account,
     }
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from eligibility.models import ActivityReport, Attestation, Program
 from facilities import services as facility_services
 from facilities.models import DeviceAccount, GoLive, Membership
-from incentives.models import BankAccount
+from payouts.models import BankAccount
 from portal import roles
 from subsidies import services as claim_services
 from tests.factories import (
@@ -52,7 +52,7 @@ def test_an_accepted_sejutsu_has_every_step_ahead_with_links():
     assert by_kind["device_settings"].url == reverse("facilities:accounts", args=[facility.pk])
     assert "2台分" in by_kind["device_settings"].detail
     assert by_kind["golive_missing"].url == reverse("facilities:golive", args=[facility.pk])
-    assert by_kind["bank_account_missing"].url == reverse("incentives:bank", args=[facility.pk])
+    assert by_kind["bank_account_missing"].url == reverse("payouts:bank", args=[facility.pk])
     assert all(t.facility_name == facility.name and "画面" in t.link_text or "へ" in t.link_text
                for t in todos)
 

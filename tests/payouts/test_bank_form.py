@@ -4,7 +4,7 @@ one the radio chose; the code lookup keeps what was typed."""
 import pytest
 from django.urls import reverse
 
-from incentives.models import BankAccount
+from payouts.models import BankAccount
 from tests.factories import FacilityFactory, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +18,7 @@ BANK = {"bank": "0001", "branch": "001", "account_type": "1", "account_number": 
 def url(client):
     facility = FacilityFactory(kind="judo")
     client.force_login(make_staff(facility))
-    return reverse("incentives:bank", args=[facility.pk])
+    return reverse("payouts:bank", args=[facility.pk])
 
 
 def test_both_blocks_are_on_the_page_for_a_browser_without_javascript(client, url):

@@ -9,7 +9,7 @@
 * ``validate_account`` normalises and checks every field and reports every error at once.
 * ``mask_account_number`` is the only form of an account number that may reach a log or an e-mail.
 
-Decisions (documented here and pinned by tests/incentives/test_banking.py):
+Decisions (documented here and pinned by tests/payouts/test_banking.py):
 
 * Holder name. Input is NFKC-normalised (full-width letters, digits, spaces and brackets become
   half-width), hiragana become katakana and katakana become half-width (both with jaconv), latin
@@ -439,6 +439,15 @@ class NormalizedAccount:
         return self.bank.code
 
     @property
+    def bank_kana(self) -> str:
+        """The bank's kana as the transfer file writes it (checked by validate_account)."""
+        return transfer_kana(self.bank.kana) or ""
+
+    @property
+    def branch_kana(self) -> str:
+        return transfer_kana(self.branch.kana) or ""
+
+    @property
     def branch_code(self) -> str:
         return self.branch.code
 
@@ -449,6 +458,21 @@ class NormalizedAccount:
     @property
     def masked_number(self) -> str:
         return mask_account_number(self.account_number)
+
+
+TRANSFER_NAME_LENGTH = 15  # 被仕向銀行名・支店名 of the 全銀 data record
+
+
+def transfer_kana(kana: str) -> str | None:
+    """A bank's or branch's kana from the master as the transfer file writes it (half-width
+    全銀 characters, at most 15), or None when it cannot be written so."""
+    from .zengin import ZenginError, zengin_text
+
+    try:
+        text = zengin_text(kana or "")
+    except ZenginError:
+        return None
+    return text if len(text) <= TRANSFER_NAME_LENGTH else None
 
 
 def _check_code(value: str, length: int, label: str) -> tuple[str, str | None]:
@@ -476,6 +500,9 @@ def validate_account(
     bank = lookup_bank(code) if error is None else None
     if error is None and bank is None:
         error = f"金融機関コード「{code}」は金融機関の一覧にありません。"
+    if error is None and bank is not None and transfer_kana(bank.kana) is None:
+        error = (f"{bank.name}（{bank.code}）は名称を振込データに書けないため、振込先に登録"
+                 "できません。別の口座を登録してください。")
     if error:
         errors["bank_code"] = error
 
@@ -483,6 +510,9 @@ def validate_account(
     branch = lookup_branch(bank.code, code) if bank is not None and error is None else None
     if bank is not None and error is None and branch is None:
         error = f"{bank.name}（{bank.code}）に支店コード「{code}」の支店はありません。"
+    if error is None and branch is not None and transfer_kana(branch.kana) is None:
+        error = (f"{branch.name}（{branch.code}）は名称を振込データに書けないため、振込先に"
+                 "登録できません。別の口座を登録してください。")
     if error:
         errors["branch_code"] = error
 

@@ -11,7 +11,7 @@ from .models import BankAccount
 class BankAccountAdmin(WellFormedChoices, EvidenceAdmin, admin.ModelAdmin):
     """振込先口座, read-only here (the facility registers and changes it; every version is
     in its history, not shown here). The full account number is shown to payout officers
-    only (`incentives.view_account_number`); everyone else sees the last 3 digits."""
+    only (`payouts.view_account_number`); everyone else sees the last 3 digits."""
 
     list_select_related = ["facility"]
     search_fields = ["facility__code", "facility__name", "holder_name"]
@@ -24,7 +24,7 @@ class BankAccountAdmin(WellFormedChoices, EvidenceAdmin, admin.ModelAdmin):
         return False
 
     def _full(self, request) -> bool:
-        return request.user.has_perm("incentives.view_account_number")
+        return request.user.has_perm("payouts.view_account_number")
 
     def get_list_display(self, request):
         full = self._full(request)

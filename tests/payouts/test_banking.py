@@ -1,11 +1,11 @@
 """Bank-account input (DOMAIN §5.3): pure functions, no Django, no database.
-Run: .venv/bin/python -m pytest tests/incentives -q -p no:django"""
+Run: .venv/bin/python -m pytest tests/payouts -q -p no:django"""
 
 import dataclasses
 
 import pytest
 
-from incentives.banking import (
+from payouts.banking import (
     HOLDER_NAME_MAX_LENGTH,
     ZENGIN_CHARACTERS,
     Bank,

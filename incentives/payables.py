@@ -1,0 +1,44 @@
+"""協力金 and 一時金 offered to payouts (portal.payables.PayableSource): an eligible result
+(支給判定) is payable; putting it into a run sets `payout_locked`, which the eligibility batch
+honours, so the amount paid is the amount frozen."""
+
+from collections.abc import Iterable
+
+from django.db.models import F, QuerySet
+
+from eligibility.models import Determination, Program
+
+RULES = (Program.Rule.COOPERATION, Program.Rule.LUMP_SUM)
+
+
+class DeterminationPayables:
+    kind = "determination"
+    label = "支給判定"
+
+    def pays(self, program: Program) -> bool:
+        return program.rule in RULES
+
+    def payable(self, program: Program | None = None) -> QuerySet:
+        rows = Determination.objects.filter(eligible=True, amount__gt=0,
+                                            program__rule__in=RULES)
+        if program is not None:
+            rows = rows.filter(program=program)
+        return rows.annotate(payable_amount=F("amount"))
+
+    def take(self, ids: Iterable[int], *, actor) -> None:
+        Determination.objects.filter(pk__in=list(ids), payout_locked=False).update(
+            payout_locked=True)
+
+    def give_back(self, ids: Iterable[int], *, actor) -> None:
+        # Never paid: the batch may determine them again.
+        Determination.objects.filter(pk__in=list(ids)).update(payout_locked=False)
+
+    def paid(self, ids: Iterable[int], *, actor) -> None:
+        """Nothing to record: the result stays locked for good."""
+
+    def describe(self, ids: Iterable[int]) -> dict[int, str]:
+        return {pk: f"{name}の支給判定" for pk, name in Determination.objects.filter(
+            pk__in=list(ids)).values_list("pk", "program__name")}
+
+
+SOURCE = DeterminationPayables()

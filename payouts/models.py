@@ -1,0 +1,299 @@
+"""振込先口座 (DOMAIN §5.3): where a facility's money is paid. Every change is kept in the
+history; a payout copies the account it pays to, so a later change never alters it."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from facilities.models import Facility
+from portal.workflow import WorkflowModel, move, state_field
+
+
+class AccountType(models.TextChoices):
+    ORDINARY = "1", "普通"
+    CURRENT = "2", "当座"
+    SAVINGS = "4", "貯蓄"
+
+
+class BankAccount(models.Model):
+    facility = models.OneToOneField(
+        Facility, verbose_name="施設", on_delete=models.CASCADE, related_name="bank_account"
+    )
+    bank_code = models.CharField("金融機関コード", max_length=4)
+    bank_name = models.CharField("金融機関名", max_length=100)
+    branch_code = models.CharField("支店コード", max_length=3)
+    branch_name = models.CharField("支店名", max_length=100)
+    account_type = models.CharField("預金種目", max_length=1, choices=AccountType.choices)
+    account_number = models.CharField("口座番号", max_length=7)
+    holder_name = models.CharField("口座名義（カナ）", max_length=30)
+    # The bank's and branch's kana as the transfer file writes them (half-width 全銀 characters,
+    # checked at registration so that a payout never meets a name it cannot encode).
+    bank_kana = models.CharField("金融機関名（カナ）", max_length=15, blank=True)
+    branch_kana = models.CharField("支店名（カナ）", max_length=15, blank=True)
+    japan_post_kigo = models.CharField("ゆうちょ記号", max_length=5, blank=True)
+    japan_post_bango = models.CharField("ゆうちょ番号", max_length=8, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="更新者", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField("更新日時", auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "振込先口座"
+        permissions = [("view_account_number", "口座番号を全桁表示する（支払担当）")]
+        verbose_name_plural = "振込先口座"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(bank_code__regex=r"^[0-9]{4}$")
+                & Q(branch_code__regex=r"^[0-9]{3}$")
+                & Q(account_number__regex=r"^[0-9]{7}$"),
+                name="bank_account_digits",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bank_name} {self.branch_name} {self.get_account_type_display()} ****{self.account_number[-3:]}"
+
+    @property
+    def masked_number(self) -> str:
+        return "****" + self.account_number[-3:]
+
+
+# ------------------------------------------------------------------------------- consignor
+
+
+class Consignor(models.Model):
+    """The portal's side of the transfer (振込依頼人): one row, kept by administrators; the
+    header record of every transfer file is written from it."""
+
+    class ConsignorAccountType(models.TextChoices):
+        ORDINARY = "1", "普通"
+        CURRENT = "2", "当座"
+        OTHER = "9", "その他"
+
+    code = models.CharField("振込依頼人コード（10桁）", max_length=10)
+    name = models.CharField("振込依頼人名（半角カナ）", max_length=40)
+    bank_code = models.CharField("仕向金融機関コード", max_length=4)
+    bank_name = models.CharField("仕向金融機関名（半角カナ）", max_length=15, blank=True)
+    branch_code = models.CharField("仕向支店コード", max_length=3)
+    branch_name = models.CharField("仕向支店名（半角カナ）", max_length=15, blank=True)
+    account_type = models.CharField("預金種目", max_length=1,
+                                    choices=ConsignorAccountType.choices)
+    account_number = models.CharField("口座番号", max_length=7)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="更新者", null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    updated_at = models.DateTimeField("更新日時", auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "振込依頼人（仕向口座）"
+        verbose_name_plural = "振込依頼人（仕向口座）"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="one_consignor"),
+            models.CheckConstraint(
+                condition=Q(code__regex=r"^[0-9]{10}$") & Q(bank_code__regex=r"^[0-9]{4}$")
+                & Q(branch_code__regex=r"^[0-9]{3}$")
+                & Q(account_number__regex=r"^[0-9]{7}$"),
+                name="consignor_digits",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.code}）"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from .zengin import ZenginError, zengin_text
+
+        errors = {}
+        for name, length in (("name", 40), ("bank_name", 15), ("branch_name", 15)):
+            value = getattr(self, name)
+            try:
+                text = zengin_text(value)
+            except ZenginError as error:
+                errors[name] = str(error)
+                continue
+            if len(text) > length:
+                errors[name] = f"半角で{length}文字以内にしてください（{len(text)}文字あります）。"
+            else:
+                setattr(self, name, text)
+        for name, length in (("code", 10), ("bank_code", 4), ("branch_code", 3),
+                             ("account_number", 7)):
+            value = getattr(self, name)
+            if not (value.isascii() and value.isdigit() and len(value) == length):
+                errors[name] = f"数字{length}桁で入力してください。"
+        if errors:
+            raise ValidationError(errors)
+
+
+# ------------------------------------------------------------------------------ payout runs
+
+RELEASE_PERMISSION = "payouts.release_payoutrun"
+CREATE_PERMISSION = "payouts.add_payoutrun"
+FILE_PERMISSION = "payouts.write_transfer_file"
+RESULTS_PERMISSION = "payouts.import_bank_results"
+
+
+class PayoutRun(WorkflowModel, models.Model):
+    """One transfer of one program's payables on one day. Built (lines frozen from the
+    payables), checked, released by a second payout officer, written as a 全銀 file, and
+    settled by the bank's results."""
+
+    class State(models.TextChoices):
+        BUILDING = "building", "作成中"
+        CREATED = "created", "承認待ち"
+        EMPTY = "empty", "支払対象なし"
+        RELEASED = "released", "承認済み（振込予定）"
+        SETTLED = "settled", "振込結果取込済み"
+        CANCELLED = "cancelled", "取消"
+
+    program = models.ForeignKey("eligibility.Program", verbose_name="プログラム",
+                                on_delete=models.PROTECT, related_name="payout_runs")
+    transfer_date = models.DateField("振込指定日")
+    state = state_field("状態", choices=State.choices, default=State.BUILDING)
+    line_count = models.PositiveIntegerField("件数", default=0)
+    total_amount = models.PositiveBigIntegerField("合計金額（円）", default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="作成者", null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    created_at = models.DateTimeField("作成日時", auto_now_add=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="承認者", null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    released_at = models.DateTimeField("承認日時", null=True, blank=True)
+    file_sha256 = models.CharField("振込データのSHA-256", max_length=64, blank=True)
+    file_written_at = models.DateTimeField("振込データの初回出力日時", null=True, blank=True)
+    settled_at = models.DateTimeField("結果取込完了日時", null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["line_count", "total_amount"])
+
+    class Meta:
+        verbose_name = "支払バッチ"
+        verbose_name_plural = "支払バッチ"
+        ordering = ["-created_at"]
+        permissions = [
+            ("release_payoutrun", "支払バッチを承認する（作成者以外）"),
+            ("write_transfer_file", "振込データ（全銀）を出力する"),
+            ("import_bank_results", "振込結果を取り込む"),
+        ]
+        constraints = [
+            # Two creations of the same program at once build one run together.
+            models.UniqueConstraint(fields=["program"], condition=Q(state="building"),
+                                    name="one_run_building_per_program"),
+        ]
+
+    def __str__(self) -> str:
+        return f"支払バッチ{self.pk} {self.program.name} {self.transfer_date:%Y-%m-%d}"
+
+    # ---- moves (made only through portal.workflow.perform)
+
+    @move(source=State.BUILDING, target=State.CREATED, permission=CREATE_PERMISSION,
+          label="作成を終える", system=True, visible_to_facility=False)
+    def finish(self, *, actor, line_count: int, total_amount: int):
+        self.line_count, self.total_amount = line_count, total_amount
+
+    @move(source=State.BUILDING, target=State.EMPTY, permission=CREATE_PERMISSION,
+          label="支払対象なしで終える", system=True, visible_to_facility=False)
+    def finish_empty(self, *, actor):
+        pass
+
+    @move(source=State.CREATED, target=State.RELEASED, permission=RELEASE_PERMISSION,
+          label="承認する（振込を確定する）", four_eyes=("finish",), visible_to_facility=False)
+    def release(self, *, actor):
+        from django.utils import timezone
+
+        self.released_by, self.released_at = actor, timezone.now()
+
+    @move(source=State.CREATED, target=State.CANCELLED, permission=RELEASE_PERMISSION,
+          label="取り消す（支払対象に戻す）", visible_to_facility=False)
+    def cancel(self, *, actor):
+        pass
+
+    @move(source=State.RELEASED, target=State.SETTLED, permission=RESULTS_PERMISSION,
+          label="振込結果の取込を完了する", visible_to_facility=False)
+    def settle(self, *, actor):
+        from django.utils import timezone
+
+        self.settled_at = timezone.now()
+
+
+class FailureReason(models.TextChoices):
+    NO_ACCOUNT = "no_account", "口座なし"
+    CLOSED = "closed", "解約済"
+    NAME_MISMATCH = "name_mismatch", "名義相違"
+    OTHER = "other", "その他"
+
+
+class PaymentLine(models.Model):
+    """One payment: one source record (an eligibility result or an approved claim) paid to
+    the bank account as it stood when the run was built. Its number is 顧客コード1 of the
+    transfer record."""
+
+    class State(models.TextChoices):
+        SCHEDULED = "scheduled", "承認待ち"
+        RELEASED = "released", "振込予定"
+        PAID = "paid", "振込済"
+        FAILED = "failed", "振込不能"
+        REISSUED = "reissued", "口座修正済み（再振込待ち）"
+        CANCELLED = "cancelled", "取消"
+
+    # States in which the line still stands for its source: the source is not payable again.
+    LIVE_STATES = (State.SCHEDULED, State.RELEASED, State.PAID, State.FAILED)
+
+    run = models.ForeignKey(PayoutRun, verbose_name="支払バッチ", on_delete=models.PROTECT,
+                            related_name="lines")
+    facility = models.ForeignKey(Facility, verbose_name="施設", on_delete=models.PROTECT,
+                                 related_name="payment_lines")
+    program = models.ForeignKey("eligibility.Program", verbose_name="プログラム",
+                                on_delete=models.PROTECT, related_name="+")
+    source_kind = models.CharField("支払の元", max_length=20)
+    source_id = models.BigIntegerField("元の番号")
+    amount = models.PositiveIntegerField("金額（円）")
+    state = models.CharField("状態", max_length=12, choices=State.choices,
+                             default=State.SCHEDULED, db_index=True)
+    # The account as it stood when the run was built (a later change never alters this line).
+    bank_code = models.CharField("金融機関コード", max_length=4)
+    bank_name = models.CharField("金融機関名", max_length=100)
+    bank_kana = models.CharField("金融機関名（カナ）", max_length=15, blank=True)
+    branch_code = models.CharField("支店コード", max_length=3)
+    branch_name = models.CharField("支店名", max_length=100)
+    branch_kana = models.CharField("支店名（カナ）", max_length=15, blank=True)
+    account_type = models.CharField("預金種目", max_length=1, choices=AccountType.choices)
+    account_number = models.CharField("口座番号", max_length=7)
+    holder_name = models.CharField("口座名義（カナ）", max_length=30)
+    failure_reason = models.CharField("振込不能の理由", max_length=20, blank=True,
+                                      choices=FailureReason.choices)
+    result_at = models.DateTimeField("結果の取込日時", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "支払明細"
+        verbose_name_plural = "支払明細"
+        ordering = ["run", "pk"]
+        constraints = [
+            # Exactly once: a source record stands in one live line at most.
+            models.UniqueConstraint(
+                fields=["source_kind", "source_id"],
+                condition=Q(state__in=["scheduled", "released", "paid", "failed"]),
+                name="one_live_line_per_source",
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=1), name="line_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(state="failed", failure_reason__gt="")
+                | (~Q(state="failed") & ~Q(state="reissued") & Q(failure_reason=""))
+                | Q(state="reissued"),
+                name="failure_reason_with_failure",
+            ),
+        ]
+        indexes = [models.Index(fields=["facility", "state"])]
+
+    def __str__(self) -> str:
+        return f"支払明細{self.pk} {self.amount:,}円"
+
+    @property
+    def masked_number(self) -> str:
+        return "****" + self.account_number[-3:]

@@ -1,0 +1,109 @@
+"""Reads for the payout pages: the facility's account and each payment's state as the
+facility sees it (支給決定 → 振込予定（日付） → 振込済 / 振込不能（what to do))."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Exists, OuterRef
+from django.http import Http404
+
+from eligibility.models import Program
+from facilities.models import Facility
+from portal.wareki import to_wareki
+
+from .models import BankAccount, PaymentLine
+from .sources import SOURCES
+
+
+def bank_account_for(facility: Facility) -> BankAccount | None:
+    return BankAccount.objects.filter(facility=facility).first()
+
+
+@dataclass(frozen=True)
+class Payment:
+    """One row of the facility's payments page."""
+
+    program: str
+    description: str
+    amount: int
+    label: str  # the state as the facility reads it
+    explanation: str  # what happens next, or what to do
+    transfer_date: date | None = None
+    line: PaymentLine | None = None  # None while not yet in a run
+    needs_account: bool = False
+
+    @property
+    def notice_available(self) -> bool:
+        return self.line is not None and self.line.state == PaymentLine.State.PAID
+
+
+def _line_payment(line: PaymentLine, description: str) -> Payment:
+    from .services import FIX_ADVICE
+
+    State = PaymentLine.State
+    date_text = to_wareki(line.run.transfer_date)
+    label, explanation = {
+        State.SCHEDULED: ("支給決定", "振込の準備をしています。振込予定日が決まるとお知らせします。"),
+        State.RELEASED: (f"振込予定（{date_text}）",
+                         f"{date_text}に{line.bank_name} {line.branch_name}（口座番号 "
+                         f"{line.masked_number}）へ振り込みます。"),
+        State.PAID: ("振込済", f"{date_text}に振り込みました。支払通知書をダウンロードできます。"),
+        State.FAILED: (f"振込不能（{line.get_failure_reason_display()}）",
+                       FIX_ADVICE.get(line.failure_reason, "")),
+        State.REISSUED: ("振込不能（口座修正済み）",
+                         "修正された振込先口座へ、次回の支払で振り込みます。"),
+    }.get(line.state, (line.get_state_display(), ""))
+    return Payment(program=line.program.name, description=description, amount=line.amount,
+                   label=label, explanation=explanation, transfer_date=line.run.transfer_date,
+                   line=line, needs_account=line.state == State.FAILED)
+
+
+def payments_for(facility: Facility) -> list[Payment]:
+    """Every amount decided for the facility, newest first: those not yet in a run, then
+    each payment line (a line replaced after its failure is shown with what became of it)."""
+    has_account = BankAccount.objects.filter(facility=facility).exists()
+    waiting: list[Payment] = []
+    for source in SOURCES.values():
+        live = PaymentLine.objects.filter(source_kind=source.kind, source_id=OuterRef("pk"),
+                                          state__in=PaymentLine.LIVE_STATES)
+        rows = list(source.payable().filter(facility=facility).exclude(Exists(live))
+                    .values_list("pk", "program_id", "payable_amount"))
+        descriptions = source.describe([pk for pk, _, _ in rows])
+        programs = dict(Program.objects.filter(pk__in={p for _, p, _ in rows})
+                        .values_list("pk", "name"))
+        for pk, program_id, amount in rows:
+            waiting.append(Payment(
+                program=programs[program_id], description=descriptions.get(pk, ""),
+                amount=amount, label="支給決定",
+                explanation="次回の支払で振り込みます。" if has_account else
+                "振込先口座を登録してください。登録後の支払で振り込みます。",
+                needs_account=not has_account))
+    lines = list(PaymentLine.objects.filter(facility=facility).exclude(
+        state=PaymentLine.State.CANCELLED).select_related("run", "program").order_by("-pk"))
+    descriptions: dict[tuple[str, int], str] = {}
+    for kind, source in SOURCES.items():
+        ids = [line.source_id for line in lines if line.source_kind == kind]
+        descriptions.update({(kind, pk): text for pk, text in source.describe(ids).items()})
+    return waiting + [_line_payment(line, descriptions.get((line.source_kind, line.source_id), ""))
+                      for line in lines]
+
+
+def paid_line_for(*, facility: Facility, pk: int) -> PaymentLine:
+    """A paid line of this facility (its 支払通知書), else 404."""
+    line = (PaymentLine.objects.filter(facility=facility, pk=pk, state=PaymentLine.State.PAID)
+            .select_related("run", "program", "facility").first())
+    if line is None:
+        raise Http404("振込済の支払が見つかりません")
+    return line
+
+
+def refused_accounts(facility_ids: list[int]) -> dict[int, str]:
+    """Facilities with a payment the bank refused (振込不能) and not yet corrected: the reason
+    (one query for all of them), for the to-do list."""
+    refused: dict[int, str] = {}
+    for facility_id, reason in PaymentLine.objects.filter(
+            facility_id__in=facility_ids, state=PaymentLine.State.FAILED).values_list(
+            "facility_id", "failure_reason").order_by("pk"):
+        refused.setdefault(facility_id, PaymentLine(failure_reason=reason)
+                           .get_failure_reason_display())
+    return refused

@@ -1,0 +1,47 @@
+"""Payout jobs. Every task is idempotent and acknowledged late: a worker killed mid-task
+leaves its message to be delivered again, and doing it again finishes the work once."""
+
+from datetime import date, timedelta
+
+from celery import shared_task
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from eligibility.models import Program
+
+from . import services
+from .calendar import next_business_day
+
+
+@shared_task(acks_late=True)
+def create_run(program_code: str, transfer_date: str, by_user_id: int | None = None) -> dict:
+    """Build one program's run (from the admin, the command line or the schedule)."""
+    actor = get_user_model().objects.filter(pk=by_user_id).first() if by_user_id else None
+    run = services.create_run(program=Program.objects.get(code=program_code),
+                              transfer_date=date.fromisoformat(transfer_date), actor=actor)
+    return {"run": run.pk, "state": run.state, "lines": run.line_count,
+            "total": run.total_amount}
+
+
+@shared_task(acks_late=True)
+def create_scheduled_runs(lead_business_days: int = 5) -> list[dict]:
+    """The beat job (its schedule is edited in the admin, django-celery-beat): first finish
+    any run a dead worker left 作成中, then a run for every program with something payable,
+    to be transferred `lead_business_days` bank business days after today. Programs with
+    nothing payable get no run."""
+    results = [{"run": run.pk, "state": run.state} for run in services.resume_building_runs()]
+    day = timezone.localdate()
+    for _ in range(max(1, lead_business_days)):
+        day = next_business_day(day + timedelta(days=1))
+    for program in Program.objects.order_by("code"):
+        if not services.has_payables(program):
+            continue
+        run = services.create_run(program=program, transfer_date=day, actor=None)
+        results.append({"run": run.pk, "state": run.state, "lines": run.line_count})
+    return results
+
+
+@shared_task(acks_late=True)
+def notify_lines(line_ids: list[int], event: str) -> int:
+    """E-mail the facilities of these lines what happened (振込予定 / 振込済 / 振込不能)."""
+    return services.notify_lines(line_ids, event)

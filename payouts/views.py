@@ -1,0 +1,85 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from facilities.selectors import facility_for
+from portal.pdf import render_pdf
+
+from . import selectors, services
+from .bank import resolve_account
+from .banking import BankInputErrors, search_banks, search_branches
+from .forms import BankAccountForm
+
+
+@login_required
+@require_GET
+def payments(request: HttpRequest, facility_id: int) -> HttpResponse:
+    """振込先口座 and every payment with its state and what happens next."""
+    facility = facility_for(user=request.user, pk=facility_id)
+    return render(request, "payouts/payments.html", {
+        "facility": facility, "bank_account": selectors.bank_account_for(facility),
+        "payments": selectors.payments_for(facility),
+    })
+
+
+@login_required
+@require_GET
+def notice(request: HttpRequest, facility_id: int, pk: int) -> HttpResponse:
+    """支払通知書 (PDF) of a paid line."""
+    facility = facility_for(user=request.user, pk=facility_id)
+    line = selectors.paid_line_for(facility=facility, pk=pk)
+    pdf = render_pdf("pdf/payment_notice.html", {
+        "facility": facility, "line": line, "today": timezone.localdate(),
+        "description": services.describe_line(line)})
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="payment-notice-{line.pk}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def bank_account(request: HttpRequest, facility_id: int) -> HttpResponse:
+    """Form → confirmation (the Japan Post number shown converted) → save."""
+    facility = facility_for(user=request.user, pk=facility_id)
+    current = selectors.bank_account_for(facility)
+    context = {"facility": facility, "current": current}
+    # The code lookup is a button of the account form itself, so what was typed in the form
+    # comes back with the results (a GET with the same names still works, as a link).
+    lookup = request.POST if "lookup" in request.POST else request.GET
+    search = lookup.get("bank_q", "").strip()
+    if search:
+        context["bank_results"] = search_banks(search)
+    branch_search = lookup.get("branch_q", "").strip()
+    if branch_search and lookup.get("bank_code"):
+        context["branch_results"] = search_branches(lookup["bank_code"], branch_search)
+    context["lookup"] = {key: lookup.get(key, "") for key in ("bank_q", "bank_code", "branch_q")}
+    if request.method != "POST":
+        context["form"] = BankAccountForm()
+        return render(request, "payouts/bank_account.html", context)
+    if "lookup" in request.POST:
+        # Shown again as typed, not judged: a lookup is not a submit.
+        fields = BankAccountForm.base_fields
+        context["form"] = BankAccountForm(initial={k: v for k, v in request.POST.items()
+                                                   if k in fields})
+        return render(request, "payouts/bank_account.html", context)
+    form = BankAccountForm(request.POST)
+    context["form"] = form
+    if not form.is_valid() or "edit" in request.POST:
+        return render(request, "payouts/bank_account.html", context)
+    try:
+        account, kigo, bango = resolve_account(form.cleaned_data)
+    except BankInputErrors as errors:
+        for field, message in errors.errors.items():
+            form.add_error(field if field in form.fields else None, message)
+        return render(request, "payouts/bank_account.html", context)
+    if "submit" not in request.POST:
+        return render(request, "payouts/bank_account_confirm.html",
+                      {**context, "account": account, "kigo": kigo, "bango": bango})
+    services.save_bank_account(user=request.user, facility=facility, account=account,
+                               kigo=kigo, bango=bango)
+    messages.success(request, "振込先口座を登録しました。")
+    return redirect("payouts:payments", facility_id=facility.pk)
