@@ -9,7 +9,7 @@ from django.urls import reverse
 from eligibility import services as eligibility_services
 from eligibility.models import ActivityReport, Attestation, Determination, Program
 from facilities.models import Activity, GoLive
-from incentives.models import BankAccount
+from payouts.models import BankAccount
 from tests.factories import FacilityFactory, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -99,7 +99,7 @@ BANK = {"method": "bank", "bank": "みずほ", "branch": "東京営業部", "acc
 def test_bank_account_by_name_confirm_then_save(client, sejutsu,
                                                 django_capture_on_commit_callbacks):
     other_staff = make_staff(sejutsu)
-    url = reverse("incentives:bank", args=[sejutsu.pk])
+    url = reverse("payouts:bank", args=[sejutsu.pk])
     confirm = client.post(url, {**BANK, "review": "1"}).content.decode()
     assert "内容の確認" in confirm and "ｶﾌﾞｼｷｶﾞｲｼﾔ ｱｵﾊﾞ" in confirm
     assert not BankAccount.objects.exists()
@@ -116,7 +116,7 @@ def test_bank_account_by_name_confirm_then_save(client, sejutsu,
 
 
 def test_japan_post_account_is_shown_converted_before_saving(client, sejutsu):
-    url = reverse("incentives:bank", args=[sejutsu.pk])
+    url = reverse("payouts:bank", args=[sejutsu.pk])
     data = {"method": "japan_post", "kigo": "12345", "bango": "67890121",
             "holder_name": "ヤマダ タロウ"}
     confirm = client.post(url, {**data, "review": "1"}).content.decode()
@@ -129,7 +129,7 @@ def test_japan_post_account_is_shown_converted_before_saving(client, sejutsu):
 
 
 def test_bank_account_change_is_audited(client, sejutsu):
-    url = reverse("incentives:bank", args=[sejutsu.pk])
+    url = reverse("payouts:bank", args=[sejutsu.pk])
     client.post(url, {**BANK, "submit": "1"})
     client.post(url, {**BANK, "account_number": "7654321", "submit": "1"})
     account = BankAccount.objects.get()
@@ -150,7 +150,7 @@ def test_bank_account_change_is_audited(client, sejutsu):
 )
 def test_bad_bank_input_keeps_the_form_and_saves_nothing(client, sejutsu, changes,
                                                          field_message):
-    url = reverse("incentives:bank", args=[sejutsu.pk])
+    url = reverse("payouts:bank", args=[sejutsu.pk])
     body = client.post(url, {**BANK, **changes, "submit": "1"}).content.decode()
     assert field_message in body
     assert "入力内容に誤りがあります" in body
@@ -158,7 +158,7 @@ def test_bad_bank_input_keeps_the_form_and_saves_nothing(client, sejutsu, change
 
 
 def test_bank_search_lists_codes(client, sejutsu):
-    body = client.get(reverse("incentives:bank", args=[sejutsu.pk]),
+    body = client.get(reverse("payouts:bank", args=[sejutsu.pk]),
                       {"bank_q": "みずほ"}).content.decode()
     assert "0001" in body
 

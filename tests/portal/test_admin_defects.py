@@ -77,17 +77,20 @@ def test_a_viewer_cannot_mark_a_claim_paid_by_action(client):
     assert Claim.objects.get(pk=claim.pk).state == ClaimState.APPROVED
 
 
-def test_a_payout_officer_marks_paid_and_a_reviewer_cannot(client):
+def test_no_one_marks_a_claim_paid_by_hand_a_payout_run_pays_it(client):
+    """Once an administrator's say-so, payment is now the bank's result of a payout run: the
+    claims page has no action, button or move page for it, even for the superuser."""
     claim = claim_under_review()
     claim_services.approve_claim(claim=claim, actor=make_admin(roles.APPROVER))
-    login_admin(client, make_admin(roles.REVIEWER))
+    login_admin(client, make_admin(roles.PAYOUT_OFFICER, superuser=True))
     client.post(reverse("admin:subsidies_claim_changelist"),
                 {"action": "mark_paid_selected", "_selected_action": [claim.pk]})
+    page = client.get(reverse("admin:subsidies_claim_change", args=[claim.pk]))
+    assert "振込済みにする" not in page.content.decode()
+    move = client.post(reverse("admin:subsidies_claim_move", args=[claim.pk, "enter_payout"]),
+                       {"reason": ""})
+    assert move.status_code == 403
     assert Claim.objects.get(pk=claim.pk).state == ClaimState.APPROVED
-    login_admin(client, make_admin(roles.PAYOUT_OFFICER))
-    client.post(reverse("admin:subsidies_claim_changelist"),
-                {"action": "mark_paid_selected", "_selected_action": [claim.pk]})
-    assert Claim.objects.get(pk=claim.pk).state == ClaimState.PAID
 
 
 # ---- 4. /admin/login/ bypassed the rate limit and two-factor authentication

@@ -13,7 +13,7 @@ from pypdf import PdfReader
 
 from eligibility.models import MonthlyStatistic, Program
 from portal.errors import IllegalTransition, NotPermitted, ServiceError
-from portal.workflow import moves
+from portal.workflow import moves, perform
 from subsidies import selectors, services
 from subsidies.models import Claim, ClaimState, Document, FreeReaderGrant
 from tests.factories import AdminFactory, FacilityFactory, make_staff
@@ -157,8 +157,14 @@ ACTIONS = {
                 {ClaimState.UNDER_REVIEW: ClaimState.APPROVED}),
     "reject": (lambda c, a: services.reject_claim(claim=c, actor=a, reason="r"),
                {ClaimState.UNDER_REVIEW: ClaimState.REJECTED}),
-    "pay": (lambda c, a: services.mark_paid(claim=c, actor=a),
-            {ClaimState.APPROVED: ClaimState.PAID}),
+    # Payment moves are made by the payouts app (a run takes the claim, the bank's result
+    # pays it), through the same workflow.
+    "enter": (lambda c, a: perform(c, "enter_payout", actor=a),
+              {ClaimState.APPROVED: ClaimState.PAYING}),
+    "leave": (lambda c, a: perform(c, "leave_payout", actor=a),
+              {ClaimState.PAYING: ClaimState.APPROVED}),
+    "pay": (lambda c, a: perform(c, "mark_paid", actor=a),
+            {ClaimState.PAYING: ClaimState.PAID}),
 }
 PATH_TO = {  # actions that bring a submitted claim into each state
     ClaimState.SUBMITTED: [],
@@ -167,7 +173,8 @@ PATH_TO = {  # actions that bring a submitted claim into each state
     ClaimState.RESUBMITTED: ["review", "return", "submit"],
     ClaimState.APPROVED: ["review", "approve"],
     ClaimState.REJECTED: ["review", "reject"],
-    ClaimState.PAID: ["review", "approve", "pay"],
+    ClaimState.PAYING: ["review", "approve", "enter"],
+    ClaimState.PAID: ["review", "approve", "enter", "pay"],
 }
 
 

@@ -1,0 +1,101 @@
+"""Payout steps made at the same moment (threads, each with its own PostgreSQL connection):
+every payable paid once whatever arrives together. Real worker processes killed mid-run are
+in test_faults.py."""
+
+from collections import Counter
+
+import pytest
+from django.db.models import Count, Sum
+
+from eligibility.models import Determination
+from payouts import services
+from payouts.models import PaymentLine, PayoutRun
+from tests.concurrency import run_in_parallel
+from tests.payouts.helpers import lump_sum, officers, payables, set_consignor, transfer_day
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _programs(postgres, migration_data):
+    """On PostgreSQL, with the programs the data migrations make."""
+
+
+def _assert_paid_once(expected: int) -> None:
+    live = PaymentLine.objects.filter(state__in=PaymentLine.LIVE_STATES)
+    per_source = Counter(live.values_list("source_kind", "source_id"))
+    assert len(per_source) == expected and set(per_source.values()) == {1}
+    for run in PayoutRun.objects.exclude(state=PayoutRun.State.EMPTY):
+        totals = run.lines.aggregate(count=Count("pk"), total=Sum("amount"))
+        assert (run.line_count, run.total_amount) == (totals["count"], totals["total"])
+
+
+def test_two_creations_of_the_same_program_at_once_build_one_run(postgres, monkeypatch):
+    monkeypatch.setattr(services, "FILL_CHUNK", 3)  # many chunks, interleaved
+    creator, other = officers()
+    payables(20)
+    day = transfer_day()
+    outcomes = run_in_parallel([
+        lambda: services.create_run(program=lump_sum(), transfer_date=day, actor=creator),
+        lambda: services.create_run(program=lump_sum(), transfer_date=day, actor=other),
+        lambda: services.create_run(program=lump_sum(), transfer_date=day, actor=creator),
+    ])
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    assert {o.pk for o in outcomes} == {PayoutRun.objects.get().pk}
+    _assert_paid_once(20)
+    assert Determination.objects.filter(payout_locked=True).count() == 20
+
+
+def test_a_release_and_a_cancel_at_once_do_one_of_them(postgres):
+    creator, releaser = officers()
+    payables(3)
+    run = services.create_run(program=lump_sum(), transfer_date=transfer_day(), actor=creator)
+    outcomes = run_in_parallel([
+        lambda: services.release_run(run=run, actor=releaser),
+        lambda: services.cancel_run(run=run, actor=releaser),
+    ])
+    assert sum(not isinstance(o, Exception) for o in outcomes) == 1
+    run.refresh_from_db()
+    states = set(run.lines.values_list("state", flat=True))
+    assert (run.state, states) in [("released", {"released"}), ("cancelled", {"cancelled"})]
+
+
+def test_the_same_results_imported_twice_at_once_pay_once(postgres):
+    from tests.payouts.test_runs import results_csv
+
+    set_consignor()
+    creator, releaser = officers()
+    payables(4)
+    run = services.create_run(program=lump_sum(), transfer_date=transfer_day(), actor=creator)
+    run = services.release_run(run=run, actor=releaser)
+    data = results_csv([(pk, 0) for pk in run.lines.values_list("pk", flat=True)])
+    outcomes = run_in_parallel([
+        lambda: services.import_results(run=run, data=data, actor=releaser),
+        lambda: services.import_results(run=run, data=data, actor=releaser),
+    ])
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    assert sorted(o.paid for o in outcomes) == [0, 4]
+    assert PayoutRun.objects.get(pk=run.pk).state == PayoutRun.State.SETTLED
+
+
+def test_an_account_corrected_while_a_run_is_built_pays_the_failed_amount_once(postgres):
+    """A facility corrects its account (its failed line becomes payable again) while a run
+    is being built: the amount is in that run or the next, never both."""
+    from tests.payouts.helpers import with_account
+    from tests.payouts.test_runs import results_csv
+
+    creator, releaser = officers()
+    payables(6)
+    run = services.create_run(program=lump_sum(), transfer_date=transfer_day(), actor=creator)
+    run = services.release_run(run=run, actor=releaser)
+    lines = list(run.lines.order_by("pk"))
+    services.import_results(run=run, data=results_csv([(line.pk, 1) for line in lines]),
+                            actor=releaser)
+    outcomes = run_in_parallel(
+        [lambda line=line: with_account(line.facility, number="2222222") for line in lines]
+        + [lambda: services.create_run(program=lump_sum(), transfer_date=transfer_day(),
+                                       actor=creator)])
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    services.create_run(program=lump_sum(), transfer_date=transfer_day(), actor=creator)
+    _assert_paid_once(6)
+    assert PaymentLine.objects.filter(state=PaymentLine.State.REISSUED).count() == 6
