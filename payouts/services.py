@@ -79,6 +79,7 @@ def save_bank_account(
 # the same run: `one_run_building_per_program`), and building is resumed where it stopped.
 
 FILL_CHUNK = 5000
+ID_CHUNK = 10000
 NOTIFY_CHUNK = 500
 
 
@@ -140,12 +141,20 @@ ACCOUNT_FIELDS = ("bank_code", "bank_name", "bank_kana", "branch_code", "branch_
                   "branch_kana", "account_type", "account_number", "holder_name")
 
 
-def _fill_chunk(run: PayoutRun, source, actor) -> int:
-    """Claim up to FILL_CHUNK payables into the run; the number claimed (0: none left)."""
+def _chunks(items: list, size: int = ID_CHUNK):
+    """A long list of ids in pieces a statement can take (PostgreSQL binds at most 65,535
+    parameters)."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _fill_chunk(run: PayoutRun, source, actor, after: int = 0) -> int:
+    """Claim up to FILL_CHUNK payables (of pk above `after`) into the run; the highest pk
+    claimed (0: none left)."""
     with transaction.atomic():
         if not _hold_building(run):
             return 0
-        rows = payable_records(source, run.program).order_by("pk")
+        rows = payable_records(source, run.program).filter(pk__gt=after).order_by("pk")
         if connection.features.has_select_for_update_skip_locked:
             rows = rows.select_for_update(skip_locked=True, of=("self",))
         rows = list(rows.values_list("pk", "facility_id", "payable_amount")[:FILL_CHUNK])
@@ -165,7 +174,19 @@ def _fill_chunk(run: PayoutRun, source, actor) -> int:
             ignore_conflicts=True,  # the unique constraint is the last word on "once"
         )
         source.take([pk for pk, _, _ in rows], actor=actor)
-    return len(rows)
+    return rows[-1][0]
+
+
+def _fill(run: PayoutRun, source, actor) -> None:
+    """Every payable into the run, chunk by chunk in pk order; then once more from the start
+    for the rows that were locked elsewhere (skipped) while we passed them."""
+    while True:
+        after = 0
+        claimed_any = False
+        while last := _fill_chunk(run, source, actor, after):
+            after, claimed_any = last, True
+        if not claimed_any:
+            return
 
 
 def _finish(run: PayoutRun, actor) -> PayoutRun:
@@ -190,8 +211,7 @@ def create_run(*, program: Program, transfer_date: date, actor=None) -> PayoutRu
     _check_date(transfer_date)
     source = source_for(program)
     run = _building_run(program, transfer_date, actor)
-    while _fill_chunk(run, source, actor):
-        pass
+    _fill(run, source, actor)
     return _finish(run, actor)
 
 
@@ -200,9 +220,7 @@ def resume_building_runs() -> list[PayoutRun]:
     finished = []
     for run in PayoutRun.objects.filter(state=PayoutRun.State.BUILDING).select_related(
             "program", "created_by"):
-        source = source_for(run.program)
-        while _fill_chunk(run, source, run.created_by):
-            pass
+        _fill(run, source_for(run.program), run.created_by)
         finished.append(_finish(run, run.created_by))
     return finished
 
@@ -228,17 +246,28 @@ def run_totals(run: PayoutRun) -> dict:
 
 
 def _record_lines(lines, *, verb: str, summary, actor) -> None:
-    """One history entry per line (bulk), for the facility's history page."""
+    """One history entry per line (bulk), for the facility's history page. `lines`: a
+    queryset of lines (read in batches)."""
     from django.contrib.contenttypes.models import ContentType
 
     from facilities.models import Activity
 
     line_type = ContentType.objects.get_for_model(PaymentLine)
-    Activity.objects.bulk_create(
-        [Activity(facility_id=line.facility_id, actor=actor if getattr(actor, "pk", None)
-                  else None, target_type=line_type, target_id=line.pk, verb=verb,
-                  summary=summary(line), to_state=line.state)
-         for line in lines], batch_size=2000)
+    actor = actor if getattr(actor, "pk", None) else None
+    names = dict(Program.objects.values_list("pk", "name"))
+    batch = []
+    for values in lines.values_list("pk", "facility_id", "state", "amount", "program_id",
+                                    "failure_reason").iterator(chunk_size=ID_CHUNK):
+        line = PaymentLine(pk=values[0], facility_id=values[1], state=values[2],
+                           amount=values[3], program_id=values[4], failure_reason=values[5])
+        batch.append(Activity(facility_id=line.facility_id, actor=actor,
+                              target_type=line_type, target_id=line.pk, verb=verb,
+                              summary=summary(line, names[line.program_id]),
+                              to_state=line.state))
+        if len(batch) >= ID_CHUNK:
+            Activity.objects.bulk_create(batch)
+            batch = []
+    Activity.objects.bulk_create(batch)
 
 
 def _notify_after_commit(line_ids: list[int], event: str) -> None:
@@ -259,13 +288,13 @@ def release_run(*, run: PayoutRun, actor) -> PayoutRun:
             raise ServiceError("支払明細が作成時の件数・金額と一致しません。承認できません。")
         ids = list(locked.lines.filter(state=PaymentLine.State.SCHEDULED)
                    .values_list("pk", flat=True))
-        PaymentLine.objects.filter(pk__in=ids).update(state=PaymentLine.State.RELEASED)
+        locked.lines.filter(state=PaymentLine.State.SCHEDULED).update(
+            state=PaymentLine.State.RELEASED)
         date_text = to_wareki(locked.transfer_date)
         _record_lines(
-            PaymentLine.objects.filter(pk__in=ids).select_related("program").only(
-                "pk", "facility_id", "state", "amount", "program__name"),
+            locked.lines.filter(state=PaymentLine.State.RELEASED),
             verb="payment_released", actor=actor,
-            summary=lambda line: f"{line.program.name} {line.amount:,}円を{date_text}に"
+            summary=lambda line, program: f"{program} {line.amount:,}円を{date_text}に"
             "振り込む予定です。")
         _notify_after_commit(ids, "released")
         return (f"承認しました: {locked.line_count:,}件 {locked.total_amount:,}円、"
@@ -284,7 +313,8 @@ def cancel_run(*, run: PayoutRun, actor) -> PayoutRun:
             by_kind.setdefault(kind, []).append(source_id)
         count = lines.update(state=PaymentLine.State.CANCELLED)
         for kind, ids in by_kind.items():
-            SOURCES[kind].give_back(ids, actor=actor)
+            for chunk in _chunks(ids):
+                SOURCES[kind].give_back(chunk, actor=actor)
         return f"取り消しました（{count:,}件を支払対象に戻しました）。"
 
     return perform(run, "cancel", actor=actor, effect=effect)
@@ -450,10 +480,12 @@ def import_results(*, run: PayoutRun, data: bytes, actor) -> ResultsSummary:
         if locked.state not in (PayoutRun.State.RELEASED, PayoutRun.State.SETTLED):
             raise ServiceError(f"支払バッチ{locked.pk}は「{locked.get_state_display()}」のため、"
                                "振込結果は取り込めません。")
-        current = dict(locked.lines.filter(pk__in=list(results)).values_list(
-            "pk", "state"))
-        reasons = dict(locked.lines.filter(pk__in=list(results)).values_list(
-            "pk", "failure_reason"))
+        current: dict[int, str] = {}
+        reasons: dict[int, str] = {}
+        for chunk in _chunks(sorted(results)):
+            for pk, state, reason in locked.lines.filter(pk__in=chunk).values_list(
+                    "pk", "state", "failure_reason"):
+                current[pk], reasons[pk] = state, reason
         errors = []
         paid_ids: list[int] = []
         failed: dict[str, list[int]] = {}
@@ -477,32 +509,35 @@ def import_results(*, run: PayoutRun, data: bytes, actor) -> ResultsSummary:
                 failed.setdefault(reason, []).append(code)
         if errors:
             raise ResultErrors(errors)
+        # The lines this import changes are those with its timestamp.
         now = timezone.now()
         if paid_ids:
-            PaymentLine.objects.filter(pk__in=paid_ids).update(
-                state=PaymentLine.State.PAID, result_at=now)
+            for chunk in _chunks(paid_ids):
+                PaymentLine.objects.filter(pk__in=chunk).update(
+                    state=PaymentLine.State.PAID, result_at=now)
+            changed = locked.lines.filter(state=PaymentLine.State.PAID, result_at=now)
             by_kind: dict[str, list[int]] = {}
-            for kind, source_id in PaymentLine.objects.filter(pk__in=paid_ids).values_list(
-                    "source_kind", "source_id"):
+            for kind, source_id in changed.values_list("source_kind", "source_id"):
                 by_kind.setdefault(kind, []).append(source_id)
             for kind, ids in by_kind.items():
-                SOURCES[kind].paid(ids, actor=actor)
+                for chunk in _chunks(ids):
+                    SOURCES[kind].paid(chunk, actor=actor)
             _record_lines(
-                PaymentLine.objects.filter(pk__in=paid_ids).select_related("program"),
-                verb="payment_paid", actor=actor,
-                summary=lambda line: f"{line.program.name} {line.amount:,}円を振り込みました"
+                changed, verb="payment_paid", actor=actor,
+                summary=lambda line, program: f"{program} {line.amount:,}円を振り込みました"
                 "（振込済）。支払通知書をご覧いただけます。")
             summary.paid = len(paid_ids)
             _notify_after_commit(paid_ids, "paid")
         failed_ids = [pk for ids in failed.values() for pk in ids]
         for reason, ids in failed.items():
-            PaymentLine.objects.filter(pk__in=ids).update(
-                state=PaymentLine.State.FAILED, failure_reason=reason, result_at=now)
+            for chunk in _chunks(ids):
+                PaymentLine.objects.filter(pk__in=chunk).update(
+                    state=PaymentLine.State.FAILED, failure_reason=reason, result_at=now)
         if failed_ids:
             _record_lines(
-                PaymentLine.objects.filter(pk__in=failed_ids).select_related("program"),
+                locked.lines.filter(state=PaymentLine.State.FAILED, result_at=now),
                 verb="payment_failed", actor=actor,
-                summary=lambda line: f"{line.program.name} {line.amount:,}円を振り込めません"
+                summary=lambda line, program: f"{program} {line.amount:,}円を振り込めません"
                 f"でした（振込不能: {line.get_failure_reason_display()}）。"
                 f"{FIX_ADVICE[line.failure_reason]}")
             summary.failed = len(failed_ids)
@@ -536,8 +571,8 @@ def reissue_failed_lines(*, facility: Facility, actor) -> int:
         return 0
     PaymentLine.objects.filter(pk__in=ids).update(state=PaymentLine.State.REISSUED)
     _record_lines(
-        PaymentLine.objects.filter(pk__in=ids).select_related("program"),
+        PaymentLine.objects.filter(pk__in=ids),
         verb="payment_reissued", actor=actor,
-        summary=lambda line: f"振込先口座が修正されたため、{line.program.name} "
+        summary=lambda line, program: f"振込先口座が修正されたため、{program} "
         f"{line.amount:,}円を次回の支払で振り込みます。")
     return len(ids)
