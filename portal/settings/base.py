@@ -216,6 +216,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "todos.tasks.send_reminders",
         "schedule": crontab(minute=0, hour=8, day_of_week="mon"),
     },
+    # Payout runs of every program with something payable, on the 1st and the 15th (the
+    # transfer date some bank business days later). The schedule is a starting point:
+    # administrators change it in the admin (定期実行, django-celery-beat).
+    "create-payout-runs": {
+        "task": "payouts.tasks.create_scheduled_runs",
+        "schedule": crontab(minute=0, hour=6, day_of_month="1,15"),
+    },
 }
 
 # Linking a user to a facility: wrong bank digits are limited per user and per facility.
