@@ -466,13 +466,12 @@ TRANSFER_NAME_LENGTH = 15  # 被仕向銀行名・支店名 of the 全銀 data r
 def transfer_kana(kana: str) -> str | None:
     """A bank's or branch's kana from the master as the transfer file writes it (half-width
     全銀 characters, at most 15), or None when it cannot be written so."""
-    from .zengin import ZenginError, zengin_text
+    from .zengin import zengin_encodable, zengin_text
 
-    try:
-        text = zengin_text(kana or "")
-    except ZenginError:
+    text = zengin_text(kana or "")
+    if not zengin_encodable(text) or len(text) > TRANSFER_NAME_LENGTH:
         return None
-    return text if len(text) <= TRANSFER_NAME_LENGTH else None
+    return text
 
 
 def _check_code(value: str, length: int, label: str) -> tuple[str, str | None]:
