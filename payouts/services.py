@@ -198,9 +198,23 @@ def _finish(run: PayoutRun, actor) -> PayoutRun:
         if not totals["count"]:
             return perform(locked, "finish_empty", actor=actor,
                            summary="支払の対象がありませんでした。")
-        return perform(locked, "finish", actor=actor, line_count=totals["count"],
-                       total_amount=totals["total"],
-                       summary=f"{totals['count']:,}件 {totals['total']:,}円で作成しました。")
+        finished = perform(locked, "finish", actor=actor, line_count=totals["count"],
+                           total_amount=totals["total"],
+                           summary=f"{totals['count']:,}件 {totals['total']:,}円で作成しました。")
+        _tell_officers(finished)
+        return finished
+
+
+def _tell_officers(run: PayoutRun) -> None:
+    """The payout officers who may release the run (all but its creator) are told it waits."""
+    from django.contrib.auth import get_user_model
+
+    from portal.roles import PAYOUT_OFFICER
+
+    officers = (get_user_model().objects.filter(is_active=True, is_staff=True)
+                .filter(groups__name=PAYOUT_OFFICER).exclude(pk=run.created_by_id)
+                .values_list("email", flat=True).distinct())
+    notify(to=list(officers), name="payout_run_created", context={"run": run})
 
 
 def create_run(*, program: Program, transfer_date: date, actor=None) -> PayoutRun:

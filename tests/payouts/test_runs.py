@@ -289,3 +289,16 @@ def test_programs_are_paid_separately():
     run = services.create_run(program=cooperation(), transfer_date=transfer_day(),
                               actor=creator)
     assert (run.line_count, run.total_amount) == (1, 50_000)
+
+
+def test_the_other_payout_officers_are_told_a_run_waits_for_release(
+        django_capture_on_commit_callbacks):
+    creator, releaser = officers()
+    payables(2, amount=100_000)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.create_run(program=lump_sum(), transfer_date=transfer_day(),
+                                  actor=creator)
+    [message] = [m for m in mail.outbox if "承認待ち" in m.subject]
+    assert message.to == [releaser.email]
+    assert f"支払バッチ{run.pk}" in message.subject and "200,000円" in message.body
