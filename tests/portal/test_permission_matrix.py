@@ -1,8 +1,9 @@
 """The permission matrix, generated: every admin URL (list, add, change, delete, history and
 every custom page) and every admin action, for every role — anonymous, a facility's staff, a
-staff account in no group, each administrators' group, the superuser — allowed or refused
-as the POLICY below declares. A model registered in the admin without a line in POLICY
-fails the test, so nothing new reaches the admin without saying who may use it.
+staff account in no group, each administrators' group, the superuser, and the payout officer
+who created the payout run (four-eyes: everything a payout officer may, but its release) —
+allowed or refused as the POLICY below declares. A model registered in the admin without a
+line in POLICY fails the test, so nothing new reaches the admin without saying who may use it.
 
 Allowed means the page answers 200; refused means a redirect to the log-in (not staff) or
 403; a refused action changes nothing."""
@@ -34,7 +35,11 @@ R, A, P, V, S = (roles.REVIEWER, roles.APPROVER, roles.PAYOUT_OFFICER, roles.VIE
                  roles.SYSTEM_ADMIN)
 SU = "superuser"
 ANONYMOUS, FACILITY_STAFF, NO_GROUP = "anonymous", "facility staff", "staff in no group"
-ROLES = [ANONYMOUS, FACILITY_STAFF, NO_GROUP, R, A, P, V, S, SU]
+# The payout officer who created the world's payout run: a payout officer in every respect
+# (wherever P is allowed, so is it) except the moves FOUR_EYES refuses to the one who made
+# the move before.
+RUN_CREATOR = "payout officer who created the run"
+ROLES = [ANONYMOUS, FACILITY_STAFF, NO_GROUP, R, A, P, V, S, SU, RUN_CREATOR]
 ADMINS = {R, A, P, V, S, SU}
 NOBODY: set[str] = set()
 
@@ -69,6 +74,12 @@ POLICY: dict[str, tuple[set[str], set[str], set[str]]] = {
     "mfa.authenticator": ({SU}, {SU}, {SU}),
     "portal.importjob": ({S, SU}, NOBODY, NOBODY),  # read-only; made by the import pages
     "payouts.bankaccount": (ADMINS, NOBODY, NOBODY),  # the number masked but for 支払担当
+    # Runs are made on their own page (PAGES below) and change only by their moves.
+    "payouts.payoutrun": (ADMINS, NOBODY, NOBODY),
+    "payouts.paymentline": (ADMINS, NOBODY, NOBODY),
+    # One row, which exists in the world: changed, never added again (S adds the first one:
+    # tests/payouts/test_admin.py); changed by S and SU, read by P.
+    "payouts.consignor": ({P, S, SU}, NOBODY, NOBODY),
 }
 
 # Custom admin pages (URL name → who may open them, GET).
@@ -76,6 +87,15 @@ PAGES: dict[str, set[str]] = {
     "subsidies_claim_review": ADMINS,
     "subsidies_document_file": ADMINS,
     "eligibility_parameterversion_preview": {S, SU},
+    "payouts_payoutrun_file": {P, SU},  # 振込データをダウンロード (of the released run)
+    "payouts_payoutrun_results": {P, SU},  # 振込結果を取り込む (of the released run)
+}
+
+# The world's object a custom page is requested for, when not the model's own (the file and
+# the results need a released run; the model's own is a run waiting for release).
+PAGE_OBJECTS: dict[str, str] = {
+    "payouts_payoutrun_file": "payouts.payoutrun:released",
+    "payouts_payoutrun_results": "payouts.payoutrun:released",
 }
 
 # Custom admin pages without arguments (URL name → who may open them, GET).
@@ -87,7 +107,12 @@ LIST_PAGES: dict[str, set[str]] = {
     "facilities_usageapplication_csv": ADMINS,
     "subsidies_claim_csv": ADMINS,
     "eligibility_determination_csv": ADMINS,
+    "payouts_payoutrun_create": {P, SU},  # 支払バッチを作成
 }
+
+# Pages above that take a form: a POST from a role that may not open them is refused too
+# (and changes nothing).
+FORM_PAGES = {"payouts_payoutrun_create", "payouts_payoutrun_results"}
 
 # Moves made from an object's own page (`<pk>/move/<name>/`): who may open the page for the
 # object of _world() in its state (an accepted application; a submitted claim).
@@ -96,7 +121,13 @@ MOVE_PAGES: dict[str, dict[str, set[str]]] = {
                                     "start_second_check": NOBODY},
     "subsidies.claim": {"start_review": {R, SU}, "mark_paid": NOBODY,
                         "approve": NOBODY},  # decided on the review page, not here
+    # A run waiting for release; building, settling are the services' own moves.
+    "payouts.payoutrun": {"release": {P, SU}, "cancel": {P, SU}, "finish": NOBODY,
+                          "finish_empty": NOBODY, "settle": NOBODY},
 }
+
+# Moves RUN_CREATOR may not make although a payout officer may (the four-eyes rule).
+FOUR_EYES: dict[str, set[str]] = {"payouts.payoutrun": {"release"}}
 
 # The pages of one import job (their argument is a job): tests/portal/test_imports.py.
 JOB_PAGES = {"facilities_facility_import_job", "facilities_facility_import_confirm",
@@ -112,8 +143,7 @@ POST_PAGES: dict[str, set[str]] = {
 ACTIONS: dict[str, dict[str, set[str]]] = {
     "facilities.usageapplication": {"accept_selected": {R, SU}, "return_selected": {R, SU},
                                     "second_check_selected": {R, SU}, "assign_to_me": {R, SU}},
-    "subsidies.claim": {"start_review_selected": {R, SU}, "mark_paid_selected": {P, SU},
-                        "assign_to_me": {R, SU}},
+    "subsidies.claim": {"start_review_selected": {R, SU}, "assign_to_me": {R, SU}},
     "eligibility.program": {"run_selected": {S, SU}},
     "eligibility.parameterversion": {"copy_as_draft": {S, SU}},
     "django_celery_beat.periodictask": {"enable_tasks": {S, SU}, "disable_tasks": {S, SU},
@@ -176,6 +206,18 @@ def _world() -> dict[str, object]:
 
     bank_account = save_bank_account(user=staff, facility=facility, account=validate_account(
         "0001", "001", "1", "7654321", "ｱｵﾊﾞ"))
+    from payouts import services as payout_services
+    from tests.payouts.helpers import eligible, lump_sum, officers, set_consignor, transfer_day
+
+    consignor = set_consignor()
+    first_creator, releaser = officers()
+    eligible(FacilityFactory(kind="clinic"))
+    released_run = payout_services.release_run(run=payout_services.create_run(
+        program=lump_sum(), transfer_date=transfer_day(), actor=first_creator), actor=releaser)
+    run_creator, _ = officers()
+    eligible(FacilityFactory(kind="clinic"))
+    waiting_run = payout_services.create_run(program=lump_sum(), transfer_date=transfer_day(),
+                                             actor=run_creator)
     LinkAttempt.objects.create(user=staff, code_entered=facility.code, reason="not_found")
     crontab = CrontabSchedule.objects.create(minute="0", hour="3")
     interval = IntervalSchedule.objects.create(every=10, period="minutes")
@@ -229,13 +271,20 @@ def _world() -> dict[str, object]:
             kind="monthly_statistics", stored_name="world.csv", original_name="world.csv",
             created_by=_admin),
         "payouts.bankaccount": bank_account,
+        "payouts.payoutrun": waiting_run,
+        "payouts.paymentline": released_run.lines.get(),
+        "payouts.consignor": consignor,
+        # Not a model of its own: the object of the pages in PAGE_OBJECTS.
+        "payouts.payoutrun:released": released_run,
     }
 
 
-def _client_for(role: str) -> Client:
+def _client_for(role: str, world: dict[str, object]) -> Client:
     client = Client()
     if role == ANONYMOUS:
         return client
+    if role == RUN_CREATOR:
+        return login_admin(client, world["payouts.payoutrun"].created_by)
     if role == FACILITY_STAFF:
         client.force_login(make_staff(FacilityFactory()))
         return client
@@ -258,7 +307,19 @@ def _allowed(response) -> bool:
     return False
 
 
-def _urls(label: str, obj) -> list[tuple[str, str, set[str]]]:
+def _may(role: str, allowed: set[str], label: str, what: str) -> bool:
+    """Whether the role is declared allowed; the run's creator is a payout officer but for
+    the four-eyes moves."""
+    if role == RUN_CREATOR:
+        return P in allowed and what not in {f"move {m}" for m in FOUR_EYES.get(label, ())}
+    return role in allowed
+
+
+def _page_object(name: str, obj, world: dict[str, object]):
+    return world[PAGE_OBJECTS[name]] if name in PAGE_OBJECTS else obj
+
+
+def _urls(label: str, obj, world: dict[str, object]) -> list[tuple[str, str, set[str]]]:
     """(what, url, roles allowed) for one model's standard pages and its custom pages."""
     view, add, delete = POLICY[label]
     app, model = label.split(".")
@@ -272,7 +333,8 @@ def _urls(label: str, obj) -> list[tuple[str, str, set[str]]]:
     model_admin = admin.site._registry[obj.__class__]
     for pattern in model_admin.get_urls():
         if pattern.name in PAGES:
-            urls.append((pattern.name, reverse(f"admin:{pattern.name}", args=[obj.pk]),
+            page_object = _page_object(pattern.name, obj, world)
+            urls.append((pattern.name, reverse(f"admin:{pattern.name}", args=[page_object.pk]),
                          PAGES[pattern.name]))
         if pattern.name in LIST_PAGES:
             urls.append((pattern.name, reverse(f"admin:{pattern.name}"),
@@ -283,19 +345,33 @@ def _urls(label: str, obj) -> list[tuple[str, str, set[str]]]:
     return urls
 
 
-def _post_urls(label: str, obj) -> list[tuple[str, str, set[str]]]:
+def _post_urls(label: str, obj, world: dict[str, object]) -> list[tuple[str, str, set[str],
+                                                                      object]]:
+    """(what, url, roles allowed, the object a refused POST must leave unchanged)."""
     model_admin = admin.site._registry[obj.__class__]
     app, model = label.split(".")
-    return [*((pattern.name, reverse(f"admin:{pattern.name}", args=[obj.pk]),
-               POST_PAGES[pattern.name])
-              for pattern in model_admin.get_urls() if pattern.name in POST_PAGES),
-            *((f"move {move}", reverse(f"admin:{app}_{model}_move", args=[obj.pk, move]),
-               allowed) for move, allowed in MOVE_PAGES.get(label, {}).items())]
+    posted = []
+    for pattern in model_admin.get_urls():
+        name = pattern.name
+        if name in POST_PAGES:
+            posted.append((name, reverse(f"admin:{name}", args=[obj.pk]), POST_PAGES[name], obj))
+        elif name in FORM_PAGES and name in PAGES:
+            page_object = _page_object(name, obj, world)
+            posted.append((name, reverse(f"admin:{name}", args=[page_object.pk]), PAGES[name],
+                           page_object))
+        elif name in FORM_PAGES and name in LIST_PAGES:
+            posted.append((name, reverse(f"admin:{name}"), LIST_PAGES[name], obj))
+    posted += [(f"move {move}", reverse(f"admin:{app}_{model}_move", args=[obj.pk, move]),
+                allowed, obj) for move, allowed in MOVE_PAGES.get(label, {}).items()]
+    return posted
 
 
 def test_every_admin_model_and_page_has_a_policy():
-    world = set(_world())
-    assert world == set(POLICY), world ^ set(POLICY)  # every model's pages are requested
+    world = _world()
+    models = {label for label in world if ":" not in label}
+    assert models == set(POLICY), models ^ set(POLICY)  # every model's pages are requested
+    assert set(PAGE_OBJECTS.values()) <= set(world)
+    assert FORM_PAGES.issubset(set(PAGES) | set(LIST_PAGES))
     registered = {model._meta.label_lower for model in admin.site._registry}
     assert registered == set(POLICY), registered ^ set(POLICY)
     custom = {pattern.name for model_admin in admin.site._registry.values()
@@ -328,21 +404,27 @@ def test_every_role_exists_with_its_permissions():
 @pytest.mark.parametrize("role", ROLES)
 def test_admin_pages_for(role):
     world = _world()
-    client = _client_for(role)
+    client = _client_for(role, world)
     wrong, checked = [], 0
     for label, obj in world.items():
-        for what, url, allowed in _urls(label, obj):
+        if label not in POLICY:
+            continue  # an object of PAGE_OBJECTS, requested with its model's pages
+        for what, url, allowed in _urls(label, obj, world):
             checked += 1
-            if _allowed(client.get(url)) != (role in allowed):
+            may = _may(role, allowed, label, what)
+            if _allowed(client.get(url)) != may:
                 wrong.append(f"{label} {what} {url}: expected "
-                             f"{'allowed' if role in allowed else 'refused'}")
-        for what, url, allowed in _post_urls(label, obj):
+                             f"{'allowed' if may else 'refused'}")
+        for what, url, allowed, target in _post_urls(label, obj, world):
             checked += 1
-            if role not in allowed:
-                before = model_to_dict(obj.__class__.objects.get(pk=obj.pk))
+            if not _may(role, allowed, label, what):
+                model = target.__class__
+                before = model_to_dict(model.objects.get(pk=target.pk))
+                count = model.objects.count()
                 response = client.post(url)
                 refused = response.status_code == 403 or _to_log_in(response)
-                if not refused or model_to_dict(obj.__class__.objects.get(pk=obj.pk)) != before:
+                if (not refused or model_to_dict(model.objects.get(pk=target.pk)) != before
+                        or model.objects.count() != count):
                     wrong.append(f"{label} {what} POST {url}: expected refused")
     assert not wrong, "\n".join(wrong)
     print(f"{role}: {checked} admin URLs checked")
@@ -351,7 +433,7 @@ def test_admin_pages_for(role):
 @pytest.mark.parametrize("role", ROLES)
 def test_admin_actions_for(role):
     world = _world()
-    client = _client_for(role)
+    client = _client_for(role, world)
     wrong = []
     for label, actions in ACTIONS.items():
         obj = world[label]
@@ -361,7 +443,7 @@ def test_admin_actions_for(role):
             before = model_to_dict(obj.__class__.objects.get(pk=obj.pk))
             response = client.post(changelist, {"action": action,
                                                 "_selected_action": [obj.pk], "reason": "理由"})
-            offered = role in allowed
+            offered = _may(role, allowed, label, action)
             if not offered:
                 after = model_to_dict(obj.__class__.objects.get(pk=obj.pk))
                 if after != before:
@@ -377,7 +459,7 @@ def test_admin_actions_for(role):
 def test_matrix_size_is_reported(capsys):
     """The size of the generated matrix, for the note (URLs × roles, actions × roles)."""
     urls = (sum(5 for _ in POLICY) + len(PAGES) + len(POST_PAGES) + len(LIST_PAGES)
-            + 2 * sum(len(m) for m in MOVE_PAGES.values()))
+            + len(FORM_PAGES) + 2 * sum(len(m) for m in MOVE_PAGES.values()))
     actions = sum(len(a) for a in ACTIONS.values())
     print(f"permission matrix: {urls} admin URLs × {len(ROLES)} roles = {urls * len(ROLES)}; "
           f"{actions} actions × {len(ROLES)} roles = {actions * len(ROLES)}")
