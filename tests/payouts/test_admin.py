@@ -545,3 +545,15 @@ def test_a_date_typed_beyond_the_calendar_is_the_forms_error(client):
         response = client.post(CREATE, {"program": lump_sum().pk, "transfer_date": typed})
         assert response.status_code == 200 and response.context["form"].errors
     assert not PayoutRun.objects.exists()
+
+
+@pytest.mark.parametrize("data", [b"\r\x01", "顧客コード1,結果コード\r\n1,0\r\x01\r".encode(),
+                                  b'"' + b"x" * 200_000 + b'"'])
+def test_a_file_that_is_no_csv_at_all_is_refused_not_failed(client, data):
+    """Found by the fuzzing: a lone CR or an overlong field stopped the services' CSV reader
+    with an exception (a 500)."""
+    run, _, releaser = released_run(1)
+    login_admin(client, releaser)
+    response = client.post(results_url(run), {"file": upload(data)})
+    assert response.status_code == 200 and "CSVとして読めません" in text(response)
+    assert run.lines.get().state == PaymentLine.State.RELEASED

@@ -242,3 +242,16 @@ def test_as_a_process_the_number_is_the_last_line_and_nothing_payable_exits_1(
 
     refused = _manage(database_url, "release", number, "--by", creator.email)
     assert refused.returncode == 1 and "二者確認" in refused.stderr
+
+
+@pytest.mark.django_db
+def test_a_results_file_that_is_no_csv_at_all_is_refused(tmp_path):
+    payables(1)
+    creator, releaser = officers()
+    run = services.release_run(run=services.create_run(
+        program=lump_sum(), transfer_date=transfer_day(), actor=creator), actor=releaser)
+    path = tmp_path / "kekka.csv"
+    path.write_bytes(b"\r\x01")
+    with pytest.raises(CommandError, match="CSVとして読めません"):
+        payout("results", run.pk, "--file", path, "--by", releaser.email)
+    assert run.lines.get().state == PaymentLine.State.RELEASED
