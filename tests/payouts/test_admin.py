@@ -521,11 +521,14 @@ def test_other_administrators_do_not_see_the_consignor(client, role):
     assert client.get(reverse("admin:payouts_consignor_change", args=[1])).status_code == 403
 
 
-def test_the_menu_places_the_payout_pages(client):
+def test_the_menu_places_the_payout_pages_in_their_own_section(client):
     login_admin(client, make_admin(roles.PAYOUT_OFFICER))
     page = text(client.get(reverse("admin:index")))
-    for label in ("支払バッチ", "支払明細", "振込依頼人（仕向口座）", "振込先口座"):
-        assert label in page
+    section = page.index(">支払<")
+    assert page.index(">協力金・一時金<") < section < page.index(">制度・マスタ・取り込み<")
+    for label in ("支払バッチ", "支払明細", "振込先口座", "振込依頼人（仕向口座）"):
+        assert section < page.index(label) < page.index(">制度・マスタ・取り込み<")
+    assert ">その他<" not in page
 
 
 def test_the_schedule_is_installed_for_beat():
