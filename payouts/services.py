@@ -445,7 +445,10 @@ def _decode(data: bytes) -> str:
 def parse_results(data: bytes) -> dict[int, str]:
     """The bank's results CSV → {顧客コード1: 結果コード}; every error is reported at once
     with its row number."""
-    rows = list(csv.reader(io.StringIO(_decode(data).replace("\x00", ""))))
+    try:
+        rows = list(csv.reader(io.StringIO(_decode(data).replace("\x00", ""))))
+    except csv.Error as error:  # no CSV at all (a lone CR inside a field, an overlong field)
+        raise ResultErrors([f"CSVとして読めません（{error}）。"]) from None
     if not rows:
         raise ResultErrors(["ファイルが空です。"])
     header = tuple(cell.strip() for cell in rows[0][:2])
