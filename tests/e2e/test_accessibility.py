@@ -11,7 +11,9 @@ from playwright.sync_api import expect
 
 from facilities import services
 from facilities.models import Membership, UsageApplication
+from payouts import services as payout_services
 from tests.factories import FacilityFactory, accepted_facility, make_staff
+from tests.payouts.helpers import eligible, lump_sum, officers, transfer_day
 
 pytestmark = [
     pytest.mark.e2e,
@@ -107,6 +109,18 @@ def test_public_pages_have_no_serious_violations(new_page):
     assert not problems, _report(problems)
 
 
+def _paid(facility):
+    """A 一時金 paid to the facility."""
+    eligible(facility, program=lump_sum())
+    creator, releaser = officers()
+    run = payout_services.create_run(program=lump_sum(), transfer_date=transfer_day(),
+                                     actor=creator)
+    run = payout_services.release_run(run=run, actor=releaser)
+    payout_services.import_results(
+        run=run, data=f"顧客コード1,結果コード\r\n{run.lines.get().pk},0\r\n".encode(),
+        actor=releaser)
+
+
 def test_staff_pages_have_no_serious_violations(new_page, log_in):
     # One facility far along (accepted, go-live entered) and one not applied yet: the
     # dashboard shows every state of the journey (done, next, waiting, later).
@@ -116,6 +130,7 @@ def test_staff_pages_have_no_serious_violations(new_page, log_in):
     Membership.objects.create(user=user, facility=fresh)
     account = facility.device_accounts.get()
     application = UsageApplication.objects.get(facility=facility)
+    _paid(fresh)  # its payments page shows the table and a notice link
 
     page = new_page()
     log_in(page, user.email)
@@ -136,6 +151,7 @@ def test_staff_pages_have_no_serious_violations(new_page, log_in):
         ("history", f"{base}/history/"),
         ("incentives", f"{base}/money/"),
         ("bank account", f"{base}/money/bank/"),
+        ("payments", f"/facilities/{fresh.pk}/money/payments/"),
         ("activity report", f"{base}/money/cooperation-2025/report/"),
         ("subsidy claims", f"{base}/claims/"),
         ("link a facility", "/facilities/link/"),

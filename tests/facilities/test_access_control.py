@@ -9,8 +9,10 @@ from django.urls import get_resolver, reverse
 from eligibility.models import Program
 from facilities import services
 from facilities.models import DeviceAccount, Membership, UsageApplication
+from payouts import services as payout_services
 from subsidies import services as subsidy_services
 from tests.factories import FacilityFactory, accepted_facility, make_staff
+from tests.payouts.helpers import cooperation, eligible, officers, transfer_day
 from tests.samples import PDF
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +31,8 @@ FACILITY_SCOPED = {
     "facilities:history": lambda v: {},
     "incentives:overview": lambda v: {},
     "payouts:bank": lambda v: {},
+    "payouts:payments": lambda v: {},
+    "payouts:notice": lambda v: {"pk": v["paid_line"].pk},
     "incentives:report": lambda v: {"code": "cooperation-2025"},
     "incentives:attest": lambda v: {"code": "lump-sum-2024"},
     "subsidies:claims": lambda v: {},
@@ -60,6 +64,19 @@ def test_every_facility_scoped_url_is_in_this_table():
     assert _facility_url_names() == set(FACILITY_SCOPED)
 
 
+def _paid_line(facility):
+    """A 協力金 paid to the facility (its 支払通知書 is available)."""
+    eligible(facility, program=cooperation(), amount=50_000)
+    creator, releaser = officers()
+    run = payout_services.create_run(program=cooperation(), transfer_date=transfer_day(),
+                                     actor=creator)
+    run = payout_services.release_run(run=run, actor=releaser)
+    line = run.lines.get()
+    payout_services.import_results(
+        run=run, data=f"顧客コード1,結果コード\r\n{line.pk},0\r\n".encode(), actor=releaser)
+    return line
+
+
 @pytest.fixture
 def victim():
     facility, user, _admin = accepted_facility()
@@ -76,6 +93,7 @@ def victim():
         "application": UsageApplication.objects.get(facility=facility),
         "account": DeviceAccount.objects.filter(facility=facility).first(),
         "claim": claim, "item": item, "document": document,
+        "paid_line": _paid_line(facility),
     }
 
 
@@ -101,7 +119,7 @@ WITH_OBJECT_ID = [
     "facilities:application_detail", "facilities:account_detail",
     "facilities:account_settings_pdf", "subsidies:claim", "subsidies:item",
     "subsidies:delete_item", "subsidies:estimate", "subsidies:confirm", "subsidies:document",
-    "subsidies:notice",
+    "subsidies:notice", "payouts:notice",
 ]
 
 

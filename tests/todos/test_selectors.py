@@ -12,6 +12,7 @@ from django.utils import timezone
 from eligibility.models import ActivityReport, Attestation, Program
 from facilities import services as facility_services
 from facilities.models import DeviceAccount, GoLive, Membership
+from payouts import services as payout_services
 from payouts.models import BankAccount
 from portal import roles
 from subsidies import services as claim_services
@@ -23,6 +24,7 @@ from tests.factories import (
     make_staff,
     submit_start,
 )
+from tests.payouts.helpers import eligible, lump_sum, officers, transfer_day, with_account
 from todos import selectors
 from todos.selectors import Urgency
 
@@ -125,6 +127,27 @@ def test_a_returned_claim_shows_its_reason_until_resubmitted():
     assert (todo.kind, todo.urgency) == ("claim_returned", Urgency.URGENT)
     assert "領収書が読めません" in todo.detail
     assert todo.url == reverse("subsidies:claim", args=[claim.facility_id, claim.pk])
+
+
+def test_a_payment_the_bank_refused_asks_for_the_account_until_it_is_corrected():
+    facility = FacilityFactory(kind="clinic")
+    user = make_staff(facility)
+    eligible(facility)
+    creator, releaser = officers()
+    run = payout_services.create_run(program=lump_sum(), transfer_date=transfer_day(),
+                                     actor=creator)
+    run = payout_services.release_run(run=run, actor=releaser)
+    payout_services.import_results(
+        run=run, data=f"顧客コード1,結果コード\r\n{run.lines.get().pk},3\r\n".encode(),
+        actor=releaser)
+    [todo] = [t for t in selectors.todos_for(user=user, today=TODAY)
+              if t.kind == "bank_account_refused"]
+    assert "振込不能" in todo.title and "理由: 名義相違" in todo.detail
+    assert todo.url == reverse("payouts:bank", args=[facility.pk])
+    assert todo.link_text == "振込先口座を直す（振込先口座の画面へ）"
+    assert todo.urgency == Urgency.URGENT
+    with_account(facility, number="7654321", user=user)
+    assert "bank_account_refused" not in _kinds(selectors.todos_for(user=user, today=TODAY))
 
 
 def test_a_returned_application_made_again_is_no_longer_listed():
