@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.db.models import F, QuerySet
 
 from eligibility.models import Determination, Program
+from portal.wareki import to_wareki
 
 RULES = (Program.Rule.COOPERATION, Program.Rule.LUMP_SUM)
 
@@ -37,8 +38,11 @@ class DeterminationPayables:
         """Nothing to record: the result stays locked for good."""
 
     def describe(self, ids: Iterable[int]) -> dict[int, str]:
-        return {pk: f"{name}の支給判定" for pk, name in Determination.objects.filter(
-            pk__in=list(ids)).values_list("pk", "program__name")}
+        from django.utils import timezone
+
+        return {pk: f"{to_wareki(timezone.localdate(determined_at))}の支給判定"
+                for pk, determined_at in Determination.objects.filter(
+                    pk__in=list(ids)).values_list("pk", "determined_at")}
 
 
 SOURCE = DeterminationPayables()

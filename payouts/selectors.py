@@ -37,7 +37,8 @@ class Payment:
         return self.line is not None and self.line.state == PaymentLine.State.PAID
 
 
-def _line_payment(line: PaymentLine, description: str) -> Payment:
+def _line_payment(line: PaymentLine, description: str, *, replaced: bool = False) -> Payment:
+    """`replaced`: a reissued line whose amount is already in a newer line (shown there)."""
     from .services import FIX_ADVICE
 
     State = PaymentLine.State
@@ -51,7 +52,8 @@ def _line_payment(line: PaymentLine, description: str) -> Payment:
         State.FAILED: (f"振込不能（{line.get_failure_reason_display()}）",
                        FIX_ADVICE.get(line.failure_reason, "")),
         State.REISSUED: ("振込不能（口座修正済み）",
-                         "修正された振込先口座へ、次回の支払で振り込みます。"),
+                         "修正された振込先口座への振込は、この表の別の行に表示しています。"
+                         if replaced else "修正された振込先口座へ、次回の支払で振り込みます。"),
     }.get(line.state, (line.get_state_display(), ""))
     return Payment(program=line.program.name, description=description, amount=line.amount,
                    label=label, explanation=explanation, transfer_date=line.run.transfer_date,
@@ -62,6 +64,13 @@ def payments_for(facility: Facility) -> list[Payment]:
     """Every amount decided for the facility, newest first: those not yet in a run, then
     each payment line (a line replaced after its failure is shown with what became of it)."""
     has_account = BankAccount.objects.filter(facility=facility).exists()
+    lines = list(PaymentLine.objects.filter(facility=facility).exclude(
+        state=PaymentLine.State.CANCELLED).select_related("run", "program").order_by("-pk"))
+    live_sources = {(line.source_kind, line.source_id) for line in lines
+                    if line.state in PaymentLine.LIVE_STATES}
+    # A corrected failed payment waiting for the next run: its reissued line stands for it.
+    reissued = {(line.source_kind, line.source_id) for line in lines
+                if line.state == PaymentLine.State.REISSUED}
     waiting: list[Payment] = []
     for source in SOURCES.values():
         live = PaymentLine.objects.filter(source_kind=source.kind, source_id=OuterRef("pk"),
@@ -72,20 +81,22 @@ def payments_for(facility: Facility) -> list[Payment]:
         programs = dict(Program.objects.filter(pk__in={p for _, p, _ in rows})
                         .values_list("pk", "name"))
         for pk, program_id, amount in rows:
+            if (source.kind, pk) in reissued:
+                continue
             waiting.append(Payment(
                 program=programs[program_id], description=descriptions.get(pk, ""),
                 amount=amount, label="支給決定",
                 explanation="次回の支払で振り込みます。" if has_account else
                 "振込先口座を登録してください。登録後の支払で振り込みます。",
                 needs_account=not has_account))
-    lines = list(PaymentLine.objects.filter(facility=facility).exclude(
-        state=PaymentLine.State.CANCELLED).select_related("run", "program").order_by("-pk"))
     descriptions: dict[tuple[str, int], str] = {}
     for kind, source in SOURCES.items():
         ids = [line.source_id for line in lines if line.source_kind == kind]
         descriptions.update({(kind, pk): text for pk, text in source.describe(ids).items()})
-    return waiting + [_line_payment(line, descriptions.get((line.source_kind, line.source_id), ""))
-                      for line in lines]
+    return waiting + [
+        _line_payment(line, descriptions.get((line.source_kind, line.source_id), ""),
+                      replaced=(line.source_kind, line.source_id) in live_sources)
+        for line in lines]
 
 
 def paid_line_for(*, facility: Facility, pk: int) -> PaymentLine:

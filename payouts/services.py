@@ -578,12 +578,19 @@ FIX_ADVICE = {
 }
 
 
+CORRECTABLE_FIELDS = ("bank_code", "branch_code", "account_type", "account_number",
+                      "holder_name")
+
+
 def reissue_failed_lines(*, facility: Facility, actor) -> int:
     """The facility corrected its account: its failed payments are payable again (the next
     run pays them to the corrected account)."""
-    lines = PaymentLine.objects.select_for_update().filter(
-        facility=facility, state=PaymentLine.State.FAILED)
-    ids = list(lines.values_list("pk", flat=True))
+    account = BankAccount.objects.get(facility=facility)
+    now = tuple(getattr(account, name) for name in CORRECTABLE_FIELDS)
+    # Only a changed account is a correction: the same account would fail the same way.
+    ids = [pk for pk, *frozen in PaymentLine.objects.select_for_update().filter(
+        facility=facility, state=PaymentLine.State.FAILED).values_list(
+        "pk", *CORRECTABLE_FIELDS) if tuple(frozen) != now]
     if not ids:
         return 0
     PaymentLine.objects.filter(pk__in=ids).update(state=PaymentLine.State.REISSUED)

@@ -302,3 +302,17 @@ def test_the_other_payout_officers_are_told_a_run_waits_for_release(
     [message] = [m for m in mail.outbox if "承認待ち" in m.subject]
     assert message.to == [releaser.email]
     assert f"支払バッチ{run.pk}" in message.subject and "200,000円" in message.body
+
+
+def test_saving_the_same_account_again_is_no_correction():
+    """名義相違 paid again to the same name would fail again: only a changed account makes a
+    failed payment payable again."""
+    run, _, releaser = released_run(count=1)
+    line = run.lines.get()
+    services.import_results(run=run, data=results_csv([(line.pk, 3)]), actor=releaser)
+    with_account(line.facility)  # the very same details
+    line.refresh_from_db()
+    assert line.state == PaymentLine.State.FAILED
+    with_account(line.facility, holder="ｺｳｾｲ ｼﾞﾛｳ")
+    line.refresh_from_db()
+    assert line.state == PaymentLine.State.REISSUED

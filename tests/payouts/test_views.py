@@ -180,10 +180,6 @@ def test_after_the_correction_the_failed_payment_waits_for_the_next_payment(clie
     assert line.state == PaymentLine.State.REISSUED
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "payouts.selectors.payments_for lists a corrected failed payment twice: the REISSUED line "
-    "(振込不能（口座修正済み）) and, since its source is payable again, a 支給決定 row of the "
-    "same 200,000円 — one amount reads as two"))
 def test_a_corrected_failed_payment_is_listed_once(client, facility, staff):
     with_result(facility, staff, RESULT["名義相違"])
     client.post(reverse("payouts:bank", args=[facility.pk]), {**BANK_FORM, "submit": "1"})
@@ -191,9 +187,6 @@ def test_a_corrected_failed_payment_is_listed_once(client, facility, staff):
     assert len(amount_rows) == 1, amount_rows
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "payouts.selectors._line_payment: a REISSUED line always says 修正された振込先口座へ、"
-    "次回の支払で振り込みます, even after the next run has paid its amount (振込済)"))
 def test_once_paid_again_no_row_still_promises_the_next_payment(client, facility, staff):
     line = with_result(facility, staff, RESULT["名義相違"])
     client.post(reverse("payouts:bank", args=[facility.pk]), {**BANK_FORM, "submit": "1"})
