@@ -240,7 +240,7 @@ class PayoutRunAdmin(WorkflowAdmin, EvidenceAdmin, SimpleHistoryAdmin):
     list_display = ["number", "program", "transfer_date", "state", "line_count", "total_yen",
                     "created_by", "released_by", "created_at"]
     list_display_links = ["number", "program"]
-    list_filter = ["state", "program", "transfer_date"]
+    list_filter = ["state", "program"]
     list_select_related = ["program", "created_by", "released_by"]
     date_hierarchy = "transfer_date"
     fields = ["number", "program", "transfer_date", "state", "line_count", "total_yen",
