@@ -440,7 +440,8 @@ def test_payment_lines_are_searched_by_facility_and_filtered(client):
         assert client.get(LINES, filters).status_code == 200
     assert first.facility.name not in text(client.get(LINES, {"state__exact": "paid"}))
     detail = text(client.get(reverse("admin:payouts_paymentline_change", args=[first.pk])))
-    assert f"{lump_sum().name}の支給判定" in detail  # where the payment comes from
+    assert services.describe_line(first) in detail  # where the payment comes from
+    assert "の支給判定" in detail
 
 
 def test_payment_lines_are_read_only(admin_client):
