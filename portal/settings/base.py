@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "incentives",
     "subsidies",
     "payouts",
+    "cardreader",
     "todos",
 ]
 
