@@ -3,7 +3,6 @@ totals, released or cancelled by a second officer, written as the 全銀 file, s
 bank's results), their payment lines, the consignor's settings and the facilities' bank
 accounts. Every page asks for the permission of what it does; the work is in services."""
 
-import csv
 from datetime import timedelta
 
 from django import forms
@@ -48,8 +47,6 @@ FULL_NUMBER_PERMISSION = "payouts.view_account_number"
 # A results file of MAX_RESULT_ROWS short lines is far below this; anything larger is not one.
 MAX_RESULTS_BYTES = 50 * 1024 * 1024
 SHOWN_ERRORS = 100
-CSV_UNREADABLE = ("CSVとして読めません（改行や引用符の形が正しくないか、1つの欄が長すぎます）。"
-                  "何も変更していません。金融機関から受け取ったファイルをそのまま選んでください。")
 
 
 def _full_number(request) -> bool:
@@ -434,8 +431,6 @@ class PayoutRunAdmin(WorkflowAdmin, EvidenceAdmin, SimpleHistoryAdmin):
                 errors = error.errors
                 form.add_error("file", "振込結果を取り込めませんでした。何も変更していません。"
                                "下の一覧の行を直して、もう一度取り込んでください。")
-            except csv.Error:  # the services' reader meets a file that is no CSV at all
-                form.add_error("file", CSV_UNREADABLE)
             except ServiceError as error:
                 add_error_to_form(form, error)
             else:

@@ -555,7 +555,7 @@ def test_a_date_typed_beyond_the_calendar_is_the_forms_error(client):
                                   b'"' + b"x" * 200_000 + b'"'])
 def test_a_file_that_is_no_csv_at_all_is_refused_not_failed(client, data):
     """Found by the fuzzing: a lone CR or an overlong field stopped the services' CSV reader
-    with an exception (a 500)."""
+    with an exception (a 500); now one of the file's errors."""
     run, _, releaser = released_run(1)
     login_admin(client, releaser)
     response = client.post(results_url(run), {"file": upload(data)})

@@ -12,7 +12,6 @@ admin and the schedule.
 is a CommandError with the services' Japanese message (exit code 1).
 """
 
-import csv
 import os
 import tempfile
 from pathlib import Path
@@ -146,11 +145,7 @@ class Command(BaseCommand):
             data = Path(file).read_bytes()
         except OSError as error:
             raise CommandError(f"振込結果のファイルを読めません: {file}（{error.strerror}）") from error
-        try:
-            summary = services.import_results(run=run, data=data, actor=actor)
-        except csv.Error as error:  # the services' reader meets a file that is no CSV at all
-            raise CommandError("振込結果のファイルをCSVとして読めません（改行や引用符の形が正しくないか、"
-                               "1つの欄が長すぎます）。何も変更していません。") from error
+        summary = services.import_results(run=run, data=data, actor=actor)
         self.stdout.write(f"振込結果を取り込みました: 振込済 {summary.paid:,}件、振込不能 "
                           f"{summary.failed:,}件、取込済みで変更なし {summary.unchanged:,}件")
         if summary.settled:
