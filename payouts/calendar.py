@@ -64,10 +64,20 @@ def next_business_day(d: date) -> date:
     raise RuntimeError(f"no bank business day within {_MAX_SEARCH_DAYS} days of {d.isoformat()}")
 
 
+# The dates a transfer may be given for at all (a typing error such as 9999-12-31 gets a
+# message, not an overflow while looking for the next business day).
+EARLIEST_TRANSFER_DATE = date(2019, 5, 1)
+LATEST_TRANSFER_DATE = date(2099, 12, 31)
+
+
 def check_transfer_date(d: date) -> date:
     """``d`` when it is a business day; otherwise ``ServiceError`` (field ``transfer_date``)
     naming the reason and the next business day, e.g. 「令和8年1月12日は成人の日のため銀行の
     休業日です。振込日には銀行の営業日を指定してください（次の営業日は令和8年1月13日です）。」"""
+    if not LATEST_TRANSFER_DATE >= d >= EARLIEST_TRANSFER_DATE:
+        raise ServiceError(
+            f"振込日は{to_wareki(EARLIEST_TRANSFER_DATE)}から{to_wareki(LATEST_TRANSFER_DATE)}"
+            "までの日付で指定してください。", field="transfer_date")
     reason = closure_reason(d)
     if reason is None:
         return d

@@ -107,17 +107,16 @@ class Consignor(models.Model):
     def clean(self):
         from django.core.exceptions import ValidationError
 
-        from .zengin import ZenginError, zengin_text
+        from .zengin import ZENGIN_CHARACTERS, zengin_text
 
         errors = {}
         for name, length in (("name", 40), ("bank_name", 15), ("branch_name", 15)):
-            value = getattr(self, name)
-            try:
-                text = zengin_text(value)
-            except ZenginError as error:
-                errors[name] = str(error)
-                continue
-            if len(text) > length:
+            text = zengin_text(getattr(self, name))
+            refused = "".join(dict.fromkeys(ch for ch in text if ch not in ZENGIN_CHARACTERS))
+            if refused:
+                errors[name] = (f"振込データに書けない文字があります: {refused}"
+                                "（半角カナ・英大文字・数字と一部の記号で入力してください）。")
+            elif len(text) > length:
                 errors[name] = f"半角で{length}文字以内にしてください（{len(text)}文字あります）。"
             else:
                 setattr(self, name, text)
@@ -189,6 +188,16 @@ class PayoutRun(WorkflowModel, models.Model):
 
     def __str__(self) -> str:
         return f"支払バッチ{self.pk} {self.program.name} {self.transfer_date:%Y-%m-%d}"
+
+    def move_refusal(self, name: str, user):
+        """Four-eyes beyond the workflow's own rule: the run's creator never releases it,
+        even when another officer's request happened to finish building it."""
+        from portal.errors import NotPermitted
+
+        if name == "release" and user is not None and user.pk == self.created_by_id:
+            return NotPermitted("「承認する（振込を確定する）」は、前の段階を担当した方とは"
+                                "別の方が行ってください（二者確認）。")
+        return None
 
     # ---- moves (made only through portal.workflow.perform)
 

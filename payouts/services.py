@@ -447,8 +447,9 @@ def parse_results(data: bytes) -> dict[int, str]:
     with its row number."""
     try:
         rows = list(csv.reader(io.StringIO(_decode(data).replace("\x00", ""))))
-    except csv.Error as error:  # no CSV at all (a lone CR inside a field, an overlong field)
-        raise ResultErrors([f"CSVとして読めません（{error}）。"]) from None
+    except csv.Error:  # no CSV at all (a lone CR inside a field, an overlong field)
+        raise ResultErrors(["CSVとして読めません（改行や引用符の形が正しくないか、1つの欄が"
+                            "長すぎます）。"]) from None
     if not rows:
         raise ResultErrors(["ファイルが空です。"])
     header = tuple(cell.strip() for cell in rows[0][:2])

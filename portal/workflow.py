@@ -156,6 +156,9 @@ def refusal(obj, name: str, user) -> ServiceError | None:
         return NotPermitted(f"「{info.label}」を行う権限がありません。")
     if not has_transition_perm(method, user):
         return NotPermitted(f"「{info.label}」を行う権限がありません。")
+    extra = getattr(obj, "move_refusal", None)
+    if extra is not None and (problem := extra(name, user)) is not None:
+        return problem
     if info.four_eyes and last_actor(obj, info.four_eyes) == user.pk:
         return NotPermitted(
             f"「{info.label}」は、前の段階を担当した方とは別の方が行ってください（二者確認）。")

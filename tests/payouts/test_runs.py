@@ -316,3 +316,40 @@ def test_saving_the_same_account_again_is_no_correction():
     with_account(line.facility, holder="ｺｳｾｲ ｼﾞﾛｳ")
     line.refresh_from_db()
     assert line.state == PaymentLine.State.REISSUED
+
+
+def test_the_creator_may_not_release_even_when_another_officer_finished_building():
+    """Officer B's request joined A's run while it was being built and finished it: A is
+    still its creator and may not release it."""
+    creator, other = officers()
+    third = make_admin(roles.PAYOUT_OFFICER)
+    payables(2)
+    PayoutRun.objects.create(program=lump_sum(), transfer_date=transfer_day(),
+                             created_by=creator)
+    run = services.create_run(program=lump_sum(), transfer_date=transfer_day(), actor=other)
+    assert run.created_by == creator
+    with pytest.raises(NotPermitted, match="二者確認"):
+        services.release_run(run=run, actor=creator)
+    with pytest.raises(NotPermitted, match="二者確認"):
+        services.release_run(run=run, actor=other)  # it finished the run
+    assert services.release_run(run=run, actor=third).state == PayoutRun.State.RELEASED
+
+
+@pytest.mark.parametrize("day", [date(9999, 12, 31), date(1, 1, 1), date(2100, 1, 4)])
+def test_a_date_out_of_any_range_is_refused_with_a_message(day):
+    creator, _ = officers()
+    payables(1)
+    with pytest.raises(ServiceError, match="令和81年12月31日まで"):
+        services.create_run(program=lump_sum(), transfer_date=day, actor=creator)
+
+
+def test_a_consignor_name_the_file_cannot_carry_is_refused_by_the_model():
+    from django.core.exceptions import ValidationError
+
+    from payouts.models import Consignor
+
+    consignor = Consignor(pk=1, code="1234567890", name="厚生労働省＆", bank_code="0001",
+                          branch_code="001", account_type="1", account_number="7654321")
+    with pytest.raises(ValidationError) as caught:
+        consignor.clean()
+    assert "書けない文字" in str(caught.value.message_dict["name"])
