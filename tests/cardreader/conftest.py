@@ -1,0 +1,187 @@
+"""The real PC/SC stack for the card tests: Debian's pcscd with vsmartcard's virtual reader
+(vpcd), and our emulated JPKI card put on it. pyscard reaches the card through pcscd exactly as
+it reaches one on a hardware reader.
+
+    pcscd      (session) pcscd running with the two "Virtual PCD" readers: started here with
+               `pcscd --foreground` when it is not already running, and stopped at the end if
+               it was started here. Gives the reader names.
+    card_slot  the first virtual reader's slot: `card_slot.insert(certificate, pin=..., ...)`
+               puts a `JpkiCard` on it, `card_slot.remove()` takes it off; whatever is on it
+               is taken off when the test ends.
+    jpki_card  a card already on that reader, with `default_certificate()` and `TEST_PIN`.
+
+Other test packages (end-to-end tests) reuse them by importing them into their conftest:
+`from tests.cardreader.conftest import card_slot, jpki_card, pcscd  # noqa: F401`.
+
+In CI (CI=true) a missing pcscd, vpcd or pyscard fails these tests; elsewhere they skip and
+say what is missing. Several pytest processes (xdist) share one pcscd and its two readers: a
+lock file per vpcd port keeps one card on a reader at a time, and pcscd is stopped only by the
+process that started it once no other process is using it.
+"""
+
+import fcntl
+import importlib.util
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.cardreader.jpki_card import OTHER_READER, READER, VPCD_PORT, JpkiCard
+from tests.cardreader.pki import CardCertificate, card_certificate
+from tests.conftest import services_required
+
+READERS = (READER, OTHER_READER)
+STARTUP_SECONDS = 15
+LOCKS = Path(tempfile.gettempdir())
+
+
+def default_certificate() -> CardCertificate:
+    """A card valid for a good while yet (no renewal warning, no grace period)."""
+    return card_certificate(1001, not_after=date.today() + timedelta(days=3 * 365))
+
+
+def _unavailable(reason: str):
+    if services_required():
+        pytest.fail(f"{reason} (CI runs the card tests: nothing here may skip)")
+    pytest.skip(reason)
+
+
+def _pcscd_binary() -> str | None:
+    return shutil.which("pcscd", path=os.pathsep.join(
+        [os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
+
+
+def _running_readers() -> list[str] | None:
+    """The readers pcscd knows, or None when no pcscd answers."""
+    from cardreader.reader import ReaderUnavailable, list_readers
+
+    try:
+        return list_readers()
+    except ReaderUnavailable:
+        return None
+
+
+def _wait_for_readers(process: subprocess.Popen, log: Path) -> list[str]:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        readers = _running_readers()
+        if readers is not None and all(name in readers for name in READERS):
+            return readers
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)  # a daemon starting up: nothing to wait on but its socket
+    output = log.read_text(errors="replace")[-2000:]
+    process.terminate()
+    process.wait(timeout=10)
+    pytest.fail(f"pcscd did not come up with the Virtual PCD readers:\n{output}")
+
+
+@pytest.fixture(scope="session")
+def pcscd(tmp_path_factory):
+    if importlib.util.find_spec("smartcard") is None:
+        _unavailable("pyscard is not installed (scripts/bootstrap test,cardreader)")
+    started = None
+    with open(LOCKS / "portal-tests-pcscd.lock", "a") as users:
+        # Check and start under an exclusive lock, then share it for the session: another
+        # pytest process neither starts a second pcscd nor sees this one stopped under it.
+        fcntl.flock(users, fcntl.LOCK_EX)
+        readers = _running_readers()
+        if readers is None:
+            binary = _pcscd_binary()
+            if binary is None:
+                _unavailable("pcscd is neither running nor installed (Debian: pcscd, vsmartcard-vpcd)")
+            log = tmp_path_factory.mktemp("pcscd") / "pcscd.log"
+            with open(log, "wb") as output:
+                started = subprocess.Popen([binary, "--foreground"], stdout=output,
+                                           stderr=subprocess.STDOUT)
+            readers = _wait_for_readers(started, log)
+        fcntl.flock(users, fcntl.LOCK_SH)
+        try:
+            if not all(name in readers for name in READERS):
+                _unavailable(f"pcscd shows no Virtual PCD readers (vsmartcard-vpcd): {readers}")
+            yield readers
+        finally:
+            if started is not None:
+                try:
+                    fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    pass  # still used by another pytest process: left running
+                else:
+                    started.terminate()
+                    started.wait(timeout=10)
+
+
+def wait_until_empty(reader_name: str, timeout: float = 5.0) -> None:
+    """Until pcscd has seen the slot empty (it polls vpcd a few times a second): a card put
+    on the reader next is then a new card to it, and a test expecting none finds none."""
+    from smartcard import scard
+
+    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    assert hresult == scard.SCARD_S_SUCCESS
+    try:
+        known = scard.SCARD_STATE_UNAWARE
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            wait = max(0, int((deadline - time.monotonic()) * 1000))
+            hresult, states = scard.SCardGetStatusChange(context, wait, [(reader_name, known)])
+            if hresult != scard.SCARD_S_SUCCESS:
+                break
+            known = states[0][1] & ~scard.SCARD_STATE_CHANGED
+            if known & scard.SCARD_STATE_EMPTY:
+                return
+        raise AssertionError(f"pcscd still sees a card on {reader_name}")
+    finally:
+        scard.SCardReleaseContext(context)
+
+
+class CardSlot:
+    """A virtual reader's slot, for one test: one emulated card on it at a time."""
+
+    def __init__(self, reader_name: str = READER, port: int = VPCD_PORT):
+        self.reader = reader_name
+        self.port = port
+        self.card: JpkiCard | None = None
+        self._lock = None
+
+    def insert(self, certificate: CardCertificate | None = None, **options) -> JpkiCard:
+        """Puts a card on the reader (options: `pin`, `jpki`, `remove_after_reads`, as
+        `JpkiCard` takes them); a card already there is taken off first."""
+        return self.put_back(JpkiCard(certificate or default_certificate(), port=self.port,
+                                      **options))
+
+    def put_back(self, card: JpkiCard) -> JpkiCard:
+        """Puts a card (one taken off earlier, its PIN counter as it was) on the reader."""
+        self.remove()
+        self._lock = open(LOCKS / f"portal-tests-vpcd-{self.port}.lock", "a")  # noqa: SIM115
+        fcntl.flock(self._lock, fcntl.LOCK_EX)  # another pytest process's card leaves first
+        self.card = card.insert()
+        return card
+
+    def remove(self, *, wait: bool = True) -> None:
+        """Takes the card off; `wait=False`: without waiting for pcscd to notice (a card put
+        back at once, within one of its polls)."""
+        if self.card is not None:
+            self.card.remove()
+            self.card = None
+            if wait:
+                wait_until_empty(self.reader)
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+
+@pytest.fixture
+def card_slot(pcscd):
+    slot = CardSlot()
+    yield slot
+    slot.remove()
+
+
+@pytest.fixture
+def jpki_card(card_slot) -> JpkiCard:
+    return card_slot.insert()
