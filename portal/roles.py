@@ -28,6 +28,7 @@ _VIEW = [
     "subsidies.view_claim", "subsidies.view_claimitem", "subsidies.view_document",
     "subsidies.view_freereadergrant",
     "payouts.view_bankaccount", "payouts.view_payoutrun", "payouts.view_paymentline",
+    "cardreader.view_trustedissuer", "cardreader.view_confirmation",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -58,6 +59,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "subsidies.add_freereadergrant", "subsidies.change_freereadergrant",
         "subsidies.delete_freereadergrant",
         "payouts.view_consignor", "payouts.add_consignor", "payouts.change_consignor",
+        # The counter: the CAs trusted and the insured-person registry (names and birth
+        # dates: システム管理 only).
+        "cardreader.add_trustedissuer", "cardreader.change_trustedissuer",
+        "cardreader.view_insuredperson", "cardreader.add_insuredperson",
+        "cardreader.change_insuredperson", "cardreader.delete_insuredperson",
+        "cardreader.import_insuredperson",
         "django_celery_beat.view_periodictask", "django_celery_beat.change_periodictask",
         "django_celery_beat.view_crontabschedule", "django_celery_beat.add_crontabschedule",
         "django_celery_beat.change_crontabschedule",

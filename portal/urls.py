@@ -18,6 +18,7 @@ urlpatterns = [
     path("simulator/", incentives_views.simulator, name="simulator"),
     path("todos/", include("todos.urls")),
     path("public/", include((public_urlpatterns, "public"))),
+    path("api/counter/", include("cardreader.urls")),
     path("admin/login/", admin_login),
     path("admin/logout/", admin_logout),
     path("admin/", admin.site.urls),

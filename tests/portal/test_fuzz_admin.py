@@ -116,6 +116,7 @@ def test_every_admin_add_form_survives_fuzzing(admin_client, admin_user):
         checked.append(model._meta.label)
     assert "facilities.UsageApplication" in checked and "eligibility.ParameterVersion" in checked
     assert "payouts.Consignor" in checked
+    assert "cardreader.TrustedIssuer" in checked and "cardreader.InsuredPerson" in checked
 
 
 _DIGITS = st.one_of(st.from_regex(r"[0-9]{0,12}", fullmatch=True),
@@ -219,6 +220,71 @@ def test_the_bank_results_upload_survives_fuzzing(client):
             assert PayoutRun.objects.get(pk=run.pk).state in ("released", "settled")
 
     post()
+
+
+def test_the_insured_person_registry_upload_survives_fuzzing(client):
+    """Any bytes, any near-valid CSV: a check or an import answers with a page, and a file
+    with any refused line writes nothing."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from cardreader.models import InsuredPerson
+    from portal import roles
+    from tests.factories import login_admin, make_admin
+
+    login_admin(client, make_admin(roles.SYSTEM_ADMIN))
+    url = reverse("admin:cardreader_insuredperson_import")
+    header = ("issuer,serial,insurer_number,symbol,number,branch,name,name_kana,birth_date,"
+              "copay_ratio,valid_from,valid_to,lost_on")
+    cell = st.one_of(st.sampled_from(["CN=JPKI,C=JP", "1001", "123456789012", "06132013", "01",
+                                      "ヤマダ", "1980-04-01", "30", "3割", "", '"a,b"']),
+                     _DIGITS, _DATES, _TEXT)
+    csv_text = st.builds(
+        lambda first, rows, separator: separator.join(
+            [first, *(",".join(row) for row in rows)]),
+        st.sampled_from([header, header + ",", "", "issuer,serial", "x"]),
+        st.lists(st.lists(cell, min_size=0, max_size=14), max_size=4),
+        st.sampled_from(["\r\n", "\n", "\r"]))
+    body = st.one_of(
+        st.binary(max_size=2_000),
+        st.tuples(csv_text, st.sampled_from(["utf-8", "utf-8-sig", "cp932", "utf-16"])).map(
+            lambda pair: pair[0].encode(pair[1], errors="replace")))
+
+    @FUZZ
+    @given(data=body, button=st.sampled_from(["_check", "_import"]))
+    def post(data, button):
+        FUZZED["inputs"] += 1
+        before = InsuredPerson.objects.count()
+        response = client.post(url, {"file": SimpleUploadedFile("daicho.csv", data),
+                                     button: "1"})
+        assert response.status_code in (200, 400)
+        if button == "_check" or response.context is None or not (
+                response.context.get("outcome") and response.context["outcome"].saved):
+            assert InsuredPerson.objects.count() == before
+        InsuredPerson.objects.all().delete()
+
+    post()
+
+
+@FUZZ
+@given(lost_on=st.one_of(_DATES, _TEXT, _NUMBERS))
+def test_the_lost_date_form_survives_fuzzing(admin_client, lost_on):
+    from cardreader.models import InsuredPerson
+
+    FUZZED["inputs"] += 1
+    person, _ = InsuredPerson.objects.get_or_create(
+        issuer="CN=JPKI,C=JP", serial="1001", defaults={
+            "insurer_number": "06132013", "number": "1", "branch": "00", "name": "山田 太郎",
+            "name_kana": "ヤマダ タロウ", "birth_date": "1980-04-01", "copay_ratio": 30,
+            "valid_from": "2020-04-01"})
+    InsuredPerson.objects.filter(pk=person.pk).update(lost_on=None)
+    response = admin_client.post(reverse("admin:cardreader_insuredperson_lose", args=[person.pk]),
+                                 {"lost_on": lost_on})
+    assert response.status_code in (200, 302, 400)
+    person.refresh_from_db()
+    if response.status_code != 302:
+        assert person.lost_on is None
+    else:
+        assert person.lost_on >= person.valid_from
 
 
 @FUZZ

@@ -80,6 +80,11 @@ POLICY: dict[str, tuple[set[str], set[str], set[str]]] = {
     # One row, which exists in the world: changed, never added again (S adds the first one:
     # tests/payouts/test_admin.py); changed by S and SU, read by P.
     "payouts.consignor": ({P, S, SU}, NOBODY, NOBODY),
+    # The counter: the CAs trusted (public certificates), the insured-person registry (names
+    # and birth dates: システム管理 only), the log of counter calls (read-only, hashes only).
+    "cardreader.trustedissuer": (ADMINS, {S, SU}, {SU}),
+    "cardreader.insuredperson": ({S, SU}, {S, SU}, {S, SU}),
+    "cardreader.confirmation": (ADMINS, NOBODY, NOBODY),
 }
 
 # Custom admin pages (URL name → who may open them, GET).
@@ -89,6 +94,7 @@ PAGES: dict[str, set[str]] = {
     "eligibility_parameterversion_preview": {S, SU},
     "payouts_payoutrun_file": {P, SU},  # 振込データをダウンロード (of the released run)
     "payouts_payoutrun_results": {P, SU},  # 振込結果を取り込む (of the released run)
+    "cardreader_insuredperson_lose": {S, SU},  # 資格喪失日の登録
 }
 
 # The world's object a custom page is requested for, when not the model's own (the file and
@@ -108,11 +114,13 @@ LIST_PAGES: dict[str, set[str]] = {
     "subsidies_claim_csv": ADMINS,
     "eligibility_determination_csv": ADMINS,
     "payouts_payoutrun_create": {P, SU},  # 支払バッチを作成
+    "cardreader_insuredperson_import": {S, SU},  # 被保険者台帳の取り込み
 }
 
 # Pages above that take a form: a POST from a role that may not open them is refused too
 # (and changes nothing).
-FORM_PAGES = {"payouts_payoutrun_create", "payouts_payoutrun_results"}
+FORM_PAGES = {"payouts_payoutrun_create", "payouts_payoutrun_results",
+              "cardreader_insuredperson_lose", "cardreader_insuredperson_import"}
 
 # Moves made from an object's own page (`<pk>/move/<name>/`): who may open the page for the
 # object of _world() in its state (an accepted application; a submitted claim).
@@ -227,6 +235,7 @@ def _world() -> dict[str, object]:
     solar = SolarSchedule.objects.create(event="sunrise", latitude=35.68, longitude=139.69)
     task = PeriodicTask.objects.create(name="テスト", task="facilities.tasks.rebuild_public_list",
                                        crontab=crontab)
+    from cardreader.models import Confirmation, InsuredPerson, TrustedIssuer
     from facilities.models import (
         DeviceAccount,
         GoLive,
@@ -236,6 +245,20 @@ def _world() -> dict[str, object]:
     )
     from portal.models import ImportJob
     from subsidies.models import Claim
+    from tests.cardreader.pki import authority
+
+    trusted_issuer = TrustedIssuer(name="JPKI", certificate_pem=authority().pem)
+    trusted_issuer.full_clean()
+    trusted_issuer.save()
+    insured_person = InsuredPerson.objects.create(
+        issuer=trusted_issuer.subject, serial="1001", insurer_number="06132013", number="1",
+        branch="00", name="山田 太郎", name_kana="ヤマダ タロウ", birth_date=date(1980, 4, 1),
+        copay_ratio=30, valid_from=date(2020, 4, 1))
+    device_account = DeviceAccount.objects.filter(facility=facility).first()
+    confirmation = Confirmation.objects.create(
+        device_account=device_account, facility=facility, at=timezone.now(),
+        day=timezone.localdate(), mode="face", outcome="valid", http_status=200,
+        serial_hash="a" * 52)
 
     return {
         "facilities.facility": facility,
@@ -274,6 +297,9 @@ def _world() -> dict[str, object]:
         "payouts.payoutrun": waiting_run,
         "payouts.paymentline": released_run.lines.get(),
         "payouts.consignor": consignor,
+        "cardreader.trustedissuer": trusted_issuer,
+        "cardreader.insuredperson": insured_person,
+        "cardreader.confirmation": confirmation,
         # Not a model of its own: the object of the pages in PAGE_OBJECTS.
         "payouts.payoutrun:released": released_run,
     }
