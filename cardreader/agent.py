@@ -98,11 +98,14 @@ class PortalClient:
         return self._post("/api/counter/confirm", payload)
 
     def next_check(self) -> dict | None:
-        """The oldest check the counter page asked of this device account (None: none)."""
+        """The check the counter page asked of this device account (None: none)."""
         return self._post("/api/counter/checks/next", {}).get("check")
 
     def fail_check(self, check: int, error: CardError) -> None:
-        self._post(f"/api/counter/checks/{check}/fail", {"error": error.code})
+        payload: dict = {"error": error.code}
+        if getattr(error, "tries_left", None) is not None:
+            payload["tries_left"] = error.tries_left
+        self._post(f"/api/counter/checks/{check}/fail", payload)
 
 
 def check_card(client: PortalClient, reader_name: str, *, pin: Callable[[], str] | None,

@@ -147,10 +147,11 @@ def generate_dataset(*, facilities: int, seed: int = 1) -> dict[str, int]:
         )
     counts["bank_accounts"] = _copy(
         BankAccount,
-        ["facility_id", "bank_code", "bank_name", "branch_code", "branch_name", "account_type",
-         "account_number", "holder_name", "japan_post_kigo", "japan_post_bango", "updated_at"],
-        ((pk, "0001", "みずほ銀行", "001", "東京営業部", "1", f"{pk % 10_000_000:07d}",
-          f"ｺﾞｳｾｲ{pk}"[:30], "", "", now)
+        ["facility_id", "bank_code", "bank_name", "bank_kana", "branch_code", "branch_name",
+         "branch_kana", "account_type", "account_number", "holder_name", "japan_post_kigo",
+         "japan_post_bango", "updated_at"],
+        ((pk, "0001", "みずほ銀行", "ﾐｽﾞﾎ", "001", "東京営業部", "ﾄｳｷﾖｳ", "1",
+          f"{pk % 10_000_000:07d}", f"ｺﾞｳｾｲ{pk}"[:30], "", "", now)
          for pk, *_ in planned if rng.random() < 0.9),
     )
     return counts

@@ -6,6 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import get_resolver, reverse
 
+from cardreader import counter
 from eligibility.models import Program
 from facilities import services
 from facilities.models import DeviceAccount, Membership, UsageApplication
@@ -44,6 +45,8 @@ FACILITY_SCOPED = {
     "subsidies:confirm": lambda v: {"pk": v["claim"].pk},
     "subsidies:document": lambda v: {"pk": v["claim"].pk, "doc_pk": v["document"].pk},
     "subsidies:notice": lambda v: {"pk": v["claim"].pk},
+    "cardreader:counter": lambda v: {},
+    "cardreader:check": lambda v: {"check_id": v["check"].id},
 }
 
 
@@ -94,6 +97,9 @@ def victim():
         "account": DeviceAccount.objects.filter(facility=facility).first(),
         "claim": claim, "item": item, "document": document,
         "paid_line": _paid_line(facility),
+        "check": counter.start_check(
+            facility=facility, mode="face",
+            device_account_id=DeviceAccount.objects.filter(facility=facility).first().pk),
     }
 
 
@@ -119,7 +125,7 @@ WITH_OBJECT_ID = [
     "facilities:application_detail", "facilities:account_detail",
     "facilities:account_settings_pdf", "subsidies:claim", "subsidies:item",
     "subsidies:delete_item", "subsidies:estimate", "subsidies:confirm", "subsidies:document",
-    "subsidies:notice", "payouts:notice",
+    "subsidies:notice", "payouts:notice", "cardreader:check",
 ]
 
 
