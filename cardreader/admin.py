@@ -13,7 +13,6 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from portal.admin_permissions import EvidenceAdmin
-from portal.admin_site import SECTIONS
 from portal.admin_widgets import WellFormedChoices
 from portal.errors import ServiceError, add_error_to_form
 from portal.forms import ISODateField
@@ -23,15 +22,6 @@ from .models import Confirmation, InsuredPerson, TrustedIssuer
 from .selectors import qualification_status
 
 SHOWN_ERRORS = 100
-
-# The counter's section of the admin menu, before the accounts (portal/admin_site.py keeps
-# the menu's order; its SECTIONS may take this line over).
-_SECTION = ("窓口での資格確認", ["cardreader.confirmation", "cardreader.insuredperson",
-                               "cardreader.trustedissuer"])
-if _SECTION not in SECTIONS:
-    SECTIONS.insert(next((i for i, (heading, _) in enumerate(SECTIONS) if heading == "アカウント"),
-                         len(SECTIONS)), _SECTION)
-
 
 @admin.register(TrustedIssuer)
 class TrustedIssuerAdmin(WellFormedChoices, SimpleHistoryAdmin):

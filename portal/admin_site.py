@@ -16,6 +16,8 @@ SECTIONS: list[tuple[str, list[str]]] = [
     ("制度・マスタ・取り込み", ["eligibility.program", "eligibility.parameterversion",
                        "eligibility.monthlystatistic", "subsidies.freereadergrant",
                        "portal.importjob", "facilities.publiclistbuild"]),
+    ("窓口での資格確認", ["cardreader.confirmation", "cardreader.insuredperson",
+                   "cardreader.trustedissuer"]),
     ("アカウント", ["portal.user", "auth.group", "account.emailaddress", "mfa.authenticator"]),
     ("定期実行", ["django_celery_beat.periodictask", "django_celery_beat.crontabschedule",
               "django_celery_beat.intervalschedule", "django_celery_beat.clockedschedule",
