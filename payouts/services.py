@@ -189,11 +189,20 @@ def _fill(run: PayoutRun, source, actor) -> None:
             return
 
 
-def _finish(run: PayoutRun, actor) -> PayoutRun:
+FINISH_ATTEMPTS = 5
+
+
+def _finish(run: PayoutRun, actor, *, last_attempt: bool = True) -> PayoutRun | None:
+    """Finish the run under its exclusive lock (no chunk is open then: each holds the run
+    FOR SHARE). None when payables are left that a chunk skipped while another worker held
+    them and that worker died (its chunk rolled back): the caller fills again first."""
     with transaction.atomic():
         locked = PayoutRun.objects.select_for_update().get(pk=run.pk)
         if locked.state != PayoutRun.State.BUILDING:
             return locked  # finished by another worker building the same run
+        if not last_attempt and payable_records(source_for(locked.program),
+                                                locked.program).exists():
+            return None
         totals = locked.lines.aggregate(count=Count("pk"), total=Sum("amount"))
         if not totals["count"]:
             return perform(locked, "finish_empty", actor=actor,
@@ -225,8 +234,19 @@ def create_run(*, program: Program, transfer_date: date, actor=None) -> PayoutRu
     _check_date(transfer_date)
     source = source_for(program)
     run = _building_run(program, transfer_date, actor)
-    _fill(run, source, actor)
-    return _finish(run, actor)
+    return _build(run, source, actor)
+
+
+def _build(run: PayoutRun, source, actor) -> PayoutRun:
+    """Fill, then finish; filled again when payables were left by a worker that died while
+    holding them. Rows held by something else for longer (the eligibility batch) are left
+    for the next run after a few attempts."""
+    for attempt in range(FINISH_ATTEMPTS):
+        _fill(run, source, actor)
+        finished = _finish(run, actor, last_attempt=attempt == FINISH_ATTEMPTS - 1)
+        if finished is not None:
+            return finished
+    raise AssertionError("unreachable: the last attempt always finishes")
 
 
 def resume_building_runs() -> list[PayoutRun]:
@@ -234,8 +254,7 @@ def resume_building_runs() -> list[PayoutRun]:
     finished = []
     for run in PayoutRun.objects.filter(state=PayoutRun.State.BUILDING).select_related(
             "program", "created_by"):
-        _fill(run, source_for(run.program), run.created_by)
-        finished.append(_finish(run, run.created_by))
+        finished.append(_build(run, source_for(run.program), run.created_by))
     return finished
 
 

@@ -13,7 +13,10 @@ from . import services
 from .calendar import next_business_day
 
 
-@shared_task(acks_late=True)
+# A pool process killed mid-build (the out-of-memory killer picks a pool process, not the
+# worker) must not have its message acknowledged: building is idempotent, so it is delivered
+# again and the run finished, as when the whole worker dies.
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def create_run(program_code: str, transfer_date: str, by_user_id: int | None = None) -> dict:
     """Build one program's run (from the admin, the command line or the schedule)."""
     actor = get_user_model().objects.filter(pk=by_user_id).first() if by_user_id else None
@@ -23,7 +26,7 @@ def create_run(program_code: str, transfer_date: str, by_user_id: int | None = N
             "total": run.total_amount}
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def create_scheduled_runs(lead_business_days: int = 5) -> list[dict]:
     """The beat job (its schedule is edited in the admin, django-celery-beat): first finish
     any run a dead worker left 作成中, then a run for every program with something payable,
