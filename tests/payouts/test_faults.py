@@ -242,17 +242,17 @@ def test_a_worker_killed_at_any_point_of_a_run_leaves_it_to_be_finished_once(fau
                                                             releaser=releaser)
 
 
-
 def test_a_hung_worker_killed_after_another_took_its_message_over_leaves_nobody_out(
         faults, people):
     """A worker hangs inside a chunk (its payables locked, not committed); its message comes
     again to another worker, which builds the rest and waits to finish; then the hung one is
-    killed. The run must still hold every payable."""
+    killed. The run still holds every payable: the finish looks again, under the run's lock,
+    for payables a chunk skipped while the dead worker held them."""
     creator, _, releaser = people
     program, day = lump_sum(), scheduled_day()
     faults.started(2)
     for n in (1, 3):
-        with faults.trial("a: hung, then killed", f"hung in chunk {n}"):
+        with faults.trial(SCENARIOS[0], f"hung in chunk {n}, then killed"):
             expected, since = payables(PAYABLES, program), last_run_pk()
             task = faults.create(program, day, creator,
                                  plan={"at": "in_chunk", "n": n, "chunk": CHUNK})
@@ -268,13 +268,13 @@ def test_a_hung_worker_killed_after_another_took_its_message_over_leaves_nobody_
 
 def test_a_pool_process_killed_mid_run_has_its_message_delivered_again(faults, people):
     """The production worker's pool is prefork: the OOM killer kills a pool process, not the
-    worker. Its message must come again, as it does when the whole worker dies."""
+    worker. Its message comes again (reject_on_worker_lost), as when the whole worker dies."""
     creator, _, releaser = people
     program, day = lump_sum(), scheduled_day()
     # A visibility timeout longer than the trial: the message may come again only because
     # the worker gave it back, not because its acknowledgement is late.
     faults.started(1, pool="prefork", visibility_timeout=600)
-    with faults.trial("a: pool process killed", "prefork pool process killed in chunk 2"):
+    with faults.trial(SCENARIOS[0], "prefork pool process killed in chunk 2"):
         expected, since = payables(PAYABLES, program), last_run_pk()
         task = faults.create(program, day, creator,
                              plan={"at": "in_chunk", "n": 2, "chunk": CHUNK})
