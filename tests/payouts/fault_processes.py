@@ -202,8 +202,11 @@ class RedisServer:
     def _copy_log(self, fd: int, said: bytes) -> None:
         with open(self.log_path, "ab") as log:
             log.write(said)
-            while data := os.read(fd, 65536):
-                log.write(data)
+            try:
+                while data := os.read(fd, 65536):
+                    log.write(data)
+            except OSError:  # the server was stopped and its pipe closed under the reader
+                return
 
     def restart(self, *, keep_data: bool) -> None:
         """SHUTDOWN SAVE (the data, unacknowledged messages included, come back) or
