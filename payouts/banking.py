@@ -78,16 +78,6 @@ ACCOUNT_TYPES = {"1": "普通", "2": "当座", "4": "貯蓄"}
 JAPAN_POST_BANK_CODE = "9900"
 
 _DASHES = "‐‑‒–—―−－ーｰ"
-# Kana jaconv leaves alone that banks print as their large or modern form.
-_KANA_AS_BANKS_PRINT = str.maketrans({"ヮ": "ワ", "ヰ": "イ", "ヱ": "エ"})
-# After jaconv.z2h: leftover combining marks, the long vowel and dashes, the middle dot.
-_HALF_WIDTH_FIXES = str.maketrans(
-    {"\u3099": "ﾞ", "\u309a": "ﾟ", "･": ".", "・": ".", **{ch: "-" for ch in _DASHES},
-     # NFKC composes ﾜﾞ into ヷ (and ｦﾞ, ｲﾞ, ｴﾞ likewise), which z2h leaves full-width.
-     "ヷ": "ﾜﾞ", "ヺ": "ｦﾞ", "ヸ": "ｲﾞ", "ヹ": "ｴﾞ"}
-)
-# Spacing (゛ ゜) and half-width (ﾞ ﾟ) marks → combining, so that NFKC composes カ゛ into ガ.
-_MARKS_TO_COMBINING = str.maketrans({"゛": "\u3099", "゜": "\u309a", "ﾞ": "\u3099", "ﾟ": "\u309a"})
 # 法人略語 of the 全銀 format, offered as a hint when a name spells the entity out in kanji.
 _ENTITY_ABBREVIATIONS = {
     "株式会社": "ｶ",
@@ -150,15 +140,9 @@ def normalize_holder_name(value: str) -> str:
     """The holder name in 全銀 half-width characters, as the bank holds it (see module doc).
     Raises ``BankInputError("holder_name", ...)`` when the name is empty, too long or holds a
     character that cannot be represented."""
-    text = (value or "").translate(_MARKS_TO_COMBINING)
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
-    text = unicodedata.normalize("NFKC", text)
-    text = jaconv.hira2kata(text)
-    text = jaconv.enlarge_smallkana(text).translate(_KANA_AS_BANKS_PRINT)
-    text = jaconv.z2h(text, kana=True, ascii=True, digit=True)
-    text = text.translate(_HALF_WIDTH_FIXES)
-    text = "".join(ch.upper() if "a" <= ch <= "z" else ch for ch in text)
-    text = " ".join(text.split())
+    from .zengin import zengin_text  # the file's own normalisation: one definition
+
+    text = " ".join(zengin_text(value).split())
     if not text:
         raise BankInputError("holder_name", "口座名義を入力してください。")
     refused = list(dict.fromkeys(ch for ch in text if ch not in ZENGIN_CHARACTERS))
