@@ -238,6 +238,19 @@ class FailureReason(models.TextChoices):
     OTHER = "other", "その他"
 
 
+# What the facility is asked to do after each 振込不能 (its page, its e-mail, its history).
+FIX_ADVICE = {
+    FailureReason.NO_ACCOUNT: "登録された口座が見つかりませんでした。金融機関・支店・口座番号を"
+    "通帳で確かめ、振込先口座を登録し直してください。",
+    FailureReason.CLOSED: "登録された口座は解約されています。お使いの口座を振込先口座として"
+    "登録し直してください。",
+    FailureReason.NAME_MISMATCH: "口座名義が金融機関の記録と一致しませんでした。通帳に記載の"
+    "名義（カナ）のとおりに振込先口座を登録し直してください。",
+    FailureReason.OTHER: "金融機関で振り込めませんでした。振込先口座の内容を確かめ、"
+    "登録し直してください。",
+}
+
+
 class PaymentLine(models.Model):
     """One payment: one source record (an eligibility result or an approved claim) paid to
     the bank account as it stood when the run was built. Its number is 顧客コード1 of the

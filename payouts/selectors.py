@@ -11,7 +11,7 @@ from eligibility.models import Program
 from facilities.models import Facility
 from portal.wareki import to_wareki
 
-from .models import BankAccount, PaymentLine
+from .models import FIX_ADVICE, BankAccount, PaymentLine
 from .sources import SOURCES
 
 
@@ -39,8 +39,6 @@ class Payment:
 
 def _line_payment(line: PaymentLine, description: str, *, replaced: bool = False) -> Payment:
     """`replaced`: a reissued line whose amount is already in a newer line (shown there)."""
-    from .services import FIX_ADVICE
-
     State = PaymentLine.State
     date_text = to_wareki(line.run.transfer_date)
     label, explanation = {

@@ -26,6 +26,7 @@ from .calendar import check_transfer_date
 from .models import (
     CREATE_PERMISSION,
     FILE_PERMISSION,
+    FIX_ADVICE,
     RESULTS_PERMISSION,
     BankAccount,
     Consignor,
@@ -586,16 +587,6 @@ def import_results(*, run: PayoutRun, data: bytes, actor) -> ResultsSummary:
     return summary
 
 
-FIX_ADVICE = {
-    FailureReason.NO_ACCOUNT: "登録された口座が見つかりませんでした。金融機関・支店・口座番号を"
-    "通帳で確かめ、振込先口座を登録し直してください。",
-    FailureReason.CLOSED: "登録された口座は解約されています。お使いの口座を振込先口座として"
-    "登録し直してください。",
-    FailureReason.NAME_MISMATCH: "口座名義が金融機関の記録と一致しませんでした。通帳に記載の"
-    "名義（カナ）のとおりに振込先口座を登録し直してください。",
-    FailureReason.OTHER: "金融機関で振り込めませんでした。振込先口座の内容を確かめ、"
-    "登録し直してください。",
-}
 
 
 CORRECTABLE_FIELDS = ("bank_code", "branch_code", "account_type", "account_number",
