@@ -16,7 +16,8 @@ Other test packages (end-to-end tests) reuse them by importing them into their c
 In CI (CI=true) a missing pcscd, vpcd or pyscard fails these tests; elsewhere they skip and
 say what is missing. Several pytest processes (xdist) share one pcscd and its two readers: a
 lock file per vpcd port keeps one card on a reader at a time, and pcscd is stopped only by the
-process that started it once no other process is using it.
+process that started it once no other process is using it. pcscd started here logs at debug
+level; a failed card test carries the end of that log in its report.
 """
 
 import fcntl
@@ -37,7 +38,10 @@ from tests.conftest import services_required
 
 READERS = (READER, OTHER_READER)
 STARTUP_SECONDS = 15
+POWER_UP_SECONDS = 5
+INSERTIONS = 3
 LOCKS = Path(tempfile.gettempdir())
+PCSCD_LOG: Path | None = None  # pcscd's log, when pcscd was started by this process
 
 
 def default_certificate() -> CardCertificate:
@@ -95,9 +99,10 @@ def pcscd(tmp_path_factory):
             binary = _pcscd_binary()
             if binary is None:
                 _unavailable("pcscd is neither running nor installed (Debian: pcscd, vsmartcard-vpcd)")
-            log = tmp_path_factory.mktemp("pcscd") / "pcscd.log"
+            global PCSCD_LOG
+            log = PCSCD_LOG = tmp_path_factory.mktemp("pcscd") / "pcscd.log"
             with open(log, "wb") as output:
-                started = subprocess.Popen([binary, "--foreground"], stdout=output,
+                started = subprocess.Popen([binary, "--foreground", "--debug"], stdout=output,
                                            stderr=subprocess.STDOUT)
             readers = _wait_for_readers(started, log)
         fcntl.flock(users, fcntl.LOCK_SH)
@@ -116,9 +121,9 @@ def pcscd(tmp_path_factory):
                     started.wait(timeout=10)
 
 
-def wait_until_empty(reader_name: str, timeout: float = 5.0) -> None:
-    """Until pcscd has seen the slot empty (it polls vpcd a few times a second): a card put
-    on the reader next is then a new card to it, and a test expecting none finds none."""
+def _wait_for_state(reader_name: str, settled, timeout: float) -> int:
+    """Follows pcscd's view of the slot until `settled(state)` holds or the time is up;
+    returns the last state seen."""
     from smartcard import scard
 
     hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
@@ -132,11 +137,48 @@ def wait_until_empty(reader_name: str, timeout: float = 5.0) -> None:
             if hresult != scard.SCARD_S_SUCCESS:
                 break
             known = states[0][1] & ~scard.SCARD_STATE_CHANGED
-            if known & scard.SCARD_STATE_EMPTY:
-                return
-        raise AssertionError(f"pcscd still sees a card on {reader_name}")
+            if settled(known):
+                break
+        return known
     finally:
         scard.SCardReleaseContext(context)
+
+
+def wait_until_empty(reader_name: str, timeout: float = 5.0) -> None:
+    """Until pcscd has seen the slot empty (it polls vpcd a few times a second): a card put
+    on the reader next is then a new card to it, and a test expecting none finds none."""
+    from smartcard import scard
+
+    state = _wait_for_state(reader_name, lambda s: s & scard.SCARD_STATE_EMPTY, timeout)
+    if not state & scard.SCARD_STATE_EMPTY:
+        raise AssertionError(f"pcscd still sees a card on {reader_name}")
+
+
+def wait_until_powered(reader_name: str, timeout: float = POWER_UP_SECONDS) -> bool:
+    """Until pcscd has powered the card just put on the reader (present, not mute). False
+    when it stayed mute or unseen: pcscd's power-up raced the card's arrival."""
+    from smartcard import scard
+
+    def powered(state: int) -> bool:
+        return bool(state & scard.SCARD_STATE_PRESENT and not state & scard.SCARD_STATE_MUTE)
+
+    return powered(_wait_for_state(reader_name, powered, timeout))
+
+
+def pcscd_log_tail(lines: int = 80) -> str | None:
+    if PCSCD_LOG is None or not PCSCD_LOG.exists():
+        return None
+    return "\n".join(PCSCD_LOG.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed and "pcscd" in getattr(item, "fixturenames", ()):
+        tail = pcscd_log_tail()
+        if tail:
+            report.sections.append(("pcscd log (last lines)", tail))
+    return report
 
 
 class CardSlot:
@@ -159,8 +201,17 @@ class CardSlot:
         self.remove()
         self._lock = open(LOCKS / f"portal-tests-vpcd-{self.port}.lock", "a")  # noqa: SIM115
         fcntl.flock(self._lock, fcntl.LOCK_EX)  # another pytest process's card leaves first
-        self.card = card.insert()
-        return card
+        for _ in range(INSERTIONS):
+            self.card = card.insert()
+            if wait_until_powered(self.reader):
+                return card
+            # pcscd polled the card before it was ready and marked it mute: a person takes
+            # such a card off and puts it back, and so do we.
+            self.card.remove()
+            self.card = None
+            wait_until_empty(self.reader)
+        raise AssertionError(f"pcscd could not power the card on {self.reader} after "
+                             f"{INSERTIONS} insertions:\n{pcscd_log_tail() or ''}")
 
     def remove(self, *, wait: bool = True) -> None:
         """Takes the card off; `wait=False`: without waiting for pcscd to notice (a card put
