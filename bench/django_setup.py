@@ -1,5 +1,5 @@
 """What every benchmark's child process does first: Django on the benchmark's database,
-tasks in-process, no per-query logging."""
+tasks in-process, no per-query logging, mails kept in memory."""
 
 import os
 import resource
@@ -20,6 +20,8 @@ def setup_django(database_url: str) -> None:
     from django.conf import settings
 
     settings.DEBUG = False  # dev settings log every query; production does not
+    # The fixtures' notification mails would be printed amid the figures.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
 def rss_mb() -> float:
