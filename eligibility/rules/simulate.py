@@ -9,6 +9,13 @@ from datetime import date
 from typing import Any
 
 from facilities.kinds import MEDICAL_KINDS, SEJUTSU_KINDS
+from obligation.rules import (
+    DEFAULT_EXEMPTION,
+    ExemptionFacts,
+    ExemptionReason,
+    Practitioner,
+    determine_exemption,
+)
 
 from .cooperation import (
     ANNEX_ROLES,
@@ -155,13 +162,55 @@ def _device_limited(data: dict, params: dict | None) -> dict:
     return {"eligible": result.eligible, "amount": result.amount, "reasons": result.reason_texts}
 
 
+EXEMPTION_KINDS = ("judo", "ama", "acupuncture", "ama_acupuncture")
+MAX_PRACTITIONERS = 200
+
+
+def _practitioner(index: int, value: Any) -> Practitioner:
+    where = f"practitioners[{index}]"
+    if not isinstance(value, dict):
+        raise InputError(f"{where} must be an object, not {_shown(value)}")
+    try:
+        birth_date = _date(value, "birth_date")
+        full_time = _flag(value, "full_time")
+        impaired = _flag(value, "visually_impaired") if "visually_impaired" in value else False
+    except InputError as error:
+        raise InputError(f"{where}.{error}") from None
+    if birth_date is None:
+        raise InputError(f"{where}.birth_date must be a date YYYY-MM-DD, not null")
+    return Practitioner(birth_date=birth_date, full_time=full_time, visually_impaired=impaired)
+
+
+def _exemption(data: dict, params: dict | None) -> dict:
+    """An exemption declaration (DOMAIN §7); its two dates are not program parameters."""
+    reason = _choice(data, "reason", ExemptionReason.ALL)
+    practitioners = data.get("practitioners", [])
+    if practitioners is None:
+        practitioners = []
+    if not isinstance(practitioners, list):
+        raise InputError(f"practitioners must be a list, not {_shown(practitioners)}")
+    if len(practitioners) > MAX_PRACTITIONERS:
+        raise InputError(f"practitioners: at most {MAX_PRACTITIONERS}")
+    facts = ExemptionFacts(
+        kind=_choice(data, "kind", EXEMPTION_KINDS),
+        reason=reason,
+        practitioners=tuple(_practitioner(i, p) for i, p in enumerate(practitioners)),
+        planned_date=_date(data, "planned_date") if "planned_date" in data else None,
+    )
+    result = determine_exemption(DEFAULT_EXEMPTION, facts)
+    return {"accepted": result.accepted, "reasons": result.reason_texts}
+
+
 PROGRAMS: dict[str, Callable[[dict, dict | None], dict]] = {
     "lump-sum-2024": _lump_sum,
     "cooperation-2025": _cooperation,
     "reader-expansion-2024": _reader_expansion,
     "device-sejutsu": _device_sejutsu,
     "device-limited": _device_limited,
+    "exemption": _exemption,  # not a program: the obligation's exemption rule
 }
+# Rules whose dates are not program parameters kept in the database.
+WITHOUT_PARAMETERS = frozenset({"exemption"})
 
 
 def simulate_line(program_code: str, line: str, params: dict | None = None) -> dict:

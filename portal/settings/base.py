@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "payouts",
     "cardreader",
     "todos",
+    "obligation",
 ]
 
 MIDDLEWARE = [

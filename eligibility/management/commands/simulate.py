@@ -1,6 +1,7 @@
 """`manage.py simulate PROGRAM`: one JSON object per input line on stdin → one per output
 line on stdout, computed by the same rule functions as the batch, with the program's
-parameters in force (the built-in defaults where the database has none)."""
+parameters in force (the built-in defaults where the database has none). `simulate exemption`
+checks an exemption declaration (DOMAIN §7) with the function the declaration form uses."""
 
 import json
 import sys
@@ -8,7 +9,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from eligibility.rules.simulate import PROGRAMS, simulate_line
+from eligibility.rules.simulate import PROGRAMS, WITHOUT_PARAMETERS, simulate_line
 from eligibility.selectors import simulation_params
 
 
@@ -23,7 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args, program, on=None, **options):
         if program not in PROGRAMS:
             raise CommandError(f"unknown program {program!r}; choose from {', '.join(sorted(PROGRAMS))}")
-        params = simulation_params(program, on=on)
+        params = None if program in WITHOUT_PARAMETERS else simulation_params(program, on=on)
         for line in sys.stdin:
             if not line.strip():
                 continue
