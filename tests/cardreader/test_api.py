@@ -539,3 +539,16 @@ def test_the_hash_is_keyed_by_the_secret_key(counter, settings):
     settings.SECRET_KEY = "another-secret-key-for-this-test-only-0123456789"
     assert serial_hash(card.issuer, card.serial) != first
     assert re.fullmatch(r"[a-z2-7]{52}", first)
+
+
+def test_a_check_id_never_looks_like_an_individual_number_in_a_request_log():
+    """The counter page's check ids travel in URLs (and so in Django's request log lines):
+    letters only, so no run of twelve digits can appear in them."""
+    from cardreader.counter import CHECK_ID_LENGTH, new_check_id
+
+    ids = {new_check_id() for _ in range(2000)}
+
+    assert len(ids) == 2000
+    assert all(len(i) == CHECK_ID_LENGTH and i.isalpha() and i.islower() for i in ids)
+    assert not any(TWELVE_DIGITS.search(f"Forbidden: /api/counter/checks/{i}/confirm")
+                   for i in ids)
