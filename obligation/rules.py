@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from eligibility.rules.base import Reason, wareki
+from facilities.kinds import SEJUTSU_KINDS
 
 JUDO_KINDS = frozenset({"judo"})
-AHAKI_KINDS = frozenset({"ama", "acupuncture", "ama_acupuncture"})  # あん摩マッサージ指圧・はり・きゅう
+AHAKI_KINDS = SEJUTSU_KINDS - JUDO_KINDS  # あん摩マッサージ指圧・はり・きゅう
 
 
 class ExemptionReason:
@@ -29,7 +30,6 @@ class ExemptionReason:
         "3": "3 令和7年12月2日までに受領委任の取扱いをやめる予定",
     }
     WITH_PRACTITIONERS = ("1-1", "1-2")
-    WITH_DATE = ("2", "3")
 
 
 @dataclass(frozen=True)

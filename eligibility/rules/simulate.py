@@ -162,7 +162,7 @@ def _device_limited(data: dict, params: dict | None) -> dict:
     return {"eligible": result.eligible, "amount": result.amount, "reasons": result.reason_texts}
 
 
-EXEMPTION_KINDS = ("judo", "ama", "acupuncture", "ama_acupuncture")
+EXEMPTION_KINDS = tuple(sorted(SEJUTSU_KINDS))
 MAX_PRACTITIONERS = 200
 
 
