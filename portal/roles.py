@@ -29,6 +29,10 @@ _VIEW = [
     "subsidies.view_freereadergrant",
     "payouts.view_bankaccount", "payouts.view_payoutrun", "payouts.view_paymentline",
     "cardreader.view_trustedissuer", "cardreader.view_confirmation",
+    "obligation.view_exemptiondeclaration", "obligation.view_declaredpractitioner",
+    "obligation.view_annexpairing", "obligation.view_surveyanswer",
+    "obligation.view_sessionrequest", "obligation.view_compliancestatus",
+    "obligation.view_followupstep", "obligation.view_letterbatch",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -37,6 +41,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "facilities.review_usageapplication",
         "facilities.add_usageapplication",  # paper (郵送) applications
         "subsidies.review_claim",
+        # The obligation (DOMAIN §7): declarations, survey answers by post or e-mail,
+        # explanation sessions, 併設 corrections and the follow-up ladder with its letters.
+        "obligation.review_exemption", "obligation.add_surveyanswer",
+        "obligation.change_surveyanswer", "obligation.schedule_session",
+        "obligation.manage_annex", "obligation.follow_up", "obligation.add_letterbatch",
     ],
     APPROVER: [*_VIEW, "subsidies.decide_claim"],
     PAYOUT_OFFICER: [
