@@ -16,6 +16,7 @@ urlpatterns = [
     path("facilities/", include("subsidies.urls")),
     path("facilities/", include("payouts.urls")),
     path("facilities/", include("cardreader.page_urls")),
+    path("", include("obligation.urls")),
     path("simulator/", incentives_views.simulator, name="simulator"),
     path("todos/", include("todos.urls")),
     path("public/", include((public_urlpatterns, "public"))),

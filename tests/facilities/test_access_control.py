@@ -1,5 +1,6 @@
 """Every facility-scoped URL, tried by another facility's staff: 404, never the data."""
 
+import uuid
 from datetime import date
 
 import pytest
@@ -10,6 +11,7 @@ from cardreader import counter
 from eligibility.models import Program
 from facilities import services
 from facilities.models import DeviceAccount, Membership, UsageApplication
+from obligation import services as obligation_services
 from payouts import services as payout_services
 from subsidies import services as subsidy_services
 from tests.factories import FacilityFactory, accepted_facility, make_staff
@@ -47,6 +49,11 @@ FACILITY_SCOPED = {
     "subsidies:notice": lambda v: {"pk": v["claim"].pk},
     "cardreader:counter": lambda v: {},
     "cardreader:check": lambda v: {"check_id": v["check"].id},
+    "obligation:overview": lambda v: {},
+    "obligation:exemption": lambda v: {},
+    "obligation:withdraw_exemption": lambda v: {"pk": v["declaration"].pk},
+    "obligation:annex": lambda v: {},
+    "obligation:annex_move": lambda v: {"pk": v["pairing"].pk, "move": "withdraw"},
 }
 
 
@@ -100,6 +107,13 @@ def victim():
         "check": counter.start_check(
             facility=facility, mode="face",
             device_account_id=DeviceAccount.objects.filter(facility=facility).first().pk),
+        "declaration": obligation_services.declare_exemption(
+            user=user, facility=facility, token=uuid.uuid4(),
+            data=obligation_services.DeclarationInput(reason="3", contact_name="担当",
+                                                      planned_date=date(2025, 6, 30))),
+        "pairing": obligation_services.propose_annex(
+            user=user, facility=facility, partner=FacilityFactory(kind="judo"),
+            facility_is_main=True),
     }
 
 
@@ -119,6 +133,9 @@ def test_other_facility_staff_gets_404(client, victim, name, method):
     account = DeviceAccount.objects.get(pk=victim["account"].pk)
     assert account.issue_count == victim["account"].issue_count
     assert victim["claim"].items.count() == 1 and victim["claim"].documents.count() == 1
+    victim["declaration"].refresh_from_db()
+    victim["pairing"].refresh_from_db()
+    assert (victim["declaration"].state, victim["pairing"].state) == ("declared", "proposed")
 
 
 WITH_OBJECT_ID = [
@@ -126,6 +143,7 @@ WITH_OBJECT_ID = [
     "facilities:account_settings_pdf", "subsidies:claim", "subsidies:item",
     "subsidies:delete_item", "subsidies:estimate", "subsidies:confirm", "subsidies:document",
     "subsidies:notice", "payouts:notice", "cardreader:check",
+    "obligation:withdraw_exemption", "obligation:annex_move",
 ]
 
 
