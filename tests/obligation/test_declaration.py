@@ -4,6 +4,7 @@ with the rule's explanation → submit; a refusal keeps everything typed and sto
 import html
 import re
 import uuid
+from datetime import date
 
 import pytest
 from django.core import mail
@@ -206,3 +207,49 @@ def test_withdraw_needs_the_confirmation_page_and_only_the_facility_staff(
     assert "確認画面へ" in client.get(_url(judo)).content.decode()
     again = client.get(url).content.decode()
     assert "はできません" in again and "<form" not in again.split("<main")[1]
+
+
+def test_the_facility_reads_its_compliance_status(client, judo):
+    from django.utils import timezone
+
+    from obligation.models import ComplianceState, ComplianceStatus
+
+    overview = reverse("obligation:overview", args=[judo.pk])
+    assert "まだ算定されていません" in client.get(overview).content.decode()
+    ComplianceStatus.objects.create(
+        facility=judo, prefecture=judo.prefecture, state=ComplianceState.EXEMPT,
+        exemption_reason="2", valid_until=date(2025, 11, 30),
+        basis="事由2の申告が受理されています（予定日 令和7年11月30日）。",
+        computed_at=timezone.now())
+    for url in (overview, _url(judo)):
+        page = client.get(url).content.decode()
+        assert "やむを得ない事由あり" in page and "令和7年11月30日" in page
+        assert "事由2の申告が受理されています" in page
+    home = client.get(reverse("facilities:home", args=[judo.pk])).content.decode()
+    assert overview in home and _url(judo) in home
+
+
+def test_a_medical_facility_home_has_no_obligation_links(client):
+    clinic = FacilityFactory(kind="clinic")
+    client.force_login(make_staff(clinic))
+    home = client.get(reverse("facilities:home", args=[clinic.pk])).content.decode()
+    assert "/obligation/" not in home
+
+
+def test_a_returned_declaration_shows_its_reason_and_the_mail_says_it(
+        client, judo, django_capture_on_commit_callbacks):
+    from obligation import services
+    from portal import roles
+    from tests.factories import make_admin
+
+    client.post(_url(judo), {**declaration_form(reason="3", planned="2025-06-30"),
+                             "submit": "1"})
+    declaration = ExemptionDeclaration.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.return_declaration(declaration=declaration, actor=make_admin(roles.REVIEWER),
+                                    reason="予定日の根拠を添えてください")
+    sent = mail.outbox[-1]
+    assert "差戻し" in sent.subject and "予定日の根拠を添えてください" in sent.body
+    page = client.get(_url(judo)).content.decode()
+    assert "差戻し（内容をご確認ください）" in page and "予定日の根拠を添えてください" in page
+    assert "確認画面へ" in page  # a returned declaration is not live: a new one may be made
