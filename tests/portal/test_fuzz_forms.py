@@ -8,7 +8,7 @@ Each test keeps its example count modest; FUZZED counts the inputs sent."""
 import io
 import uuid
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -21,9 +21,16 @@ from eligibility.models import ActivityReport, Attestation
 from facilities.models import (
     Activity,
     DeviceAccount,
+    Facility,
     GoLive,
     Membership,
     UsageApplication,
+)
+from obligation.models import (
+    AnnexPairing,
+    DeclaredPractitioner,
+    ExemptionDeclaration,
+    SessionRequest,
 )
 from payouts.models import BankAccount
 from portal.middleware import NUL_MESSAGE
@@ -143,7 +150,8 @@ def has_nul(data: dict) -> bool:
 
 WATCHED = (ReminderPreference, ReminderSent,
            Membership, UsageApplication, DeviceAccount, GoLive, Activity, ActivityReport,
-           Attestation, BankAccount, Claim, ClaimItem, Document)
+           Attestation, BankAccount, Claim, ClaimItem, Document, ExemptionDeclaration,
+           DeclaredPractitioner, AnnexPairing, SessionRequest)
 
 
 def snapshot() -> dict:
@@ -352,6 +360,76 @@ def test_claim_item_edit_form(client, accepted, claim, data, receipt, invoice):
 def test_readers_form(client, accepted, claim, readers):
     send(client, "post", reverse("subsidies:claim", args=[accepted.pk, claim.pk]),
          {"readers": readers}, label="readers")
+
+
+# ---------------------------------------------------------------- obligation (DOMAIN §7)
+
+PRACTITIONER_ROWS = {
+    "practitioners-TOTAL_FORMS": field("5", "30"),
+    "practitioners-INITIAL_FORMS": field("0"),
+    "practitioners-0-name": field("柔整 一郎", ""),
+    "practitioners-0-birth_date": field("1950-01-01", "昭和29年4月1日",
+                                        strategy=written_dates),
+    "practitioners-0-full_time": BOOL,
+    "practitioners-0-visually_impaired": BOOL,
+    "practitioners-1-name": field("", "柔整 二郎"),
+    "practitioners-1-birth_date": field("", "2000-01-01", strategy=written_dates),
+}
+
+
+@FUZZ
+@given(data=form(reason=field("1-1", "2", "3"), contact_name=field("担当 花子"),
+                 phone=field("", "03-1111-2222"),
+                 planned_date=field("2025-06-30", "令和7年12月2日", strategy=written_dates),
+                 token=field(str(uuid.uuid4())), **PRACTITIONER_ROWS),
+       step=st.sampled_from([{}, {"submit": "1"}, {"edit": "1"}, {"more_rows": "1"}]))
+@example(data={"reason": "1-1", "contact_name": "担当", "token": str(uuid.uuid4()),
+               "practitioners-TOTAL_FORMS": "5", "practitioners-INITIAL_FORMS": "0",
+               "practitioners-0-name": "柔整 一郎", "practitioners-0-birth_date": "1950-01-01",
+               "practitioners-0-full_time": "on"}, step={"submit": "1"})
+def test_exemption_declaration_form(client, accepted, data, step):
+    send(client, "post", reverse("obligation:exemption", args=[accepted.pk]), {**data, **step},
+         label="exemption_declaration")
+
+
+@FUZZ
+@given(data=form(partner_code=field("契2799999", "契２７９９９９９", "契9999999",
+                                   "０１１０１１３７１９"),
+                 role=field("main", "subordinate")), step=_steps())
+def test_annex_proposal_form(client, accepted, data, step):
+    from django.test import override_settings
+
+    if not Facility.objects.filter(code="契2799999").exists():
+        FacilityFactory(kind="ama", code="契2799999", prefecture="27")  # the partner found
+    with override_settings(OBLIGATION_RATE_LIMITS={"annex_lookup": "100000/m/user"}):
+        send(client, "post", reverse("obligation:annex", args=[accepted.pk]), {**data, **step},
+             label="annex_proposal")
+
+
+SESSION_DAY = (date.today() + timedelta(days=30)).isoformat()
+
+
+@FUZZ
+@given(data=form(organisation=field("東京都柔道整復師会"), address=field("千代田区霞が関1-2-2"),
+                 contact_furigana=field("やまだ はなこ"), contact_name=field("山田 花子"),
+                 phone=field("03-1111-2222"), email=field("kai@example.jp"),
+                 preferred_date=field(SESSION_DAY, strategy=written_dates),
+                 preferred_start=field("14:00", "１４：００"),
+                 preferred_end=field("15:30"), attendees=field("40", "1000", strategy=numbers),
+                 occupation=field("柔道整復師"), topics=field("", "義務化について"),
+                 notes=field("", "Zoom"), token=field(str(uuid.uuid4()))),
+       step=_steps())
+@example(data={"organisation": "会", "address": "千代田区", "contact_furigana": "やまだ",
+               "contact_name": "山田", "phone": "03-1111-2222", "email": "kai@example.jp",
+               "preferred_date": SESSION_DAY, "preferred_start": "14:00",
+               "preferred_end": "15:00", "attendees": "5", "occupation": "柔道整復師",
+               "token": str(uuid.uuid4())}, step={"submit": "1"})
+def test_session_request_form(client, data, step):
+    from django.test import override_settings
+
+    with override_settings(OBLIGATION_RATE_LIMITS={"session_request": "100000/m/ip"}):
+        send(client, "post", reverse("obligation:session_apply"), {**data, **step},
+             label="session_request")
 
 
 # ---------------------------------------------------------------- to-do list and reminders
