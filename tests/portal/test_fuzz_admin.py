@@ -117,6 +117,7 @@ def test_every_admin_add_form_survives_fuzzing(admin_client, admin_user):
     assert "facilities.UsageApplication" in checked and "eligibility.ParameterVersion" in checked
     assert "payouts.Consignor" in checked
     assert "cardreader.TrustedIssuer" in checked and "cardreader.InsuredPerson" in checked
+    assert "obligation.SurveyAnswer" in checked
 
 
 _DIGITS = st.one_of(st.from_regex(r"[0-9]{0,12}", fullmatch=True),
@@ -317,6 +318,157 @@ def test_changelist_filters_survive_fuzzing(admin_client, key, value):
     for url in ("admin:facilities_usageapplication_changelist",
                 "admin:subsidies_claim_changelist", "admin:facilities_facility_changelist"):
         response = admin_client.get(reverse(url), {key: value})
+        assert response.status_code in (200, 302, 400)
+
+
+def test_the_survey_answer_change_form_survives_fuzzing(client):
+    """A reviewer's correction of an answer: a refused one changes nothing."""
+    from django.forms.models import model_to_dict
+
+    from obligation import services
+    from obligation.models import SurveyAnswer
+    from portal import roles
+    from tests.factories import FacilityFactory, login_admin, make_admin
+
+    reviewer = make_admin(roles.REVIEWER)
+    facility = FacilityFactory(kind="judo")
+    answer = services.save_survey_answer(answer=SurveyAnswer(
+        name="接骨院", address="東京都", registration_code=facility.code, reason="1",
+        received_on="2025-02-03"), actor=reviewer)
+    login_admin(client, reviewer)
+    url = reverse("admin:obligation_surveyanswer_change", args=[answer.pk])
+    pks = [facility.pk, FacilityFactory(kind="clinic").pk]
+
+    @FUZZ
+    @given(values=st.fixed_dictionaries({
+        "registration_code": st.one_of(st.sampled_from([facility.code, "契９９９", "協1-2"]),
+                                       _TEXT),
+        "name": _TEXT, "address": _TEXT,
+        "email": st.one_of(st.sampled_from(["a@example.jp", "ａ＠example.jp"]), _TEXT),
+        "reason": st.one_of(st.sampled_from(["1", "2", "3", "1-1"]), _TEXT),
+        "channel": st.one_of(st.sampled_from(["post", "email"]), _TEXT),
+        "received_on": st.one_of(_DATES, _TEXT),
+        "facility": st.one_of(st.sampled_from([str(pk) for pk in pks]), _NUMBERS, _TEXT),
+        "note": _TEXT}))
+    def post(values):
+        FUZZED["inputs"] += 1
+        before = model_to_dict(SurveyAnswer.objects.get(pk=answer.pk))
+        response = client.post(url, values)
+        assert response.status_code in (200, 302, 400)
+        if response.status_code != 302:
+            assert model_to_dict(SurveyAnswer.objects.get(pk=answer.pk)) == before
+        assert SurveyAnswer.objects.count() == 1
+
+    post()
+
+
+def test_the_session_schedule_form_survives_fuzzing(client):
+    import uuid
+    from datetime import time
+
+    from obligation import services
+    from obligation.models import SessionRequest
+    from portal import roles
+    from tests.factories import login_admin, make_admin
+
+    login_admin(client, make_admin(roles.REVIEWER))
+    _times = st.one_of(st.sampled_from(["14:00", "１４：００", "25:00", "9:5", "23:59"]),
+                       _NUMBERS, _TEXT)
+
+    @FUZZ
+    @given(day=st.one_of(_DATES, _TEXT), start=_times, end=_times, meeting_info=_TEXT)
+    def post(day, start, end, meeting_info):
+        FUZZED["inputs"] += 1
+        session = services.request_session(token=uuid.uuid4(), data={
+            "organisation": "会", "address": "東京都", "contact_furigana": "かい",
+            "contact_name": "担当", "phone": "03-1111-2222", "email": "kai@example.jp",
+            "preferred_date": "2030-01-10", "preferred_start": time(14), "preferred_end":
+            time(15), "attendees": 3, "occupation": "柔道整復師"})
+        response = client.post(reverse("admin:obligation_sessionrequest_schedule",
+                                       args=[session.pk]),
+                               {"date": day, "start": start, "end": end,
+                                "meeting_info": meeting_info})
+        assert response.status_code in (200, 302, 400)
+        session = SessionRequest.objects.get(pk=session.pk)
+        if response.status_code != 302:
+            assert session.state == "requested" and session.scheduled_start is None
+        else:
+            assert session.scheduled_end > session.scheduled_start
+
+    post()
+
+
+def test_the_declaration_move_reason_survives_fuzzing(client):
+    import uuid
+    from datetime import date
+
+    from obligation import services
+    from obligation.models import ExemptionDeclaration
+    from obligation.rules import Practitioner
+    from portal import roles
+    from tests.factories import FacilityFactory, login_admin, make_admin, make_staff
+
+    login_admin(client, make_admin(roles.REVIEWER))
+
+    @FUZZ
+    @given(name=st.sampled_from(["send_back", "accept"]), reason=_TEXT)
+    def post(name, reason):
+        FUZZED["inputs"] += 1
+        facility = FacilityFactory(kind="judo")
+        declaration = services.declare_exemption(
+            user=make_staff(facility), facility=facility, token=uuid.uuid4(),
+            data=services.DeclarationInput(reason="1-1", contact_name="担当", practitioners=(
+                Practitioner(birth_date=date(1950, 1, 1), full_time=True),)))
+        response = client.post(reverse("admin:obligation_exemptiondeclaration_move",
+                                       args=[declaration.pk, name]), {"reason": reason})
+        assert response.status_code in (200, 302, 400)
+        after = ExemptionDeclaration.objects.get(pk=declaration.pk)
+        if response.status_code != 302:
+            assert after.state == "declared"
+        elif name == "send_back":
+            assert after.state == "returned" and after.return_reason.strip()
+
+    post()
+
+
+def test_the_guidance_letter_form_survives_fuzzing(client):
+    from obligation.compliance import compute_statuses
+    from obligation.models import ComplianceStatus, LetterBatch
+    from portal import roles
+    from tests.factories import FacilityFactory, login_admin, make_admin
+
+    FacilityFactory(kind="judo")
+    compute_statuses()
+    login_admin(client, make_admin(roles.REVIEWER))
+    chosen = [str(pk) for pk in ComplianceStatus.objects.values_list("pk", flat=True)]
+
+    @FUZZ
+    @given(day=st.one_of(_DATES, _TEXT), place=_TEXT,
+           across=st.sampled_from(["0", "1", "x", ""]))
+    def post(day, place, across):
+        FUZZED["inputs"] += 1
+        before = LetterBatch.objects.count()
+        response = client.post(reverse("admin:obligation_compliancestatus_changelist"), {
+            "action": "guidance_letters", "_selected_action": chosen, "select_across": across,
+            "confirm": "1", "guidance_date": day, "guidance_place": place})
+        assert response.status_code in (200, 302, 400)
+        if response.status_code != 302 or "letterbatch" not in response["Location"]:
+            assert LetterBatch.objects.count() == before
+
+    post()
+
+
+@FUZZ
+@given(key=st.sampled_from(["state__exact", "reason__exact", "prefecture__exact",
+                            "last_step__exact", "matched", "channel__exact", "q", "o", "p",
+                            "facility__kind__exact"]),
+       value=st.one_of(_TEXT.filter(lambda v: "\x00" not in v), _DATES, _NUMBERS))
+def test_obligation_changelist_filters_survive_fuzzing(admin_client, key, value):
+    FUZZED["inputs"] += 1
+    for name in ("exemptiondeclaration", "surveyanswer", "sessionrequest", "compliancestatus",
+                 "followupstep", "letterbatch", "annexpairing"):
+        response = admin_client.get(reverse(f"admin:obligation_{name}_changelist"),
+                                    {key: value})
         assert response.status_code in (200, 302, 400)
 
 

@@ -85,6 +85,16 @@ POLICY: dict[str, tuple[set[str], set[str], set[str]]] = {
     "cardreader.trustedissuer": (ADMINS, {S, SU}, {SU}),
     "cardreader.insuredperson": ({S, SU}, {S, SU}, {S, SU}),
     "cardreader.confirmation": (ADMINS, NOBODY, NOBODY),
+    # The obligation (DOMAIN §7): declarations and pairings change by their moves only,
+    # sessions are requested on the public page, statuses are computed, steps and letter
+    # batches are made by the actions on the statuses; survey answers are typed in by 審査担当.
+    "obligation.exemptiondeclaration": (ADMINS, NOBODY, NOBODY),
+    "obligation.annexpairing": (ADMINS, NOBODY, NOBODY),
+    "obligation.surveyanswer": (ADMINS, {R, SU}, NOBODY),
+    "obligation.sessionrequest": (ADMINS, NOBODY, NOBODY),
+    "obligation.compliancestatus": (ADMINS, NOBODY, NOBODY),
+    "obligation.followupstep": (ADMINS, NOBODY, NOBODY),
+    "obligation.letterbatch": (ADMINS, NOBODY, NOBODY),
 }
 
 # Custom admin pages (URL name → who may open them, GET).
@@ -95,6 +105,8 @@ PAGES: dict[str, set[str]] = {
     "payouts_payoutrun_file": {P, SU},  # 振込データをダウンロード (of the released run)
     "payouts_payoutrun_results": {P, SU},  # 振込結果を取り込む (of the released run)
     "cardreader_insuredperson_lose": {S, SU},  # 資格喪失日の登録
+    "obligation_sessionrequest_schedule": {R, SU},  # 説明会の日程を決める
+    "obligation_letterbatch_download": ADMINS,  # the finished batch's ZIP
 }
 
 # The world's object a custom page is requested for, when not the model's own (the file and
@@ -115,12 +127,21 @@ LIST_PAGES: dict[str, set[str]] = {
     "eligibility_determination_csv": ADMINS,
     "payouts_payoutrun_create": {P, SU},  # 支払バッチを作成
     "cardreader_insuredperson_import": {S, SU},  # 被保険者台帳の取り込み
+    "obligation_exemptiondeclaration_csv": ADMINS,
+    "obligation_annexpairing_csv": ADMINS,
+    "obligation_surveyanswer_csv": ADMINS,
+    "obligation_sessionrequest_csv": ADMINS,
+    "obligation_compliancestatus_csv": ADMINS,
+    "obligation_compliancestatus_counts": ADMINS,  # prefecture × state
+    "obligation_compliancestatus_counts_csv": ADMINS,
+    "obligation_followupstep_csv": ADMINS,
 }
 
 # Pages above that take a form: a POST from a role that may not open them is refused too
 # (and changes nothing).
 FORM_PAGES = {"payouts_payoutrun_create", "payouts_payoutrun_results",
-              "cardreader_insuredperson_lose", "cardreader_insuredperson_import"}
+              "cardreader_insuredperson_lose", "cardreader_insuredperson_import",
+              "obligation_sessionrequest_schedule"}
 
 # Moves made from an object's own page (`<pk>/move/<name>/`): who may open the page for the
 # object of _world() in its state (an accepted application; a submitted claim).
@@ -132,6 +153,14 @@ MOVE_PAGES: dict[str, dict[str, set[str]]] = {
     # A run waiting for release; building, settling are the services' own moves.
     "payouts.payoutrun": {"release": {P, SU}, "cancel": {P, SU}, "finish": NOBODY,
                           "finish_empty": NOBODY, "settle": NOBODY},
+    # A declaration waiting for its check (withdrawal is the facility's).
+    "obligation.exemptiondeclaration": {"accept": {R, SU}, "send_back": {R, SU},
+                                        "withdraw": NOBODY},
+    # An active pairing: only its dissolution is an administrator's.
+    "obligation.annexpairing": {"dissolve": {R, SU}, "confirm": NOBODY, "decline": NOBODY,
+                                "withdraw": NOBODY},
+    # A requested session (scheduled on its own page; not held before it is scheduled).
+    "obligation.sessionrequest": {"cancel": {R, SU}, "schedule": NOBODY, "mark_held": NOBODY},
 }
 
 # Moves RUN_CREATOR may not make although a payout officer may (the four-eyes rule).
@@ -157,6 +186,9 @@ ACTIONS: dict[str, dict[str, set[str]]] = {
     "django_celery_beat.periodictask": {"enable_tasks": {S, SU}, "disable_tasks": {S, SU},
                                         "toggle_tasks": {S, SU}, "run_tasks": {S, SU}},
     "account.emailaddress": {"make_verified": {SU}},
+    "obligation.compliancestatus": {"request_letters": {R, SU}, "guidance_letters": {R, SU},
+                                    "record_attended": {R, SU}, "record_absent": {R, SU},
+                                    "mark_suspension_candidate": {R, SU}},
 }
 
 PDF = samples.PDF  # a real one-page PDF: receipts are parsed
@@ -260,7 +292,9 @@ def _world() -> dict[str, object]:
         day=timezone.localdate(), mode="face", outcome="valid", http_status=200,
         serial_hash="a" * 52)
 
+    obligation = _obligation_world(_admin)
     return {
+        **obligation,
         "facilities.facility": facility,
         "facilities.membership": Membership.objects.filter(facility=facility).first(),
         "facilities.usageapplication": UsageApplication.objects.filter(facility=facility).first(),
@@ -302,6 +336,72 @@ def _world() -> dict[str, object]:
         "cardreader.confirmation": confirmation,
         # Not a model of its own: the object of the pages in PAGE_OBJECTS.
         "payouts.payoutrun:released": released_run,
+    }
+
+
+def _obligation_world(admin_user) -> dict[str, object]:
+    """One object of each obligation model, made through its services where there is one."""
+    import uuid
+    import zipfile
+    from datetime import time
+
+    from django.utils import timezone
+
+    from obligation import services as obligation_services
+    from obligation.compliance import compute_statuses
+    from obligation.letters import batch_path
+    from obligation.models import (
+        ComplianceStatus,
+        FollowUpKind,
+        FollowUpStep,
+        LetterBatch,
+        LetterBatchState,
+        SurveyAnswer,
+    )
+    from obligation.rules import Practitioner
+
+    declaring = FacilityFactory(kind="judo")
+    declaration = obligation_services.declare_exemption(
+        user=make_staff(declaring), facility=declaring, token=uuid.uuid4(),
+        data=obligation_services.DeclarationInput(
+            reason="1-1", contact_name="担当 花子", practitioners=(
+                Practitioner(birth_date=date(1950, 1, 1), full_time=True, name="柔整 一郎"),)))
+    main, subordinate = FacilityFactory(kind="judo"), FacilityFactory(kind="judo")
+    pairing = obligation_services.propose_annex(user=make_staff(main), facility=main,
+                                                partner=subordinate, facility_is_main=True)
+    pairing = obligation_services.confirm_annex(pairing=pairing,
+                                                actor=make_staff(subordinate))
+    answered = FacilityFactory(kind="ama")
+    answer = obligation_services.save_survey_answer(answer=SurveyAnswer(
+        name=answered.name, address=answered.address, registration_code=answered.code,
+        reason="2", channel="post", received_on=date(2025, 2, 3)), actor=admin_user)
+    session = obligation_services.request_session(token=uuid.uuid4(), data={
+        "organisation": "柔道整復師会", "address": "東京都千代田区1-1",
+        "contact_furigana": "たんとう はなこ", "contact_name": "担当 花子",
+        "phone": "03-1111-2222", "email": "kai@example.jp", "preferred_date": date(2030, 1, 10),
+        "preferred_start": time(14, 0), "preferred_end": time(15, 0), "attendees": 20,
+        "occupation": "柔道整復師"})
+    compute_statuses()
+    late = FacilityFactory(kind="acupuncture")
+    compute_statuses()
+    batch = LetterBatch.objects.create(
+        kind=LetterBatch.Kind.REQUEST, state=LetterBatchState.DONE, facility_ids=[late.pk],
+        total=1, done=1, stored_name="world.zip", created_by=admin_user,
+        finished_at=timezone.now())
+    path = batch_path(batch)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("letter.pdf", samples.PDF)
+    step = FollowUpStep.objects.create(facility=late, kind=FollowUpKind.REQUEST_LETTER,
+                                       letter=batch, done_by=admin_user, done_at=timezone.now())
+    return {
+        "obligation.exemptiondeclaration": declaration,
+        "obligation.annexpairing": pairing,
+        "obligation.surveyanswer": answer,
+        "obligation.sessionrequest": session,
+        "obligation.compliancestatus": ComplianceStatus.objects.get(facility=late),
+        "obligation.followupstep": step,
+        "obligation.letterbatch": batch,
     }
 
 
