@@ -214,6 +214,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "eligibility.tasks.run_eligibility",
         "schedule": crontab(minute=30, hour=2),
     },
+    # Every 施術所's compliance status (an exemption whose date passed is seen here).
+    "compute-compliance-nightly": {
+        "task": "obligation.tasks.compute_compliance",
+        "schedule": crontab(minute=0, hour=3),
+    },
     "send-reminders-weekly": {
         "task": "todos.tasks.send_reminders",
         "schedule": crontab(minute=0, hour=8, day_of_week="mon"),
