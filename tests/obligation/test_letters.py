@@ -1,0 +1,157 @@
+"""Bulk letters to the 施術所 not introduced: one PDF per facility in one private ZIP, made
+by the task with its progress on the row; refused when the list or the guidance details are
+wrong; a batch run twice records its steps once; a failure is said in Japanese."""
+
+import io
+import stat
+import time
+import zipfile
+from datetime import date
+
+import pytest
+from pypdf import PdfReader
+
+from facilities.models import Facility, GoLive
+from obligation import letters
+from obligation.compliance import compute_statuses
+from obligation.letters import batch_path, make_letters, start_letter_batch
+from obligation.models import (
+    ComplianceStatus,
+    FollowUpKind,
+    FollowUpStep,
+    LetterBatch,
+    LetterBatchState,
+)
+from portal.errors import ServiceError
+from tests.factories import AdminFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def many_facilities(count: int) -> list[Facility]:
+    Facility.objects.bulk_create([
+        Facility(kind="judo", code=f"契99{number:05d}", name=f"手紙テスト接骨院{number:04d}",
+                 prefecture="13", address=f"千代田区霞が関{number}番地", founder_name="開設 太郎",
+                 account_last4="1234")
+        for number in range(count)], batch_size=500)
+    facilities = list(Facility.objects.filter(code__startswith="契99").order_by("code"))
+    compute_statuses([f.pk for f in facilities])
+    return facilities
+
+
+def text_of(pdf: bytes) -> str:
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def test_a_thousand_letters_make_a_zip_of_a_thousand_pdfs(django_capture_on_commit_callbacks,
+                                                          monkeypatch):
+    facilities = many_facilities(1000)
+    admin = AdminFactory()
+    progress = []
+    original = letters.render_letters
+
+    def watched(batch, part):
+        progress.append(LetterBatch.objects.get(pk=batch.pk).done)
+        return original(batch, part)
+
+    monkeypatch.setattr(letters, "render_letters", watched)
+    started = time.perf_counter()
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = start_letter_batch(actor=admin, kind=LetterBatch.Kind.REQUEST,
+                                   facility_ids=[f.pk for f in facilities],
+                                   filter_description="東京都の未導入")
+    elapsed = time.perf_counter() - started
+    print(f"1,000 letters in {elapsed:.1f} s")
+    batch.refresh_from_db()
+    assert batch.state == LetterBatchState.DONE, batch.failure
+    assert batch.done == batch.total == 1000 and batch.finished_at is not None
+    step = letters.RENDER_CHUNK  # `done` is written after each chunk
+    assert progress == list(range(0, 1000, step))
+
+    path = batch_path(batch)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        assert len(names) == 1000 and set(names) == {f"{f.code}.pdf" for f in facilities}
+        for facility in facilities[::97]:
+            text = text_of(archive.read(f"{facility.code}.pdf"))
+            assert facility.name in text and facility.address in text
+            assert "開設者 開設 太郎 様" in text and "令和6年12月2日" in text
+            others = {f.name for f in facilities} - {facility.name}
+            assert not any(name in text for name in others)
+    assert FollowUpStep.objects.filter(letter=batch, kind=FollowUpKind.REQUEST_LETTER).count() == 1000
+    assert ComplianceStatus.objects.filter(last_step=FollowUpKind.REQUEST_LETTER).count() == 1000
+
+
+def test_a_batch_run_twice_records_one_set_of_steps(django_capture_on_commit_callbacks):
+    facilities = many_facilities(3)
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = start_letter_batch(actor=AdminFactory(), kind=LetterBatch.Kind.REQUEST,
+                                   facility_ids=[f.pk for f in facilities])
+    make_letters(batch.pk)  # delivered again: the batch is done, nothing happens
+    LetterBatch.objects.filter(pk=batch.pk).update(state=LetterBatchState.QUEUED)
+    make_letters(batch.pk)  # even made again, the steps stay one per facility
+    assert FollowUpStep.objects.filter(letter=batch).count() == 3
+
+
+def test_a_guidance_letter_says_when_and_where(django_capture_on_commit_callbacks):
+    facilities = many_facilities(2)
+    admin = AdminFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        start_letter_batch(actor=admin, kind=LetterBatch.Kind.REQUEST,
+                           facility_ids=[f.pk for f in facilities])
+        batch = start_letter_batch(actor=admin, kind=LetterBatch.Kind.GUIDANCE,
+                                   facility_ids=[f.pk for f in facilities],
+                                   guidance_date=date(2026, 2, 10),
+                                   guidance_place="関東信越厚生局 会議室")
+    batch.refresh_from_db()
+    assert batch.state == LetterBatchState.DONE
+    with zipfile.ZipFile(batch_path(batch)) as archive:
+        text = text_of(archive.read(f"{facilities[0].code}.pdf"))
+    assert "令和8年2月10日" in text and "関東信越厚生局 会議室" in text
+    assert FollowUpStep.objects.filter(kind=FollowUpKind.GUIDANCE_INVITATION).count() == 2
+
+
+def test_only_facilities_not_introduced_are_kept_and_the_others_counted():
+    facilities = many_facilities(3)
+    GoLive.objects.create(facility=facilities[0], date=date(2025, 4, 1))
+    compute_statuses([facilities[0].pk])
+    batch = start_letter_batch(actor=AdminFactory(), kind=LetterBatch.Kind.REQUEST,
+                               facility_ids=[f.pk for f in facilities],
+                               filter_description="東京都")
+    assert batch.total == 2 and sorted(batch.facility_ids) == sorted(
+        f.pk for f in facilities[1:])
+    assert batch.filter_description == "東京都\n未導入でない1件を除きました。"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"facility_ids": []}, "対象の施術所がありません"),
+    ({"facility_ids": range(1, 50_002)}, "50,000件まで"),
+    ({"facility_ids": [1], "kind": LetterBatch.Kind.GUIDANCE}, "開催日と会場"),
+    ({"facility_ids": [1], "kind": LetterBatch.Kind.GUIDANCE, "guidance_date": date(2026, 2, 1),
+      "guidance_place": " "}, "開催日と会場"),
+])
+def test_refused_batches(kwargs, message):
+    arguments = {"actor": AdminFactory(), "kind": LetterBatch.Kind.REQUEST, **kwargs}
+    with pytest.raises(ServiceError, match=message):
+        start_letter_batch(**arguments)
+    assert not LetterBatch.objects.exists()
+
+
+def test_a_failure_is_said_in_japanese_and_leaves_no_file(django_capture_on_commit_callbacks,
+                                                          monkeypatch):
+    facilities = many_facilities(2)
+
+    def broken(batch, part):
+        raise OSError("the font is missing")
+
+    monkeypatch.setattr(letters, "render_letters", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = start_letter_batch(actor=AdminFactory(), kind=LetterBatch.Kind.REQUEST,
+                                   facility_ids=[f.pk for f in facilities])
+    batch.refresh_from_db()
+    assert batch.state == LetterBatchState.FAILED
+    assert "予期しないエラー" in batch.failure and batch.stored_name == ""
+    assert not any(letters.storage_root().iterdir())
+    assert not FollowUpStep.objects.exists()
