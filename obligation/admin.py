@@ -55,6 +55,23 @@ SURVEY_SENT = date(2025, 1, 24)  # the exemption survey was sent on this day (DO
 SHOWN_SKIPS = 10
 
 
+def skipped_in_words(skipped: list[str]) -> str:
+    """The skipped facilities ("name: reason" each) grouped by reason, with a few names."""
+    names: dict[str, list[str]] = {}
+    for text in skipped:
+        name, _, reason = text.rpartition(": ")
+        names.setdefault(reason, []).append(name)
+    counted = Counter({reason: len(found) for reason, found in names.items()}).most_common()
+    parts = []
+    for reason, count in counted[:SHOWN_SKIPS]:
+        examples = "、".join(name for name in names[reason][:3] if name)
+        parts.append(f"{reason}: {count}件" + (f"（{examples}{' など' if count > 3 else ''}）"
+                                               if examples else ""))
+    if len(counted) > SHOWN_SKIPS:
+        parts.append(f"ほか{len(counted) - SHOWN_SKIPS}種類の理由")
+    return " / ".join(parts)
+
+
 def _local(value) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
@@ -544,6 +561,8 @@ class ComplianceStatusAdmin(CsvExportAdmin, EvidenceAdmin, admin.ModelAdmin):
             path("counts/", wrap(self.counts_view), name="obligation_compliancestatus_counts"),
             path("counts/csv/", wrap(self.counts_csv_view),
                  name="obligation_compliancestatus_counts_csv"),
+            path("recompute/", wrap(self.recompute_view),
+                 name="obligation_compliancestatus_recompute"),
             *super().get_urls(),
         ]
 
@@ -585,6 +604,31 @@ class ComplianceStatusAdmin(CsvExportAdmin, EvidenceAdmin, admin.ModelAdmin):
         rows.append(["", "合計", *table["totals"], table["total"]])
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         return csv_response(header, rows, f"compliance-counts-{stamp}.csv")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "recompute_url": (reverse("admin:obligation_compliancestatus_recompute")
+                              if self.has_follow_up_permission(request) else None),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def recompute_view(self, request):
+        """状況を再計算: every 施術所's status again, in the background (the nightly job's
+        task, started now); a confirmation page first."""
+        if not (self.has_view_permission(request) and self.has_follow_up_permission(request)):
+            raise PermissionDenied
+        if request.method == "POST":
+            from .tasks import compute_compliance
+
+            compute_compliance.delay()
+            self.message_user(request, "導入状況の再計算を始めました（バックグラウンドで行います。"
+                              "しばらくしてから一覧を開き直してください）。", messages.SUCCESS)
+            return redirect("admin:obligation_compliancestatus_changelist")
+        return TemplateResponse(request, "admin/obligation/compliancestatus/recompute.html", {
+            **self.admin_site.each_context(request), "opts": self.opts,
+            "title": "導入状況を再計算", "computed_at": ComplianceStatus.objects.order_by(
+                "-computed_at").values_list("computed_at", flat=True).first()})
 
     # ---- the follow-up actions
 
@@ -653,11 +697,8 @@ class ComplianceStatusAdmin(CsvExportAdmin, EvidenceAdmin, admin.ModelAdmin):
         level = messages.SUCCESS if result.recorded else messages.WARNING
         self.message_user(request, f"「{label}」を{result.recorded}件記録しました。", level)
         if result.skipped:
-            reasons = Counter(result.skipped).most_common()
-            shown = "、".join(f"{text}（{n}件）" for text, n in reasons[:SHOWN_SKIPS])
-            more = f"ほか{len(reasons) - SHOWN_SKIPS}種類" if len(reasons) > SHOWN_SKIPS else ""
-            self.message_user(request, f"記録しなかった施術所が{len(result.skipped)}件あります: "
-                              f"{shown}{more}", messages.WARNING)
+            self.message_user(request, f"記録しなかった施術所が{len(result.skipped)}件あります。"
+                              f"{skipped_in_words(result.skipped)}", messages.WARNING)
 
     @admin.action(description="集団指導に出席を記録", permissions=["follow_up"])
     def record_attended(self, request, queryset):

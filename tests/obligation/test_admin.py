@@ -408,7 +408,24 @@ def test_recording_a_follow_up_step_reports_what_was_recorded_and_skipped(client
                                            "_selected_action": chosen, "index": "0"})
     assert response.status_code == 302
     texts = _messages(response)
-    assert any("「集団指導に欠席」を" in m and "件記録しました" in m for m in texts), texts
+    assert any("「集団指導に欠席」を0件記録しました" in m for m in texts), texts
+    # Nobody was invited yet: every one skipped, grouped by the reason.
+    assert any(f"記録しなかった施術所が{len(chosen)}件あります" in m
+               and f"集団指導の案内を送っていません: {len(chosen)}件" in m for m in texts), texts
+
+
+def test_recomputing_the_statuses_from_the_list(client):
+    facility = FacilityFactory(kind="judo")
+    _as(client, roles.REVIEWER)
+    listing = client.get(_changelist()).content.decode()
+    url = reverse("admin:obligation_compliancestatus_recompute")
+    assert url in listing
+    assert client.get(url).status_code == 200
+    assert not ComplianceStatus.objects.filter(facility=facility).exists()
+    response = client.post(url)
+    assert response.status_code == 302
+    assert ComplianceStatus.objects.get(facility=facility).state == (
+        ComplianceState.NOT_INTRODUCED)
 
 
 @pytest.mark.parametrize("role", [roles.VIEWER, roles.APPROVER, roles.SYSTEM_ADMIN])
@@ -419,6 +436,7 @@ def test_the_follow_up_actions_are_offered_to_follow_up_holders_only(client, rol
     for action in ("request_letters", "guidance_letters", "record_attended", "record_absent",
                    "mark_suspension_candidate"):
         assert f'value="{action}"' not in page
+    assert reverse("admin:obligation_compliancestatus_recompute") not in page
     chosen = list(ComplianceStatus.objects.values_list("pk", flat=True))
     client.post(_changelist(), {"action": "request_letters", "_selected_action": chosen,
                                 "select_across": "0", "confirm": "1"})
@@ -489,11 +507,13 @@ def test_a_staff_account_in_no_group_is_refused_every_obligation_page(client):
         reverse("admin:obligation_compliancestatus_counts"),
         reverse("admin:obligation_compliancestatus_counts_csv"),
         reverse("admin:obligation_compliancestatus_csv"),
+        reverse("admin:obligation_compliancestatus_recompute"),
         reverse("admin:obligation_letterbatch_download", args=[batch.pk]),
         reverse("admin:obligation_surveyanswer_add"),
     ]:
         assert client.get(url).status_code == 403, url
     assert client.post(_move_url(declaration, "accept")).status_code == 403
+    assert client.post(reverse("admin:obligation_compliancestatus_recompute")).status_code == 403
     declaration.refresh_from_db()
     assert declaration.state == DeclarationState.DECLARED
     assert ExemptionDeclaration.objects.count() == 1

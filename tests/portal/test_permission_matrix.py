@@ -135,13 +135,14 @@ LIST_PAGES: dict[str, set[str]] = {
     "obligation_compliancestatus_counts": ADMINS,  # prefecture × state
     "obligation_compliancestatus_counts_csv": ADMINS,
     "obligation_followupstep_csv": ADMINS,
+    "obligation_compliancestatus_recompute": {R, SU},  # 状況を再計算 (follow_up holders)
 }
 
 # Pages above that take a form: a POST from a role that may not open them is refused too
 # (and changes nothing).
 FORM_PAGES = {"payouts_payoutrun_create", "payouts_payoutrun_results",
               "cardreader_insuredperson_lose", "cardreader_insuredperson_import",
-              "obligation_sessionrequest_schedule"}
+              "obligation_sessionrequest_schedule", "obligation_compliancestatus_recompute"}
 
 # Moves made from an object's own page (`<pk>/move/<name>/`): who may open the page for the
 # object of _world() in its state (an accepted application; a submitted claim).
