@@ -115,28 +115,36 @@ def decide(facility: dict, *, golive, main_golive, declaration, survey, applicat
     return _Status(ComplianceState.NOT_INTRODUCED, basis=" ".join([text, *notes]))
 
 
-def _compute_chunk(facilities: list[dict], *, today: date, now) -> int:
+def _compute_chunk(facilities: list[dict], *, today: date, now, whole_range: bool) -> int:
+    """`whole_range`: the chunk is every 施術所 between its first and last pk (the full
+    run), so the facts are read by pk range — much cheaper than a list of 2,000 ids."""
     ids = [f["pk"] for f in facilities]
     main_ids = {f["main_facility_id"] for f in facilities if f["main_facility_id"]}
-    golives = dict(GoLive.objects.filter(facility_id__in=[*ids, *main_ids])
+    mine = ({"facility_id__gte": ids[0], "facility_id__lte": ids[-1]} if whole_range
+            else {"facility_id__in": ids})
+    # The rows are locked (in pk order, as record_step does) before the facts are read: a
+    # recomputation asked for by a change committed meanwhile waits for this one and then
+    # reads that change, so an older reading never overwrites a newer one.
+    existing = {row["facility_id"]: row for row in ComplianceStatus.objects.select_for_update()
+                .filter(**mine).order_by("facility_id").values("facility_id", *_WRITTEN[:-1])}
+    golives = dict(GoLive.objects.filter(**mine).values_list("facility_id", "date"))
+    golives.update(GoLive.objects.filter(facility_id__in=main_ids - golives.keys())
                    .values_list("facility_id", "date"))
     main_names = dict(Facility.objects.filter(pk__in=main_ids).values_list("pk", "name"))
     declarations = {d["facility_id"]: d for d in ExemptionDeclaration.objects.filter(
-        facility_id__in=ids, state__in=[DeclarationState.DECLARED, DeclarationState.ACCEPTED]
+        **mine, state__in=[DeclarationState.DECLARED, DeclarationState.ACCEPTED]
     ).values("facility_id", "state", "reason", "planned_date", "receipt_number")}
     surveys: dict[int, dict] = {}
     # Reason 1 (no end) before 2 and 3; the latest answer first within a reason.
-    for answer in SurveyAnswer.objects.filter(facility_id__in=ids).order_by(
+    for answer in SurveyAnswer.objects.filter(**mine).order_by(
             "reason", "-received_on", "-pk").values("facility_id", "reason", "received_on"):
         surveys.setdefault(answer["facility_id"], answer)
     applications: dict[int, dict] = {}
     for application in Application.objects.filter(
-            facility_id__in=ids, kind=ApplicationKind.START,
+            **mine, kind=ApplicationKind.START,
             state__in=[*OPEN_STATES, ApplicationState.ACCEPTED]).order_by(
             "-submitted_at", "-pk").values("facility_id", "state", "receipt_number"):
         applications.setdefault(application["facility_id"], application)
-    existing = {row["facility_id"]: row for row in ComplianceStatus.objects.filter(
-        facility_id__in=ids).values("facility_id", *_WRITTEN[:-1])}
 
     rows = []
     for facility in facilities:
@@ -179,16 +187,18 @@ def compute_statuses(facility_ids: Iterable[int] | None = None, *,
                          .values(*_FACILITY_VALUES)[:CHUNK])
             if not chunk:
                 return changed
-            changed += _compute_chunk(chunk, today=today, now=now)
+            with transaction.atomic():
+                changed += _compute_chunk(chunk, today=today, now=now, whole_range=True)
             last = chunk[-1]["pk"]
     ids = sorted({int(pk) for pk in facility_ids if pk is not None})
     for start in range(0, len(ids), CHUNK):
         part = ids[start:start + CHUNK]
         chunk = list(sejutsu.filter(pk__in=part).order_by("pk").values(*_FACILITY_VALUES))
         found = {f["pk"] for f in chunk}
-        ComplianceStatus.objects.filter(facility_id__in=set(part) - found).delete()
-        if chunk:
-            changed += _compute_chunk(chunk, today=today, now=now)
+        with transaction.atomic():
+            ComplianceStatus.objects.filter(facility_id__in=set(part) - found).delete()
+            if chunk:
+                changed += _compute_chunk(chunk, today=today, now=now, whole_range=False)
     return changed
 
 
