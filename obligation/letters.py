@@ -25,14 +25,7 @@ from django.utils import timezone
 from facilities.models import Facility
 from portal.errors import ServiceError
 
-from .models import (
-    ComplianceState,
-    ComplianceStatus,
-    FollowUpKind,
-    FollowUpStep,
-    LetterBatch,
-    LetterBatchState,
-)
+from .models import ComplianceState, ComplianceStatus, LetterBatch, LetterBatchState
 
 logger = logging.getLogger(__name__)
 
@@ -70,27 +63,16 @@ def start_letter_batch(*, actor, kind: str, facility_ids, filter_description: st
     guidance_place = (guidance_place or "").strip()
     if kind == LetterBatch.Kind.GUIDANCE and (guidance_date is None or not guidance_place):
         raise ServiceError("集団指導の案内には、開催日と会場を入力してください。", "guidance_date")
-    not_introduced = set(ComplianceStatus.objects.filter(
+    kept = sorted(ComplianceStatus.objects.filter(
         facility_id__in=ids, state=ComplianceState.NOT_INTRODUCED
     ).values_list("facility_id", flat=True))
-    notes = []
-    if len(ids) > len(not_introduced):
-        notes.append(f"未導入でない{len(ids) - len(not_introduced):,}件を除きました。")
-    kept = not_introduced
-    if kind == LetterBatch.Kind.GUIDANCE:
-        # The ladder's order (record_step): the invitation follows a 依頼文書.
-        kept = not_introduced & set(FollowUpStep.objects.filter(
-            facility_id__in=not_introduced, kind=FollowUpKind.REQUEST_LETTER
-        ).values_list("facility_id", flat=True))
-        if len(kept) < len(not_introduced):
-            notes.append(f"導入の依頼文書を送っていない{len(not_introduced) - len(kept):,}件を"
-                         "除きました。")
-    kept = sorted(kept)
     if not kept:
-        raise ServiceError("選ばれた施術所に、この文書を送れるもの（未導入"
-                           + ("で、導入の依頼文書を送ったもの" if kind == LetterBatch.Kind.GUIDANCE
-                              else "") + "）がありません。")
-    description = "\n".join(filter(None, [(filter_description or "").strip(), *notes]))
+        raise ServiceError("選ばれた施術所に、未導入のものがありません。")
+    left_out = len(ids) - len(kept)
+    description = (filter_description or "").strip()
+    if left_out:
+        description = (f"{description}\n" if description else "") + (
+            f"未導入でない{left_out:,}件を除きました。")
     with transaction.atomic():
         batch = LetterBatch.objects.create(
             kind=kind, facility_ids=kept, filter_description=description,
