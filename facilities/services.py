@@ -230,6 +230,8 @@ def submit_usage_application(
                 planned_end_date=data.planned_end_date,
             )
             _assign_receipt_number(application)
+            if kind == ApplicationKind.START:
+                facts_changed([facility.pk])  # its compliance: 利用開始申請中
             record_activity(
                 facility=facility,
                 actor=user,
@@ -308,6 +310,7 @@ def accept_application(*, application: UsageApplication, actor) -> UsageApplicat
         if accepted.kind == ApplicationKind.START:
             accounts = _create_device_accounts(accepted, accepted.device_count or 0)
             detail = f"資格確認アカウントを{len(accounts)}件発行しました。"
+            facts_changed([accepted.facility_id])
         else:
             detail = _apply_change(accepted) + "。"
         return f"{accepted.get_kind_display()}を承認しました。{detail}"
@@ -319,7 +322,11 @@ def return_application(*, application: UsageApplication, actor, reason: str) -> 
     reason = (reason or "").strip()
     if not reason:
         raise ServiceError("差戻しの理由を入力してください。", "reason")
-    return perform(application, "send_back", actor=actor, reason=reason,
+    def follow(returned: UsageApplication) -> None:
+        if returned.kind == ApplicationKind.START:
+            facts_changed([returned.facility_id])  # no longer 利用開始申請中
+
+    return perform(application, "send_back", actor=actor, reason=reason, effect=follow,
                    summary=f"{application.get_kind_display()}を差し戻しました。理由: {reason}")
 
 
@@ -353,6 +360,7 @@ def register_postal_application(
                 target=golive,
                 receipt_number=application.receipt_number,
             )
+            facts_changed([facility.pk])  # a go-live entered: its results follow
     return application
 
 

@@ -85,6 +85,10 @@ def test_go_live_date_then_the_task_gives_the_fresh_result(django_capture_on_com
 def test_a_rolled_back_change_marks_nothing_and_queues_nothing(
         queued, django_capture_on_commit_callbacks):
     facility, user, _ = accepted_facility(kind="judo")
+    # The acceptance that set the facility up is a change of its facts too (its compliance
+    # follows it); this test is about the change rolled back below.
+    PendingDetermination.objects.all().delete()
+    queued.clear()
     with (django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError),
           transaction.atomic()):
         facility_services.set_golive_date(user=user, facility=facility,
@@ -225,6 +229,7 @@ def test_results_page_says_a_redetermination_is_pending_instead_of_the_stale_ver
 
 def test_results_page_says_when_the_result_was_determined(client, monkeypatch):
     facility, user, _ = accepted_facility(kind="judo")
+    PendingDetermination.objects.all().delete()  # the set-up's acceptance, long done
     at = timezone.make_aware(timezone.datetime(2025, 8, 1, 9, 5))
     monkeypatch.setattr(services.timezone, "now", lambda: at)
     stale_result(facility)

@@ -207,6 +207,21 @@ def test_a_main_going_live_updates_its_subordinate_after_commit(
     assert ComplianceStatus.objects.get(facility=subordinate).state == ComplianceState.COVERED
 
 
+def test_an_application_submitted_then_returned_moves_the_status_after_commit(
+        django_capture_on_commit_callbacks):
+    facility = FacilityFactory(kind="judo")
+    staff = make_staff(facility)
+    compute_statuses()
+    with django_capture_on_commit_callbacks(execute=True):
+        application = submit_start(facility, staff)
+    assert ComplianceStatus.objects.get(facility=facility).state == ComplianceState.PENDING
+    with django_capture_on_commit_callbacks(execute=True):
+        facility_services.return_application(application=application, actor=AdminFactory(
+            is_superuser=True), reason="口座番号下4桁が一致しません")
+    assert ComplianceStatus.objects.get(facility=facility).state == (
+        ComplianceState.NOT_INTRODUCED)
+
+
 def test_nothing_is_recomputed_before_the_commit(django_capture_on_commit_callbacks):
     main, user, _ = accepted_facility(kind="judo")
     with django_capture_on_commit_callbacks() as callbacks:
@@ -245,6 +260,19 @@ def test_facts_changed_in_bulk_are_recomputed_when_settled(django_capture_on_com
 # ---------------------------------------------------------------- the follow-up ladder
 
 
+def test_an_invitation_needs_no_request_letter_recorded_here():
+    """The 依頼文書 of 2025-03-24 went out before the portal: a 未導入 施術所 may be invited
+    to 集団指導 without one recorded."""
+    admin = AdminFactory()
+    facility = FacilityFactory(kind="judo", name="三番接骨院")
+    compute_statuses(today=TODAY)
+    result = record_step(actor=admin, facility_ids=[facility.pk],
+                         kind=FollowUpKind.GUIDANCE_INVITATION)
+    assert (result.recorded, result.skipped) == (1, [])
+    assert record_step(actor=admin, facility_ids=[facility.pk],
+                       kind=FollowUpKind.GUIDANCE_ABSENT).recorded == 1
+
+
 def test_the_ladder_in_order_with_the_skips_named():
     admin = AdminFactory()
     first = FacilityFactory(kind="judo", name="一番接骨院")
@@ -253,10 +281,6 @@ def test_the_ladder_in_order_with_the_skips_named():
     GoLive.objects.create(facility=introduced, date=date(2025, 4, 1))
     compute_statuses(today=TODAY)
     ids = [first.pk, second.pk, introduced.pk]
-
-    result = record_step(actor=admin, facility_ids=[first.pk], kind=FollowUpKind.GUIDANCE_INVITATION)
-    assert result.recorded == 0
-    assert result.skipped == ["一番接骨院: 導入の依頼文書を送っていません"]
 
     result = record_step(actor=admin, facility_ids=ids, kind=FollowUpKind.REQUEST_LETTER)
     assert result.recorded == 2
@@ -268,9 +292,10 @@ def test_the_ladder_in_order_with_the_skips_named():
                          kind=FollowUpKind.SUSPENSION_CANDIDATE)
     assert result.skipped == ["一番接骨院: 集団指導の案内を送っていません"]
 
-    result = record_step(actor=admin, facility_ids=[first.pk, second.pk],
+    result = record_step(actor=admin, facility_ids=[first.pk, second.pk, introduced.pk],
                          kind=FollowUpKind.GUIDANCE_INVITATION)
     assert result.recorded == 2
+    assert result.skipped == ["導入済み接骨院: 未導入ではありません（導入済み）"]
     assert record_step(actor=admin, facility_ids=[first.pk],
                        kind=FollowUpKind.GUIDANCE_ATTENDED).recorded == 1
     assert record_step(actor=admin, facility_ids=[second.pk],
