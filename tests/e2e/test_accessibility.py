@@ -82,6 +82,7 @@ def test_public_pages_have_no_serious_violations(new_page):
         ("public list", "/public/"),
         ("public list, nothing found", "/public/?name=存在しない施設"),
         ("simulator", "/simulator/"),
+        ("explanation session request", "/obligation/sessions/apply/"),
         ("simulator with a result", "/simulator/?kind=clinic&oct_receipts=1000&oct_users=40"
                                     "&best_users=200&poster=on&informed=on"),
     ]:
@@ -106,6 +107,11 @@ def test_public_pages_have_no_serious_violations(new_page):
     page.get_by_role("button", name="ユーザー登録").click()
     expect(page.get_by_role("main").locator("form")).to_contain_text("よく使われる")
     _check(page, "sign-up with an error", problems)
+
+    page.goto("/obligation/sessions/apply/")
+    page.get_by_role("button", name="確認画面へ").click()
+    expect(page.get_by_role("alert").first).to_be_visible()
+    _check(page, "explanation session request with errors", problems)
     assert not problems, _report(problems)
 
 
@@ -156,6 +162,9 @@ def test_staff_pages_have_no_serious_violations(new_page, log_in):
         ("subsidy claims", f"{base}/claims/"),
         ("link a facility", "/facilities/link/"),
         ("go-live before acceptance", f"/facilities/{fresh.pk}/golive/"),
+        ("obligation overview", f"{base}/obligation/"),
+        ("exemption declaration", f"{base}/obligation/exemption/"),
+        ("annex declaration", f"{base}/obligation/annex/"),
     ]:
         response = page.goto(url)
         assert response.ok, f"{url}: {response.status}"
