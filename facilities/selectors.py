@@ -146,18 +146,45 @@ class JourneyStep:
 
 def journey_for(*, facility: Facility) -> list[JourneyStep]:
     """Registration to go-live, as the facility's checklist."""
+    return journeys_for(facilities=[facility])[facility.pk]
+
+
+def journeys_for(*, facilities: list[Facility]) -> dict[int, list[JourneyStep]]:
+    """Each facility's checklist (by its id), in five queries however many facilities."""
+    ids = [facility.pk for facility in facilities]
+    starts: dict[int, UsageApplication] = {}
+    for application in UsageApplication.objects.filter(
+        facility_id__in=ids, kind=ApplicationKind.START
+    ).order_by("facility_id", "-submitted_at", "-pk"):
+        starts.setdefault(application.facility_id, application)
+    accepted = set(UsageApplication.objects.filter(
+        facility_id__in=ids, kind=ApplicationKind.START, state=ApplicationState.ACCEPTED
+    ).values_list("facility_id", flat=True))
+    accounts: dict[int, list[DeviceAccount]] = {pk: [] for pk in ids}
+    for account in DeviceAccount.objects.filter(facility_id__in=ids, is_active=True):
+        accounts[account.facility_id].append(account)
+    golives = {golive.facility_id: golive for golive in GoLive.objects.filter(facility_id__in=ids)}
+    listed = set(PublicListEntry.objects.filter(facility_id__in=ids)
+                 .values_list("facility_id", flat=True))
+    return {
+        facility.pk: _journey(
+            facility, start=starts.get(facility.pk), accepted=facility.pk in accepted,
+            accounts=accounts[facility.pk], golive=golives.get(facility.pk),
+            listed=facility.pk in listed,
+        )
+        for facility in facilities
+    }
+
+
+def _journey(facility: Facility, *, start: UsageApplication | None, accepted: bool,
+             accounts: list[DeviceAccount], golive: GoLive | None,
+             listed: bool) -> list[JourneyStep]:
     from portal.wareki import to_wareki
 
     steps = [
         JourneyStep("ユーザー登録", "done", "ポータルサイトのユーザー登録は完了しています。"),
         JourneyStep("施設の確認", "done", f"{facility.name} の担当者として登録されています。"),
     ]
-    start = (
-        UsageApplication.objects.filter(facility=facility, kind=ApplicationKind.START)
-        .order_by("-submitted_at", "-pk")
-        .first()
-    )
-    accepted = has_accepted_start(facility)
     if accepted:
         steps.append(JourneyStep("利用開始申請", "done", "承認されました。", "facilities:applications"))
     elif start is not None and start.is_open:
@@ -177,7 +204,6 @@ def journey_for(*, facility: Facility) -> list[JourneyStep]:
             "facilities:application_start",
         ))
 
-    accounts = list(device_accounts_for(facility=facility).filter(is_active=True))
     if not accepted:
         steps.append(JourneyStep("ユーザ設定情報のダウンロード", "later", "申請の承認後に行えます。"))
     else:
@@ -194,7 +220,6 @@ def journey_for(*, facility: Facility) -> list[JourneyStep]:
                 "facilities:accounts",
             ))
 
-    golive = golive_for(facility)
     if golive is not None:
         steps.append(JourneyStep(
             "運用開始日の入力", "done", f"運用開始日: {to_wareki(golive.date)}", "facilities:golive"
@@ -207,7 +232,6 @@ def journey_for(*, facility: Facility) -> list[JourneyStep]:
     else:
         steps.append(JourneyStep("運用開始日の入力", "later", "申請の承認後に入力できます。"))
 
-    listed = PublicListEntry.objects.filter(facility=facility).exists()
     if listed:
         steps.append(JourneyStep("公開リストへの掲載", "done", "マイナ保険証利用可能施設として掲載されています。"))
     elif golive is not None:

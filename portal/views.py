@@ -17,15 +17,13 @@ def home(request: HttpRequest) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     facilities = list(facility_selectors.facilities_for(user=request.user))
     since = todo_services.record_visit(user=request.user)
+    journeys = facility_selectors.journeys_for(facilities=facilities)
     return render(
         request,
         "dashboard.html",
         {
             "todos": todo_selectors.todos_for(user=request.user),
             "changes": todo_selectors.changes_for(user=request.user, since=since),
-            "facilities": [
-                (facility, facility_selectors.journey_for(facility=facility))
-                for facility in facilities
-            ],
+            "facilities": [(facility, journeys[facility.pk]) for facility in facilities],
         },
     )
