@@ -1,6 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -25,10 +27,48 @@ from .models import (
 )
 
 
+class RowAutocompleteSelect(AutocompleteSelect):
+    """An autocomplete that shows its row's own object, loaded with the rows, instead of
+    asking the database for it once per row (`known`, set by RowObjectFormSet)."""
+
+    known = None
+
+    def optgroups(self, name, value, attr=None):
+        known = self.known
+        chosen = [str(v) for v in value if str(v) not in self.choices.field.empty_values]
+        if known is None or chosen != [str(known.pk)]:
+            return super().optgroups(name, value, attr)
+        options = [] if self.is_required else [self.create_option(name, "", "", False, 0)]
+        options.append(self.create_option(name, known.pk,
+                                          self.choices.field.label_from_instance(known), True,
+                                          len(options)))
+        return [(None, options, 0)]
+
+
+class MembershipFormSet(BaseInlineFormSet):
+    def _construct_form(self, i, **kwargs):
+        form = super()._construct_form(i, **kwargs)
+        widget = form.fields["user"].widget
+        widget = getattr(widget, "widget", widget)  # inside the admin's add/change links
+        if form.instance.pk and isinstance(widget, RowAutocompleteSelect):
+            widget.known = form.instance.user
+        return form
+
+
 class MembershipInline(WellFormedChoices, admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
+    formset = MembershipFormSet
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user", "facility")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            kwargs["widget"] = RowAutocompleteSelect(db_field, self.admin_site,
+                                                     using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(Facility)

@@ -39,6 +39,9 @@ class ClaimItemInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("documents")
+
     @admin.display(description="単価（税抜）")
     def unit_price_yen(self, item) -> str:
         return yen_filter(item.unit_price)

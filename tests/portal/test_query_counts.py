@@ -14,7 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -22,10 +22,20 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from facilities import services as facility_services
 from facilities.activity import record_activity
-from facilities.models import ApplicationKind, DeviceAccount, Facility, Membership
+from facilities.models import (
+    ApplicationKind,
+    DeviceAccount,
+    Facility,
+    LinkAttempt,
+    Membership,
+    UsageApplication,
+)
+from payouts.models import PayoutRun
+from portal import roles
 from tests import samples
 from tests.factories import (
     FacilityFactory,
@@ -76,9 +86,13 @@ def _count(page: Page) -> tuple[int, list[str]]:
 # ---------------------------------------------------------------- facilities' data
 
 
-def _history(facility: Facility, n: int, actor) -> None:
-    """n entries in the facility's history, about its applications and device accounts."""
-    targets = [*facility.applications.all(), *DeviceAccount.objects.filter(facility=facility)]
+def _history(facility: Facility, n: int, actor, target=None) -> None:
+    """n entries in the facility's history, about `target` or, taking turns, its
+    applications and device accounts."""
+    targets = [target] if target is not None else [
+        item for pair in zip(facility.applications.all(),
+                             DeviceAccount.objects.filter(facility=facility), strict=False)
+        for item in pair]
     for i in range(n):
         record_activity(facility=facility, actor=actor if i % 2 else None,
                         verb="note", summary=f"記録 {i}", target=targets[i % len(targets)])
@@ -109,10 +123,14 @@ def facility_page(name: str, *, detail: str | None = None) -> Callable[[int], Pa
     def build(n: int) -> Page:
         facility, user, _admin = _rich_facility(n)
         args = [facility.pk]
+        target = None
         if detail == "application":
-            args.append(facility.applications.order_by("pk").first().pk)
+            target = facility.applications.order_by("pk").first()
         elif detail == "account":
-            args.append(DeviceAccount.objects.filter(facility=facility).first().pk)
+            target = DeviceAccount.objects.filter(facility=facility).first()
+        if target is not None:
+            _history(facility, n, user, target=target)
+            args.append(target.pk)
         return Page(_staff_client(user), reverse(name, args=args), user)
 
     return build
@@ -130,10 +148,11 @@ def dashboard(n: int) -> Page:
     return Page(_staff_client(user), reverse("dashboard"), user)
 
 
-def money(n: int) -> Page:
-    """協力金・一時金 of a clinic with n months of statistics and its results."""
+def _clinic_with_results(n: int):
+    """A clinic with n months of statistics, its attestation and its results."""
     from eligibility.models import MonthlyStatistic, Program
     from eligibility.services import run_eligibility
+    from incentives.services import submit_attestation
 
     facility = FacilityFactory(kind="clinic")
     user = make_staff(facility)
@@ -143,20 +162,34 @@ def money(n: int) -> Page:
                                                        (first.month + i - 1) % 12 + 1, 1),
                          receipts=100, card_users=5 + i, usage_count=5 + i)
         for i in range(n))
+    lump_sum = Program.objects.get(code="lump-sum-2024")
+    submit_attestation(user=user, facility=facility, program=lump_sum, poster=True,
+                       informed=True)
     for program in Program.objects.filter(rule__in=[Program.Rule.LUMP_SUM,
                                                     Program.Rule.COOPERATION]):
         run_eligibility(program=program)
+    return facility, user
+
+
+def money(n: int) -> Page:
+    """協力金・一時金 of a clinic with n months of statistics and its results."""
+    facility, user = _clinic_with_results(n)
     return Page(_staff_client(user), reverse("incentives:overview", args=[facility.pk]), user)
 
 
+def attest(n: int) -> Page:
+    facility, user = _clinic_with_results(n)
+    return Page(_staff_client(user), reverse("incentives:attest",
+                                             args=[facility.pk, "lump-sum-2024"]), user)
+
+
 def report_page(code: str) -> Callable[[int], Page]:
-    """A report (協力金) or attestation (一時金) page of a facility with n history entries."""
+    """The 協力金 report page of a 施術所 with n history entries."""
 
     def build(n: int) -> Page:
         facility, user, _admin = _rich_facility(n)
-        return Page(_staff_client(user), reverse(
-            "incentives:report" if code == "cooperation-2025" else "incentives:attest",
-            args=[facility.pk, code]), user)
+        return Page(_staff_client(user), reverse("incentives:report",
+                                                 args=[facility.pk, code]), user)
 
     return build
 
@@ -235,10 +268,10 @@ def _claim_with_items(n: int, settings):
 def claim_page(name: str) -> Callable:
     def build(n: int, settings) -> Page:
         claim, user = _claim_with_items(n, settings)
-        if name == "subsidies:confirm":
-            pass
-        return Page(_staff_client(user), reverse(name, args=[claim.facility_id, claim.pk]),
-                    user)
+        args = [claim.facility_id, claim.pk]
+        if name == "subsidies:item":
+            args.append(claim.items.first().pk)
+        return Page(_staff_client(user), reverse(name, args=args), user)
 
     build.needs_settings = True
     return build
@@ -308,11 +341,13 @@ FACILITY_PAGES: dict[str, Callable] = {
     "history": facility_page("facilities:history"),
     "money": money,
     "report": report_page("cooperation-2025"),
+    "attest": attest,
     "payments": payments,
     "bank-account": bank,
     "claims": claims,
     "claim-detail": claim_page("subsidies:claim"),
     "claim-confirm": claim_page("subsidies:confirm"),
+    "claim-item": claim_page("subsidies:item"),
     "obligation": obligation_page("obligation:overview"),
     "exemption": obligation_page("obligation:exemption"),
     "annex": obligation_page("obligation:annex"),
@@ -344,6 +379,294 @@ def _assert_constant(few: Page, many: Page) -> None:
 @pytest.mark.parametrize("name", FACILITY_PAGES)
 def test_facility_page_queries_do_not_grow(name, settings):
     builder = FACILITY_PAGES[name]
+    few = _build(builder, FEW, settings)
+    many = _build(builder, MANY, settings)
+    _assert_constant(few, many)
+
+
+# ---------------------------------------------------------------- the admin
+# Each builder makes n rows of its model (and what they point to); the second build comes on
+# top of the first, so a list shows 1 row, then 51 (one page: the admin shows 100).
+
+
+def _admin_facilities(n: int) -> None:
+    main = FacilityFactory(kind="judo")
+    for _ in range(n):
+        facility = FacilityFactory(kind="judo", main_facility=main)
+        make_staff(facility)
+
+
+def _admin_memberships(n: int) -> None:
+    facility = FacilityFactory()
+    for _ in range(n):
+        make_staff(facility)
+
+
+def _admin_applications(n: int) -> None:
+    from tests.factories import submit_start
+
+    reviewer = make_admin(roles.REVIEWER)
+    for _ in range(n):
+        facility = FacilityFactory(kind="judo")
+        application = submit_start(facility, make_staff(facility))
+        facility_services.start_second_check(application=application, actor=reviewer)
+        UsageApplication.objects.filter(pk=application.pk).update(assigned_to=reviewer)
+
+
+def _admin_accounts(n: int) -> None:
+    accepted_facility(kind="judo", devices=n)
+
+
+def _admin_golives(n: int) -> None:
+    for _ in range(n):
+        facility, user, _admin = accepted_facility(kind="judo")
+        facility_services.set_golive_date(user=user, facility=facility,
+                                          golive_date=date(2025, 5, 1))
+
+
+def _admin_activities(n: int) -> None:
+    facility, user, _admin = accepted_facility(kind="judo")
+    _history(facility, n, user)
+
+
+def _admin_link_attempts(n: int) -> None:
+    for _ in range(n):
+        facility = FacilityFactory(kind="clinic")
+        LinkAttempt.objects.create(user=make_staff(facility), code_entered=facility.code,
+                                   facility=facility, succeeded=True, reason="linked")
+
+
+def _admin_determinations(n: int) -> None:
+    from tests.payouts.helpers import eligible
+
+    for _ in range(n):
+        eligible(FacilityFactory(kind="clinic"), account=False)
+
+
+def _admin_statistics(n: int) -> None:
+    from eligibility.models import MonthlyStatistic
+
+    MonthlyStatistic.objects.bulk_create(
+        MonthlyStatistic(facility=FacilityFactory(kind="clinic"), month=date(2023, 10, 1),
+                         receipts=100, card_users=5, usage_count=5) for _ in range(n))
+
+
+def _admin_attestations(n: int) -> None:
+    from eligibility.models import Program
+    from incentives.services import submit_attestation
+
+    lump_sum = Program.objects.get(code="lump-sum-2024")
+    for _ in range(n):
+        clinic = FacilityFactory(kind="clinic")
+        submit_attestation(user=make_staff(clinic), facility=clinic, program=lump_sum,
+                           poster=True, informed=True)
+
+
+def _admin_claims(n: int) -> None:
+    from tests.factories import claim_under_review
+
+    reviewer = make_admin(roles.REVIEWER)
+    for _ in range(n):
+        claim_under_review(reviewer)
+
+
+def _admin_bank_accounts(n: int) -> None:
+    from tests.payouts.helpers import with_account
+
+    for _ in range(n):
+        with_account(FacilityFactory(kind="clinic"))
+
+
+def _admin_runs(n: int) -> None:
+    from payouts import services as payout_services
+    from tests.payouts.helpers import eligible, lump_sum, officers, set_consignor, transfer_day
+
+    set_consignor()
+    creator, releaser = officers()
+    for _ in range(n):
+        eligible(FacilityFactory(kind="clinic"))
+        payout_services.release_run(run=payout_services.create_run(
+            program=lump_sum(), transfer_date=transfer_day(), actor=creator), actor=releaser)
+
+
+def _admin_run_with_lines(n: int) -> PayoutRun:
+    from payouts import services as payout_services
+    from tests.payouts.helpers import lump_sum, officers, payables, set_consignor, transfer_day
+
+    set_consignor()
+    creator, _releaser = officers()
+    payables(n)
+    return payout_services.create_run(program=lump_sum(), transfer_date=transfer_day(),
+                                      actor=creator)
+
+
+def _admin_declarations(n: int) -> None:
+    for _ in range(n):
+        facility = FacilityFactory(kind="judo")
+        _declarations(facility, make_staff(facility), 1)
+
+
+def _admin_pairings(n: int) -> None:
+    from obligation import services as obligation_services
+
+    for _ in range(n):
+        main, subordinate = FacilityFactory(kind="judo"), FacilityFactory(kind="judo")
+        pairing = obligation_services.propose_annex(user=make_staff(main), facility=main,
+                                                    partner=subordinate, facility_is_main=True)
+        obligation_services.confirm_annex(pairing=pairing, actor=make_staff(subordinate))
+
+
+def _admin_statuses(n: int) -> None:
+    from obligation.compliance import compute_statuses
+
+    for _ in range(n):
+        FacilityFactory(kind="acupuncture")
+    compute_statuses()
+
+
+def _admin_letters(n: int) -> None:
+    from obligation.models import FollowUpKind, FollowUpStep, LetterBatch, LetterBatchState
+
+    admin = make_admin(roles.REVIEWER)
+    for _ in range(n):
+        late = FacilityFactory(kind="acupuncture")
+        batch = LetterBatch.objects.create(
+            kind=LetterBatch.Kind.REQUEST, state=LetterBatchState.DONE, facility_ids=[late.pk],
+            total=1, done=1, stored_name=f"letters-{late.pk}.zip", created_by=admin,
+            finished_at=timezone.now())
+        FollowUpStep.objects.create(facility=late, kind=FollowUpKind.REQUEST_LETTER,
+                                    letter=batch, done_by=admin, done_at=timezone.now())
+
+
+def _admin_sessions(n: int) -> None:
+    from obligation import services as obligation_services
+
+    for _ in range(n):
+        obligation_services.request_session(token=uuid.uuid4(), data={
+            "organisation": "柔道整復師会", "address": "東京都千代田区1-1",
+            "contact_furigana": "たんとう はなこ", "contact_name": "担当 花子",
+            "phone": "03-1111-2222", "email": "kai@example.jp",
+            "preferred_date": date(2030, 1, 10), "preferred_start": time(14, 0),
+            "preferred_end": time(15, 0), "attendees": 20, "occupation": "柔道整復師"})
+
+
+def _admin_survey_answers(n: int) -> None:
+    from obligation import services as obligation_services
+    from obligation.models import SurveyAnswer
+
+    admin = make_admin(roles.REVIEWER)
+    for _ in range(n):
+        answered = FacilityFactory(kind="ama")
+        obligation_services.save_survey_answer(answer=SurveyAnswer(
+            name=answered.name, address=answered.address, registration_code=answered.code,
+            reason="2", channel="post", received_on=date(2025, 2, 3)), actor=admin)
+
+
+def _admin_confirmations(n: int) -> None:
+    from cardreader.models import Confirmation
+
+    facility, _user, _admin = accepted_facility(kind="clinic", devices=n)
+    Confirmation.objects.bulk_create(
+        Confirmation(device_account=account, facility=facility, at=timezone.now(),
+                     day=timezone.localdate(), mode="face", outcome="valid", http_status=200,
+                     serial_hash="a" * 52)
+        for account in DeviceAccount.objects.filter(facility=facility))
+
+
+def _admin_import_jobs(n: int) -> None:
+    from portal.models import ImportJob
+
+    admin = make_admin(roles.SYSTEM_ADMIN)
+    for i in range(n):
+        ImportJob.objects.create(kind="monthly_statistics", stored_name=f"{uuid.uuid4()}.csv",
+                                 original_name=f"job{i}.csv", created_by=admin)
+
+
+def changelist(model: str, make: Callable[[int], object]) -> Callable[[int], Page]:
+    def build(n: int) -> Page:
+        make(n)
+        return _admin_page(reverse(f"admin:{model.replace('.', '_')}_changelist"))
+
+    return build
+
+
+def _facility_with_members(n: int) -> Page:
+    facility = FacilityFactory(kind="judo")
+    for _ in range(n):
+        make_staff(facility)
+    return _admin_page(reverse("admin:facilities_facility_change", args=[facility.pk]))
+
+
+def _application_with_history(n: int) -> Page:
+    facility, user, _admin = accepted_facility(kind="judo", devices=n)
+    application = facility.applications.get()
+    _history(facility, n, user, target=application)
+    return _admin_page(reverse("admin:facilities_usageapplication_change",
+                               args=[application.pk]))
+
+
+def _claim_admin_page(name: str) -> Callable:
+    def build(n: int, settings) -> Page:
+        from subsidies import services as claim_services
+
+        claim, user = _claim_with_items(n, settings)
+        claim = claim_services.submit_claim(claim=claim, user=user)
+        return _admin_page(reverse(name, args=[claim.pk]))
+
+    build.needs_settings = True
+    return build
+
+
+def _run_page(n: int) -> Page:
+    run = _admin_run_with_lines(n)
+    return _admin_page(reverse("admin:payouts_payoutrun_change", args=[run.pk]))
+
+
+def _declaration_page(n: int) -> Page:
+    facility = FacilityFactory(kind="judo")
+    _declarations(facility, make_staff(facility), n)
+    declaration = facility.exemption_declarations.order_by("-pk").first()
+    return _admin_page(reverse("admin:obligation_exemptiondeclaration_change",
+                               args=[declaration.pk]))
+
+
+ADMIN_PAGES: dict[str, Callable] = {
+    "facility-list": changelist("facilities.facility", _admin_facilities),
+    "facility-change": _facility_with_members,
+    "membership-list": changelist("facilities.membership", _admin_memberships),
+    "application-list": changelist("facilities.usageapplication", _admin_applications),
+    "application-change": _application_with_history,
+    "deviceaccount-list": changelist("facilities.deviceaccount", _admin_accounts),
+    "golive-list": changelist("facilities.golive", _admin_golives),
+    "activity-list": changelist("facilities.activity", _admin_activities),
+    "linkattempt-list": changelist("facilities.linkattempt", _admin_link_attempts),
+    "determination-list": changelist("eligibility.determination", _admin_determinations),
+    "statistic-list": changelist("eligibility.monthlystatistic", _admin_statistics),
+    "attestation-list": changelist("eligibility.attestation", _admin_attestations),
+    "claim-list": changelist("subsidies.claim", _admin_claims),
+    "claim-change": _claim_admin_page("admin:subsidies_claim_change"),
+    "claim-review": _claim_admin_page("admin:subsidies_claim_review"),
+    "document-list": changelist("subsidies.document", _admin_claims),
+    "bankaccount-list": changelist("payouts.bankaccount", _admin_bank_accounts),
+    "payoutrun-list": changelist("payouts.payoutrun", _admin_runs),
+    "payoutrun-change": _run_page,
+    "paymentline-list": changelist("payouts.paymentline", _admin_run_with_lines),
+    "declaration-list": changelist("obligation.exemptiondeclaration", _admin_declarations),
+    "declaration-change": _declaration_page,
+    "pairing-list": changelist("obligation.annexpairing", _admin_pairings),
+    "compliance-list": changelist("obligation.compliancestatus", _admin_statuses),
+    "followupstep-list": changelist("obligation.followupstep", _admin_letters),
+    "letterbatch-list": changelist("obligation.letterbatch", _admin_letters),
+    "session-list": changelist("obligation.sessionrequest", _admin_sessions),
+    "survey-list": changelist("obligation.surveyanswer", _admin_survey_answers),
+    "confirmation-list": changelist("cardreader.confirmation", _admin_confirmations),
+    "importjob-list": changelist("portal.importjob", _admin_import_jobs),
+}
+
+
+@pytest.mark.parametrize("name", ADMIN_PAGES)
+def test_admin_page_queries_do_not_grow(name, settings):
+    builder = ADMIN_PAGES[name]
     few = _build(builder, FEW, settings)
     many = _build(builder, MANY, settings)
     _assert_constant(few, many)
