@@ -29,7 +29,7 @@ from .models import (
 
 class RowAutocompleteSelect(AutocompleteSelect):
     """An autocomplete that shows its row's own object, loaded with the rows, instead of
-    asking the database for it once per row (`known`, set by RowObjectFormSet)."""
+    asking the database for it once per row (`known`, set by MembershipFormSet)."""
 
     known = None
 

@@ -137,14 +137,18 @@ def facility_page(name: str, *, detail: str | None = None) -> Callable[[int], Pa
 
 
 def dashboard(n: int) -> Page:
-    """マイページ of a user who is staff of n facilities, each with its history."""
-    user = None
-    for _ in range(n):
-        facility, staff, _admin = accepted_facility(kind="judo")
-        user = user or staff
-        if staff != user:
+    """マイページ of a user who is staff of n facilities, each accepted, with its history."""
+    from tests.factories import submit_start
+
+    user, admin = make_staff(FacilityFactory(kind="judo")), make_admin(roles.REVIEWER)
+    for i in range(n):
+        facility = Membership.objects.filter(user=user).first().facility if i == 0 else \
+            FacilityFactory(kind="judo")
+        if i:
             Membership.objects.create(user=user, facility=facility)
-        _history(facility, 2, staff)
+        facility_services.accept_application(application=submit_start(facility, user),
+                                             actor=admin)
+        _history(facility, 2, user)
     return Page(_staff_client(user), reverse("dashboard"), user)
 
 
@@ -313,16 +317,19 @@ def obligation_page(name: str) -> Callable[[int], Page]:
             _declarations(facility, user, n)
         if name == "obligation:annex":
             _pairings(facility, user, n)
-        compute_statuses()
+        if name == "obligation:overview":
+            compute_statuses()
         return Page(_staff_client(user), reverse(name, args=[facility.pk]), user)
 
     return build
 
 
 def reminders(n: int) -> Page:
-    page = dashboard(n)
-    page.url = reverse("todos:reminders")
-    return page
+    """お知らせメールの設定 of a user who is staff of n facilities."""
+    user = make_staff(FacilityFactory(kind="judo"))
+    for _ in range(n - 1):
+        Membership.objects.create(user=user, facility=FacilityFactory(kind="clinic"))
+    return Page(_staff_client(user), reverse("todos:reminders"), user)
 
 
 def counter(n: int) -> Page:
