@@ -79,6 +79,8 @@ def _count(page: Page) -> tuple[int, list[str]]:
                                                     previous_visited_at=LONG_AGO)
     with CaptureQueriesContext(connection) as queries:
         response = page.client.get(page.url)
+        if response.streaming:  # a CSV export reads its rows while it is sent
+            b"".join(response.streaming_content)
     assert response.status_code == 200, (page.url, response.status_code)
     return len(queries), [query["sql"] for query in queries.captured_queries]
 
@@ -589,12 +591,35 @@ def _admin_import_jobs(n: int) -> None:
                                  original_name=f"job{i}.csv", created_by=admin)
 
 
-def changelist(model: str, make: Callable[[int], object]) -> Callable[[int], Page]:
+def changelist(model: str, make: Callable[[int], object],
+               page: str = "changelist") -> Callable[[int], Page]:
+    """The model's list (or another page of all its rows: "csv", "export")."""
+
     def build(n: int) -> Page:
         make(n)
-        return _admin_page(reverse(f"admin:{model.replace('.', '_')}_changelist"))
+        return _admin_page(reverse(f"admin:{model.replace('.', '_')}_{page}"))
 
     return build
+
+
+def _admin_reports(n: int) -> None:
+    from eligibility.models import Program
+    from incentives.services import ReportInput, submit_activity_report
+
+    cooperation = Program.objects.get(rule=Program.Rule.COOPERATION)
+    for _ in range(n):
+        facility = FacilityFactory(kind="judo")
+        submit_activity_report(user=make_staff(facility), facility=facility,
+                               program=cooperation, data=ReportInput(
+                                   True, True, False, date(2025, 5, 1), date(2025, 6, 1)))
+
+
+def _admin_reader_grants(n: int) -> None:
+    from subsidies.models import FreeReaderGrant
+
+    FreeReaderGrant.objects.bulk_create(
+        FreeReaderGrant(facility=FacilityFactory(kind="clinic"), free_readers=2)
+        for _ in range(n))
 
 
 def _facility_with_members(n: int) -> Page:
@@ -668,6 +693,24 @@ ADMIN_PAGES: dict[str, Callable] = {
     "survey-list": changelist("obligation.surveyanswer", _admin_survey_answers),
     "confirmation-list": changelist("cardreader.confirmation", _admin_confirmations),
     "importjob-list": changelist("portal.importjob", _admin_import_jobs),
+    "report-list": changelist("eligibility.activityreport", _admin_reports),
+    "freereadergrant-list": changelist("subsidies.freereadergrant", _admin_reader_grants),
+    # The exports: every row of the list, as CSV.
+    "facility-export": changelist("facilities.facility", _admin_facilities, "export"),
+    "statistic-export": changelist("eligibility.monthlystatistic", _admin_statistics,
+                                   "export"),
+    "application-csv": changelist("facilities.usageapplication", _admin_applications, "csv"),
+    "claim-csv": changelist("subsidies.claim", _admin_claims, "csv"),
+    "determination-csv": changelist("eligibility.determination", _admin_determinations,
+                                    "csv"),
+    "declaration-csv": changelist("obligation.exemptiondeclaration", _admin_declarations,
+                                  "csv"),
+    "pairing-csv": changelist("obligation.annexpairing", _admin_pairings, "csv"),
+    "survey-csv": changelist("obligation.surveyanswer", _admin_survey_answers, "csv"),
+    "session-csv": changelist("obligation.sessionrequest", _admin_sessions, "csv"),
+    "compliance-csv": changelist("obligation.compliancestatus", _admin_statuses, "csv"),
+    "compliance-counts": changelist("obligation.compliancestatus", _admin_statuses, "counts"),
+    "followupstep-csv": changelist("obligation.followupstep", _admin_letters, "csv"),
 }
 
 
