@@ -28,6 +28,7 @@ from portal.admin_permissions import EvidenceAdmin, permission_check
 from portal.admin_widgets import WellFormedChoices
 from portal.admin_workflow import CsvExportAdmin, WorkflowAdmin
 from portal.csv_export import csv_response
+from portal.db_routers import replica_reads
 from portal.errors import IllegalTransition, ServiceError, add_error_to_form
 from portal.forms import ISODateField, NormalizedForm
 from portal.normalize import nfkc
@@ -569,9 +570,10 @@ class ComplianceStatusAdmin(CsvExportAdmin, EvidenceAdmin, admin.ModelAdmin):
     @staticmethod
     def counts() -> dict:
         """Prefecture × state in one aggregate query: 47 rows, a total row and column."""
-        found = {(row["prefecture"], row["state"]): row["n"] for row in (
-            ComplianceStatus.objects.order_by().values("prefecture", "state")
-            .annotate(n=Count("pk")))}
+        with replica_reads():  # the read replica, when there is one (portal/db_routers.py)
+            found = {(row["prefecture"], row["state"]): row["n"] for row in (
+                ComplianceStatus.objects.order_by().values("prefecture", "state")
+                .annotate(n=Count("pk")))}
         states = list(ComplianceState)
         rows = []
         for code, name in PREFECTURES:

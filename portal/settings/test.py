@@ -1,7 +1,7 @@
 """Test settings: PostgreSQL when DATABASE_URL is set (CI), SQLite otherwise; fast hashing."""
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, env
+from .base import BASE_DIR, DATABASES, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -18,3 +18,6 @@ ACCOUNT_RATE_LIMITS = {"login_failed": "1000/m/ip,1000/5m/key", "confirm_email":
                        "login": "1000/m/ip", "signup": "1000/m/ip",
                        "reset_password": "1000/m/ip,1000/m/key"}
 SERVICES_REQUIRED = env.bool("CI", default=False)
+# With DATABASE_REPLICA_URL set, the replica is the test database itself (a mirror).
+if "replica" in DATABASES:
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
