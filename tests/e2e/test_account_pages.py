@@ -131,3 +131,70 @@ def test_the_emailed_link_completes_the_sign_up(new_page):
     page.goto(link)
     page.get_by_role("button", name="確認する").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("マイページ")
+
+
+def _reauthenticate_if_asked(page):
+    """allauth asks for the password again before a change to the account's security."""
+    if page.get_by_role("heading", level=1, name="ご本人の確認").count():
+        page.get_by_label("パスワード 必須", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="確認する").click()
+
+
+def test_signed_in_account_pages(new_page, log_in):
+    """The pages of a signed-in person's account, each form with its errors shown: e-mail
+    addresses, password change, log-out, two-factor (set up: its codes and its removal), and
+    the password reset's e-mailed link (a good one and a bad one)."""
+    from django.core import mail
+
+    problems = {}
+    user = UserFactory()
+    TOTP.activate(user, generate_totp_secret())
+    page = new_page()
+    page.goto("/accounts/login/")
+    page.get_by_label("メールアドレス").fill(user.email)
+    page.get_by_label("パスワード 必須", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="ログイン").click()
+    from tests.e2e.conftest import current_totp_code
+
+    page.get_by_label("確認コード").fill(current_totp_code(user.email))
+    page.get_by_role("button", name="ログイン").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("マイページ")
+
+    page.goto("/accounts/email/")
+    _check(page, "e-mail addresses", problems)
+    page.locator("#id_email").fill("not-an-address")
+    page.locator("main form button[name=action_add]").click()
+    expect(page.locator(".error-summary, .errorlist").first).to_be_visible()
+    _check(page, "e-mail addresses with an error", problems)
+
+    page.goto("/accounts/password/change/")
+    _reauthenticate_if_asked(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("パスワードの変更")
+    _check(page, "password change", problems)
+    page.get_by_role("button", name="パスワードを変更する").click()
+    expect(page.locator(".error-summary")).to_be_visible()
+    _check(page, "password change with errors", problems)
+
+    for label, url in [("two-factor", "/accounts/2fa/"),
+                       ("recovery codes generate", "/accounts/2fa/recovery-codes/generate/"),
+                       ("two-factor deactivate", "/accounts/2fa/totp/deactivate/"),
+                       ("log-out", "/accounts/logout/")]:
+        page.goto(url)
+        _reauthenticate_if_asked(page)
+        _check(page, label, problems)
+
+    reset = new_page()
+    reset.goto("/accounts/password/reset/key/1-bad-key/")
+    _check(reset, "password reset link, a bad one", problems)
+    reset.goto("/accounts/password/reset/")
+    reset.get_by_label("メールアドレス").fill(user.email)
+    sent = len(mail.outbox)
+    reset.get_by_role("button", name="再設定のメールを送る").click()
+    expect(reset.get_by_role("heading", level=1)).to_have_text("再設定のメールを送りました")
+    link = re.search(r"https?://\S+/accounts/password/reset/key/\S+/", mail.outbox[sent].body)
+    reset.goto(link.group(0))
+    _check(reset, "password reset from the link", problems)
+    reset.locator("main form button[type=submit]").click()
+    expect(reset.locator(".error-summary")).to_be_visible()
+    _check(reset, "password reset from the link with errors", problems)
+    assert not problems, _report(problems)
