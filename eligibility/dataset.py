@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from facilities.codes import with_check_digit
+from facilities.demo import DEMO_FACILITIES
 from facilities.models import Facility, GoLive
 from payouts.models import BankAccount
 
@@ -26,6 +27,9 @@ POINT_TABLE = {"hospital": "1", "clinic": "1", "dental": "3", "pharmacy": "4"}
 MONTHS = [date(2023, 10, 1), date(2023, 11, 1), date(2023, 12, 1)] + [
     date(2024, m, 1) for m in range(1, 9)
 ]
+# The demo's codes (load_demo) are never generated, so that the demo and the dataset can be
+# loaded into one database in either order.
+RESERVED_CODES = frozenset(code for _, code, *_ in DEMO_FACILITIES)
 RECEIPTS_SCALE = {"hospital": 6000, "clinic": 900, "dental": 500, "pharmacy": 1200,
                   "judo": 120, "ama": 60, "acupuncture": 60, "ama_acupuncture": 80}
 
@@ -67,6 +71,9 @@ def generate_dataset(*, facilities: int, seed: int = 1) -> dict[str, int]:
         prefecture = f"{rng.randint(1, 47):02d}"
         if kind in POINT_TABLE:
             code = with_check_digit(f"{prefecture}{POINT_TABLE[kind]}{pk % 1_000_000:06d}")
+            if code in RESERVED_CODES:
+                number = (pk + 500_000) % 1_000_000
+                code = with_check_digit(f"{prefecture}{POINT_TABLE[kind]}{number:06d}")
         else:
             code = f"協G{pk:08d}"
         main = None

@@ -1,11 +1,13 @@
 """Demo facts for the incentive programs: monthly statistics for the demo's medical
 facilities (one at the seed's worked example), a report and an attestation, a bank account;
-then the batch. Idempotent."""
+then their results. Idempotent, and touches only the demo's facilities: a database that also
+holds the synthetic national dataset (generate_dataset) keeps that data as it is."""
 
 from datetime import date
 
 from django.db import transaction
 
+from facilities.demo import DEMO_FACILITIES
 from facilities.models import MEDICAL_KINDS, Facility, GoLive
 
 from . import services
@@ -23,7 +25,8 @@ FIGURES = {"hospital": (8000, 240, 700), "clinic": (1000, 40, 200), "dental": (1
 def load_demo_incentives() -> None:
     lump_sum = Program.objects.get(code="lump-sum-2024")
     cooperation = Program.objects.get(code="cooperation-2025")
-    for facility in Facility.objects.filter(kind__in=MEDICAL_KINDS, name__isnull=False):
+    demo = Facility.objects.filter(code__in=[code for _, code, *_ in DEMO_FACILITIES])
+    for facility in demo.filter(kind__in=MEDICAL_KINDS):
         if facility.kind not in FIGURES or facility.statistics.exists():
             continue
         receipts, oct_users, best = FIGURES[facility.kind]
@@ -34,7 +37,7 @@ def load_demo_incentives() -> None:
         Attestation.objects.get_or_create(facility=facility, program=lump_sum,
                                           defaults={"poster": True, "informed": True})
     for golive in GoLive.objects.select_related("facility").filter(
-        facility__kind__in=["judo", "ama", "acupuncture", "ama_acupuncture"]
+        facility__in=demo, facility__kind__in=["judo", "ama", "acupuncture", "ama_acupuncture"]
     ):
         ActivityReport.objects.get_or_create(
             facility=golive.facility, program=cooperation,
@@ -42,4 +45,6 @@ def load_demo_incentives() -> None:
                       "activity_from": max(golive.date, date(2025, 5, 1)),
                       "activity_to": date(2025, 7, 31)},
         )
-    services.run_all_open_programs()
+    facility_ids = sorted(demo.values_list("pk", flat=True))
+    for program in services.open_batch_programs():
+        services.run_eligibility(program=program, facility_ids=facility_ids)

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
 from eligibility.demo import load_demo_incentives
-from facilities.demo import load_demo
+from facilities.demo import DEMO_FACILITIES, load_demo
 from facilities.models import Facility
 from subsidies.models import FreeReaderGrant
 
@@ -16,7 +16,8 @@ class Command(BaseCommand):
             logins = load_demo()
             load_demo_incentives()
             # The demo hospital received one face-recognition reader free (§6.3).
-            for hospital in Facility.objects.filter(kind="hospital"):
+            demo_codes = [code for _, code, *_ in DEMO_FACILITIES]
+            for hospital in Facility.objects.filter(kind="hospital", code__in=demo_codes):
                 FreeReaderGrant.objects.get_or_create(facility=hospital,
                                                       defaults={"free_readers": 1})
         self.stdout.write("デモデータを読み込みました。ログイン情報（実行のたびにパスワードを再設定）:")
