@@ -290,3 +290,82 @@ def test_application_form_works_with_the_keyboard_alone(new_page, log_in):
     application = UsageApplication.objects.get(facility=facility)
     assert (application.contact_name, application.phone, application.staff_count,
             application.device_count) == ("鍵盤 太郎", "03-1234-5678", 2, 1)
+
+
+def _submit_empty(page, button):
+    """Send the main form as it is (or emptied by the caller); its errors are then shown."""
+    page.get_by_role("main").get_by_role("button", name=button, exact=True).click()
+    expect(page.locator(".error-summary").first).to_be_visible()
+
+
+def test_the_other_facility_pages_and_their_forms_with_errors(new_page, log_in):
+    """Every facility page not walked above (attestation, claim pages, bank account
+    confirmation, declarations and their moves, the counter, the explanation session's
+    steps), each form sent with errors."""
+    import uuid
+
+    from obligation import services as obligation_services
+    from obligation.rules import Practitioner
+    from tests.factories import claim_with_receipt
+
+    facility, user, _admin = accepted_facility(kind="judo", devices=1)
+    services.set_golive_date(user=user, facility=facility, golive_date=date(2025, 6, 10))
+    claim, _other = claim_with_receipt(facility)
+    item = claim.items.get()
+    clinic = FacilityFactory(kind="clinic")
+    Membership.objects.create(user=user, facility=clinic)
+    declaring = FacilityFactory(kind="judo")
+    Membership.objects.create(user=user, facility=declaring)
+    declaration = obligation_services.declare_exemption(
+        user=user, facility=declaring, token=uuid.uuid4(),
+        data=obligation_services.DeclarationInput(
+            reason="1-1", contact_name="担当 花子", practitioners=(
+                Practitioner(birth_date=date(1950, 1, 1), full_time=True, name="柔整 一郎"),)))
+    partner = FacilityFactory(kind="judo")
+    pairing = obligation_services.propose_annex(user=user, facility=facility, partner=partner,
+                                                facility_is_main=True)
+
+    page = new_page()
+    log_in(page, user.email)
+    problems = {}
+    base = f"/facilities/{facility.pk}"
+    for label, url in [
+        ("attestation", f"/facilities/{clinic.pk}/money/lump-sum-2024/attest/"),
+        ("a claim", f"{base}/claims/{claim.pk}/"),
+        ("a claim's item", f"{base}/claims/{claim.pk}/items/{item.pk}/"),
+        ("claim confirmation", f"{base}/claims/{claim.pk}/confirm/"),
+        ("exemption withdrawal", f"/facilities/{declaring.pk}/obligation/exemption/"
+                                 f"{declaration.pk}/withdraw/"),
+        ("annex move", f"{base}/obligation/annex/{pairing.pk}/withdraw/"),
+        ("annex with a pairing", f"{base}/obligation/annex/"),
+        ("counter", f"{base}/counter/"),
+        ("counter without device accounts", f"/facilities/{clinic.pk}/counter/"),
+        ("reminders", "/todos/reminders/"),
+    ]:
+        response = page.goto(url)
+        assert response.ok, f"{url}: {response.status}"
+        _check(page, label, problems)
+
+    forms = [
+        ("link with errors", "/facilities/link/", "確認する"),
+        ("activity report with errors", f"{base}/money/cooperation-2025/report/", "報告する"),
+        ("claim item with errors", f"{base}/claims/{claim.pk}/", "明細と領収書を保存"),
+        ("bank account with errors", f"{base}/money/bank/", "確認画面へ"),
+        ("exemption with errors", f"{base}/obligation/exemption/", "確認画面へ"),
+        ("annex with errors", f"{base}/obligation/annex/", "確認画面へ"),
+    ]
+    for label, url, button in forms:
+        page.goto(url)
+        _submit_empty(page, button)
+        _check(page, label, problems)
+
+    page.goto(f"{base}/claims/{claim.pk}/items/{item.pk}/")
+    page.get_by_label("単価（税抜・円）").fill("")
+    _submit_empty(page, "保存")
+    _check(page, "claim item edit with errors", problems)
+
+    page.goto(f"{base}/applications/change/")
+    page.get_by_label("担当者名").fill("")
+    _submit_empty(page, "確認画面へ")
+    _check(page, "change application with errors", problems)
+    assert not problems, _report(problems)
