@@ -4,6 +4,7 @@ import uuid
 from django import forms
 
 from portal.forms import ISODateField, NormalizedForm
+from portal.normalize import digits
 
 from .models import EndAction, FacilityKind
 from .prefectures import PREFECTURES
@@ -107,4 +108,15 @@ class PublicListFilterForm(NormalizedForm):
     kind = forms.ChoiceField(
         label="種別", choices=[("", "すべて"), *FacilityKind.choices], required=False
     )
-    name = forms.CharField(label="名称・所在地", max_length=100, required=False)
+    name = forms.CharField(
+        label="名称・所在地", max_length=100, required=False,
+        help_text="名称や所在地の一部を入力してください。ひらがな・カタカナ、全角・半角は区別しません。",
+    )
+    code = forms.CharField(
+        label="医療機関等コード・登録記号番号", max_length=24, required=False,
+        help_text="先頭から何桁でも検索できます（例: 0113）。全角数字でも入力できます。",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def clean_code(self) -> str:
+        return digits(self.cleaned_data["code"])

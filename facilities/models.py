@@ -1,6 +1,9 @@
 """Facilities, their staff, usage-start applications, device accounts, go-live dates and
 the public list (DOMAIN §2–§4)."""
 
+import unicodedata
+
+import jaconv
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
@@ -355,22 +358,50 @@ class GoLive(models.Model):
         return f"{self.facility}: {self.date.isoformat()}"
 
 
+def public_search_key(value: str) -> str:
+    """Text as the public list's search compares it, for the stored column and the typed words
+    alike: NFKC (full-width letters and digits, half-width kana), lower case, katakana as
+    hiragana, without spaces or control characters — so あおば finds アオバ and ｱｵﾊﾞ."""
+    text = jaconv.kata2hira(unicodedata.normalize("NFKC", value or "").lower())
+    return "".join(ch for ch in text if not ch.isspace() and unicodedata.category(ch)[0] != "C")
+
+
+def public_list_search_text(*, name: str, prefecture: str, address: str) -> str:
+    """What the public list's search looks in: the name, a line break (no search matches
+    across it, as typed words lose their spaces and line breaks), then prefecture and address."""
+    return (public_search_key(name) + "\n"
+            + public_search_key(PREFECTURE_NAMES.get(prefecture, "") + address))
+
+
 class PublicListEntry(models.Model):
-    """The weekly snapshot of facilities that accept the My Number insurance card."""
+    """The weekly snapshot of facilities that accept the My Number insurance card.
+
+    `search_text` is the name, then a line break, then prefecture and address, each through
+    `public_search_key` (the break keeps a search from matching across the two). On PostgreSQL
+    migration 0006 gives it a GIN trigram index (pg_trgm), which the model cannot declare
+    because SQLite has none; `code` has a prefix (pattern) index, (prefecture, code) orders the
+    list and is its page key."""
 
     facility = models.OneToOneField(Facility, verbose_name="施設", on_delete=models.CASCADE, related_name="+")
     code = models.CharField(max_length=24)
-    name = models.CharField(max_length=200, db_index=True)
+    name = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=FacilityKind.choices)
     prefecture = models.CharField(max_length=2, choices=PREFECTURES)
     address = models.CharField(max_length=300, blank=True)
     golive_date = models.DateField("運用開始日")
+    search_text = models.TextField("検索用の文字列", blank=True, default="")
 
     class Meta:
         verbose_name = "公開リスト掲載"
         verbose_name_plural = "公開リスト掲載"
         ordering = ["prefecture", "code"]
-        indexes = [models.Index(fields=["prefecture", "kind"])]
+        constraints = [
+            models.UniqueConstraint(fields=["prefecture", "code"], name="public_list_order")
+        ]
+        indexes = [
+            models.Index(fields=["code"], opclasses=["varchar_pattern_ops"],
+                         name="public_list_code_prefix"),
+        ]
 
     def __str__(self) -> str:
         return self.name

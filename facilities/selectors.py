@@ -4,9 +4,12 @@ user's facilities may see; another facility's object is a 404, never its data.""
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, F, Func, QuerySet, Value
+from django.db.models.lookups import GreaterThan, LessThan
 from django.http import Http404
 from django.utils import timezone
+
+from portal.normalize import nfkc
 
 from .models import (
     Activity,
@@ -21,7 +24,9 @@ from .models import (
     PublicListEntry,
     UsageApplication,
     UsageStatus,
+    public_search_key,
 )
+from .prefectures import PREFECTURE_NAMES
 
 # Online qualification began in 2021; a planned go-live may be up to a year ahead.
 EARLIEST_GOLIVE = date(2021, 1, 1)
@@ -246,17 +251,102 @@ def _journey(facility: Facility, *, start: UsageApplication | None, accepted: bo
 # ---------------------------------------------------------------- public list
 
 
+PUBLIC_PAGE_SIZE = 50
+# A search counts its matches up to this many and says 「1000件以上」 beyond: an exact count of
+# a broad search over the whole list (400k rows) reads every match, on every page.
+PUBLIC_COUNT_CAP = 1000
+
+
+def public_search_words(text: str) -> list[str]:
+    """The typed words (split at spaces of any width), each as the search column holds text."""
+    return [word for word in (public_search_key(part) for part in nfkc(text).split()) if word]
+
+
 def facilities_listed_publicly(
-    *, prefecture: str = "", kind: str = "", name: str = ""
+    *, prefecture: str = "", kind: str = "", name: str = "", code: str = ""
 ) -> QuerySet[PublicListEntry]:
+    """Every word of `name` in the name or the address (kana and width ignored, `%` and `_`
+    are plain characters), `code` as the start of the code; in list order."""
     entries = PublicListEntry.objects.all()
     if prefecture:
         entries = entries.filter(prefecture=prefecture)
     if kind:
         entries = entries.filter(kind=kind)
-    if name:
-        entries = entries.filter(Q(name__icontains=name) | Q(address__icontains=name))
+    for word in public_search_words(name):
+        entries = entries.filter(search_text__contains=word)
+    if code:
+        entries = entries.filter(code__startswith=code)
     return entries.order_by("prefecture", "code")
+
+
+class _Row(Func):
+    """A row value `(a, b)`, compared as a whole, so that a page key is an index bound."""
+
+    template = "(%(expressions)s)"
+    output_field = CharField()
+
+
+@dataclass(frozen=True)
+class PublicListPage:
+    entries: list[PublicListEntry]
+    count: int
+    count_is_floor: bool  # more matches than `count`: shown as 「N件以上」
+    next_key: str = ""
+    previous_key: str = ""
+    is_first: bool = True
+
+
+def public_page_key(entry: PublicListEntry) -> str:
+    return f"{entry.prefecture}:{entry.code}"
+
+
+def _parse_page_key(key: str) -> tuple[str, str] | None:
+    prefecture, separator, code = (key or "").partition(":")
+    if separator and prefecture in PREFECTURE_NAMES and 0 < len(code) <= 24:
+        return prefecture, code
+    return None
+
+
+def public_list_page(
+    *, prefecture: str = "", kind: str = "", name: str = "", code: str = "",
+    after: str = "", before: str = "",
+) -> PublicListPage:
+    """One page of the public list, paged by key (the entries after or before a
+    (prefecture, code)), so that every page costs the same, however far on. The count is
+    the snapshot's for the whole list, exact when the matches fit on one page, and else
+    counted up to PUBLIC_COUNT_CAP."""
+    entries = facilities_listed_publicly(prefecture=prefecture, kind=kind, name=name, code=code)
+    size = PUBLIC_PAGE_SIZE
+    row = _Row(F("prefecture"), F("code"))
+    if key := _parse_page_key(before):
+        rows = list(entries.filter(LessThan(row, _Row(Value(key[0]), Value(key[1]))))
+                    .order_by("-prefecture", "-code")[:size + 1])
+        has_previous, has_next = len(rows) > size, True
+        rows = rows[:size][::-1]
+    else:
+        key = _parse_page_key(after)
+        if key:
+            entries_after = entries.filter(GreaterThan(row, _Row(Value(key[0]), Value(key[1]))))
+        else:
+            entries_after = entries
+        rows = list(entries_after[:size + 1])
+        has_previous, has_next = key is not None, len(rows) > size
+        rows = rows[:size]
+    searched = bool(prefecture or kind or public_search_words(name) or code)
+    build = None if searched else latest_public_list_build()
+    if build is not None:
+        count, floor = build.entry_count, False
+    elif not has_previous and not has_next:
+        count, floor = len(rows), False
+    else:
+        count = entries.order_by()[:PUBLIC_COUNT_CAP + 1].count()
+        count, floor = min(count, PUBLIC_COUNT_CAP), count > PUBLIC_COUNT_CAP
+    return PublicListPage(
+        entries=rows, count=count, count_is_floor=floor,
+        next_key=public_page_key(rows[-1]) if has_next and rows else "",
+        previous_key=public_page_key(rows[0]) if has_previous and rows else "",
+        is_first=key is None,
+    )
 
 
 def latest_public_list_build() -> PublicListBuild | None:

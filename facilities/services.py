@@ -39,6 +39,7 @@ from .models import (
     PublicListBuild,
     PublicListEntry,
     UsageApplication,
+    public_list_search_text,
 )
 from .selectors import facility_emails, has_accepted_start, usage_window
 
@@ -512,6 +513,8 @@ def rebuild_public_list() -> PublicListBuild:
                 PublicListEntry(
                     facility_id=facility_id, code=code, name=name, kind=kind,
                     prefecture=prefecture, address=address, golive_date=golive_date,
+                    search_text=public_list_search_text(
+                        name=name, prefecture=prefecture, address=address),
                 )
             )
             if len(batch) >= 5000:

@@ -259,17 +259,21 @@ def _public_filter(request: HttpRequest) -> PublicListFilterForm:
     return form
 
 
+def _public_criteria(form: PublicListFilterForm) -> dict[str, str]:
+    data = form.cleaned_data if form.is_bound else {}
+    return {field: data.get(field, "") for field in ("prefecture", "kind", "name", "code")}
+
+
 def public_list(request: HttpRequest) -> HttpResponse:
     form = _public_filter(request)
-    criteria = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    entries = selectors.facilities_listed_publicly(
-        prefecture=criteria.get("prefecture", ""),
-        kind=criteria.get("kind", ""),
-        name=criteria.get("name", ""),
-    )
-    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    # A refused search (too long, an unknown prefecture) lists nothing under its error.
+    page = (selectors.public_list_page(**_public_criteria(form),
+                                       after=request.GET.get("after", ""),
+                                       before=request.GET.get("before", ""))
+            if not form.is_bound or form.is_valid() else None)
     query = request.GET.copy()
-    query.pop("page", None)
+    for key in ("after", "before", "page"):
+        query.pop(key, None)
     return render(
         request,
         "facilities/public_list.html",
@@ -282,14 +286,14 @@ def public_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def public_list_csv(request: HttpRequest) -> StreamingHttpResponse:
+def public_list_csv(request: HttpRequest) -> StreamingHttpResponse | HttpResponse:
+    """Streamed row by row (a server-side cursor on PostgreSQL), never held whole. A refused
+    search goes back to the list, where its error shows, instead of exporting everything."""
     form = _public_filter(request)
-    criteria = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    entries = selectors.facilities_listed_publicly(
-        prefecture=criteria.get("prefecture", ""),
-        kind=criteria.get("kind", ""),
-        name=criteria.get("name", ""),
-    ).values_list("code", "name", "kind", "prefecture", "address", "golive_date")
+    if form.is_bound and not form.is_valid():
+        return redirect(f"{reverse('public:list')}?{request.GET.urlencode()}")
+    entries = selectors.facilities_listed_publicly(**_public_criteria(form)).values_list(
+        "code", "name", "kind", "prefecture", "address", "golive_date")
     kinds = dict(FacilityKind.choices)
     rows = (
         (code, name, kinds.get(kind, kind), PREFECTURE_NAMES.get(prefecture, ""), address,
