@@ -6,9 +6,10 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from simple_history.admin import SimpleHistoryAdmin
 
-from facilities.models import Facility
 from portal.admin_imports import CsvImportExportAdmin
 from portal.admin_permissions import EvidenceAdmin, permission_check
 from portal.admin_widgets import WellFormedChoices
@@ -17,6 +18,7 @@ from portal.errors import ServiceError
 from portal.wareki import to_wareki
 
 from . import services
+from .engine import RULES
 from .models import (
     ActivityReport,
     Attestation,
@@ -24,10 +26,9 @@ from .models import (
     EligibilityRun,
     MonthlyStatistic,
     ParameterVersion,
+    PreviewState,
     Program,
 )
-
-PREVIEW_ROWS = 200
 
 
 @admin.register(Program)
@@ -121,36 +122,44 @@ class ParameterVersionAdmin(WellFormedChoices, SimpleHistoryAdmin):
         return [
             path("<int:pk>/preview/", self.admin_site.admin_view(self.preview_view),
                  name="eligibility_parameterversion_preview"),
+            path("<int:pk>/preview/start/", self.admin_site.admin_view(self.preview_start_view),
+                 name="eligibility_parameterversion_preview_start"),
             path("<int:pk>/apply/", self.admin_site.admin_view(self.apply_view),
                  name="eligibility_parameterversion_apply"),
             *super().get_urls(),
         ]
 
     def preview_view(self, request, pk: int):
+        """The kept 「適用前の確認」 of this version: its progress while the task runs (the
+        page refreshes itself), then the facilities whose results change, and the apply
+        form resting on it. A preview computed before the parameters were edited is not
+        shown as theirs."""
         version = get_object_or_404(ParameterVersion, pk=pk)
         if not self.has_apply_permission(request):
             raise PermissionDenied
-        try:
-            preview = services.preview_version(version)
-        except services.ParameterError as error:
-            self.message_user(request, error.message, messages.ERROR)
-            return redirect("admin:eligibility_parameterversion_change", pk)
-        shown = sorted(preview.changes, key=lambda c: -abs(c.difference))[:PREVIEW_ROWS]
-        names = dict(
-            (pk, (code, name)) for pk, code, name in Facility.objects.filter(
-                pk__in=[c.facility_id for c in shown]
-            ).values_list("pk", "code", "name")
-        )
+        preview = services.current_preview(version)
+        stale = preview is None and version.previews.exists()
         context = {
             **self.admin_site.each_context(request),
             "title": f"{version} の適用前の確認",
             "version": version,
             "preview": preview,
-            "rows": [(change, *names.get(change.facility_id, ("", ""))) for change in shown],
+            "stale": stale,
+            "batch": version.program.rule in RULES,
             "opts": self.model._meta,
-            "can_apply": version.status == ParameterVersion.Status.DRAFT,
+            "is_draft": version.status == ParameterVersion.Status.DRAFT,
         }
         return TemplateResponse(request, "admin/eligibility/preview.html", context)
+
+    def preview_start_view(self, request, pk: int):
+        version = get_object_or_404(ParameterVersion, pk=pk)
+        if not self.has_apply_permission(request) or request.method != "POST":
+            raise PermissionDenied
+        try:
+            services.start_preview(version=version, actor=request.user)
+        except ServiceError as error:
+            self.message_user(request, error.message, messages.ERROR)
+        return redirect("admin:eligibility_parameterversion_preview", pk)
 
     def apply_view(self, request, pk: int):
         version = get_object_or_404(ParameterVersion, pk=pk)
@@ -159,7 +168,16 @@ class ParameterVersionAdmin(WellFormedChoices, SimpleHistoryAdmin):
         if request.method != "POST":
             return redirect("admin:eligibility_parameterversion_preview", pk)
         try:
-            applied = services.apply_version(version=version, actor=request.user)
+            # The preview the page showed (refused if the parameters changed since), else
+            # the one kept for the parameters as they are, if any: named in the history.
+            preview = services.current_preview(version)
+            if request.POST.get("preview"):
+                preview = services.preview_for_apply(version=version,
+                                                     preview_id=request.POST["preview"])
+            elif preview is not None and preview.state != PreviewState.DONE:
+                preview = None
+            applied = services.apply_version(version=version, actor=request.user,
+                                             preview=preview)
         except ServiceError as error:
             self.message_user(request, error.message, messages.ERROR)
             return redirect("admin:eligibility_parameterversion_preview", pk)
@@ -239,10 +257,17 @@ class DeterminationAdmin(CsvExportAdmin, EvidenceAdmin, admin.ModelAdmin):
     search_fields = ["facility__code", "facility__name"]
     list_select_related = ["facility", "program"]
     readonly_fields = ["facility", "program", "parameter_version", "eligible", "amount",
-                       "reasons", "details", "determined_at", "payout_locked"]
+                       "reason_lines", "details", "facts", "stored_reasons", "determined_at",
+                       "payout_locked"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="判定理由")
+    def reason_lines(self, determination: Determination):
+        # Written by the rule from the facts kept with the result (or the texts kept).
+        return format_html_join(mark_safe("<br>"), "{}",
+                                ((text,) for text in determination.reasons))
 
 
 @admin.register(EligibilityRun)

@@ -16,8 +16,18 @@ from facilities.kinds import MEDICAL_KINDS, SEJUTSU_KINDS
 from . import facts
 from .models import ParameterVersion, Program
 from .rules.base import Determination as Result
-from .rules.cooperation import CooperationParams, determine_cooperation
-from .rules.lump_sum import LumpSumParams, determine_lump_sum
+from .rules.cooperation import (
+    CooperationFacts,
+    CooperationJudge,
+    CooperationParams,
+    determine_cooperation,
+)
+from .rules.lump_sum import (
+    LumpSumFacts,
+    LumpSumJudge,
+    LumpSumParams,
+    determine_lump_sum,
+)
 from .rules.subsidies import (
     CostSubsidyParams,
     OfferAnswer,
@@ -39,6 +49,11 @@ class RuleBinding:
     # Determined by the batch from the facts (協力金, 一時金) …
     facts: Callable[..., Iterator[tuple[int, Any]]] | None = None
     determine: Callable[[Any, Any], Result] | None = None
+    # … through the rule's first half, the verdict (params → facts → eligible, amount,
+    # cell) without the words, which the batch keeps with the facts; `determine` adds the
+    # words when a page shows them.
+    judge: Callable[[Any], Callable[[Any], Any]] | None = None
+    facts_type: type | None = None  # its `json_text()` is kept, `from_json` reads it back
     # … or offered to the facility as a claim (補助金): (params, OfferFacts) → OfferAnswer.
     offer: Callable[[Any, OfferFacts], OfferAnswer] | None = None
 
@@ -50,10 +65,12 @@ class RuleBinding:
 REGISTRY: dict[str, RuleBinding] = {
     Program.Rule.COOPERATION: RuleBinding(
         CooperationParams.from_dict, SEJUTSU_KINDS, facts.cooperation_facts,
-        determine_cooperation,
+        determine_cooperation, judge=CooperationJudge,
+        facts_type=CooperationFacts,
     ),
     Program.Rule.LUMP_SUM: RuleBinding(
-        LumpSumParams.from_dict, MEDICAL_KINDS, facts.lump_sum_facts, determine_lump_sum
+        LumpSumParams.from_dict, MEDICAL_KINDS, facts.lump_sum_facts, determine_lump_sum,
+        judge=LumpSumJudge, facts_type=LumpSumFacts,
     ),
     Program.Rule.DEVICE_SEJUTSU: RuleBinding(
         CostSubsidyParams.from_dict, SEJUTSU_KINDS, offer=offer_sejutsu_cost
@@ -111,6 +128,28 @@ def results_for(
     params = binding.params_from_dict(version.params)
     for facility_id, fact in binding.facts(program, params, facility_ids):
         yield facility_id, binding.determine(params, fact)
+
+
+def verdicts_for(
+    version: ParameterVersion, facility_ids: list[int] | None = None
+) -> Iterator[tuple[int, Any, Any]]:
+    """Every facility's facts and verdict under one parameter version, without the reason
+    texts (the batch and the preview; nothing written)."""
+    program = version.program
+    binding = RULES[program.rule]
+    params = binding.params_from_dict(version.params)
+    judge = binding.judge(params)
+    for facility_id, fact in binding.facts(program, params, facility_ids):
+        yield facility_id, fact, judge(fact)
+
+
+def reason_texts_for(determination) -> list[str]:
+    """The reason texts of a stored result, written by its rule from the facts kept with it
+    under the parameter version that produced it."""
+    binding = RULES[determination.program.rule]
+    params = binding.params_from_dict(determination.parameter_version.params)
+    fact = binding.facts_type.from_json(determination.facts)
+    return binding.determine(params, fact).reason_texts
 
 
 def result_now(program: Program, facility_id: int, *, on: date | None = None) -> Result | None:

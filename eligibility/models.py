@@ -200,15 +200,24 @@ class Determination(models.Model):
     """A facility's result for a program: eligible or not, amount, and why. A result put
     into a payout (payout_locked) is never replaced by a later run."""
 
+    # No index of their own: (facility, program) and (program, eligible) lead with them.
     facility = models.ForeignKey(
-        Facility, verbose_name="施設", on_delete=models.CASCADE, related_name="determinations"
+        Facility, verbose_name="施設", on_delete=models.CASCADE, related_name="determinations",
+        db_index=False,
     )
-    program = models.ForeignKey(Program, verbose_name="プログラム", on_delete=models.PROTECT, related_name="determinations")
+    program = models.ForeignKey(Program, verbose_name="プログラム", on_delete=models.PROTECT,
+                                related_name="determinations", db_index=False)
     parameter_version = models.ForeignKey(ParameterVersion, verbose_name="パラメータの版", on_delete=models.PROTECT)
     eligible = models.BooleanField("支給対象")
     amount = models.PositiveIntegerField("金額（円）")
-    reasons = models.JSONField("判定理由", default=list)
-    details = models.JSONField("判定の詳細", default=dict)
+    # The facts the rule read (JSON of the rule's facts) and the cell it chose: the reason
+    # texts are written from them by the rule when a page shows them (`reasons`).
+    facts = models.JSONField("判定に用いた事実", null=True, blank=True)
+    details = models.JSONField("判定の区分", default=dict)
+    # The texts of results determined before the facts were kept (kept as they were shown,
+    # e.g. results already in a payout); empty for results that keep their facts.
+    stored_reasons = models.JSONField("判定理由（記録済みの文面）", default=list, blank=True,
+                                      db_column="reasons")
     determined_at = models.DateTimeField("判定日時")
     payout_locked = models.BooleanField("支払処理済み", default=False)
 
@@ -229,6 +238,21 @@ class Determination(models.Model):
     def __str__(self) -> str:
         return f"{self.facility.code} {self.program.code}: {self.amount}"
 
+    @property
+    def reasons(self) -> list[str]:
+        """The reason texts the facility reads: written by the program's rule from the facts
+        kept with this result, under the parameter version that produced it (the rule stays
+        the one place that words them); the stored texts for results kept from before."""
+        if self.facts is None:
+            return list(self.stored_reasons or [])
+        from .engine import reason_texts_for  # the engine imports these models
+
+        return reason_texts_for(self)
+
+    @reasons.setter
+    def reasons(self, texts: list[str]) -> None:
+        self.stored_reasons = list(texts)
+
 
 class EligibilityRun(models.Model):
     program = models.ForeignKey(Program, verbose_name="プログラム", on_delete=models.PROTECT, related_name="runs")
@@ -239,6 +263,12 @@ class EligibilityRun(models.Model):
     eligible = models.PositiveIntegerField(default=0)
     total_amount = models.PositiveBigIntegerField("支給総額（円）", default=0)
     skipped_locked = models.PositiveIntegerField("支払処理済みで据え置いた数", default=0)
+    # Where the time went (seconds each phase was busy): gathering the facts, the rule,
+    # writing the results that changed.
+    facts_seconds = models.FloatField("事実の収集（秒）", default=0)
+    rule_seconds = models.FloatField("判定（秒）", default=0)
+    write_seconds = models.FloatField("書き込み（秒）", default=0)
+    written = models.PositiveIntegerField("書き込んだ結果の数", default=0)
 
     class Meta:
         verbose_name = "判定バッチの実行"
@@ -266,3 +296,56 @@ class PendingDetermination(models.Model):
 
     def __str__(self) -> str:
         return f"{self.facility.code} {self.requested_at:%Y-%m-%d %H:%M}"
+
+
+class PreviewState(models.TextChoices):
+    QUEUED = "queued", "確認待ち"
+    RUNNING = "running", "確認中"
+    DONE = "done", "確認済み"
+    FAILED = "failed", "確認できませんでした"
+
+
+class ParameterPreview(models.Model):
+    """「適用前の確認」 of a draft version: which facilities' results would change under its
+    parameters and by how much, against the results stored then. Computed by a background
+    task (progress on the row) and kept for the apply step, tied to the version and to the
+    hash of the parameters it was computed with: once they are edited it no longer holds."""
+
+    version = models.ForeignKey(ParameterVersion, verbose_name="パラメータの版",
+                                on_delete=models.CASCADE, related_name="previews")
+    params_hash = models.CharField("確認したパラメータのハッシュ", max_length=64)
+    state = models.CharField("状態", max_length=10, choices=PreviewState.choices,
+                             default=PreviewState.QUEUED)
+    total = models.PositiveIntegerField("対象の施設数（見込み）", default=0)
+    done = models.PositiveIntegerField("判定済み", default=0)
+    facilities = models.PositiveIntegerField("判定した施設数", default=0)
+    changed = models.PositiveIntegerField("結果が変わる施設", default=0)
+    newly_eligible = models.PositiveIntegerField("新たに支給対象", default=0)
+    no_longer_eligible = models.PositiveIntegerField("対象外になる", default=0)
+    locked_changes = models.PositiveIntegerField("支払処理済みのため変わらない施設", default=0)
+    total_difference = models.BigIntegerField("支給額の増減の合計（円）", default=0)
+    # The largest changes (facility, code, name, before and after), as the page lists them.
+    rows = models.JSONField("結果が変わる施設（増減の大きい順）", default=list)
+    failure = models.TextField("確認できなかった理由", blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="確認を始めた人",
+                                   null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField("開始日時", auto_now_add=True)
+    finished_at = models.DateTimeField("完了日時", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "適用前の確認"
+        verbose_name_plural = "適用前の確認"
+        ordering = ["-created_at", "-pk"]
+        constraints = [models.CheckConstraint(condition=Q(done__lte=models.F("total")),
+                                              name="preview_done_within_total")]
+
+    def __str__(self) -> str:
+        return f"{self.version} の適用前の確認 #{self.pk}"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else self.done * 100 // self.total
+
+    @property
+    def running(self) -> bool:
+        return self.state in (PreviewState.QUEUED, PreviewState.RUNNING)

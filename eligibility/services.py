@@ -2,18 +2,23 @@
 result already put into a payout), re-determination when a facility's facts change,
 parameter versions (preview, then apply at once or from their effective date)."""
 
+import hashlib
+import heapq
 import json
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from functools import reduce
 from itertools import islice
 from operator import or_
+from time import perf_counter
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from facilities.models import Facility
@@ -25,22 +30,24 @@ from .engine import (
     RULES,
     due_versions,
     parameters_in_force,
-    reason_texts,
-    results_for,
+    verdicts_for,
 )
 from .models import (
     Determination,
     EligibilityRun,
+    ParameterPreview,
     ParameterVersion,
     PendingDetermination,
+    PreviewState,
     Program,
 )
 
 logger = logging.getLogger(__name__)
 
-BATCH = 5000
-UPDATE_FIELDS = ["parameter_version", "eligible", "amount", "reasons", "details",
-                 "determined_at"]
+UPDATE_FIELDS = ["parameter_version", "eligible", "amount", "stored_reasons", "details",
+                 "facts", "determined_at"]
+WRITE_CHUNK = 20000  # facilities judged and written per transaction
+SQLITE_CHUNK = 900  # ids per query where the database takes few parameters
 
 
 class ParameterError(ServiceError):
@@ -60,96 +67,257 @@ def _chunks(iterable, size):
         yield chunk
 
 
+@contextmanager
+def _without_jit():
+    """PostgreSQL's JIT compiles the batch's large queries for longer than they then run
+    (about half a second each); off for the batch's session, as it was after."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('jit')")
+        before = cursor.fetchone()[0]
+        cursor.execute("SELECT set_config('jit', 'off', false)")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('jit', %s, false)", [before])
+
+
+@dataclass
+class PartTally:
+    """What one part of a run did (counts, and seconds each phase was busy)."""
+
+    facilities: int = 0
+    eligible: int = 0
+    total_amount: int = 0
+    skipped_locked: int = 0
+    written: int = 0
+    facts_seconds: float = 0.0
+    rule_seconds: float = 0.0
+    write_seconds: float = 0.0
+
+    def add_to(self, run: EligibilityRun) -> None:
+        for name in ("facilities", "eligible", "total_amount", "skipped_locked", "written",
+                     "facts_seconds", "rule_seconds", "write_seconds"):
+            setattr(run, name, getattr(run, name) + getattr(self, name))
+
+
 def run_eligibility(
     *, program: Program, facility_ids: list[int] | None = None, on: date | None = None
 ) -> EligibilityRun:
     """Determine every facility of the program (or those given) under the parameters in
-    force today (or on `on`) and upsert the results (one row per facility and program);
-    payout-locked results are left alone."""
+    force today (or on `on`) and upsert the results (one row per facility and program):
+    each result keeps its verdict, the facts the rule read and the cell it chose (the
+    reason texts are written from them when a page shows them). Only results that changed
+    are written; payout-locked results are left alone. Facts, rule and write are timed.
+
+    On PostgreSQL, outside a transaction, the whole program is determined in PARTS ranges of
+    facility ids side by side, each on its own connection (the database does most of the
+    work: the other core is used)."""
     version = version_in_force(program, on=on)
     run = EligibilityRun.objects.create(program=program, parameter_version=version)
-    locked_rows = Determination.objects.filter(program=program, payout_locked=True)
-    if facility_ids is not None:
-        locked_rows = locked_rows.filter(facility_id__in=facility_ids)
-    locked = set(locked_rows.values_list("facility_id", flat=True))
     now = timezone.now()
-    for chunk in _chunks(results_for(version, facility_ids), BATCH):
-        rows = []
-        for facility_id, result in chunk:
-            if facility_id in locked:
-                run.skipped_locked += 1
-                continue
-            rows.append((facility_id, program.pk, version.pk, result.eligible, result.amount,
-                         reason_texts(result), result.details, now))
-            run.facilities += 1
-            run.eligible += result.eligible
-            run.total_amount += result.amount
-        _upsert(rows)
+    ranges = _part_ranges() if facility_ids is None and _may_split() else []
+    if len(ranges) > 1:
+        with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
+            tallies = list(pool.map(
+                lambda part: _on_own_connection(determine_part, program=program,
+                                                version=version, now=now,
+                                                facility_range=part),
+                ranges))
+    else:
+        tallies = [determine_part(program=program, version=version, now=now,
+                                  facility_ids=facility_ids)]
+    for tally in tallies:
+        tally.add_to(run)
     run.finished_at = timezone.now()
     run.save()
     return run
 
 
-_COLUMNS = ["facility_id", "program_id", "parameter_version_id", "eligible", "amount", "reasons",
-            "details", "determined_at", "payout_locked"]
+PARTS = 2  # ranges determined side by side (the database's cores)
 
 
-def _upsert(rows: list[tuple]) -> None:
-    """One row per facility and program, inserted or replaced — only where the result
-    changed, so `determined_at` says when a facility's result became what it is (a nightly
-    run that finds the same result rewrites nothing). On PostgreSQL the rows are streamed
-    with COPY into a temporary table and merged in one statement (the ORM's bulk upsert
-    spends most of its time quoting JSON on the client)."""
-    if not rows:
-        return
-    if connection.vendor != "postgresql":
-        program_id = rows[0][1]
-        stored = {
-            facility_id: (version, eligible, amount, reasons, details)
-            for facility_id, version, eligible, amount, reasons, details in
-            Determination.objects.filter(
-                program_id=program_id, facility_id__in=[row[0] for row in rows]
-            ).values_list("facility_id", "parameter_version_id", "eligible", "amount",
-                          "reasons", "details")
-        }
-        rows = [row for row in rows if stored.get(row[0]) != tuple(row[2:7])]
-        if not rows:
-            return
-        with transaction.atomic():
-            Determination.objects.bulk_create(
-                [Determination(**dict(zip(_COLUMNS[:-1], row, strict=True))) for row in rows],
-                update_conflicts=True, unique_fields=["facility", "program"],
-                update_fields=UPDATE_FIELDS,
-            )
-        return
+def _may_split() -> bool:
+    """Parts on their own connections see only committed data: not inside a transaction."""
+    return PARTS > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def _part_ranges() -> list[tuple[int, int]]:
+    """PARTS ranges [from, to) of facility ids of about the same width."""
+    bounds = Facility.objects.aggregate(low=Min("pk"), high=Max("pk"))
+    if bounds["low"] is None:
+        return []
+    low, high = bounds["low"], bounds["high"] + 1
+    step = -(-(high - low) // PARTS)
+    return [(start, min(start + step, high)) for start in range(low, high, step)]
+
+
+def _on_own_connection(function, **kwargs):
+    """Run in a thread with its own database connection, closed after."""
+    try:
+        return function(**kwargs)
+    finally:
+        connection.close()
+
+
+def determine_part(
+    *, program: Program, version: ParameterVersion, now, facility_ids: list[int] | None = None,
+    facility_range: tuple[int, int] | None = None,
+) -> PartTally:
+    """Judge and write the facilities of the program given by ids or by an id range (all of
+    them when neither is given), in chunks, one transaction each."""
+    locked_rows = Determination.objects.filter(program=program, payout_locked=True)
+    if facility_ids is not None:
+        locked_rows = locked_rows.filter(facility_id__in=facility_ids)
+    if facility_range is not None:
+        locked_rows = locked_rows.filter(facility_id__gte=facility_range[0],
+                                         facility_id__lt=facility_range[1])
+    locked = set(locked_rows.values_list("facility_id", flat=True))
+    binding = RULES[program.rule]
+    params = binding.params_from_dict(version.params)
+    judge = binding.judge(params)
+    tally = PartTally()
+    chunk_size = WRITE_CHUNK if connection.vendor == "postgresql" else SQLITE_CHUNK
+    with _without_jit():
+        facts = binding.facts(program, params, facility_ids, facility_range=facility_range)
+        while True:
+            started = perf_counter()
+            chunk = list(islice(facts, chunk_size))
+            judged_at = perf_counter()
+            tally.facts_seconds += judged_at - started
+            if not chunk:
+                break
+            verdicts = []
+            eligible = total = 0
+            for facility_id, fact in chunk:
+                if facility_id in locked:
+                    tally.skipped_locked += 1
+                    continue
+                verdict = judge(fact)
+                verdicts.append((facility_id, fact, verdict))
+                eligible += verdict.eligible
+                total += verdict.amount
+            tally.facilities += len(verdicts)
+            tally.eligible += eligible
+            tally.total_amount += total
+            writing_at = perf_counter()
+            tally.rule_seconds += writing_at - judged_at
+            tally.written += _write(program.pk, version.pk, now, verdicts)
+            tally.write_seconds += perf_counter() - writing_at
+    return tally
+
+
+def _write(program_id: int, version_id: int, now, verdicts: list[tuple]) -> int:
+    """Insert or replace each facility's result — only where it changed (verdict, facts,
+    cell or version), so `determined_at` says when a result became what it is (a nightly
+    run that finds the same result rewrites nothing). Returns how many rows were written."""
+    if not verdicts:
+        return 0
+    if connection.vendor == "postgresql":
+        return _write_postgresql(program_id, version_id, now, verdicts)
+    return _write_orm(program_id, version_id, now, verdicts)
+
+
+_CELL_TEXTS: dict[tuple, str] = {}
+
+
+def _cell_text(cell: tuple) -> str:
+    text = _CELL_TEXTS.get(cell)
+    if text is None:
+        text = _CELL_TEXTS[cell] = json.dumps(dict(cell), ensure_ascii=False)
+    return text
+
+
+def _copy_field(text: str) -> str:
+    """A value for COPY's text format (JSON never holds a raw tab or newline)."""
+    return text.replace("\\", "\\\\") if "\\" in text else text
+
+
+def _write_postgresql(program_id: int, version_id: int, now, verdicts: list[tuple]) -> int:
+    """The verdicts are streamed with COPY into a temporary table and merged in one
+    statement; payout-locked rows are never touched, even one locked since we read."""
+    lines = []
+    for facility_id, fact, verdict in verdicts:
+        lines.append(f"{facility_id}\t{'t' if verdict.eligible else 'f'}\t{verdict.amount}\t"
+                     f"{_copy_field(_cell_text(verdict.cell))}\t"
+                     f"{_copy_field(fact.json_text())}\n")
     table = Determination._meta.db_table
-    columns = ", ".join(_COLUMNS)
-    updates = ", ".join(
-        f"{c} = EXCLUDED.{c}" for c in _COLUMNS if c not in ("facility_id", "program_id",
-                                                             "payout_locked")
-    )
+    reasons = Determination._meta.get_field("stored_reasons").column
+    # Table and column names come from the model, never from input.
+    merge = f"""
+        INSERT INTO {table} AS t (facility_id, program_id, parameter_version_id, eligible,
+                                  amount, {reasons}, details, facts, determined_at,
+                                  payout_locked)
+        SELECT v.facility_id, %s, %s, v.eligible, v.amount, '[]'::jsonb, v.details, v.facts,
+               %s, false
+        FROM determination_verdicts v
+        LEFT JOIN {table} cur ON cur.facility_id = v.facility_id AND cur.program_id = %s
+            AND cur.facility_id BETWEEN %s AND %s  -- the chunk's ids (they come in order)
+        -- unchanged rows are left out before the upsert, which would lock each one it meets
+        WHERE cur.id IS NULL OR (NOT cur.payout_locked
+            AND (cur.parameter_version_id, cur.eligible, cur.amount, cur.details, cur.facts)
+                IS DISTINCT FROM (%s, v.eligible, v.amount, v.details, v.facts))
+        ON CONFLICT (facility_id, program_id) DO UPDATE SET
+            parameter_version_id = EXCLUDED.parameter_version_id,
+            eligible = EXCLUDED.eligible, amount = EXCLUDED.amount,
+            {reasons} = EXCLUDED.{reasons}, details = EXCLUDED.details, facts = EXCLUDED.facts,
+            -- a result kept from before facts were kept, now only given them: not news
+            determined_at = CASE WHEN t.facts IS NULL
+                AND (t.parameter_version_id, t.eligible, t.amount)
+                    = (EXCLUDED.parameter_version_id, EXCLUDED.eligible, EXCLUDED.amount)
+                THEN t.determined_at ELSE EXCLUDED.determined_at END
+        WHERE NOT t.payout_locked
+            AND (t.parameter_version_id, t.eligible, t.amount, t.details, t.facts)
+                IS DISTINCT FROM (EXCLUDED.parameter_version_id, EXCLUDED.eligible,
+                                  EXCLUDED.amount, EXCLUDED.details, EXCLUDED.facts)
+    """  # noqa: S608
     with transaction.atomic(), connection.cursor() as cursor:
-        # Table and column names come from the model, never from input.
-        load = "CREATE TEMP TABLE IF NOT EXISTS determination_load ON COMMIT DELETE ROWS AS "
-        load += f"SELECT {columns} FROM {table} WITH NO DATA"  # noqa: S608
-        cursor.execute(load)
-        cursor.execute("TRUNCATE determination_load")  # left over in an enclosing transaction
-        with cursor.cursor.copy(f"COPY determination_load ({columns}) FROM STDIN") as copy:
-            for facility, program, version, eligible, amount, reasons, details, at in rows:
-                copy.write_row((
-                    facility, program, version, eligible, amount,
-                    json.dumps(reasons, ensure_ascii=False),
-                    json.dumps(details, ensure_ascii=False), at, False,
-                ))
-        # Payout-locked rows are never touched, even if one was locked since we read.
         cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM determination_load "  # noqa: S608
-            f"ON CONFLICT (facility_id, program_id) DO UPDATE SET {updates} "
-            f"WHERE NOT {table}.payout_locked AND ({table}.parameter_version_id, "
-            f"{table}.eligible, {table}.amount, {table}.reasons, {table}.details) "
-            "IS DISTINCT FROM (EXCLUDED.parameter_version_id, EXCLUDED.eligible, "
-            "EXCLUDED.amount, EXCLUDED.reasons, EXCLUDED.details)"
-        )
+            "CREATE TEMP TABLE IF NOT EXISTS determination_verdicts (facility_id bigint, "
+            "eligible boolean, amount integer, details jsonb, facts jsonb) "
+            "ON COMMIT DELETE ROWS")
+        cursor.execute("TRUNCATE determination_verdicts")  # left over in an enclosing transaction
+        with cursor.cursor.copy("COPY determination_verdicts FROM STDIN") as copy:
+            copy.write("".join(lines))
+        first, last = min(row[0] for row in verdicts), max(row[0] for row in verdicts)
+        cursor.execute(merge, [program_id, version_id, now, program_id, first, last, version_id])
+        return cursor.rowcount
+
+
+def _write_orm(program_id: int, version_id: int, now, verdicts: list[tuple]) -> int:
+    """The same with the ORM (SQLite, tests): stored rows compared in Python."""
+    written = 0
+    for part in _chunks(verdicts, SQLITE_CHUNK):
+        stored = {
+            facility_id: (version, eligible, amount, details, facts, determined_at)
+            for facility_id, version, eligible, amount, details, facts, determined_at in
+            Determination.objects.filter(
+                program_id=program_id, facility_id__in=[row[0] for row in part]
+            ).values_list("facility_id", "parameter_version_id", "eligible", "amount",
+                          "details", "facts", "determined_at")
+        }
+        rows = []
+        for facility_id, fact, verdict in part:
+            new = (version_id, bool(verdict.eligible), verdict.amount, dict(verdict.cell),
+                   json.loads(fact.json_text()))
+            old = stored.get(facility_id)
+            if old is not None and old[:5] == new:
+                continue
+            kept = old is not None and old[4] is None and old[:3] == new[:3]
+            rows.append(Determination(
+                facility_id=facility_id, program_id=program_id, parameter_version_id=version_id,
+                eligible=new[1], amount=new[2], details=new[3], facts=new[4],
+                stored_reasons=[], determined_at=old[5] if kept else now))
+        if rows:
+            with transaction.atomic():
+                Determination.objects.bulk_create(
+                    rows, update_conflicts=True, unique_fields=["facility", "program"],
+                    update_fields=UPDATE_FIELDS)
+            written += len(rows)
+    return written
 
 
 def open_batch_programs(*, on: date | None = None) -> list[Program]:
@@ -269,56 +437,181 @@ class Change:
         return self.new_amount - (self.old_amount or 0)
 
 
+PREVIEW_ROWS = 200  # the largest changes a preview keeps (the page's list)
+PREVIEW_CHUNK = 20000  # facilities between two progress updates
+
+
 @dataclass
 class Preview:
+    """Which facilities' results would change under a version: counted for all, listed for
+    the PREVIEW_ROWS largest changes (`changes`, largest first), so memory stays flat."""
+
     version: ParameterVersion
     facilities: int = 0
-    changes: list[Change] = field(default_factory=list)
+    changed: int = 0
+    newly_eligible: int = 0
+    no_longer_eligible: int = 0
+    total_difference: int = 0
     locked_changes: int = 0
-
-    @property
-    def total_difference(self) -> int:
-        return sum(change.difference for change in self.changes)
-
-    @property
-    def newly_eligible(self) -> int:
-        return sum(1 for c in self.changes if c.new_eligible and not c.old_eligible)
-
-    @property
-    def no_longer_eligible(self) -> int:
-        return sum(1 for c in self.changes if c.old_eligible and not c.new_eligible)
+    changes: list[Change] = field(default_factory=list)
 
 
-def preview_version(version: ParameterVersion) -> Preview:
-    """Which facilities' results would change under this version, and by how much, against
-    the results stored now. Nothing is written."""
+def _check_previewable(version: ParameterVersion) -> None:
     validate_params(version.program, version.params)
     if version.program.rule not in RULES:
         raise ParameterError("この制度は申請ごとに審査するため、一括の影響確認はありません。")
-    current = {
-        facility_id: (eligible, amount, locked)
-        for facility_id, eligible, amount, locked in Determination.objects.filter(
-            program=version.program
-        ).values_list("facility_id", "eligible", "amount", "payout_locked")
-    }
+
+
+def preview_version(version: ParameterVersion, *, progress=None) -> Preview:
+    """Which facilities' results would change under this version, and by how much, against
+    the results stored now. Nothing is written. The verdicts (without reason texts) and the
+    stored results are both read in facility order and compared as they come; `progress`
+    is called with the number of facilities judged so far."""
+    _check_previewable(version)
+    stored = _stored_results(version.program)
+    current = next(stored, None)
     preview = Preview(version=version)
-    for facility_id, result in results_for(version):
-        preview.facilities += 1
-        old = current.get(facility_id)
-        if old is not None and (old[0], old[1]) == (result.eligible, result.amount):
-            continue
-        if old is not None and old[2]:
-            preview.locked_changes += 1
-            continue
-        preview.changes.append(
-            Change(
-                facility_id=facility_id,
-                old_eligible=old[0] if old else None,
-                old_amount=old[1] if old else None,
-                new_eligible=result.eligible,
-                new_amount=result.amount,
-            )
-        )
+    largest: list[tuple[int, int, Change]] = []  # a heap of the PREVIEW_ROWS largest changes
+    with _without_jit():
+        for facility_id, _fact, verdict in verdicts_for(version):
+            preview.facilities += 1
+            if progress is not None and preview.facilities % PREVIEW_CHUNK == 0:
+                progress(preview.facilities)
+            while current is not None and current[0] < facility_id:
+                current = next(stored, None)
+            old = current[1:] if current is not None and current[0] == facility_id else None
+            if old is not None and (old[0], old[1]) == (verdict.eligible, verdict.amount):
+                continue
+            if old is not None and old[2]:
+                preview.locked_changes += 1
+                continue
+            change = Change(facility_id=facility_id,
+                            old_eligible=old[0] if old else None,
+                            old_amount=old[1] if old else None,
+                            new_eligible=bool(verdict.eligible), new_amount=verdict.amount)
+            preview.changed += 1
+            preview.total_difference += change.difference
+            preview.newly_eligible += bool(change.new_eligible and not change.old_eligible)
+            preview.no_longer_eligible += bool(change.old_eligible and not change.new_eligible)
+            entry = (abs(change.difference), -facility_id, change)
+            if len(largest) < PREVIEW_ROWS:
+                heapq.heappush(largest, entry)
+            elif entry[:2] > largest[0][:2]:
+                heapq.heapreplace(largest, entry)
+    stored.close()
+    preview.changes = [entry[2] for entry in sorted(largest, key=lambda e: e[:2], reverse=True)]
+    return preview
+
+
+def _stored_results(program: Program):
+    """(facility, eligible, amount, payout_locked) of the program's stored results, in
+    facility order, streamed."""
+    return Determination.objects.filter(program=program).order_by("facility_id").values_list(
+        "facility_id", "eligible", "amount", "payout_locked").iterator(chunk_size=PREVIEW_CHUNK)
+
+
+def params_hash(params: dict) -> str:
+    """The hash a preview keeps of the parameters it was computed with."""
+    text = json.dumps(params, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def current_preview(version: ParameterVersion) -> ParameterPreview | None:
+    """The latest preview of this version computed with its parameters as they are now."""
+    return version.previews.filter(params_hash=params_hash(version.params)).first()
+
+
+def start_preview(*, version: ParameterVersion, actor) -> ParameterPreview:
+    """Queue 「適用前の確認」 of a draft as a task (in-process without a broker); one already
+    queued or running for the same parameters is returned instead of a second."""
+    if version.status != ParameterVersion.Status.DRAFT:
+        raise ParameterError("適用前の確認は下書きの版だけです。")
+    _check_previewable(version)
+    digest = params_hash(version.params)
+    with transaction.atomic():
+        ParameterVersion.objects.select_for_update().get(pk=version.pk)
+        running = version.previews.filter(
+            params_hash=digest, state__in=[PreviewState.QUEUED, PreviewState.RUNNING]).first()
+        if running is not None:
+            return running
+        binding = RULES[version.program.rule]
+        kinds = getattr(binding.params_from_dict(version.params), "kinds", binding.kinds)
+        preview = ParameterPreview.objects.create(
+            version=version, params_hash=digest, created_by=actor,
+            total=Facility.objects.filter(kind__in=list(kinds)).count())
+        from .tasks import make_preview
+
+        transaction.on_commit(lambda: make_preview.delay(preview.pk))
+    return preview
+
+
+def _preview_step(pk: int, source: str, **values) -> bool:
+    """Move a preview on from `source` under a row lock; False if it is elsewhere already."""
+    with transaction.atomic():
+        preview = ParameterPreview.objects.select_for_update().filter(pk=pk).first()
+        if preview is None or preview.state != source:
+            return False
+        ParameterPreview.objects.filter(pk=pk).update(**values)
+    return True
+
+
+PREVIEW_FAILED = "確認の途中で問題が起きました。もう一度確認を始めてください。"
+
+
+def make_preview(preview_id: int) -> None:
+    """The task's work: only a queued preview is computed (a task delivered twice does
+    nothing the second time); `done` is written as it goes, for the progress bar. The
+    parameters computed are the ones hashed when it was queued: if the draft was edited
+    meanwhile, the result is kept under the old hash and the page asks for a new one."""
+    if not _preview_step(preview_id, PreviewState.QUEUED, state=PreviewState.RUNNING, done=0):
+        return
+    preview = ParameterPreview.objects.select_related("version__program").get(pk=preview_id)
+    total = preview.total
+
+    def progress(done: int) -> None:
+        ParameterPreview.objects.filter(pk=preview_id).update(done=min(done, total))
+
+    try:
+        version = preview.version
+        if params_hash(version.params) != preview.params_hash:
+            raise ParameterError("確認を始めた後にパラメータが変更されました。")
+        result = preview_version(version, progress=progress)
+        names = dict((pk, (code, name)) for pk, code, name in Facility.objects.filter(
+            pk__in=[c.facility_id for c in result.changes]).values_list("pk", "code", "name"))
+        rows = [{"facility_id": c.facility_id, "code": names.get(c.facility_id, ("", ""))[0],
+                 "name": names.get(c.facility_id, ("", ""))[1], "old_eligible": c.old_eligible,
+                 "old_amount": c.old_amount, "new_eligible": c.new_eligible,
+                 "new_amount": c.new_amount, "difference": c.difference}
+                for c in result.changes]
+        _preview_step(preview_id, PreviewState.RUNNING, state=PreviewState.DONE,
+                      done=total, facilities=result.facilities, changed=result.changed,
+                      newly_eligible=result.newly_eligible,
+                      no_longer_eligible=result.no_longer_eligible,
+                      locked_changes=result.locked_changes,
+                      total_difference=result.total_difference, rows=rows,
+                      finished_at=timezone.now())
+    except ServiceError as error:
+        _preview_step(preview_id, PreviewState.RUNNING, state=PreviewState.FAILED,
+                      failure=error.message, finished_at=timezone.now())
+    except Exception:
+        logger.exception("parameter preview %s failed", preview_id)
+        _preview_step(preview_id, PreviewState.RUNNING, state=PreviewState.FAILED,
+                      failure=PREVIEW_FAILED, finished_at=timezone.now())
+
+
+def preview_for_apply(*, version: ParameterVersion, preview_id) -> ParameterPreview:
+    """The kept preview the apply step rests on: finished, of this version, and computed
+    with its parameters as they are now."""
+    try:
+        pk = int(preview_id)
+    except (TypeError, ValueError):
+        pk = None
+    preview = (ParameterPreview.objects.filter(pk=pk, version=version).first()
+               if pk is not None and 0 < pk < 2**63 else None)
+    if preview is None or preview.state != PreviewState.DONE:
+        raise ParameterError("適用前の確認が済んでいません。先に確認を行ってください。")
+    if preview.params_hash != params_hash(version.params):
+        raise ParameterError("確認の後にパラメータが変更されました。もう一度確認してください。")
     return preview
 
 
@@ -332,14 +625,21 @@ class Applied:
         return self.version.status == ParameterVersion.Status.SCHEDULED
 
 
-def apply_version(*, version: ParameterVersion, actor, today: date | None = None) -> Applied:
+def apply_version(*, version: ParameterVersion, actor, today: date | None = None,
+                  preview: ParameterPreview | None = None) -> Applied:
     """Apply a draft. If its effective_from has come it is in force at once (the version in
     force becomes a past version) and the program's batch is queued as a task after commit
     (never run in the admin's request); if its effective_from is still to come it waits
     (適用待ち) and changes no result before that day, when the nightly job makes it 適用中
-    and determines under it. Every move needs the apply permission."""
+    and determines under it. Every move needs the apply permission. The preview the
+    administrator saw (`preview_for_apply`) is named in the version's history."""
     today = today or timezone.localdate()
     validate_params(version.program, version.params)
+    seen = None
+    if preview is not None:
+        preview = preview_for_apply(version=version, preview_id=preview.pk)
+        seen = (f"適用前の確認 #{preview.pk}（結果が変わる施設 {preview.changed:,}、"
+                f"支給額の増減 {preview.total_difference:+,}円）による")
     with transaction.atomic():
         Program.objects.select_for_update().get(pk=version.program_id)  # one apply at a time
         version = ParameterVersion.objects.get(pk=version.pk)
@@ -351,12 +651,12 @@ def apply_version(*, version: ParameterVersion, actor, today: date | None = None
                 effective_from=version.effective_from,
             ).exists():
                 raise ParameterError("同じ適用開始日の版がすでに適用待ちです。")
-            return Applied(perform(version, "schedule", actor=actor), queued=False)
+            return Applied(perform(version, "schedule", actor=actor, summary=seen), queued=False)
         for active in ParameterVersion.objects.filter(
             program=version.program, status=ParameterVersion.Status.ACTIVE
         ):
             perform(active, "supersede", actor=actor, summary=f"{version} の適用により")
-        version = perform(version, "apply", actor=actor)
+        version = perform(version, "apply", actor=actor, summary=seen)
         queued = version.program.rule in RULES  # claim-based: each claim is computed when made
         if queued:
             queue_program_batch(version.program)

@@ -23,3 +23,9 @@ def run_eligibility(program_code: str | None = None) -> list[dict]:
 def redetermine_pending() -> int:
     """Facilities whose facts changed: re-determined for their open programs."""
     return services.redetermine_pending()
+
+
+@shared_task(acks_late=True)
+def make_preview(preview_id: int) -> None:
+    """「適用前の確認」 of a draft parameter version, with its progress on the row."""
+    services.make_preview(preview_id)

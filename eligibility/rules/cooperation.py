@@ -4,10 +4,12 @@
 ① お声掛け and ② a flyer or a poster within the period; annexed (併設) 施術所 per §5.1.
 """
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
 from facilities.kinds import SEJUTSU_KINDS
 
@@ -86,9 +88,100 @@ class CooperationFacts:
     # For a subordinate: the main 施術所 introduced. For a main: a subordinate did (information).
     partner_introduced: bool = False
 
+    def json_text(self) -> str:
+        """The facts as kept with a result (JSON; `from_json` reads them back)."""
+        return (f'{{"kind": {_json_string(self.kind)}, "golive": {_json_date(self.golive)}, '
+                f'"voice": {_JSON_BOOL[bool(self.voice)]}, '
+                f'"flyer": {_JSON_BOOL[bool(self.flyer)]}, '
+                f'"poster": {_JSON_BOOL[bool(self.poster)]}, '
+                f'"activity_from": {_json_date(self.activity_from)}, '
+                f'"activity_to": {_json_date(self.activity_to)}, '
+                f'"annex_role": {_json_string(self.annex_role)}, '
+                f'"partner_introduced": {_JSON_BOOL[bool(self.partner_introduced)]}}}')
+
+    @classmethod
+    def from_json(cls, data: dict) -> "CooperationFacts":
+        def day(value):
+            return None if value is None else date.fromisoformat(value)
+
+        return cls(kind=data["kind"], golive=day(data["golive"]), voice=data["voice"],
+                   flyer=data["flyer"], poster=data["poster"],
+                   activity_from=day(data["activity_from"]),
+                   activity_to=day(data["activity_to"]), annex_role=data["annex_role"],
+                   partner_introduced=data["partner_introduced"])
+
+
+_JSON_BOOL = {True: "true", False: "false"}
+_json_string = cache(json.dumps)  # kinds and roles: a few values, each quoted once
+
+
+def _json_date(value: date | None) -> str:
+    return "null" if value is None else f'"{value.isoformat()}"'
+
+
+class CooperationVerdict(NamedTuple):
+    """What the rule decides for one 施術所, without the words: each criterion met or not.
+    The batch keeps this with the facts; `determine_cooperation` writes the reasons."""
+
+    eligible: bool
+    amount: int
+    for_kind: bool  # a kind the parameters name
+    golive_ok: bool
+    material: bool  # ② a flyer or a poster
+    dates_ok: bool
+    annex_ok: bool
+    earliest: date  # the first day the activity may start
+
+    @property
+    def cell(self) -> tuple:
+        return ()  # one amount: no table cell to keep
+
+
+class CooperationJudge:
+    """The rule's verdict under one set of parameters, for one 施術所 or many in a row."""
+
+    def __init__(self, params: CooperationParams):
+        self.params = params
+        self._kinds = frozenset(params.kinds)
+
+    def __call__(self, facts: CooperationFacts) -> CooperationVerdict:
+        params = self.params
+        golive = facts.golive
+        # Decision (DOMAIN §5.1): the activity falls within [max(go-live, period start), end].
+        earliest = max(params.period_start, golive) if golive else params.period_start
+        if facts.kind not in self._kinds:
+            return CooperationVerdict(False, 0, False, False, False, False, False, earliest)
+        # Decision (DOMAIN §5.1): the go-live date is on or before the period end.
+        golive_ok = golive is not None and golive <= params.period_end
+        # Both ① and ② (a flyer or a poster, any about the card).
+        material = bool(facts.flyer or facts.poster)
+        start, end = facts.activity_from, facts.activity_to
+        dates_ok = (start is not None and end is not None
+                    and earliest <= start <= end <= params.period_end)
+        # 併設 (DOMAIN §5.1): both paid if both introduced; if only the main one, only the main.
+        role = facts.annex_role
+        if role == "subordinate":
+            annex_ok = bool(facts.partner_introduced)
+        else:
+            annex_ok = role is None or role == "main"
+        eligible = bool(golive_ok and facts.voice and material and dates_ok and annex_ok)
+        return CooperationVerdict(eligible, params.amount if eligible else 0, True, golive_ok,
+                                  material, dates_ok, annex_ok, earliest)
+
+
+def judge_cooperation(params: CooperationParams, facts: CooperationFacts) -> CooperationVerdict:
+    return CooperationJudge(params)(facts)
+
 
 def determine_cooperation(params: CooperationParams, facts: CooperationFacts) -> Determination:
-    if facts.kind not in params.kinds:
+    """The verdict (`CooperationJudge`) with the reasons the facility reads."""
+    return explain_cooperation(params, facts, judge_cooperation(params, facts))
+
+
+def explain_cooperation(params: CooperationParams, facts: CooperationFacts,
+                        verdict: CooperationVerdict) -> Determination:
+    """The reasons and details of a verdict reached on these facts."""
+    if not verdict.for_kind:
         return Determination(
             False, 0, (Reason(False, f"協力金の対象（施術所）ではありません（{facts.kind}）"),),
             {"period_start": params.period_start.isoformat(),
@@ -96,26 +189,20 @@ def determine_cooperation(params: CooperationParams, facts: CooperationFacts) ->
         )
     reasons: list[Reason] = []
 
-    # Decision (DOMAIN §5.1): the go-live date is on or before the period end.
-    golive_ok = facts.golive is not None and facts.golive <= params.period_end
     if facts.golive is None:
         reasons.append(Reason(False, "運用開始日 未入力"))
-    elif golive_ok:
+    elif verdict.golive_ok:
         reasons.append(Reason(True, f"運用開始日 {wareki(facts.golive)}"))
     else:
         reasons.append(Reason(False, f"運用開始日 {wareki(facts.golive)}"
                                      f"（{wareki(params.period_end)}までの運用開始が必要）"))
 
-    # Both ① and ② (a flyer or a poster, any about the card).
     reasons.append(Reason(facts.voice, "① お声掛け " + ("報告済" if facts.voice else "報告なし")))
-    material = facts.flyer or facts.poster
     done = [name for name, did in (("チラシ配付", facts.flyer), ("ポスター掲示", facts.poster)) if did]
-    reasons.append(Reason(material, "② " + ("・".join(done) + " 報告済" if done
-                                            else "チラシ配付またはポスター掲示 報告なし")))
+    reasons.append(Reason(verdict.material, "② " + ("・".join(done) + " 報告済" if done
+                                                    else "チラシ配付またはポスター掲示 報告なし")))
 
-    # Decision (DOMAIN §5.1): the activity falls within [max(go-live, period start), end].
-    earliest = max(params.period_start, facts.golive) if facts.golive else params.period_start
-    dates_ok = False
+    earliest = verdict.earliest
     if facts.activity_from is None and facts.activity_to is None:
         reasons.append(Reason(False, "実施期間 未報告"))
     elif facts.activity_from is None or facts.activity_to is None:
@@ -124,31 +211,24 @@ def determine_cooperation(params: CooperationParams, facts: CooperationFacts) ->
         reasons.append(Reason(False, f"実施期間の{missing} 未報告（{wareki(given)}のみ報告）"))
     else:
         start, end = facts.activity_from, facts.activity_to
-        dates_ok = earliest <= start <= end <= params.period_end
         text = f"実施期間 {wareki(start)}〜{wareki(end)}"
         if start > end:
             text += "（開始日が終了日より後です）"
-        elif not dates_ok:
+        elif not verdict.dates_ok:
             text += f"（{wareki(earliest)}〜{wareki(params.period_end)}の間であること）"
-        reasons.append(Reason(dates_ok, text))
+        reasons.append(Reason(verdict.dates_ok, text))
 
-    # 併設 (DOMAIN §5.1): both paid if both introduced; if only the main one, only the main.
-    annex_ok = True
     if facts.annex_role == "subordinate":
-        annex_ok = facts.partner_introduced
-        reasons.append(Reason(annex_ok, "併設の主たる施術所の導入 "
-                                        + ("確認済" if annex_ok else "未確認")))
+        reasons.append(Reason(verdict.annex_ok, "併設の主たる施術所の導入 "
+                                                + ("確認済" if verdict.annex_ok else "未確認")))
     elif facts.annex_role == "main":
         partner = "導入済" if facts.partner_introduced else "未導入"
         reasons.append(Reason(None, f"併設の主たる施術所（従たる施術所は{partner}。"
                                     "主たる施術所の支給には影響しません）"))
     elif facts.annex_role is not None:
-        annex_ok = False
         reasons.append(Reason(False, f"併設の区分が不明です（{facts.annex_role}）"))
 
-    eligible = golive_ok and facts.voice and material and dates_ok and annex_ok
-    amount = params.amount if eligible else 0
-    reasons.append(Reason(None, f"支給額 {yen(amount)}"))
+    reasons.append(Reason(None, f"支給額 {yen(verdict.amount)}"))
     details = {
         "period_start": params.period_start.isoformat(),
         "period_end": params.period_end.isoformat(),
@@ -156,4 +236,4 @@ def determine_cooperation(params: CooperationParams, facts: CooperationFacts) ->
         "golive": facts.golive.isoformat() if facts.golive else None,
         "annex_role": facts.annex_role,
     }
-    return Determination(eligible, amount, tuple(reasons), details)
+    return Determination(verdict.eligible, verdict.amount, tuple(reasons), details)

@@ -10,13 +10,14 @@ The amount is a pure function of (parameters, facts). Every number lives in the 
 - the poster ② and informing patients ③ are required besides the increase.
 """
 
+import json
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from portal.wareki import to_wareki_month, to_wareki_months
 
@@ -231,12 +232,46 @@ class LumpSumFacts:
     poster: bool  # ② common poster at the counter (attested)
     informed: bool  # ③ patients told and flyers handed out (attested)
 
+    def json_text(self) -> str:
+        """The facts as kept with a result (JSON; `from_json` reads them back)."""
+        return (f'{{"kind": {_json_string(self.kind)}, "oct_receipts": {int(self.oct_receipts)}, '
+                f'"oct_users": {int(self.oct_users)}, "best_users": {int(self.best_users)}, '
+                f'"poster": {_JSON_BOOL[bool(self.poster)]}, '
+                f'"informed": {_JSON_BOOL[bool(self.informed)]}}}')
+
+    @classmethod
+    def from_json(cls, data: dict) -> "LumpSumFacts":
+        return cls(kind=data["kind"], oct_receipts=data["oct_receipts"],
+                   oct_users=data["oct_users"], best_users=data["best_users"],
+                   poster=data["poster"], informed=data["informed"])
+
+
+_JSON_BOOL = {True: "true", False: "false"}
+_json_string = cache(json.dumps)  # the few kinds, each quoted once
+
+
+def _bound_pairs(bounds: tuple[Fraction, ...]) -> tuple[tuple[int, int], ...]:
+    return tuple((bound.numerator, bound.denominator) for bound in bounds)
+
+
+def _row_index(pairs: tuple[tuple[int, int], ...], receipts: int, users: int) -> int:
+    """How many lower bounds the rate users ÷ receipts reaches, compared exactly by integer
+    cross-multiplication (users × d ≥ n × receipts ⇔ users ÷ receipts ≥ n ÷ d, receipts > 0).
+    DOMAIN §5.2 Decision: no October receipts → r0 (the bounds are positive)."""
+    if receipts <= 0:
+        return 0
+    row = 0
+    for numerator, denominator in pairs:  # ascending: the first bound not reached ends it
+        if users * denominator < numerator * receipts:
+            break
+        row += 1
+    return row
+
 
 def rate_row(params: LumpSumParams, receipts: int, users: int) -> tuple[int, Fraction]:
-    """The row of the October rate, compared exactly (29/1000 is 2.9% → r0).
-    DOMAIN §5.2 Decision: no October receipts → r0."""
+    """The row of the October rate, compared exactly (29/1000 is 2.9% → r0), and the rate."""
     rate = Fraction(users, receipts) if receipts > 0 else Fraction(0)
-    return bisect_right(params.rate_bounds, rate), rate
+    return _row_index(_bound_pairs(params.rate_bounds), receipts, users), rate
 
 
 def _percent(rate: Fraction) -> str:
@@ -284,7 +319,8 @@ class _SmallRule:
 
 def _judge(base_name: str, base: Table, small: _SmallRule | None, row: int,
            increase: int) -> _Judgement:
-    """The table amount (DOMAIN §5.2), requirements aside."""
+    """The table amount (DOMAIN §5.2), requirements aside. It reads the increase only
+    through the columns it reaches (LumpSumJudge memoises on them)."""
     column = base.column(increase) if increase > 0 else None
     main = _Judgement(base_name, column, base.cell(row, column) if column is not None else 0)
     if small is None:
@@ -315,22 +351,93 @@ def _first_paying_increase(base: Table, small: _SmallRule | None, row: int) -> i
     return None
 
 
+class LumpSumVerdict(NamedTuple):
+    """What the rule decides for one facility, without the words: eligibility, amount and
+    the cell of the notice's tables it chose. The batch keeps this with the facts; the
+    reasons are written from them by `determine_lump_sum` when a page shows them."""
+
+    eligible: bool
+    amount: int
+    table: str | None  # None: not a kind the lump sum is for
+    row: int | None
+    column: int | None
+    table_amount: int  # the cell's amount, before the requirements ② ③
+    small: bool  # judged as a 小規模施設 (the small table considered)
+    increase: int | None
+
+    @property
+    def cell(self) -> tuple[tuple[str, object], ...]:
+        """The cell chosen, kept with the result (hashable; a JSON object when stored)."""
+        return (("table", self.table), ("row", self.row), ("column", self.column))
+
+
+_NOT_FOR_KIND = LumpSumVerdict(False, 0, None, None, None, 0, False, None)
+
+
+class LumpSumJudge:
+    """The rule's verdict under one set of parameters, for one facility or many in a row
+    (the batch): the parameters are prepared once, and the cell of each (table, row,
+    columns reached) is judged once and remembered."""
+
+    def __init__(self, params: LumpSumParams):
+        self.params = params
+        self._pairs = _bound_pairs(params.rate_bounds)
+        self._small = _SmallRule(params.tables["small"], params.small_rows,
+                                 params.small_partial_row_columns)
+        self._cells: dict[tuple, _Judgement] = {}
+
+    def row(self, receipts: int, users: int) -> int:
+        return _row_index(self._pairs, receipts, users)
+
+    def __call__(self, facts: LumpSumFacts) -> LumpSumVerdict:
+        base = KIND_TABLE.get(facts.kind)
+        if base is None:
+            return _NOT_FOR_KIND
+        params = self.params
+        row = _row_index(self._pairs, facts.oct_receipts, facts.oct_users)
+        increase = facts.best_users - facts.oct_users
+        # 小規模施設 applies to 診療所・薬局 (and 歯科); a hospital is always judged on its table.
+        small = base == "clinic" and facts.oct_receipts <= params.small_max_receipts
+        table = params.tables[base]
+        if increase > 0:
+            column = table.column(increase)
+            small_column = self._small.table.column(increase) if small else None
+        else:
+            column = small_column = None
+        key = (base, small, row, column, small_column)
+        judged = self._cells.get(key)
+        if judged is None:
+            judged = self._cells[key] = _judge(base, table, self._small if small else None,
+                                               row, increase)
+        eligible = judged.amount > 0 and facts.poster and facts.informed
+        return LumpSumVerdict(bool(eligible), judged.amount if eligible else 0, judged.table,
+                              row, judged.column, judged.amount, small, increase)
+
+
+def judge_lump_sum(params: LumpSumParams, facts: LumpSumFacts) -> LumpSumVerdict:
+    return LumpSumJudge(params)(facts)
+
+
 def determine_lump_sum(params: LumpSumParams, facts: LumpSumFacts) -> Determination:
-    base = KIND_TABLE.get(facts.kind)
-    if base is None:
+    """The verdict (`LumpSumJudge`) with the reasons the facility reads."""
+    return explain_lump_sum(params, facts, judge_lump_sum(params, facts))
+
+
+def explain_lump_sum(params: LumpSumParams, facts: LumpSumFacts,
+                     verdict: LumpSumVerdict) -> Determination:
+    """The reasons and details of a verdict reached on these facts."""
+    if verdict.table is None:
         return Determination(
             False, 0,
             (Reason(False, f"一時金の対象となる施設の種別ではありません（{facts.kind}）"),),
             {"table": None, "row": None, "column": None, "rate": None, "increase": None},
         )
-    row, rate = rate_row(params, facts.oct_receipts, facts.oct_users)
-    increase = facts.best_users - facts.oct_users
-    # 小規模施設 applies to 診療所・薬局 (and 歯科); a hospital is always judged on its table.
-    small = base == "clinic" and facts.oct_receipts <= params.small_max_receipts
+    base = KIND_TABLE[facts.kind]
+    row, increase, small = verdict.row, verdict.increase, verdict.small
+    rate = Fraction(facts.oct_users, facts.oct_receipts) if facts.oct_receipts > 0 else Fraction(0)
     small_rule = (_SmallRule(params.tables["small"], params.small_rows,
                               params.small_partial_row_columns) if small else None)
-    judged = _judge(base, params.tables[base], small_rule, row, increase)
-    label = TABLE_LABELS[judged.table]
+    label = TABLE_LABELS[verdict.table]
     baseline = _month_label(params.baseline_month)
     first, last = min(params.evaluation_months), max(params.evaluation_months)
     months = f"{_month_label(first)}〜{_month_label(last)}"
@@ -341,42 +448,41 @@ def determine_lump_sum(params: LumpSumParams, facts: LumpSumFacts) -> Determinat
         Reason(None, f"評価対象月（{months}）の最多利用人数 {facts.best_users:,}人"),
     ]
     if small:
-        switched = " → 診療所・薬局の表で判定" if judged.table != "small" else ""
+        switched = " → 診療所・薬局の表で判定" if verdict.table != "small" else ""
         reasons.append(Reason(None, f"小規模施設（{baseline}のレセプト "
                                     f"{params.small_max_receipts:,}件以下）{switched}"))
-    grew = f"増加人数 {increase:+,}人 (基準: {_percent(rate)}, 表: {label}) → {yen(judged.amount)}"
-    if judged.amount == 0:
+    grew = (f"増加人数 {increase:+,}人 (基準: {_percent(rate)}, 表: {label}) → "
+            f"{yen(verdict.table_amount)}")
+    if verdict.table_amount == 0:
         needed = _first_paying_increase(params.tables[base], small_rule, row)
         if needed is not None:
             grew += f"（この利用率では +{needed:,}人以上で支給）"
-    reasons.append(Reason(judged.amount > 0, grew))
+    reasons.append(Reason(verdict.table_amount > 0, grew))
     reasons.append(Reason(facts.poster, "② 窓口での共通ポスターの掲示 "
                                         + ("確認済" if facts.poster else "未確認")))
     reasons.append(Reason(facts.informed, "③ 患者へのお声掛け・チラシ配付 "
                                           + ("確認済" if facts.informed else "未確認")))
 
-    eligible = judged.amount > 0 and facts.poster and facts.informed
-    amount = judged.amount if eligible else 0
-    if judged.amount > 0 and not eligible:
+    if verdict.table_amount > 0 and not verdict.eligible:
         missing = "・".join(name for name, done in (("②", facts.poster), ("③", facts.informed))
                            if not done)
         reasons.append(Reason(None, f"支給額 {yen(0)}（{missing}の確認があれば "
-                                    f"{yen(judged.amount)}）"))
+                                    f"{yen(verdict.table_amount)}）"))
     else:
-        reasons.append(Reason(None, f"支給額 {yen(amount)}"))
+        reasons.append(Reason(None, f"支給額 {yen(verdict.amount)}"))
 
-    column_label = (f"{params.tables[judged.table].columns[judged.column]:,}人以上"
-                    if judged.column is not None else "対象外")
+    column_label = (f"{params.tables[verdict.table].columns[verdict.column]:,}人以上"
+                    if verdict.column is not None else "対象外")
     details = {
-        "table": judged.table,
+        "table": verdict.table,
         "table_label": label,
         "row": row,
         "row_label": _row_label(params, row),
-        "column": judged.column,
+        "column": verdict.column,
         "column_label": column_label,
         "rate": _percent(rate),
         "increase": increase,
         "small_facility": small,
-        "table_amount": judged.amount,
+        "table_amount": verdict.table_amount,
     }
-    return Determination(eligible, amount, tuple(reasons), details)
+    return Determination(verdict.eligible, verdict.amount, tuple(reasons), details)

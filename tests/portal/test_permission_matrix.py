@@ -175,6 +175,7 @@ JOB_PAGES = {"facilities_facility_import_job", "facilities_facility_import_confi
 # Custom admin pages that only take a POST (URL name → who may post).
 POST_PAGES: dict[str, set[str]] = {
     "eligibility_parameterversion_apply": {S, SU},
+    "eligibility_parameterversion_preview_start": {S, SU},  # queues 適用前の確認 (a task)
 }
 
 # Admin actions → who is offered them (Django's own delete_selected follows `delete`).
