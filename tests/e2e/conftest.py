@@ -59,9 +59,11 @@ def new_page(request, browser, live_server, migration_data, tmp_path):
     expect.set_options(timeout=TIMEOUT_MS)
     contexts = []
 
-    def make():
+    def make(**options):
+        """`options` go to the new context (e.g. viewport, device_scale_factor)."""
         context = browser.new_context(base_url=live_server.url, locale="ja-JP",
-                                      timezone_id="Asia/Tokyo", accept_downloads=True)
+                                      timezone_id="Asia/Tokyo", accept_downloads=True,
+                                      **options)
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         return context.new_page()

@@ -1,6 +1,8 @@
-"""On a 390×844 phone no page of the facility journey is wider than the screen: tables scroll
-in their own box, the facility menu wraps, long words break. And a fresh facility's pages
-never print "None"."""
+"""On a 390×844 phone and at 200 % zoom (a 640 CSS px viewport at device scale factor 2) no
+page the public or a facility's staff sees, nor its forms with their errors shown, scrolls
+sideways (document.scrollingElement.scrollWidth <= clientWidth): tables scroll in their own
+box, the facility menu wraps, long words break. And a fresh facility's pages never print
+"None"."""
 
 from datetime import date
 
@@ -8,13 +10,14 @@ import pytest
 from playwright.sync_api import expect
 
 from facilities import services
-from facilities.models import Membership
+from facilities.models import Membership, UsageApplication
 from tests.factories import FacilityFactory, accepted_facility, claim_with_receipt
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
-WIDER_THAN_SCREEN = "() => document.scrollingElement.scrollWidth - window.innerWidth"
+WIDER_THAN_SCREEN = ("() => document.scrollingElement.scrollWidth"
+                     " - document.scrollingElement.clientWidth")
 
 
 def _width_problems(page, label, problems):
@@ -23,52 +26,109 @@ def _width_problems(page, label, problems):
         problems.append(f"{label} ({page.url}): {overflow}px wider than the screen")
 
 
-def test_the_facility_journey_fits_a_phone(new_page, log_in):
+def _facility_world():
+    """A 施術所 far along its journey (long name and address, a draft claim with its item,
+    declarations), a clinic not applied yet, both the staff member's: (user, page URLs)."""
+    import uuid
+
+    from obligation import services as obligation_services
+    from obligation.rules import Practitioner
+
     facility, user, _admin = accepted_facility(kind="judo", devices=2)
     facility.name = "医療法人社団オンライン資格確認推進会あおば中央整骨院駅前本院"
     facility.address = "東京都千代田区霞が関一丁目二番二号中央合同庁舎第五号館別館二十三階"
     facility.save()
     services.set_golive_date(user=user, facility=facility, golive_date=date(2025, 6, 10))
     claim, _staff = claim_with_receipt(facility)
+    item = claim.items.get()
     fresh = FacilityFactory(kind="clinic")
     Membership.objects.create(user=user, facility=fresh)
+    declaring = FacilityFactory(kind="judo")
+    Membership.objects.create(user=user, facility=declaring)
+    declaration = obligation_services.declare_exemption(
+        user=user, facility=declaring, token=uuid.uuid4(),
+        data=obligation_services.DeclarationInput(
+            reason="1-1", contact_name="担当 花子", practitioners=(
+                Practitioner(birth_date=date(1950, 1, 1), full_time=True, name="柔整 一郎"),)))
+    pairing = obligation_services.propose_annex(
+        user=user, facility=facility, partner=FacilityFactory(kind="judo"), facility_is_main=True)
     services.rebuild_public_list()
-
-    page = new_page()
-    page.set_viewport_size(PHONE)
-    log_in(page, user.email)
-    problems: list[str] = []
-    _width_problems(page, "dashboard", problems)
+    application = UsageApplication.objects.filter(facility=facility).first()
+    account = facility.device_accounts.first()
     base = f"/facilities/{facility.pk}"
-    for label, url in [
-        ("facility top", f"{base}/"),
-        ("applications", f"{base}/applications/"),
-        ("accounts", f"{base}/accounts/"),
-        ("go-live", f"{base}/golive/"),
-        ("incentives", f"{base}/money/"),
-        ("report", f"{base}/money/cooperation-2025/report/"),
-        ("bank account", f"{base}/money/bank/"),
-        ("claims", f"{base}/claims/"),
-        ("a claim", f"{base}/claims/{claim.pk}/"),
-        ("claim confirmation", f"{base}/claims/{claim.pk}/confirm/"),
-        ("history", f"{base}/history/"),
-        ("public list", "/public/"),
-    ]:
+    urls = [
+        "/dashboard/", "/facilities/link/", "/todos/reminders/", "/accounts/2fa/",
+        "/accounts/email/",
+        f"{base}/", f"{base}/applications/", f"{base}/applications/{application.pk}/",
+        f"{base}/applications/change/", f"/facilities/{fresh.pk}/applications/start/",
+        f"{base}/accounts/", f"{base}/accounts/{account.pk}/", f"{base}/golive/",
+        f"{base}/history/", f"{base}/money/", f"{base}/money/cooperation-2025/report/",
+        f"/facilities/{fresh.pk}/money/lump-sum-2024/attest/", f"{base}/money/bank/",
+        f"{base}/money/payments/", f"{base}/claims/", f"{base}/claims/{claim.pk}/",
+        f"{base}/claims/{claim.pk}/items/{item.pk}/", f"{base}/claims/{claim.pk}/confirm/",
+        f"{base}/counter/", f"{base}/obligation/", f"{base}/obligation/exemption/",
+        f"/facilities/{declaring.pk}/obligation/exemption/{declaration.pk}/withdraw/",
+        f"{base}/obligation/annex/", f"{base}/obligation/annex/{pairing.pk}/withdraw/",
+    ]
+    # Forms sent empty: their errors shown (URL, button).
+    forms = [(f"/facilities/{fresh.pk}/applications/start/", "確認画面へ"),
+             (f"{base}/money/bank/", "確認画面へ"),
+             (f"{base}/obligation/exemption/", "確認画面へ"),
+             (f"{base}/claims/{claim.pk}/", "明細と領収書を保存"),
+             ("/facilities/link/", "確認する")]
+    return user, urls, forms
+
+
+PUBLIC_URLS = ["/", "/accounts/login/", "/accounts/signup/", "/accounts/password/reset/",
+               "/public/", "/public/?name=存在しない施設", "/simulator/",
+               "/simulator/?kind=clinic&oct_receipts=1000&oct_users=40&best_users=200"
+               "&poster=on&informed=on", "/obligation/sessions/apply/"]
+PUBLIC_FORMS = [("/accounts/signup/", "ユーザー登録"), ("/obligation/sessions/apply/", "確認画面へ")]
+
+# The two small screens: a phone 390 CSS px wide, and 200 % zoom emulated as a viewport of
+# 640 CSS px at a device scale factor of 2 (what a 1280 px wide window shows at 200 %).
+SCREENS = {"a 390px phone": {"viewport": PHONE},
+           "200% zoom": {"viewport": {"width": 640, "height": 400}, "device_scale_factor": 2}}
+
+
+def _walk(page, label, urls, forms, problems):
+    for url in urls:
         response = page.goto(url)
         assert response.ok, f"{url}: {response.status}"
-        _width_problems(page, label, problems)
+        _width_problems(page, f"{label}: {url}", problems)
+    for url, button in forms:
+        page.goto(url)
+        page.get_by_role("main").get_by_role("button", name=button, exact=True).click()
+        expect(page.locator(".error-summary").first).to_be_visible()
+        _width_problems(page, f"{label}: {url} with errors", problems)
 
-    page.goto(f"/facilities/{fresh.pk}/applications/start/")
-    _width_problems(page, "application form", problems)
-    page.get_by_role("button", name="確認画面へ").click()
-    expect(page.locator(".error-summary")).to_be_visible()
-    _width_problems(page, "application form with errors", problems)
+
+def test_every_page_fits_a_phone_and_200_percent_zoom(new_page, log_in):
+    user, urls, forms = _facility_world()
+    problems: list[str] = []
+    for label, options in SCREENS.items():
+        page = new_page(**options)
+        _walk(page, label, PUBLIC_URLS, PUBLIC_FORMS, problems)
+        log_in(page, user.email)
+        _walk(page, label, urls, forms, problems)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_application_confirmation_fits_a_phone(new_page, log_in):
+    facility = FacilityFactory(kind="clinic")
+    from tests.factories import make_staff
+
+    user = make_staff(facility)
+    page = new_page(viewport=PHONE)
+    log_in(page, user.email)
+    page.goto(f"/facilities/{facility.pk}/applications/start/")
     page.get_by_label("担当者名").fill("担当 花子")
     page.get_by_label("電話番号").fill("03-1234-5678")
     page.get_by_label("職員数").fill("2")
     page.get_by_label("申請台数").fill("1")
     page.get_by_role("button", name="確認画面へ").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("内容の確認")
+    problems: list[str] = []
     _width_problems(page, "application confirmation", problems)
     assert not problems, "\n".join(problems)
 
