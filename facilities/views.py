@@ -288,10 +288,10 @@ def public_list(request: HttpRequest) -> HttpResponse:
 
 def public_list_csv(request: HttpRequest) -> StreamingHttpResponse | HttpResponse:
     """Streamed row by row (a server-side cursor on PostgreSQL), never held whole. A refused
-    search goes back to the list, where its error shows, instead of exporting everything."""
+    search answers with the list page and its error, instead of exporting everything."""
     form = _public_filter(request)
     if form.is_bound and not form.is_valid():
-        return redirect(f"{reverse('public:list')}?{request.GET.urlencode()}")
+        return public_list(request)
     entries = selectors.facilities_listed_publicly(**_public_criteria(form)).values_list(
         "code", "name", "kind", "prefecture", "address", "golive_date")
     kinds = dict(FacilityKind.choices)
