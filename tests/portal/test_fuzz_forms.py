@@ -489,11 +489,28 @@ def test_reminder_task_on_any_day(today, deadline, kind):
 # ---------------------------------------------------------------- public pages (GET)
 
 
+@pytest.fixture
+def public_entries():
+    """A listed facility, so that searches and page keys meet rows."""
+    from facilities import services as facility_services
+
+    facility, user, _ = accepted_facility(kind="judo")
+    facility.name = "テスト整骨院 100%_"
+    facility.save()
+    facility_services.set_golive_date(user=user, facility=facility, golive_date=date(2025, 6, 10))
+    facility_services.rebuild_public_list()
+    return facility
+
+
 @FUZZ
 @given(data=form(prefecture=field("13", "01", "47", "48"),
-                 kind=field("clinic", "judo", "hospital"), name=field("テスト"),
+                 kind=field("clinic", "judo", "hospital"),
+                 name=field("テスト", "てすと", "ﾃｽﾄ", "%", "_", "100%_", "' OR 1=1 --"),
+                 code=field("0110113719", "０１１", "契13", "%", "_"),
+                 after=field("13:0110113719", "99:x", ":", "13:" + "9" * 40),
+                 before=field("13:0110113719", "01:%", "x"),
                  page=field("1", "2", "last", strategy=numbers)))
-def test_public_list_filter(client, data):
+def test_public_list_filter(client, public_entries, data):
     send(client, "get", reverse("public:list"), data, label="public_list")
     send(client, "get", reverse("public:csv"), data, label="public_csv")
 
