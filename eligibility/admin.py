@@ -273,7 +273,8 @@ class DeterminationAdmin(CsvExportAdmin, EvidenceAdmin, admin.ModelAdmin):
 @admin.register(EligibilityRun)
 class EligibilityRunAdmin(EvidenceAdmin, admin.ModelAdmin):
     list_display = ["program", "started_at", "finished_at", "facilities", "eligible",
-                    "total_amount", "skipped_locked"]
+                    "total_amount", "skipped_locked", "written", "facts_seconds",
+                    "rule_seconds", "write_seconds"]
     list_filter = ["program"]
 
     def has_add_permission(self, request):
