@@ -155,16 +155,16 @@ def journey_for(*, facility: Facility) -> list[JourneyStep]:
 
 
 def journeys_for(*, facilities: list[Facility]) -> dict[int, list[JourneyStep]]:
-    """Each facility's checklist (by its id), in five queries however many facilities."""
+    """Each facility's checklist (by its id), in four queries however many facilities."""
     ids = [facility.pk for facility in facilities]
     starts: dict[int, UsageApplication] = {}
+    accepted: set[int] = set()  # read from the same rows: an earlier start may be the accepted one
     for application in UsageApplication.objects.filter(
         facility_id__in=ids, kind=ApplicationKind.START
     ).order_by("facility_id", "-submitted_at", "-pk"):
         starts.setdefault(application.facility_id, application)
-    accepted = set(UsageApplication.objects.filter(
-        facility_id__in=ids, kind=ApplicationKind.START, state=ApplicationState.ACCEPTED
-    ).values_list("facility_id", flat=True))
+        if application.state == ApplicationState.ACCEPTED:
+            accepted.add(application.facility_id)
     accounts: dict[int, list[DeviceAccount]] = {pk: [] for pk in ids}
     for account in DeviceAccount.objects.filter(facility_id__in=ids, is_active=True):
         accounts[account.facility_id].append(account)

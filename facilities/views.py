@@ -25,7 +25,7 @@ from .forms import (
     UsageStartForm,
 )
 from .home_sections import sections_for
-from .models import ApplicationKind, FacilityKind
+from .models import ApplicationKind, FacilityKind, UsageStatus
 from .prefectures import PREFECTURE_NAMES
 
 
@@ -230,6 +230,7 @@ def golive(request: HttpRequest, facility_id: int) -> HttpResponse:
                 return redirect("facilities:golive", facility_id=facility.pk)
     else:
         form = GoLiveForm(initial={"date": current.date if current else None})
+    status = selectors.usage_status(facility)
     return render(
         request,
         "facilities/golive.html",
@@ -237,8 +238,9 @@ def golive(request: HttpRequest, facility_id: int) -> HttpResponse:
             "facility": facility,
             "form": form,
             "current": current,
-            "status": selectors.usage_status(facility),
-            "can_enter": selectors.has_accepted_start(facility),
+            "status": status,
+            # usage_status is one of these exactly when the start application is accepted.
+            "can_enter": status not in (UsageStatus.NOT_APPLIED, UsageStatus.APPLIED),
         },
     )
 

@@ -22,8 +22,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         request,
         "dashboard.html",
         {
-            "todos": todo_selectors.todos_for(user=request.user),
-            "changes": todo_selectors.changes_for(user=request.user, since=since),
+            # The user's facilities, read once above, are what both lists are about.
+            "todos": todo_selectors.todos_for(user=request.user, facilities=facilities),
+            "changes": todo_selectors.changes_for(user=request.user, since=since,
+                                                  facilities=facilities),
             "facilities": [(facility, journeys[facility.pk]) for facility in facilities],
         },
     )

@@ -83,9 +83,13 @@ class Change:
     facility_name: str
 
 
-def todos_for(*, user, today: date | None = None) -> list[Todo]:
-    """The to-do list of every facility the user serves (another facility's never)."""
-    return _todos(list(facilities_for(user=user)), today or timezone.localdate())
+def todos_for(*, user, today: date | None = None,
+              facilities: list[Facility] | None = None) -> list[Todo]:
+    """The to-do list of every facility the user serves (another facility's never).
+    `facilities`: the user's facilities (`facilities_for`), when the caller has read them."""
+    if facilities is None:
+        facilities = list(facilities_for(user=user))
+    return _todos(facilities, today or timezone.localdate())
 
 
 def todos_for_facility(*, facility: Facility, today: date | None = None) -> list[Todo]:
@@ -94,8 +98,11 @@ def todos_for_facility(*, facility: Facility, today: date | None = None) -> list
     return _todos([facility], today or timezone.localdate())
 
 
-def changes_for(*, user, since: datetime | None) -> list[Change]:
-    return _changes(list(facilities_for(user=user)), since, user)
+def changes_for(*, user, since: datetime | None,
+                facilities: list[Facility] | None = None) -> list[Change]:
+    if facilities is None:
+        facilities = list(facilities_for(user=user))
+    return _changes(facilities, since, user)
 
 
 def changes_for_facility(*, facility: Facility, since: datetime | None, user=None) -> list[Change]:
