@@ -118,7 +118,7 @@ class PortalUser(HttpUser):
         plan = Shared.plan
         rng = random.Random(self.n * 1000 + self.slot)
         match self.page:
-            case "ceiling":
+            case "ceiling" | "ceiling (again)":
                 self._get("/bench/ceiling/")
             case "ログイン":
                 self._log_in(name="ログイン")
@@ -167,7 +167,7 @@ class PortalUser(HttpUser):
 PAGES = ["ceiling", "ログイン", "マイページ", "施設トップ", "運用開始日 (GET)", "運用開始日 (POST)",
          "実施報告 (GET)", "実施報告 (POST)", "協力金・一時金", "口座", "補助金申請", "履歴",
          "公開リスト検索", "公開リストCSV", "シミュレーター"]
-ANONYMOUS = {"ceiling", "ログイン", "公開リスト検索", "公開リストCSV", "シミュレーター"}
+ANONYMOUS = {"ceiling", "ceiling (again)", "ログイン", "公開リスト検索", "公開リストCSV", "シミュレーター"}
 
 
 def drain(broker_url: str, limit: float = 600) -> float:
@@ -182,6 +182,19 @@ def drain(broker_url: str, limit: float = 600) -> float:
         if not client.llen("celery") and not client.hlen("unacked"):
             break
         gevent.sleep(0.5)
+    return time.monotonic() - began
+
+
+def settle(base: str, limit: float = 120) -> float:
+    """Wait until the server answers the minimal view at once again (the requests a phase
+    left queued, e.g. log-ins hashing passwords, are done); answer how long that took."""
+    began = time.monotonic()
+    quick = 0
+    while quick < 5 and time.monotonic() - began < limit:
+        sent = time.monotonic()
+        urllib.request.urlopen(base + "/bench/ceiling/", timeout=limit).read()  # noqa: S310
+        quick = quick + 1 if time.monotonic() - sent < 0.02 else 0
+        gevent.sleep(0.05)
     return time.monotonic() - began
 
 
@@ -282,6 +295,7 @@ def main() -> None:
         processes = start_stack(args, database_url, workdir)
         base = f"http://127.0.0.1:{PORT}"
         pages = [p for p in PAGES if not args.only or p == "ceiling" or p in args.only]
+        pages.append("ceiling (again)")  # the machine may be busier or calmer by the end
         results = {}
         try:
             print(f"{args.users} users per page, {args.seconds:.0f} s each after {WARM_UP:.0f} s "
@@ -293,6 +307,7 @@ def main() -> None:
                 results[page] = measure(base, page, args.users, args.seconds)
                 figures = results[page]
                 figures["background"] = drain(args.redis)
+                settle(base)
                 print(f"  measured {page}: {figures['rps']:.0f} req/s; the tasks it queued "
                       f"took {figures['background']:.0f} s more", flush=True)
         finally:
@@ -300,13 +315,14 @@ def main() -> None:
                 process.terminate()
             for process in processes:
                 process.wait(timeout=20)
-    ceiling = results["ceiling"]["rps"]
+    ceiling = (results["ceiling"]["rps"] + results["ceiling (again)"]["rps"]) / 2
     print()
-    print(f"{'page':<18}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+    print(f"ceiling: {ceiling:.0f} req/s, the mean of the first and the last measurement")
+    print(f"{'page':<22}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
           f"{'of ceiling':>12}{'failures':>10}{'tasks after':>13}")
     for page, figures in results.items():
-        label = "ceiling (minimal view)" if page == "ceiling" else page
-        width = 18 - sum(1 for c in label if ord(c) > 0x2E80)  # full-width characters
+        label = page.replace("ceiling", "minimal view")
+        width = 22 - sum(1 for c in label if ord(c) > 0x2E80)  # full-width characters
         print(f"{label:<{width}}{figures['rps']:>9.1f}{figures['p50']:>9.0f}"
               f"{figures['p95']:>9.0f}{figures['p99']:>9.0f}"
               f"{figures['rps'] / ceiling:>11.0%}{figures['failures']:>10}"

@@ -63,15 +63,18 @@ def offers_for(facility: Facility, *, on: date | None = None) -> list[Offer]:
     live = {c.program_id: c for c in Claim.objects.filter(facility=facility)
             .exclude(state=ClaimState.REJECTED)}
     offers = []
+    readers: list[int] = []  # the facility's free readers, read once (for the first offer)
     for program in Program.objects.filter(rule__in=SUBSIDY_RULES).order_by("code"):
         if program.pk in live:
             offers.append(Offer(program, False, "この補助はすでに申請しています。", 0,
                                 live[program.pk]))
             continue
+        if not readers:
+            readers.append(free_readers(facility))
         answer = engine.offer(program, OfferFacts(
             kind=facility.kind, paper_claims=facility.paper_claims, on=on,
             max_monthly_usage=_usage_for_offer(facility, program, on),
-            free_readers=free_readers(facility),
+            free_readers=readers[0],
         ))
         offers.append(Offer(program, answer.offered, answer.reason, answer.readers_allowed))
     return offers
