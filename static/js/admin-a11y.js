@@ -81,21 +81,25 @@
       });
   }
 
-  // The read-only password field: its widget is described by "<id>_helptext", but the help
-  // below it is printed without an id (the widget has no id of its own to derive it from).
-  function linkHelpTexts() {
+  // A widget described by "<id>_helptext" or "<id>_error" whose help or error list is
+  // printed without that id: the read-only password field (its widget has no id to derive
+  // it from), a field of a multi-field line or a third-party widget (the schedules' task).
+  function linkDescriptions() {
+    var kinds = {_helptext: ".help:not([id])", _error: ".errorlist:not([id])"};
     document.querySelectorAll(".form-row [aria-describedby]").forEach(function (element) {
       element.getAttribute("aria-describedby").split(/\s+/).forEach(function (id) {
-        if (!id || document.getElementById(id) || !/_helptext$/.test(id)) return;
-        var help = element.closest(".form-row").querySelector(".help:not([id])");
-        if (help) help.id = id;
+        if (!id || document.getElementById(id)) return;
+        var suffix = /_helptext$/.test(id) ? "_helptext" : /_error$/.test(id) ? "_error" : null;
+        if (!suffix) return;
+        var found = element.closest(".form-row").querySelector(kinds[suffix]);
+        if (found) found.id = id;
       });
     });
   }
 
   function fix() {
     nameAutocompletes();
-    linkHelpTexts();
+    linkDescriptions();
     fixSelectFilters();
     nameSplitDateTimes();
     nameInlineDeletes();

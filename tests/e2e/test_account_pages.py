@@ -36,6 +36,15 @@ def test_sign_up_log_in_and_password_reset_pages(new_page):
     page.get_by_role("button", name="ユーザー登録").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("確認のメールを送りました")
     _check(page, "verification sent", problems)
+    from django.core import mail
+
+    link = re.search(r"https?://\S+/accounts/confirm-email/\S+/", mail.outbox[-1].body)
+    confirm = new_page()
+    confirm.goto(link.group(0))
+    expect(confirm.get_by_role("main")).to_contain_text("new@example.jp")
+    _check(confirm, "e-mail confirmation", problems)
+    confirm.goto("/accounts/confirm-email/no-such-key/")
+    _check(confirm, "e-mail confirmation, a bad link", problems)
 
     login = new_page()
     login.goto("/accounts/login/")

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from tests.e2e.conftest import current_totp_code
 from tests.e2e.test_accessibility import _check, _report
 from tests.factories import PASSWORD, AdminFactory
-from tests.portal.test_permission_matrix import POLICY, SU, _urls, _world
+from tests.portal.test_permission_matrix import FORM_PAGES, POLICY, SU, _urls, _world
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -37,7 +37,20 @@ def _admin_pages(world) -> list[tuple[str, str]]:
             if what == "delete" or SU not in allowed or what.endswith(FILES):
                 continue
             pages.append((f"{label} {what}", url))
+    job = world["portal.importjob"]  # a statistics import's job: its page and confirmation
+    pages += [("import job", reverse("admin:eligibility_monthlystatistic_import_job",
+                                     args=[job.pk])),
+              ("import confirm", reverse("admin:eligibility_monthlystatistic_import_confirm",
+                                         args=[job.pk]))]
     return pages
+
+
+# Custom pages with a form, sent empty (their errors shown), and an action that asks for more
+# on a page of its own.
+FORMS_SENT_EMPTY = FORM_PAGES | {"facilities_facility_import",
+                                 "eligibility_monthlystatistic_import"}
+ACTION_PAGES = [("obligation.compliancestatus", "request_letters"),
+                ("obligation.compliancestatus", "guidance_letters")]
 
 
 def test_admin_log_in_with_two_factor(new_page):
@@ -78,7 +91,28 @@ def test_every_admin_page(new_page, admin_log_in):
         response = page.goto(url)
         assert response.ok, f"{label} {url}: {response.status}"
         assert response.headers["content-type"].startswith("text/html"), (label, url)
+        refresh = page.get_by_role("button", name="自動更新を止める")
+        if refresh.count():  # a running job's page: its reloading can be stopped (and stays so)
+            refresh.click()
+            expect(page.get_by_role("button", name="自動更新を再開する")).to_be_visible()
         _check(page, label, problems, exclude=DJANGO_ADMIN_EXCLUSIONS)
+
+    for label in POLICY:
+        for what, url, _allowed in _urls(label, world[label], world):
+            if what in FORMS_SENT_EMPTY:
+                page.goto(url)
+                with page.expect_navigation():
+                    page.locator("#content form [type=submit]").first.click()
+                _check(page, f"{what} sent empty", problems, exclude=DJANGO_ADMIN_EXCLUSIONS)
+    for label, action in ACTION_PAGES:
+        app, model = label.split(".")
+        page.goto(reverse(f"admin:{app}_{model}_changelist"))
+        page.locator("#result_list input.action-select").first.check()
+        page.locator("select[name=action]").select_option(action)
+        with page.expect_navigation():
+            page.locator("button[name=index], input[name=index]").first.click()
+        expect(page.locator("#content form").first).to_be_visible()
+        _check(page, f"{label} action {action}", problems, exclude=DJANGO_ADMIN_EXCLUSIONS)
     assert not problems, _report(problems)
 
 
@@ -94,7 +128,8 @@ def test_admin_forms_with_their_errors(new_page, admin_log_in):
         if SU not in POLICY[label][1]:
             continue
         page.goto(reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_add"))
-        page.locator("#content-main form input[name=_save]").click()
+        with page.expect_navigation():
+            page.locator("#content-main form input[name=_save]").click()
         if page.locator(".errornote").count():
             sent += 1
             _check(page, f"{label} add with errors", problems,
