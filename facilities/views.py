@@ -60,6 +60,7 @@ def link_facility(request: HttpRequest) -> HttpResponse:
 @login_required
 def facility_home(request: HttpRequest, facility_id: int) -> HttpResponse:
     facility = selectors.facility_for(user=request.user, pk=facility_id)
+    status = selectors.usage_status(facility)
     return render(
         request,
         "facilities/home.html",
@@ -67,9 +68,11 @@ def facility_home(request: HttpRequest, facility_id: int) -> HttpResponse:
             "facility": facility,
             **sections_for(request, facility),  # the to-do list and news (todos/)
             "journey": selectors.journey_for(facility=facility),
-            "status": selectors.usage_status(facility),
+            "status": status,
             "golive": selectors.golive_for(facility),
-            "planned_end_date": selectors.planned_end_date(facility),
+            # 利用可 (no end date in force) is the usual answer: the status has read it.
+            "planned_end_date": (None if status == UsageStatus.AVAILABLE
+                                 else selectors.planned_end_date(facility)),
             "history": selectors.history_for(facility=facility)[:10],
         },
     )
