@@ -1,5 +1,7 @@
-"""Accessibility: axe-core finds no serious or critical violation on the pages the public and
-the facilities' staff use (forms with their errors shown included), and the journey works
+"""Accessibility: axe-core finds no violation of any WCAG 2.0/2.1 A or AA rule on the pages
+the public and the facilities' staff use (forms with their errors shown included; the
+administrators' pages are in test_admin_accessibility, the account pages in
+test_account_pages, every journey by keyboard in test_keyboard_journeys), and the journey works
 with the keyboard alone: the skip link comes first and the application form is filled in,
 corrected and submitted with Tab, typing and Enter."""
 
@@ -73,7 +75,7 @@ def _report(problems) -> str:
     return report
 
 
-def test_public_pages_have_no_serious_violations(new_page):
+def test_public_pages_have_no_wcag_violations(new_page):
     listed, user, _admin = accepted_facility(kind="judo", devices=1)
     services.set_golive_date(user=user, facility=listed, golive_date=date(2025, 6, 10))
     services.rebuild_public_list()  # the public list has a row to show
@@ -132,7 +134,7 @@ def _paid(facility):
         actor=releaser)
 
 
-def test_staff_pages_have_no_serious_violations(new_page, log_in):
+def test_staff_pages_have_no_wcag_violations(new_page, log_in):
     # One facility far along (accepted, go-live entered) and one not applied yet: the
     # dashboard shows every state of the journey (done, next, waiting, later).
     facility, user, _admin = accepted_facility(kind="judo", devices=1)

@@ -1,4 +1,4 @@
-"""axe-core (WCAG 2.1 AA, serious and critical, as test_accessibility does) on the account
+"""axe-core (every WCAG 2.0/2.1 A and AA rule, as test_accessibility runs it) on the account
 pages and the error pages, with and without errors shown; the e-mail's link completes the
 sign-up."""
 

@@ -1,7 +1,7 @@
 """A payment the bank refused, in headless Chromium with the keyboard: the staff member opens
 振込先口座・支払状況 from the facility's menu, reads 振込不能 and what to do, follows the link,
 corrects the account through the form and its confirmation page, and sees the payment
-waiting for the corrected account. axe finds nothing serious on the page before or after."""
+waiting for the corrected account. axe finds no WCAG A/AA violation on the page before or after."""
 
 import pytest
 from playwright.sync_api import expect
