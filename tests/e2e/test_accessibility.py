@@ -119,6 +119,22 @@ def test_public_pages_have_no_wcag_violations(new_page):
     page.get_by_role("button", name="確認画面へ").click()
     expect(page.get_by_role("alert").first).to_be_visible()
     _check(page, "explanation session request with errors", problems)
+    from datetime import timedelta
+
+    for name, value in [("organisation", "東京都柔道整復師会"),
+                        ("address", "東京都千代田区霞が関1-2-2"),
+                        ("contact_furigana", "やまだ はなこ"), ("contact_name", "山田 花子"),
+                        ("phone", "03-1111-2222"), ("email", "kai@example.jp"),
+                        ("preferred_date", (date.today() + timedelta(days=14)).isoformat()),
+                        ("preferred_start", "14:00"), ("preferred_end", "15:30"),
+                        ("attendees", "40"), ("occupation", "柔道整復師")]:
+        page.locator(f"main form [name={name}]").fill(value)
+    page.get_by_role("button", name="確認画面へ").click()
+    expect(page.get_by_role("button", name="申し込む")).to_be_visible()
+    _check(page, "explanation session confirmation", problems)
+    page.get_by_role("button", name="申し込む").click()
+    expect(page.get_by_role("main")).to_contain_text("W")
+    _check(page, "explanation session requested", problems)
     assert not problems, _report(problems)
 
 
