@@ -238,9 +238,11 @@ def start_stack(args, database_url: str, workdir: str) -> list[subprocess.Popen]
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
                    cwd=ROOT, env=env, check=True)
     bindir = Path(sys.executable).parent
+    # The worker's own output goes to a file: its failures are counted after the run.
+    log = open(Path(workdir) / "worker.log", "w")  # noqa: SIM115 - open while it runs
     worker = subprocess.Popen(
         [str(bindir / "celery"), "--quiet", "-A", "portal", "worker", "-c", "1",
-         "--loglevel", "warning"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+         "--loglevel", "warning"], cwd=ROOT, env=env, stdout=log, stderr=log)
     gunicorn = subprocess.Popen(
         [str(bindir / "gunicorn"), "portal.wsgi", "-w", str(args.workers),
          "-b", f"127.0.0.1:{PORT}", "--log-level", "warning"], cwd=ROOT, env=env)
@@ -315,6 +317,11 @@ def main() -> None:
                 process.terminate()
             for process in processes:
                 process.wait(timeout=20)
+            worker_log = (Path(workdir) / "worker.log").read_text(encoding="utf-8",
+                                                                 errors="replace")
+            failed = worker_log.count("Traceback")
+            print(f"Celery worker: {failed} failed tasks" + (
+                ":\n" + worker_log[-2000:] if failed else ""), flush=True)
     ceiling = (results["ceiling"]["rps"] + results["ceiling (again)"]["rps"]) / 2
     print()
     print(f"ceiling: {ceiling:.0f} req/s, the mean of the first and the last measurement")
