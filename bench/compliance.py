@@ -20,19 +20,10 @@ import random
 import time
 from datetime import date, timedelta
 
-from django_setup import rss_mb, setup_django
+from django_setup import fresh_database, rss_mb, setup_django
 
 SEJUTSU = ["judo", "judo", "ama", "acupuncture", "ama_acupuncture"]
 MEDICAL = ["clinic", "dental", "pharmacy"]
-
-
-def _fresh_database(url: str) -> None:
-    import psycopg
-
-    server, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.execute(f"CREATE DATABASE {name}")
 
 
 def generate(size: int) -> None:
@@ -137,7 +128,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):
         parser.error("set DATABASE_URL (or --database-url) to a PostgreSQL database")
-    _fresh_database(args.database_url)
+    fresh_database(args.database_url)
     setup_django(args.database_url)
     from django.core.management import call_command
     from django.db.models import Count

@@ -18,22 +18,13 @@ import re
 import time
 from datetime import date
 
-from django_setup import rss_mb, setup_django
+from django_setup import fresh_database, rss_mb, setup_django
 
 HEADS = ["さくら", "アオバ", "みどり", "ヒカリ", "なかむら", "タナカ", "やまだ", "スズキ", "東",
          "西", "中央", "駅前", "ｻｸﾗ", "若葉", "ひまわり", "コスモス"]
 TAILS = [("pharmacy", "薬局"), ("clinic", "クリニック"), ("judo", "整骨院"), ("dental", "歯科医院"),
          ("hospital", "病院"), ("clinic", "内科"), ("acupuncture", "鍼灸院")]
 TOWNS = ["中央区", "北区", "南町", "本町", "栄町", "緑ケ丘", "港区", "旭町", "若松町", "桜台"]
-
-
-def _fresh_database(url: str) -> None:
-    import psycopg
-
-    server, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.execute(f"CREATE DATABASE {name}")
 
 
 def generate(rows: int) -> None:
@@ -83,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     url = os.environ["DATABASE_URL"]
     if not args.keep:
-        _fresh_database(url)
+        fresh_database(url)
     setup_django(url)
     from django.core.management import call_command
     from django.db import connection
