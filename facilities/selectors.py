@@ -115,18 +115,36 @@ def planned_end_date(facility: Facility) -> date | None:
     return latest.planned_end_date
 
 
-def usage_status(facility: Facility, today: date | None = None) -> UsageStatus:
+@dataclass(frozen=True)
+class UsageSummary:
+    """Where a facility's use of the service stands: the status, the end date in force
+    (None when none is), and whether its start application is accepted."""
+
+    status: UsageStatus
+    planned_end_date: date | None
+    start_accepted: bool
+
+
+def usage_summary(facility: Facility, today: date | None = None) -> UsageSummary:
+    """The one place that derives the usage status; each fact is read at most once."""
     today = today or timezone.localdate()
     if has_accepted_start(facility):
         end = planned_end_date(facility)
         if end is None:
-            return UsageStatus.AVAILABLE
-        return UsageStatus.ENDED if end < today else UsageStatus.ENDING
-    if UsageApplication.objects.filter(facility=facility, kind=ApplicationKind.START).filter(
-        state__in=[ApplicationState.SUBMITTED, ApplicationState.SECOND_CHECK]
-    ).exists():
-        return UsageStatus.APPLIED
-    return UsageStatus.NOT_APPLIED
+            status = UsageStatus.AVAILABLE
+        else:
+            status = UsageStatus.ENDED if end < today else UsageStatus.ENDING
+        return UsageSummary(status=status, planned_end_date=end, start_accepted=True)
+    applied = UsageApplication.objects.filter(
+        facility=facility, kind=ApplicationKind.START,
+        state__in=[ApplicationState.SUBMITTED, ApplicationState.SECOND_CHECK],
+    ).exists()
+    return UsageSummary(status=UsageStatus.APPLIED if applied else UsageStatus.NOT_APPLIED,
+                        planned_end_date=None, start_accepted=False)
+
+
+def usage_status(facility: Facility, today: date | None = None) -> UsageStatus:
+    return usage_summary(facility, today).status
 
 
 def golive_for(facility: Facility) -> GoLive | None:

@@ -25,7 +25,7 @@ from .forms import (
     UsageStartForm,
 )
 from .home_sections import sections_for
-from .models import ApplicationKind, FacilityKind, UsageStatus
+from .models import ApplicationKind, FacilityKind
 from .prefectures import PREFECTURE_NAMES
 
 
@@ -60,7 +60,7 @@ def link_facility(request: HttpRequest) -> HttpResponse:
 @login_required
 def facility_home(request: HttpRequest, facility_id: int) -> HttpResponse:
     facility = selectors.facility_for(user=request.user, pk=facility_id)
-    status = selectors.usage_status(facility)
+    usage = selectors.usage_summary(facility)
     return render(
         request,
         "facilities/home.html",
@@ -68,11 +68,9 @@ def facility_home(request: HttpRequest, facility_id: int) -> HttpResponse:
             "facility": facility,
             **sections_for(request, facility),  # the to-do list and news (todos/)
             "journey": selectors.journey_for(facility=facility),
-            "status": status,
+            "status": usage.status,
             "golive": selectors.golive_for(facility),
-            # 利用可 (no end date in force) is the usual answer: the status has read it.
-            "planned_end_date": (None if status == UsageStatus.AVAILABLE
-                                 else selectors.planned_end_date(facility)),
+            "planned_end_date": usage.planned_end_date,
             "history": selectors.history_for(facility=facility)[:10],
         },
     )
@@ -81,14 +79,15 @@ def facility_home(request: HttpRequest, facility_id: int) -> HttpResponse:
 @login_required
 def applications(request: HttpRequest, facility_id: int) -> HttpResponse:
     facility = selectors.facility_for(user=request.user, pk=facility_id)
+    usage = selectors.usage_summary(facility)
     return render(
         request,
         "facilities/applications.html",
         {
             "facility": facility,
             "applications": selectors.applications_for(facility=facility),
-            "accepted": selectors.has_accepted_start(facility),
-            "status": selectors.usage_status(facility),
+            "accepted": usage.start_accepted,
+            "status": usage.status,
         },
     )
 
@@ -233,7 +232,7 @@ def golive(request: HttpRequest, facility_id: int) -> HttpResponse:
                 return redirect("facilities:golive", facility_id=facility.pk)
     else:
         form = GoLiveForm(initial={"date": current.date if current else None})
-    status = selectors.usage_status(facility)
+    usage = selectors.usage_summary(facility)
     return render(
         request,
         "facilities/golive.html",
@@ -241,9 +240,8 @@ def golive(request: HttpRequest, facility_id: int) -> HttpResponse:
             "facility": facility,
             "form": form,
             "current": current,
-            "status": status,
-            # usage_status is one of these exactly when the start application is accepted.
-            "can_enter": status not in (UsageStatus.NOT_APPLIED, UsageStatus.APPLIED),
+            "status": usage.status,
+            "can_enter": usage.start_accepted,
         },
     )
 
