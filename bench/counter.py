@@ -22,7 +22,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from django_setup import ROOT, setup_django
+from django_setup import ROOT, fresh_database, setup_django
 
 NAME = "portal_bench_counter"
 PORT = 8765
@@ -129,11 +129,7 @@ def main() -> None:
     args = parser.parse_args()
     server = args.database_url.rstrip("/")
     database_url = f"{server}/{NAME}"
-    import psycopg
-
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{NAME}"')
-        conn.execute(f'CREATE DATABASE "{NAME}"')
+    fresh_database(database_url)
     os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings.dev"
     plan = prepare(database_url, args.clients, args.cards)
     env = {**os.environ, "DATABASE_URL": database_url, "CACHE_URL": args.redis,

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from django_setup import ROOT, rss_mb, setup_django
+from django_setup import ROOT, fresh_database, rss_mb, setup_django
 
 
 def child_batch(database_url: str) -> None:
@@ -122,9 +122,8 @@ def main() -> None:
         with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                                   [name]).fetchone()
-            if not (args.reuse and exists):
-                conn.execute(f"DROP DATABASE IF EXISTS {name}")
-                conn.execute(f"CREATE DATABASE {name}")
+        if not (args.reuse and exists):
+            fresh_database(url)
         generated = float("nan")
         if args.reuse and exists:
             _manage(url, "migrate", "--noinput", "-v", "0")

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 
-from django_setup import ROOT, rss_mb, setup_django
+from django_setup import ROOT, fresh_database, rss_mb, setup_django
 
 FLOOR_SQL = (
     "COPY (SELECT id, bank_code, bank_kana, branch_code, branch_kana, account_type, "
@@ -246,11 +246,8 @@ def main() -> None:
     print(f"{'facilities':>10} {'step':>8} {'seconds':>8} {'peak MB':>8} {'floor s':>8} "
           f"{'× floor':>8}  result")
     for size in [int(s) for s in args.sizes.split(",")]:
-        name = f"portal_bench_payout_{size}"
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name}")
-            conn.execute(f"CREATE DATABASE {name}")
-        url = f"{server}/{name}"
+        url = f"{server}/portal_bench_payout_{size}"
+        fresh_database(url)
         _manage(url, "migrate", "--noinput", "-v", "0")
         _run_child(url, "--child", "prepare", "--size", str(size))
         _manage(url, "shell", "-c", "from django.db import connection; "

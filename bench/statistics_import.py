@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from django_setup import ROOT, rss_mb, setup_django
+from django_setup import ROOT, fresh_database, rss_mb, setup_django
 
 NAME = "portal_bench_statistics_import"
 
@@ -144,13 +144,8 @@ def main() -> None:
     if args.child == "floor":
         return child_floor(args.database_url, args.path)
 
-    import psycopg
-
-    server = args.database_url.rstrip("/")
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {NAME}")
-        conn.execute(f"CREATE DATABASE {NAME}")
-    url = f"{server}/{NAME}"
+    url = f"{args.database_url.rstrip('/')}/{NAME}"
+    fresh_database(url)
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "portal.settings.dev"}
     env.pop("CELERY_BROKER_URL", None)
     with tempfile.TemporaryDirectory() as private:
