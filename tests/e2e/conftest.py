@@ -5,10 +5,18 @@ transactional one) and django.core.mail.outbox with it."""
 import os
 import re
 import shutil
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.conftest import services_required
+
+if TYPE_CHECKING:
+    from facilities.models import DeviceAccount, Facility, UsageApplication
+    from obligation.models import AnnexPairing, ExemptionDeclaration
+    from portal.models import User
+    from subsidies.models import Claim, ClaimItem
 
 # Playwright's sync API keeps an event loop running in this thread; the ORM calls the tests
 # make around it are ordinary synchronous ones.
@@ -138,3 +146,64 @@ def admin_log_in():
         sign_in_as_administrator(page, email, password)
 
     return admin_log_in
+
+
+@dataclass(frozen=True)
+class FacilityWorld:
+    """What `facility_world` made: the staff member, the facilities and the rows their pages
+    show."""
+    user: "User"
+    facility: "Facility"  # the 施術所 far along its journey
+    clinic: "Facility"  # a clinic not applied yet
+    declaring: "Facility"  # a 施術所 with an exemption declaration
+    application: "UsageApplication"  # the facility's accepted 利用開始申請
+    account: "DeviceAccount"  # one of its device accounts
+    claim: "Claim"  # its draft claim
+    item: "ClaimItem"  # the claim's item
+    declaration: "ExemptionDeclaration"  # the declaring 施術所's
+    pairing: "AnnexPairing"  # the facility's, proposed
+
+    @property
+    def base(self) -> str:
+        return f"/facilities/{self.facility.pk}"
+
+
+@pytest.fixture
+def facility_world(migration_data) -> FacilityWorld:
+    """Every facility page with something to show, all of one staff member: a 施術所 far
+    along its journey (accepted with two device accounts, go-live entered, a long name and
+    address, a draft claim with its item and receipt, a 併設 pairing proposed with another
+    施術所), a clinic not applied yet, and a 施術所 with an exemption declaration. The public
+    list is rebuilt."""
+    import uuid
+    from datetime import date
+
+    from facilities import services
+    from facilities.models import Membership, UsageApplication
+    from obligation import services as obligation_services
+    from obligation.rules import Practitioner
+    from tests.factories import FacilityFactory, accepted_facility, claim_with_receipt
+
+    facility, user, _admin = accepted_facility(kind="judo", devices=2)
+    facility.name = "医療法人社団オンライン資格確認推進会あおば中央整骨院駅前本院"
+    facility.address = "東京都千代田区霞が関一丁目二番二号中央合同庁舎第五号館別館二十三階"
+    facility.save()
+    services.set_golive_date(user=user, facility=facility, golive_date=date(2025, 6, 10))
+    claim, _staff = claim_with_receipt(facility)
+    clinic = FacilityFactory(kind="clinic")
+    Membership.objects.create(user=user, facility=clinic)
+    declaring = FacilityFactory(kind="judo")
+    Membership.objects.create(user=user, facility=declaring)
+    declaration = obligation_services.declare_exemption(
+        user=user, facility=declaring, token=uuid.uuid4(),
+        data=obligation_services.DeclarationInput(
+            reason="1-1", contact_name="担当 花子", practitioners=(
+                Practitioner(birth_date=date(1950, 1, 1), full_time=True, name="柔整 一郎"),)))
+    pairing = obligation_services.propose_annex(
+        user=user, facility=facility, partner=FacilityFactory(kind="judo"), facility_is_main=True)
+    services.rebuild_public_list()
+    return FacilityWorld(
+        user=user, facility=facility, clinic=clinic, declaring=declaring,
+        application=UsageApplication.objects.filter(facility=facility).first(),
+        account=facility.device_accounts.first(), claim=claim, item=claim.items.get(),
+        declaration=declaration, pairing=pairing)

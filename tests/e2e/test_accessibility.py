@@ -316,45 +316,25 @@ def _submit_empty(page, button):
     expect(page.locator(".error-summary").first).to_be_visible()
 
 
-def test_the_other_facility_pages_and_their_forms_with_errors(new_page, log_in):
+def test_the_other_facility_pages_and_their_forms_with_errors(facility_world, new_page, log_in):
     """Every facility page not walked above (attestation, claim pages, bank account
     confirmation, declarations and their moves, the counter, the explanation session's
     steps), each form sent with errors."""
-    import uuid
-
-    from obligation import services as obligation_services
-    from obligation.rules import Practitioner
-    from tests.factories import claim_with_receipt
-
-    facility, user, _admin = accepted_facility(kind="judo", devices=1)
-    services.set_golive_date(user=user, facility=facility, golive_date=date(2025, 6, 10))
-    claim, _other = claim_with_receipt(facility)
-    item = claim.items.get()
-    clinic = FacilityFactory(kind="clinic")
-    Membership.objects.create(user=user, facility=clinic)
-    declaring = FacilityFactory(kind="judo")
-    Membership.objects.create(user=user, facility=declaring)
-    declaration = obligation_services.declare_exemption(
-        user=user, facility=declaring, token=uuid.uuid4(),
-        data=obligation_services.DeclarationInput(
-            reason="1-1", contact_name="担当 花子", practitioners=(
-                Practitioner(birth_date=date(1950, 1, 1), full_time=True, name="柔整 一郎"),)))
-    partner = FacilityFactory(kind="judo")
-    pairing = obligation_services.propose_annex(user=user, facility=facility, partner=partner,
-                                                facility_is_main=True)
+    world = facility_world
+    claim, item, clinic = world.claim, world.item, world.clinic
 
     page = new_page()
-    log_in(page, user.email)
+    log_in(page, world.user.email)
     problems = {}
-    base = f"/facilities/{facility.pk}"
+    base = world.base
     for label, url in [
         ("attestation", f"/facilities/{clinic.pk}/money/lump-sum-2024/attest/"),
         ("a claim", f"{base}/claims/{claim.pk}/"),
         ("a claim's item", f"{base}/claims/{claim.pk}/items/{item.pk}/"),
         ("claim confirmation", f"{base}/claims/{claim.pk}/confirm/"),
-        ("exemption withdrawal", f"/facilities/{declaring.pk}/obligation/exemption/"
-                                 f"{declaration.pk}/withdraw/"),
-        ("annex move", f"{base}/obligation/annex/{pairing.pk}/withdraw/"),
+        ("exemption withdrawal", f"/facilities/{world.declaring.pk}/obligation/exemption/"
+                                 f"{world.declaration.pk}/withdraw/"),
+        ("annex move", f"{base}/obligation/annex/{world.pairing.pk}/withdraw/"),
         ("annex with a pairing", f"{base}/obligation/annex/"),
         ("counter", f"{base}/counter/"),
         ("counter without device accounts", f"/facilities/{clinic.pk}/counter/"),

@@ -4,14 +4,10 @@ sideways (document.scrollingElement.scrollWidth <= clientWidth): tables scroll i
 box, the facility menu wraps, long words break. And a fresh facility's pages never print
 "None"."""
 
-from datetime import date
-
 import pytest
 from playwright.sync_api import expect
 
-from facilities import services
-from facilities.models import Membership, UsageApplication
-from tests.factories import FacilityFactory, accepted_facility, claim_with_receipt
+from tests.factories import FacilityFactory, accepted_facility
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -26,49 +22,25 @@ def _width_problems(page, label, problems):
         problems.append(f"{label} ({page.url}): {overflow}px wider than the screen")
 
 
-def _facility_world():
-    """A 施術所 far along its journey (long name and address, a draft claim with its item,
-    declarations), a clinic not applied yet, both the staff member's: (user, page URLs)."""
-    import uuid
-
-    from obligation import services as obligation_services
-    from obligation.rules import Practitioner
-
-    facility, user, _admin = accepted_facility(kind="judo", devices=2)
-    facility.name = "医療法人社団オンライン資格確認推進会あおば中央整骨院駅前本院"
-    facility.address = "東京都千代田区霞が関一丁目二番二号中央合同庁舎第五号館別館二十三階"
-    facility.save()
-    services.set_golive_date(user=user, facility=facility, golive_date=date(2025, 6, 10))
-    claim, _staff = claim_with_receipt(facility)
-    item = claim.items.get()
-    fresh = FacilityFactory(kind="clinic")
-    Membership.objects.create(user=user, facility=fresh)
-    declaring = FacilityFactory(kind="judo")
-    Membership.objects.create(user=user, facility=declaring)
-    declaration = obligation_services.declare_exemption(
-        user=user, facility=declaring, token=uuid.uuid4(),
-        data=obligation_services.DeclarationInput(
-            reason="1-1", contact_name="担当 花子", practitioners=(
-                Practitioner(birth_date=date(1950, 1, 1), full_time=True, name="柔整 一郎"),)))
-    pairing = obligation_services.propose_annex(
-        user=user, facility=facility, partner=FacilityFactory(kind="judo"), facility_is_main=True)
-    services.rebuild_public_list()
-    application = UsageApplication.objects.filter(facility=facility).first()
-    account = facility.device_accounts.first()
-    base = f"/facilities/{facility.pk}"
+def _facility_pages(world):
+    """The pages of `facility_world` (long name and address, a draft claim with its item,
+    declarations; a clinic not applied yet) and its forms: (page URLs, forms)."""
+    base, fresh, claim = world.base, world.clinic, world.claim
     urls = [
         "/dashboard/", "/facilities/link/", "/todos/reminders/", "/accounts/2fa/",
         "/accounts/email/",
-        f"{base}/", f"{base}/applications/", f"{base}/applications/{application.pk}/",
+        f"{base}/", f"{base}/applications/", f"{base}/applications/{world.application.pk}/",
         f"{base}/applications/change/", f"/facilities/{fresh.pk}/applications/start/",
-        f"{base}/accounts/", f"{base}/accounts/{account.pk}/", f"{base}/golive/",
+        f"{base}/accounts/", f"{base}/accounts/{world.account.pk}/", f"{base}/golive/",
         f"{base}/history/", f"{base}/money/", f"{base}/money/cooperation-2025/report/",
         f"/facilities/{fresh.pk}/money/lump-sum-2024/attest/", f"{base}/money/bank/",
         f"{base}/money/payments/", f"{base}/claims/", f"{base}/claims/{claim.pk}/",
-        f"{base}/claims/{claim.pk}/items/{item.pk}/", f"{base}/claims/{claim.pk}/confirm/",
+        f"{base}/claims/{claim.pk}/items/{world.item.pk}/",
+        f"{base}/claims/{claim.pk}/confirm/",
         f"{base}/counter/", f"{base}/obligation/", f"{base}/obligation/exemption/",
-        f"/facilities/{declaring.pk}/obligation/exemption/{declaration.pk}/withdraw/",
-        f"{base}/obligation/annex/", f"{base}/obligation/annex/{pairing.pk}/withdraw/",
+        f"/facilities/{world.declaring.pk}/obligation/exemption/{world.declaration.pk}"
+        "/withdraw/",
+        f"{base}/obligation/annex/", f"{base}/obligation/annex/{world.pairing.pk}/withdraw/",
     ]
     # Forms sent empty: their errors shown (URL, button).
     forms = [(f"/facilities/{fresh.pk}/applications/start/", "確認画面へ"),
@@ -76,7 +48,7 @@ def _facility_world():
              (f"{base}/obligation/exemption/", "確認画面へ"),
              (f"{base}/claims/{claim.pk}/", "明細と領収書を保存"),
              ("/facilities/link/", "確認する")]
-    return user, urls, forms
+    return urls, forms
 
 
 PUBLIC_URLS = ["/", "/accounts/login/", "/accounts/signup/", "/accounts/password/reset/",
@@ -103,13 +75,13 @@ def _walk(page, label, urls, forms, problems):
         _width_problems(page, f"{label}: {url} with errors", problems)
 
 
-def test_every_page_fits_a_phone_and_200_percent_zoom(new_page, log_in):
-    user, urls, forms = _facility_world()
+def test_every_page_fits_a_phone_and_200_percent_zoom(facility_world, new_page, log_in):
+    urls, forms = _facility_pages(facility_world)
     problems: list[str] = []
     for label, options in SCREENS.items():
         page = new_page(**options)
         _walk(page, label, PUBLIC_URLS, PUBLIC_FORMS, problems)
-        log_in(page, user.email)
+        log_in(page, facility_world.user.email)
         _walk(page, label, urls, forms, problems)
     assert not problems, "\n".join(problems)
 
