@@ -49,9 +49,13 @@ def _enter(page):
         page.keyboard.press("Enter")
 
 
-def _type_into(page, target, text):
-    _tab_to(page, target)
-    _replace(page, text)
+def _type_fields(page, fields):
+    """Tab to each field in turn (forward, from where the focus is) and type its text over
+    what it holds. `fields` pairs a field's label, or its locator where the label alone is
+    ambiguous, with the text."""
+    for field, text in fields:
+        _tab_to(page, page.get_by_label(field) if isinstance(field, str) else field)
+        _replace(page, text)
 
 
 def _press(page, name, limit=40):
@@ -92,9 +96,9 @@ def test_sign_up_link_apply_and_go_live_by_keyboard(new_page):
     # Sign-up: the confirmation differs first.
     page.goto("/accounts/signup/")
     _skip_to_main(page)
-    _type_into(page, page.get_by_label("メールアドレス"), EMAIL)
-    _type_into(page, page.get_by_label("パスワード 必須", exact=True), PASSWORD)
-    _type_into(page, page.get_by_label("パスワード（確認用）"), PASSWORD + "x")
+    _type_fields(page, [("メールアドレス", EMAIL),
+                        (page.get_by_label("パスワード 必須", exact=True), PASSWORD),
+                        ("パスワード（確認用）", PASSWORD + "x")])
     _enter(page)
     _errors_announced(page)
     expect(page.get_by_label("パスワード（確認用）")).to_be_focused()
@@ -116,7 +120,7 @@ def test_sign_up_link_apply_and_go_live_by_keyboard(new_page):
     _enter(page)
     expect(page.get_by_role("heading", level=1)).to_have_text("施設の確認")
     _skip_to_main(page)
-    _type_into(page, page.get_by_label("医療機関等コード または 登録記号番号"), "契1300777")
+    _type_fields(page, [("医療機関等コード または 登録記号番号", "契1300777")])
     _enter(page)
     _errors_announced(page)
     expect(page.get_by_label("口座番号の下4桁")).to_be_focused()
@@ -132,9 +136,7 @@ def test_sign_up_link_apply_and_go_live_by_keyboard(new_page):
     _press(page, "確認画面へ")
     _errors_announced(page, "担当者名")
     _replace(page, "鍵盤 花子")
-    _type_into(page, page.get_by_label("電話番号"), "03-1234-5678")
-    _type_into(page, page.get_by_label("職員数"), "2")
-    _type_into(page, page.get_by_label("申請台数"), "1")
+    _type_fields(page, [("電話番号", "03-1234-5678"), ("職員数", "2"), ("申請台数", "1")])
     _enter(page)
     expect(page.get_by_role("heading", level=1)).to_contain_text("内容の確認")
     _press(page, "申請する")
@@ -171,7 +173,7 @@ def test_report_attestation_bank_claim_and_exemption_by_keyboard(new_page, log_i
     _press(page, "報告する")
     _errors_announced(page, "実施期間（開始日）")
     page.keyboard.type("2025-05-01")
-    _type_into(page, page.get_by_label("実施期間（終了日）"), "2025-06-01")
+    _type_fields(page, [("実施期間（終了日）", "2025-06-01")])
     _tab_to(page, page.get_by_label("① 患者等へのマイナ保険証利用のお声掛けを行った"),
             key="Shift+Tab")
     page.keyboard.press("Space")
@@ -198,9 +200,8 @@ def test_report_attestation_bank_claim_and_exemption_by_keyboard(new_page, log_i
     _errors_announced(page)
     _tab_to(page, page.get_by_label("金融機関（コード4桁または名称）"), key="Shift+Tab")
     _replace(page, "0001")
-    _type_into(page, page.get_by_label("支店（コード3桁または名称）"), "001")
-    _type_into(page, page.get_by_label("口座番号"), "7654321")
-    _type_into(page, page.get_by_label("口座名義（カナ）"), "ｹﾝﾊﾞﾝ ﾊﾅｺ")
+    _type_fields(page, [("支店（コード3桁または名称）", "001"), ("口座番号", "7654321"),
+                        ("口座名義（カナ）", "ｹﾝﾊﾞﾝ ﾊﾅｺ")])
     _enter(page)
     expect(page.get_by_role("heading", level=1)).to_contain_text("確認")
     _press(page, "登録する")
@@ -216,11 +217,8 @@ def test_report_attestation_bank_claim_and_exemption_by_keyboard(new_page, log_i
     _press(page, "明細と領収書を保存")
     _errors_announced(page, "品名・内容")
     _replace(page, "タブレット端末")
-    _type_into(page, page.get_by_label("数量"), "1")
-    _type_into(page, page.get_by_label("単価（税抜・円）"), "42000")
-    _type_into(page, page.get_by_label("消費税（円）"), "4200")
-    _type_into(page, page.get_by_label("購入先"), "家電店")
-    _type_into(page, page.get_by_label("購入日"), "2024-11-01")
+    _type_fields(page, [("数量", "1"), ("単価（税抜・円）", "42000"), ("消費税（円）", "4200"),
+                        ("購入先", "家電店"), ("購入日", "2024-11-01")])
     receipt = page.get_by_label("領収書（PDF・JPEG・PNG、10MBまで）")
     _tab_to(page, receipt)
     page.locator(":focus").set_input_files(
@@ -241,9 +239,8 @@ def test_report_attestation_bank_claim_and_exemption_by_keyboard(new_page, log_i
     _press(page, "確認画面へ", limit=150)  # past the rows of five practitioners
     _errors_announced(page, "やむを得ない事由")
     page.keyboard.press("Space")  # the first reason, which the link focused
-    _type_into(page, page.get_by_label("担当者名"), "鍵盤 花子")
-    _type_into(page, page.get_by_label("氏名").first, "柔整 一郎")
-    _type_into(page, page.get_by_label("生年月日").first, "1950-01-01")
+    _type_fields(page, [("担当者名", "鍵盤 花子"), (page.get_by_label("氏名").first, "柔整 一郎"),
+                        (page.get_by_label("生年月日").first, "1950-01-01")])
     _tab_to(page, page.get_by_label("常勤（施術所が定める時間すべてに勤務）").first)
     page.keyboard.press("Space")
     _press(page, "確認画面へ", limit=150)
