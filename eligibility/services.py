@@ -115,29 +115,48 @@ def run_eligibility(
 
     On PostgreSQL, outside a transaction, the whole program is determined in PARTS ranges of
     facility ids side by side, each on its own connection (the database does most of the
-    work: the other core is used)."""
-    version = version_in_force(program, on=on)
-    run = EligibilityRun.objects.create(program=program, parameter_version=version)
-    now = timezone.now()
-    ranges = _part_ranges() if facility_ids is None and _may_split() else []
+    work: the other core is used). With a broker, the nightly task spreads the ranges over
+    the Celery workers instead (eligibility/tasks.py: start_run, determine_range, finish_run)."""
+    run = start_run(program=program, on=on)
+    ranges = part_ranges(PARTS) if facility_ids is None and _may_split() else []
     if len(ranges) > 1:
         with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
             tallies = list(pool.map(
-                lambda part: _on_own_connection(determine_part, program=program,
-                                                version=version, now=now,
-                                                facility_range=part),
+                lambda part: _on_own_connection(determine_range, run=run, facility_range=part),
                 ranges))
     else:
-        tallies = [determine_part(program=program, version=version, now=now,
-                                  facility_ids=facility_ids)]
-    for tally in tallies:
-        tally.add_to(run)
-    run.finished_at = timezone.now()
-    run.save()
+        tallies = [determine_part(program=program, version=run.parameter_version,
+                                  now=run.started_at, facility_ids=facility_ids)]
+    return finish_run(run_id=run.pk, tallies=tallies)
+
+
+def start_run(*, program: Program, on: date | None = None) -> EligibilityRun:
+    """A run of the program under the parameters in force on `on` (today), not yet finished:
+    its parts are determined with its version, stamped with its start time."""
+    return EligibilityRun.objects.create(program=program,
+                                         parameter_version=version_in_force(program, on=on))
+
+
+def determine_range(*, run: EligibilityRun, facility_range: tuple[int, int]) -> PartTally:
+    """One part of a run: the program's facilities with ids in [from, to)."""
+    return determine_part(program=run.program, version=run.parameter_version,
+                          now=run.started_at, facility_range=facility_range)
+
+
+def finish_run(*, run_id: int, tallies: list[PartTally]) -> EligibilityRun:
+    """Add the parts' counts to the run and mark it finished, once: a finishing step run
+    again (a worker lost after finishing, the task re-delivered) adds nothing twice."""
+    with transaction.atomic():
+        run = EligibilityRun.objects.select_for_update().get(pk=run_id)
+        if run.finished_at is None:
+            for tally in tallies:
+                tally.add_to(run)
+            run.finished_at = timezone.now()
+            run.save()
     return run
 
 
-PARTS = 2  # ranges determined side by side (the database's cores)
+PARTS = 2  # ranges determined side by side in one process (the database's cores)
 
 
 def _may_split() -> bool:
@@ -145,13 +164,15 @@ def _may_split() -> bool:
     return PARTS > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
-def _part_ranges() -> list[tuple[int, int]]:
-    """PARTS ranges [from, to) of facility ids of about the same width."""
+def part_ranges(parts: int) -> list[tuple[int, int]]:
+    """`parts` ranges [from, to) of facility ids of about the same width (ids are dense
+    enough that equal widths hold about equal numbers of facilities; a prefecture would
+    not: Tokyo alone has about a tenth of them)."""
     bounds = Facility.objects.aggregate(low=Min("pk"), high=Max("pk"))
     if bounds["low"] is None:
         return []
     low, high = bounds["low"], bounds["high"] + 1
-    step = -(-(high - low) // PARTS)
+    step = -(-(high - low) // max(parts, 1))
     return [(start, min(start + step, high)) for start in range(low, high, step)]
 
 

@@ -1,22 +1,71 @@
-from celery import shared_task
+from dataclasses import asdict
+
+from celery import chord, current_app, shared_task
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
 
 from . import services
-from .models import Program
+from .models import EligibilityRun, Program
+
+
+def _spread_over_workers() -> bool:
+    """A real broker, PostgreSQL and more than one part: the batch's ranges become Celery
+    tasks (a chord) that any worker may take; otherwise the run stays in one process."""
+    return (not current_app.conf.task_always_eager and connection.vendor == "postgresql"
+            and settings.ELIGIBILITY_BATCH_TASKS > 1)
 
 
 @shared_task(acks_late=True)
 def run_eligibility(program_code: str | None = None) -> list[dict]:
     """The beat job (every open program, after making due parameter versions 適用中) or one
-    program's batch (queued when its parameters are applied); idempotent and re-runnable."""
+    program's batch (queued when its parameters are applied); idempotent and re-runnable.
+
+    With a broker each program's facilities are split into ELIGIBILITY_BATCH_TASKS id
+    ranges, determined by `determine_range` tasks on whichever workers are free, and the run
+    is finished (its counts added, its end time set) by `finish_run` when all of them have
+    succeeded. A range that fails leaves the run unfinished (no end time in the admin), and
+    the next run determines everything again."""
+    if not _spread_over_workers():
+        if program_code:
+            runs = [services.run_eligibility(program=Program.objects.get(code=program_code))]
+        else:
+            runs = services.run_nightly()
+        return [_summary(run) for run in runs]
+    today = timezone.localdate()
     if program_code:
-        runs = [services.run_eligibility(program=Program.objects.get(code=program_code))]
+        programs = [Program.objects.get(code=program_code)]
     else:
-        runs = services.run_nightly()
-    return [
-        {"program": run.program.code, "facilities": run.facilities, "eligible": run.eligible,
-         "total_amount": run.total_amount, "skipped_locked": run.skipped_locked}
-        for run in runs
-    ]
+        services.take_effect_due_versions(today=today)
+        programs = services.open_batch_programs(on=today)
+    started = []
+    for program in programs:
+        run = services.start_run(program=program, on=today)
+        ranges = services.part_ranges(settings.ELIGIBILITY_BATCH_TASKS)
+        chord(determine_range.s(run.pk, low, high) for low, high in ranges)(
+            finish_run.s(run.pk))
+        started.append({"program": program.code, "run": run.pk, "parts": len(ranges)})
+    return started
+
+
+@shared_task(acks_late=True)
+def determine_range(run_id: int, low: int, high: int) -> dict:
+    """One part of a spread run: the facilities with ids in [low, high)."""
+    run = EligibilityRun.objects.select_related("program", "parameter_version").get(pk=run_id)
+    return asdict(services.determine_range(run=run, facility_range=(low, high)))
+
+
+@shared_task(acks_late=True)
+def finish_run(tallies: list[dict], run_id: int) -> dict:
+    """The chord's end: every part has succeeded; their counts are added to the run once."""
+    run = services.finish_run(run_id=run_id,
+                              tallies=[services.PartTally(**tally) for tally in tallies])
+    return _summary(run)
+
+
+def _summary(run: EligibilityRun) -> dict:
+    return {"program": run.program.code, "facilities": run.facilities, "eligible": run.eligible,
+            "total_amount": run.total_amount, "skipped_locked": run.skipped_locked}
 
 
 @shared_task(acks_late=True)

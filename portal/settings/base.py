@@ -208,6 +208,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL or None)
 CELERY_TIMEZONE = TIME_ZONE
+# With a broker, the eligibility batch's facilities are split into this many id ranges, each
+# a Celery task on whichever worker is free (a chord; eligibility/tasks.py). 1: one process.
+ELIGIBILITY_BATCH_TASKS = env.int("ELIGIBILITY_BATCH_TASKS", default=8)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Installed into django-celery-beat's tables when beat starts; administrators may edit them.
 CELERY_BEAT_SCHEDULE = {
