@@ -10,8 +10,9 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 # of opening one per request: the counter's many small calls were slowed most by
 # connecting (bench/counter.py: confirmations 59 → 87 per second, challenges 82 → 158).
 # 0 closes the connection after every request, as Django does by default.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+for _alias in DATABASES:  # the read replica's connection is kept the same way
+    DATABASES[_alias]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+    DATABASES[_alias]["CONN_HEALTH_CHECKS"] = True
 
 # E-mails sent by beat (reminders) have no request to take a host from.
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default=f"https://{ALLOWED_HOSTS[0]}")

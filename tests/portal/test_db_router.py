@@ -106,13 +106,13 @@ def test_migrations_run_on_default_only():
     assert ReplicaRouter().allow_relation(Facility(), PublicListEntry()) is True
 
 
-def _settings_in_a_fresh_interpreter(**environ) -> dict:
+def _settings_in_a_fresh_interpreter(module: str = "portal.settings.test", **environ) -> dict:
     code = ("import json; from django.conf import settings; "
             "print(json.dumps({'routers': settings.DATABASE_ROUTERS, 'databases': "
-            "{alias: {k: v[k] for k in ('ENGINE', 'NAME', 'HOST', 'TEST') if k in v} "
-            "for alias, v in settings.DATABASES.items()}}))")
+            "{alias: {k: v[k] for k in ('ENGINE', 'NAME', 'HOST', 'TEST', 'CONN_MAX_AGE', "
+            "'CONN_HEALTH_CHECKS') if k in v} for alias, v in settings.DATABASES.items()}}))")
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_REPLICA_URL"}
-    env.update(environ, DJANGO_SETTINGS_MODULE="portal.settings.test")
+    env.update(environ, DJANGO_SETTINGS_MODULE=module)
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, check=True, timeout=60)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -131,3 +131,15 @@ def test_database_replica_url_configures_the_replica_as_a_test_mirror():
 
     without = _settings_in_a_fresh_interpreter(DATABASE_URL="sqlite:///portal.sqlite3")
     assert set(without["databases"]) == {"default"}
+
+
+def test_production_keeps_the_replica_connection_as_it_keeps_the_primary():
+    found = _settings_in_a_fresh_interpreter(
+        "portal.settings.production",
+        DATABASE_URL="postgres://portal@primary.internal:5432/portal",
+        DATABASE_REPLICA_URL="postgres://portal@replica.internal:5432/portal",
+        DJANGO_SECRET_KEY="test-only-" + "x" * 50, DJANGO_ALLOWED_HOSTS="portal.example.jp",
+        DJANGO_CONN_MAX_AGE="45")
+    for alias in ("default", "replica"):
+        assert found["databases"][alias]["CONN_MAX_AGE"] == 45, alias
+        assert found["databases"][alias]["CONN_HEALTH_CHECKS"] is True, alias
