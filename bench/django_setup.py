@@ -9,10 +9,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def setup_django(database_url: str) -> None:
+def setup_django(database_url: str, broker: str | None = None) -> None:
+    """`broker`: tasks go through it (a worker runs them) instead of running in-process."""
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.dev")
-    os.environ.pop("CELERY_BROKER_URL", None)
+    if broker:
+        os.environ["CELERY_BROKER_URL"] = broker
+    else:
+        os.environ.pop("CELERY_BROKER_URL", None)
     sys.path.insert(0, str(ROOT))
     import django
 

@@ -14,6 +14,10 @@ Usage: python bench/eligibility_batch.py [--sizes 10000,100000,400000]
        [--database-url postgres://postgres@127.0.0.1:5432/]  (the server; a database per size)
        [--db-prefix portal_bench]  (the databases are PREFIX_SIZE, dropped and made anew)
        [--reuse]  (keep a database of that name made by an earlier run: no generation)
+       [--workers N [--tasks T] [--redis redis://127.0.0.1:6379/15]]  (also the batch
+       spread over a Celery worker of N processes as T range tasks (a chord) over Redis, as
+       the nightly job runs with a broker: first run and rerun, from the queued job to the
+       last run finished)
 """
 
 import argparse
@@ -23,6 +27,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django_setup import ROOT, fresh_database, rss_mb, setup_django
 
@@ -53,6 +58,37 @@ def child_batch(database_url: str) -> None:
     }))
 
 
+def child_spread(database_url: str, redis_url: str, parts: int) -> None:
+    """The nightly task through the broker: queued, split into `parts` range tasks by the
+    worker, and waited for until every program's run has its end time."""
+    os.environ["ELIGIBILITY_BATCH_TASKS"] = str(parts)
+    setup_django(database_url, broker=redis_url)
+    from eligibility import tasks
+    from eligibility.models import EligibilityRun
+    from portal.celery import app
+
+    waited = time.perf_counter()  # the worker's start is not the batch's time
+    while not app.control.ping(timeout=0.5) and time.perf_counter() - waited < 120:
+        pass
+
+    def spread() -> tuple[float, list]:
+        started = time.perf_counter()
+        queued = tasks.run_eligibility.delay().get(timeout=3600)
+        ids = [item["run"] for item in queued]
+        while EligibilityRun.objects.filter(pk__in=ids, finished_at__isnull=True).exists():
+            time.sleep(0.05)
+        return time.perf_counter() - started, list(EligibilityRun.objects.filter(pk__in=ids))
+
+    elapsed, runs = spread()
+    rerun, reruns = spread()
+    print(json.dumps({
+        "seconds": elapsed, "rerun_seconds": rerun,
+        "written": sum(r.written for r in runs), "rerun_written": sum(r.written for r in reruns),
+        "eligible": sum(r.eligible for r in runs),
+        "total_amount": sum(r.total_amount for r in runs),
+    }))
+
+
 def child_scan(database_url: str) -> None:
     setup_django(database_url)
     from django.db import connection
@@ -77,9 +113,9 @@ def child_scan(database_url: str) -> None:
                       "statistics": statistics}))
 
 
-def _run_child(kind: str, database_url: str) -> dict:
+def _run_child(kind: str, database_url: str, *extra: str) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, f"--child-{kind}", "--database-url", database_url],
+        [sys.executable, __file__, f"--child-{kind}", "--database-url", database_url, *extra],
         check=True, capture_output=True, text=True, cwd=ROOT,
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -101,9 +137,17 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--child-batch", action="store_true")
     parser.add_argument("--child-scan", action="store_true")
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--tasks", type=int, default=8)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
+    parser.add_argument("--child-spread", action="store_true")
     args = parser.parse_args()
+    if not 0 <= args.workers <= 64 or not 1 <= args.tasks <= 1000:
+        parser.error("--workers 0..64, --tasks 1..1000")
     if args.child_batch:
         return child_batch(args.database_url)
+    if args.child_spread:
+        return child_spread(args.database_url, args.redis, args.tasks)
     if args.child_scan:
         return child_scan(args.database_url)
 
@@ -152,6 +196,36 @@ def main() -> None:
               f"{batch['eligible']:>9,} {batch['total_amount']:>15,}", flush=True)
         print(f"{'':>10} written: {batch['written']:,} results; on the rerun "
               f"{batch['rerun_written']:,} (nothing changed)", flush=True)
+        if args.workers:
+            spread = _spread(url, args)
+            print(f"{'':>10} spread over a worker of {args.workers} processes as {args.tasks} "
+                  f"tasks: {spread['seconds']:.2f} s ({spread['seconds'] / scan['group_seconds']:.1f}"
+                  f"× the grouped scan), rerun {spread['rerun_seconds']:.2f} s; written "
+                  f"{spread['written']:,}, on the rerun {spread['rerun_written']:,}; eligible "
+                  f"{spread['eligible']:,}, {spread['total_amount']:,} yen", flush=True)
+
+
+def _spread(url: str, args) -> dict:
+    """The batch as the nightly job runs it with a broker, on a fresh start (the results
+    the in-process run wrote removed, as before it), with a worker started for it."""
+    _manage(url, "shell", "-c", "from eligibility.models import Determination as D; "
+            "D.objects.filter(payout_locked=False).delete()")
+    import redis
+
+    redis.Redis.from_url(args.redis).flushdb()
+    env = {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": args.redis,
+           "DJANGO_SETTINGS_MODULE": "batch_worker_settings",
+           "ELIGIBILITY_BATCH_TASKS": str(args.tasks),
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT)])}
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).parent / "celery"), "--quiet", "-A", "portal", "worker",
+         "-c", str(args.workers), "--loglevel", "warning"], cwd=ROOT, env=env)
+    try:
+        return _run_child("spread", url, "--redis", args.redis, "--tasks", str(args.tasks))
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        redis.Redis.from_url(args.redis).flushdb()
 
 
 if __name__ == "__main__":
