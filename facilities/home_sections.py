@@ -1,7 +1,8 @@
 """What other apps add to a facility's top page. Dependencies run one way (facilities ←
 eligibility ← incentives/subsidies ← todos), so the page cannot ask the apps above it;
 they register a function here in their AppConfig.ready (todos: the to-do list and what
-changed since the last visit). Each returns template context for (request, facility)."""
+changed since the last visit). Each returns template context for (request, facility,
+facts=…), `facts` being the page's `selectors.facility_facts` of the facility (read once)."""
 
 from collections.abc import Callable
 
@@ -14,8 +15,8 @@ def add_section(section: Section) -> None:
         _sections.append(section)
 
 
-def sections_for(request, facility) -> dict:
+def sections_for(request, facility, *, facts) -> dict:
     context: dict = {}
     for section in _sections:
-        context.update(section(request, facility))
+        context.update(section(request, facility, facts=facts))
     return context

@@ -98,21 +98,58 @@ def has_accepted_start(facility: Facility) -> bool:
     ).exists()
 
 
+def _start_accepted(applications: list[UsageApplication]) -> bool:
+    """Whether one of the facility's start applications (any, not only the latest) is accepted."""
+    return any(a.kind == ApplicationKind.START and a.state == ApplicationState.ACCEPTED
+               for a in applications)
+
+
+def _end_date_in_force(applications: list[UsageApplication]) -> date | None:
+    """The end date in force: from the latest accepted change (by decision, then id) that set
+    or cancelled one; None when none did or the latest cancelled it."""
+    changes = [a for a in applications
+               if a.kind == ApplicationKind.CHANGE and a.state == ApplicationState.ACCEPTED
+               and a.end_action != EndAction.NONE]
+    if not changes:
+        return None
+    latest = max(changes, key=lambda a: (a.decided_at is not None, a.decided_at, a.pk))
+    return None if latest.end_action == EndAction.CANCEL else latest.planned_end_date
+
+
 def planned_end_date(facility: Facility) -> date | None:
     """The end date in force: from the latest accepted change that set or cancelled one."""
-    latest = (
-        UsageApplication.objects.filter(
-            facility=facility,
-            kind=ApplicationKind.CHANGE,
-            state=ApplicationState.ACCEPTED,
-        )
-        .exclude(end_action=EndAction.NONE)
-        .order_by("-decided_at", "-pk")
-        .first()
-    )
-    if latest is None or latest.end_action == EndAction.CANCEL:
-        return None
-    return latest.planned_end_date
+    return _end_date_in_force(list(UsageApplication.objects.filter(
+        facility=facility, kind=ApplicationKind.CHANGE, state=ApplicationState.ACCEPTED,
+    ).exclude(end_action=EndAction.NONE)))
+
+
+@dataclass(frozen=True)
+class FacilityFacts:
+    """What several parts of one page read about the same facilities, read once per request
+    (`facility_facts`) and passed along; never kept beyond the request. By facility id: the
+    usage applications (newest first), the active device accounts (by number), the go-live."""
+
+    applications: dict[int, list[UsageApplication]]
+    accounts: dict[int, list[DeviceAccount]]
+    golives: dict[int, GoLive]
+
+    def golive(self, facility: Facility) -> GoLive | None:
+        return self.golives.get(facility.pk)
+
+
+def facility_facts(*, facilities: list[Facility]) -> FacilityFacts:
+    """The facts of `facilities`, in three queries however many facilities and rows."""
+    ids = [facility.pk for facility in facilities]
+    applications: dict[int, list[UsageApplication]] = {pk: [] for pk in ids}
+    for application in UsageApplication.objects.filter(facility_id__in=ids).order_by(
+            "facility_id", "-submitted_at", "-pk"):
+        applications[application.facility_id].append(application)
+    accounts: dict[int, list[DeviceAccount]] = {pk: [] for pk in ids}
+    for account in DeviceAccount.objects.filter(facility_id__in=ids, is_active=True).order_by(
+            "facility_id", "number"):
+        accounts[account.facility_id].append(account)
+    golives = {golive.facility_id: golive for golive in GoLive.objects.filter(facility_id__in=ids)}
+    return FacilityFacts(applications=applications, accounts=accounts, golives=golives)
 
 
 @dataclass(frozen=True)
@@ -125,20 +162,24 @@ class UsageSummary:
     start_accepted: bool
 
 
-def usage_summary(facility: Facility, today: date | None = None) -> UsageSummary:
-    """The one place that derives the usage status; each fact is read at most once."""
+def usage_summary(facility: Facility, today: date | None = None, *,
+                  facts: FacilityFacts | None = None) -> UsageSummary:
+    """The one place that derives the usage status, from the facility's applications (read
+    here in one query, or taken from `facts` when the page has read them)."""
     today = today or timezone.localdate()
-    if has_accepted_start(facility):
-        end = planned_end_date(facility)
+    if facts is not None:
+        applications = facts.applications[facility.pk]
+    else:
+        applications = list(UsageApplication.objects.filter(facility=facility).order_by())
+    if _start_accepted(applications):
+        end = _end_date_in_force(applications)
         if end is None:
             status = UsageStatus.AVAILABLE
         else:
             status = UsageStatus.ENDED if end < today else UsageStatus.ENDING
         return UsageSummary(status=status, planned_end_date=end, start_accepted=True)
-    applied = UsageApplication.objects.filter(
-        facility=facility, kind=ApplicationKind.START,
-        state__in=[ApplicationState.SUBMITTED, ApplicationState.SECOND_CHECK],
-    ).exists()
+    applied = any(a.kind == ApplicationKind.START and a.state in (
+        ApplicationState.SUBMITTED, ApplicationState.SECOND_CHECK) for a in applications)
     return UsageSummary(status=UsageStatus.APPLIED if applied else UsageStatus.NOT_APPLIED,
                         planned_end_date=None, start_accepted=False)
 
@@ -167,36 +208,30 @@ class JourneyStep:
                 "later": "未着手"}[self.state]
 
 
-def journey_for(*, facility: Facility) -> list[JourneyStep]:
+def journey_for(*, facility: Facility, facts: FacilityFacts | None = None) -> list[JourneyStep]:
     """Registration to go-live, as the facility's checklist."""
-    return journeys_for(facilities=[facility])[facility.pk]
+    return journeys_for(facilities=[facility], facts=facts)[facility.pk]
 
 
-def journeys_for(*, facilities: list[Facility]) -> dict[int, list[JourneyStep]]:
-    """Each facility's checklist (by its id), in four queries however many facilities."""
+def journeys_for(*, facilities: list[Facility],
+                 facts: FacilityFacts | None = None) -> dict[int, list[JourneyStep]]:
+    """Each facility's checklist (by its id), in four queries however many facilities (one
+    when the page has read `facility_facts` of them)."""
+    if facts is None:
+        facts = facility_facts(facilities=facilities)
     ids = [facility.pk for facility in facilities]
-    starts: dict[int, UsageApplication] = {}
-    accepted: set[int] = set()  # read from the same rows: an earlier start may be the accepted one
-    for application in UsageApplication.objects.filter(
-        facility_id__in=ids, kind=ApplicationKind.START
-    ).order_by("facility_id", "-submitted_at", "-pk"):
-        starts.setdefault(application.facility_id, application)
-        if application.state == ApplicationState.ACCEPTED:
-            accepted.add(application.facility_id)
-    accounts: dict[int, list[DeviceAccount]] = {pk: [] for pk in ids}
-    for account in DeviceAccount.objects.filter(facility_id__in=ids, is_active=True):
-        accounts[account.facility_id].append(account)
-    golives = {golive.facility_id: golive for golive in GoLive.objects.filter(facility_id__in=ids)}
-    listed = set(PublicListEntry.objects.filter(facility_id__in=ids)
+    listed = set(PublicListEntry.objects.filter(facility_id__in=ids).order_by()
                  .values_list("facility_id", flat=True))
-    return {
-        facility.pk: _journey(
-            facility, start=starts.get(facility.pk), accepted=facility.pk in accepted,
-            accounts=accounts[facility.pk], golive=golives.get(facility.pk),
+    journeys = {}
+    for facility in facilities:
+        applications = facts.applications[facility.pk]
+        start = next((a for a in applications if a.kind == ApplicationKind.START), None)
+        journeys[facility.pk] = _journey(
+            facility, start=start, accepted=_start_accepted(applications),
+            accounts=facts.accounts[facility.pk], golive=facts.golive(facility),
             listed=facility.pk in listed,
         )
-        for facility in facilities
-    }
+    return journeys
 
 
 def _journey(facility: Facility, *, start: UsageApplication | None, accepted: bool,

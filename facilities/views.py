@@ -60,16 +60,18 @@ def link_facility(request: HttpRequest) -> HttpResponse:
 @login_required
 def facility_home(request: HttpRequest, facility_id: int) -> HttpResponse:
     facility = selectors.facility_for(user=request.user, pk=facility_id)
-    usage = selectors.usage_summary(facility)
+    # Applications, device accounts and the go-live, read once for every part of the page.
+    facts = selectors.facility_facts(facilities=[facility])
+    usage = selectors.usage_summary(facility, facts=facts)
     return render(
         request,
         "facilities/home.html",
         {
             "facility": facility,
-            **sections_for(request, facility),  # the to-do list and news (todos/)
-            "journey": selectors.journey_for(facility=facility),
+            **sections_for(request, facility, facts=facts),  # the to-do list and news (todos/)
+            "journey": selectors.journey_for(facility=facility, facts=facts),
             "status": usage.status,
-            "golive": selectors.golive_for(facility),
+            "golive": facts.golive(facility),
             "planned_end_date": usage.planned_end_date,
             "history": selectors.history_for(facility=facility)[:10],
         },

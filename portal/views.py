@@ -17,13 +17,16 @@ def home(request: HttpRequest) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     facilities = list(facility_selectors.facilities_for(user=request.user))
     since = todo_services.record_visit(user=request.user)
-    journeys = facility_selectors.journeys_for(facilities=facilities)
+    # Their applications, device accounts and go-lives, read once for both lists.
+    facts = facility_selectors.facility_facts(facilities=facilities)
+    journeys = facility_selectors.journeys_for(facilities=facilities, facts=facts)
     return render(
         request,
         "dashboard.html",
         {
             # The user's facilities, read once above, are what both lists are about.
-            "todos": todo_selectors.todos_for(user=request.user, facilities=facilities),
+            "todos": todo_selectors.todos_for(user=request.user, facilities=facilities,
+                                              facts=facts),
             "changes": todo_selectors.changes_for(user=request.user, since=since,
                                                   facilities=facilities),
             "facilities": [(facility, journeys[facility.pk]) for facility in facilities],

@@ -17,12 +17,10 @@ from facilities.models import (
     Activity,
     ApplicationKind,
     ApplicationState,
-    DeviceAccount,
     Facility,
-    GoLive,
     UsageApplication,
 )
-from facilities.selectors import facilities_for
+from facilities.selectors import FacilityFacts, facilities_for, facility_facts, usage_summary
 from payouts import selectors as payout_selectors
 from payouts.models import BankAccount
 from portal.wareki import to_wareki
@@ -84,18 +82,21 @@ class Change:
 
 
 def todos_for(*, user, today: date | None = None,
-              facilities: list[Facility] | None = None) -> list[Todo]:
+              facilities: list[Facility] | None = None,
+              facts: FacilityFacts | None = None) -> list[Todo]:
     """The to-do list of every facility the user serves (another facility's never).
-    `facilities`: the user's facilities (`facilities_for`), when the caller has read them."""
+    `facilities`: the user's facilities (`facilities_for`), when the caller has read them;
+    `facts`: their `facility_facts`, when the page has read them."""
     if facilities is None:
         facilities = list(facilities_for(user=user))
-    return _todos(facilities, today or timezone.localdate())
+    return _todos(facilities, today or timezone.localdate(), facts)
 
 
-def todos_for_facility(*, facility: Facility, today: date | None = None) -> list[Todo]:
+def todos_for_facility(*, facility: Facility, today: date | None = None,
+                       facts: FacilityFacts | None = None) -> list[Todo]:
     """One facility's to-do list; the caller has checked the user serves it
     (`facilities.selectors.facility_for`)."""
-    return _todos([facility], today or timezone.localdate())
+    return _todos([facility], today or timezone.localdate(), facts)
 
 
 def changes_for(*, user, since: datetime | None,
@@ -154,27 +155,27 @@ def _earliest(deadlines) -> date | None:
     return min(known) if known else None
 
 
-def _todos(facilities: list[Facility], today: date) -> list[Todo]:
+def _todos(facilities: list[Facility], today: date,
+           facts: FacilityFacts | None = None) -> list[Todo]:
     if not facilities:
         return []
     ids = [f.pk for f in facilities]
+    if facts is None:
+        facts = facility_facts(facilities=facilities)
     programs = _open_incentive_programs(today)
     # Latest application of each kind per facility (newest first, so the first seen wins).
     latest_application: dict[tuple[int, str], UsageApplication] = {}
     accepted_start: set[int] = set()
-    for application in UsageApplication.objects.filter(facility_id__in=ids).order_by(
-            "-submitted_at", "-pk"):
-        latest_application.setdefault((application.facility_id, application.kind), application)
-        if (application.kind == ApplicationKind.START
-                and application.state == ApplicationState.ACCEPTED):
-            accepted_start.add(application.facility_id)
     pending_devices: dict[int, int] = {}
-    for facility_id in DeviceAccount.objects.filter(
-            facility_id__in=ids, is_active=True, issue_count=0).values_list("facility_id",
-                                                                            flat=True):
-        pending_devices[facility_id] = pending_devices.get(facility_id, 0) + 1
-    with_golive = set(GoLive.objects.filter(facility_id__in=ids).values_list("facility_id",
-                                                                             flat=True))
+    for facility in facilities:
+        applications = facts.applications[facility.pk]
+        for application in applications:
+            latest_application.setdefault((facility.pk, application.kind), application)
+        if usage_summary(facility, today, facts=facts).start_accepted:
+            accepted_start.add(facility.pk)
+        pending_devices[facility.pk] = sum(
+            1 for account in facts.accounts[facility.pk] if account.issue_count == 0)
+    with_golive = set(facts.golives)
     with_bank = set(BankAccount.objects.filter(facility_id__in=ids).values_list("facility_id",
                                                                                 flat=True))
     refused = refused_bank_accounts(ids)

@@ -42,12 +42,13 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "todos/unsubscribe.html", {"token": token})
 
 
-def facility_home_section(request: HttpRequest, facility) -> dict:
+def facility_home_section(request: HttpRequest, facility, *, facts=None) -> dict:
     """The facility top page's to-do list and what changed since the last visit
-    (registered in facilities/home_sections.py by TodosConfig.ready)."""
+    (registered in facilities/home_sections.py by TodosConfig.ready); `facts`: the page's
+    `facilities.selectors.facility_facts`, already read."""
     since = services.record_visit(user=request.user)
     return {
-        "todos": selectors.todos_for_facility(facility=facility),
+        "todos": selectors.todos_for_facility(facility=facility, facts=facts),
         "changes": selectors.changes_for_facility(facility=facility, since=since,
                                                   user=request.user),
     }
