@@ -1,8 +1,14 @@
 from dataclasses import dataclass
 from datetime import date
 
-from eligibility.engine import parameters_in_force, programs_for_kind, reason_texts, result_now
-from eligibility.models import ActivityReport, Attestation, Program
+from eligibility.engine import (
+    RULES,
+    parameters_in_force,
+    programs_for_kind,
+    reason_texts,
+    results_for,
+)
+from eligibility.models import ActivityReport, Attestation, ParameterVersion, Program
 from eligibility.rules.cooperation import CooperationParams
 from eligibility.selectors import determinations_for, redetermination_pending
 from facilities.models import Facility
@@ -24,11 +30,27 @@ def program_for(*, user, facility_id: int, code: str) -> tuple[Facility, Program
     return facility, program
 
 
-def current_result(facility: Facility, program: Program):
+# `version` not given: the selector reads the parameters in force itself.
+UNREAD = object()
+
+
+def in_force(program: Program) -> ParameterVersion | None:
+    """The program's parameters in force today, to be read once per page and passed to
+    `current_result` and `reportable_period`."""
+    return parameters_in_force(program)
+
+
+def current_result(facility: Facility, program: Program, *, version=UNREAD):
     """The facility's result computed now from its facts (what it would get if the batch
     ran today, under the parameters in force today), so it sees at once what is still
-    missing. None without parameters."""
-    result = result_now(program, facility.pk)
+    missing. None without parameters. `version`: `in_force(program)`, when read already
+    (eligibility.engine.result_now, without reading the version and its program again)."""
+    if version is UNREAD:
+        version = in_force(program)
+    if version is None or program.rule not in RULES:
+        return None
+    version.program = program  # the same row, already read
+    result = next((result for _id, result in results_for(version, [facility.pk])), None)
     if result is None:
         return None
     return {"eligible": result.eligible, "amount": result.amount,
@@ -61,21 +83,26 @@ def overview_for(facility: Facility) -> list[dict]:
     ]
 
 
-def report_period(program: Program, today: date | None = None) -> CooperationParams | None:
-    """The 協力金 parameters in force (its period), or None when none are."""
-    version = parameters_in_force(program, on=today)
+def report_period(program: Program, today: date | None = None, *,
+                  version=UNREAD) -> CooperationParams | None:
+    """The 協力金 parameters in force (its period), or None when none are. `version`: the
+    version in force on `today`, when read already."""
+    if version is UNREAD:
+        version = parameters_in_force(program, on=today)
     if version is None or program.rule != Program.Rule.COOPERATION:
         return None
     return CooperationParams.from_dict(version.params)
 
 
-def reportable_period(facility: Facility, program: Program) -> "ReportablePeriod | None":
+def reportable_period(facility: Facility, program: Program, *,
+                      version=UNREAD) -> "ReportablePeriod | None":
     """The period this facility may report for a 協力金 program (DOMAIN §5.1): from its own
     go-live date, when later than the period's start, to the period's end; None when the
-    program has no period in force. Stated on the form before anything is typed."""
+    program has no period in force. Stated on the form before anything is typed.
+    `version`: `in_force(program)`, when read already."""
     from facilities.selectors import golive_for
 
-    params = report_period(program)
+    params = report_period(program, version=version)
     if params is None:
         return None
     golive = golive_for(facility)

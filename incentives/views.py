@@ -33,7 +33,8 @@ def report(request: HttpRequest, facility_id: int, code: str) -> HttpResponse:
         return redirect("incentives:attest", facility_id=facility.pk, code=code)
     existing = selectors.report_for(facility, program)
     locked = services.report_is_locked(program)
-    period = selectors.reportable_period(facility, program)
+    version = selectors.in_force(program)  # read once: the period and the current result
+    period = selectors.reportable_period(facility, program, version=version)
     if request.method == "POST" and not locked:
         form = ActivityReportForm(request.POST, period=period)
         if form.is_valid():
@@ -56,7 +57,8 @@ def report(request: HttpRequest, facility_id: int, code: str) -> HttpResponse:
     return render(request, "incentives/report.html", {
         "facility": facility, "program": program, "form": form, "existing": existing,
         "period": period,
-        "locked": locked, "current": selectors.current_result(facility, program),
+        "locked": locked, "current": selectors.current_result(facility, program,
+                                                              version=version),
     })
 
 
