@@ -56,12 +56,15 @@ class Offer:
     existing: Claim | None = None
 
 
-def offers_for(facility: Facility, *, on: date | None = None) -> list[Offer]:
+def offers_for(facility: Facility, *, on: date | None = None,
+               claims: list[Claim] | None = None) -> list[Offer]:
     """Every subsidy program with whether this facility may claim it, and why not: the
-    rules' registry answers (eligibility.engine.offer); a live claim of its own comes first."""
+    rules' registry answers (eligibility.engine.offer); a live claim of its own comes first.
+    `claims`: the facility's claims (`claims_for`), when the page has read them."""
     on = on or timezone.localdate()
-    live = {c.program_id: c for c in Claim.objects.filter(facility=facility)
-            .exclude(state=ClaimState.REJECTED)}
+    if claims is None:
+        claims = list(claims_for(facility=facility))
+    live = {c.program_id: c for c in claims if c.state != ClaimState.REJECTED}
     offers = []
     readers: list[int] = []  # the facility's free readers, read once (for the first offer)
     for program in Program.objects.filter(rule__in=SUBSIDY_RULES).order_by("code"):

@@ -26,9 +26,10 @@ def _claim(request, facility_id, pk):
 @login_required
 def claims(request: HttpRequest, facility_id: int) -> HttpResponse:
     facility = facility_for(user=request.user, pk=facility_id)
+    claims = list(selectors.claims_for(facility=facility))  # read once: the offers and the list
     return render(request, "subsidies/claims.html", {
-        "facility": facility, "offers": selectors.offers_for(facility),
-        "claims": selectors.claims_for(facility=facility),
+        "facility": facility, "offers": selectors.offers_for(facility, claims=claims),
+        "claims": claims,
     })
 
 
