@@ -1,6 +1,7 @@
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
+from django.template import Context, Template
 
 from portal.wareki import to_wareki
 
@@ -18,3 +19,17 @@ from portal.wareki import to_wareki
 )
 def test_to_wareki(value, expected):
     assert to_wareki(value) == expected
+
+
+@pytest.mark.parametrize("value", [
+    datetime(2025, 5, 1, 0, 5, tzinfo=UTC),  # 09:05 in Japan
+    datetime(2025, 4, 30, 15, 30, tzinfo=UTC),  # the next day in Japan
+    datetime(2019, 4, 30, 23, 59),  # naive: as it is
+    date(2025, 5, 1),
+    None,
+])
+def test_wareki_time_is_wareki_then_the_time(value):
+    """`|wareki_time` (a row of the history) prints what `|wareki` and `|time:"H:i"` did."""
+    context = Context({"value": value})
+    assert (Template("{{ value|wareki_time }}").render(context)
+            == Template('{{ value|wareki }} {{ value|time:"H:i" }}').render(context))
