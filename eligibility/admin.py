@@ -169,7 +169,9 @@ class ParameterVersionAdmin(WellFormedChoices, SimpleHistoryAdmin):
             return redirect("admin:eligibility_parameterversion_preview", pk)
         try:
             # The preview the page showed (refused if the parameters changed since), else
-            # the one kept for the parameters as they are, if any: named in the history.
+            # the finished one kept for the parameters as they are: named in the history.
+            # Without one the service refuses a batch program's apply, and its message is
+            # shown on the preview page, where the check is started.
             preview = services.current_preview(version)
             if request.POST.get("preview"):
                 preview = services.preview_for_apply(version=version,

@@ -652,20 +652,26 @@ def apply_version(*, version: ParameterVersion, actor, today: date | None = None
     force becomes a past version) and the program's batch is queued as a task after commit
     (never run in the admin's request); if its effective_from is still to come it waits
     (適用待ち) and changes no result before that day, when the nightly job makes it 適用中
-    and determines under it. Every move needs the apply permission. The preview the
-    administrator saw (`preview_for_apply`) is named in the version's history."""
+    and determines under it. Every move needs the apply permission. A program determined
+    by the batch is applied (or set waiting) only on the preview the administrator saw:
+    finished and computed with the parameters as they are at the apply, read under the
+    version's row lock (`preview_for_apply`); it is named in the version's history. A
+    claim-based program has no preview (each claim is computed when made)."""
     today = today or timezone.localdate()
     validate_params(version.program, version.params)
-    seen = None
-    if preview is not None:
-        preview = preview_for_apply(version=version, preview_id=preview.pk)
-        seen = (f"適用前の確認 #{preview.pk}（結果が変わる施設 {preview.changed:,}、"
-                f"支給額の増減 {preview.total_difference:+,}円）による")
     with transaction.atomic():
         Program.objects.select_for_update().get(pk=version.program_id)  # one apply at a time
-        version = ParameterVersion.objects.get(pk=version.pk)
+        version = ParameterVersion.objects.select_for_update().get(pk=version.pk)
         if version.status != ParameterVersion.Status.DRAFT:
             raise ParameterError("下書きの版だけを適用できます。")
+        if preview is None and version.program.rule in RULES:
+            raise ParameterError("適用前の確認がまだです。確認を実行し、結果を見てから"
+                                 "適用してください。")
+        seen = None
+        if preview is not None:
+            preview = preview_for_apply(version=version, preview_id=preview.pk)
+            seen = (f"適用前の確認 #{preview.pk}（結果が変わる施設 {preview.changed:,}、"
+                    f"支給額の増減 {preview.total_difference:+,}円）による")
         if version.effective_from > today:
             if ParameterVersion.objects.filter(
                 program=version.program, status=ParameterVersion.Status.SCHEDULED,

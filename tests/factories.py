@@ -158,3 +158,15 @@ def claim_under_review(reviewer=None, **kwargs):
     claim = claim_services.submit_claim(claim=claim, user=staff)
     return claim_services.start_review(claim=claim,
                                        actor=reviewer or make_admin(roles.REVIEWER))
+
+
+def previewed(version, actor=None):
+    """「適用前の確認」 of a draft, finished: queued as the admin does and computed at once (the
+    task's work, as a worker would do it after commit; a second delivery does nothing)."""
+    from eligibility import services as eligibility_services
+
+    preview = eligibility_services.start_preview(version=version, actor=actor or AdminFactory())
+    eligibility_services.make_preview(preview.pk)
+    preview.refresh_from_db()
+    assert preview.state == "done", preview.failure
+    return preview

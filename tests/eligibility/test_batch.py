@@ -20,7 +20,7 @@ from eligibility.models import (
 )
 from facilities.models import GoLive
 from portal.imports import import_kind, run_import
-from tests.factories import AdminFactory, FacilityFactory
+from tests.factories import AdminFactory, FacilityFactory, previewed
 
 pytestmark = pytest.mark.django_db
 
@@ -143,15 +143,17 @@ def test_preview_shows_who_changes_and_apply_makes_it_so(django_capture_on_commi
     assert preview.total_difference == -200000 and preview.no_longer_eligible == 1
     assert Determination.objects.get(facility=in_august).amount == 200000  # nothing written
 
+    kept = previewed(draft)  # the same numbers, kept for the apply step
+    assert (kept.changed, kept.total_difference) == (1, -200000)
     with django_capture_on_commit_callbacks(execute=True):  # the queued batch runs
-        services.apply_version(version=draft, actor=AdminFactory())
+        services.apply_version(version=draft, actor=AdminFactory(), preview=kept)
     assert Determination.objects.get(facility=in_august).amount == 0
     assert Determination.objects.get(facility=in_may).amount == 200000
     statuses = dict(ParameterVersion.objects.filter(program=lump_sum())
                     .values_list("version", "status"))
     assert statuses == {1: "superseded", 2: "active"}
-    with pytest.raises(services.ParameterError):
-        services.apply_version(version=draft, actor=AdminFactory())
+    with pytest.raises(services.ParameterError, match="下書きの版だけ"):
+        services.apply_version(version=draft, actor=AdminFactory(), preview=kept)
 
 
 def test_malformed_parameters_cannot_be_saved_as_a_version():

@@ -17,7 +17,7 @@ from eligibility import engine, services
 from eligibility.models import Determination, ParameterVersion, Program
 from incentives import selectors as incentive_selectors
 from tests.eligibility.test_batch import sejutsu
-from tests.factories import AdminFactory
+from tests.factories import AdminFactory, previewed
 
 pytestmark = pytest.mark.django_db
 
@@ -46,8 +46,10 @@ def test_a_future_version_waits_and_changes_no_result_until_its_day(
     old = engine.parameters_in_force(cooperation(), on=TODAY)
     draft = future_draft(cooperation(), amount=70000)
 
+    preview = previewed(draft)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        applied = services.apply_version(version=draft, actor=AdminFactory(), today=TODAY)
+        applied = services.apply_version(version=draft, actor=AdminFactory(), today=TODAY,
+                                         preview=preview)
     assert applied.waiting and not applied.queued and callbacks == []
     draft.refresh_from_db()
     assert draft.status == ParameterVersion.Status.SCHEDULED
@@ -72,8 +74,9 @@ def test_the_nightly_task_reads_today(monkeypatch):
     from eligibility import tasks
 
     facility = sejutsu()
-    services.apply_version(version=future_draft(cooperation(), amount=70000),
-                           actor=AdminFactory(), today=TODAY)
+    draft = future_draft(cooperation(), amount=70000)
+    services.apply_version(version=draft, actor=AdminFactory(), today=TODAY,
+                           preview=previewed(draft))
     monkeypatch.setattr(timezone, "localdate", lambda *args: DAY - timedelta(days=1))
     tasks.run_eligibility.delay()
     assert Determination.objects.get(facility=facility).amount == 50000
@@ -84,8 +87,9 @@ def test_the_nightly_task_reads_today(monkeypatch):
 
 def test_the_live_result_and_redetermination_use_the_parameters_in_force_today(monkeypatch):
     facility = sejutsu()
-    services.apply_version(version=future_draft(cooperation(), amount=70000),
-                           actor=AdminFactory(), today=TODAY)
+    draft = future_draft(cooperation(), amount=70000)
+    services.apply_version(version=draft, actor=AdminFactory(), today=TODAY,
+                           preview=previewed(draft))
     monkeypatch.setattr(timezone, "localdate", lambda *args: TODAY)
     assert incentive_selectors.current_result(facility, cooperation())["amount"] == 50000
     services.request_redetermination([facility.pk], enqueue=False)
@@ -96,8 +100,9 @@ def test_the_live_result_and_redetermination_use_the_parameters_in_force_today(m
 
 
 def test_simulate_command_reads_the_parameters_in_force_on_a_date(monkeypatch):
-    services.apply_version(version=future_draft(cooperation(), amount=70000),
-                           actor=AdminFactory(), today=TODAY)
+    draft = future_draft(cooperation(), amount=70000)
+    services.apply_version(version=draft, actor=AdminFactory(), today=TODAY,
+                           preview=previewed(draft))
     line = json.dumps({"kind": "judo", "golive": "2025-06-10", "voice": True, "flyer": True,
                        "poster": False, "activity_from": "2025-06-10",
                        "activity_to": "2025-07-31", "annex_role": None,
@@ -112,11 +117,13 @@ def test_simulate_command_reads_the_parameters_in_force_on_a_date(monkeypatch):
 
 
 def test_two_versions_never_wait_for_the_same_day():
-    services.apply_version(version=future_draft(cooperation()), actor=AdminFactory(),
-                           today=TODAY)
+    first = future_draft(cooperation())
+    services.apply_version(version=first, actor=AdminFactory(), today=TODAY,
+                           preview=previewed(first))
+    second = future_draft(cooperation())
     with pytest.raises(services.ParameterError, match="適用待ち"):
-        services.apply_version(version=future_draft(cooperation()), actor=AdminFactory(),
-                               today=TODAY)
+        services.apply_version(version=second, actor=AdminFactory(), today=TODAY,
+                               preview=previewed(second))
     with pytest.raises(IntegrityError), transaction.atomic():  # and the database says so too
         ParameterVersion.objects.filter(program=cooperation(), status="draft").update(
             status="scheduled")
@@ -124,8 +131,10 @@ def test_two_versions_never_wait_for_the_same_day():
 
 def test_a_version_whose_day_has_come_applies_at_once(django_capture_on_commit_callbacks):
     draft = future_draft(lump_sum())
+    preview = previewed(draft)
     with django_capture_on_commit_callbacks() as callbacks:
-        applied = services.apply_version(version=draft, actor=AdminFactory(), today=DAY)
+        applied = services.apply_version(version=draft, actor=AdminFactory(), today=DAY,
+                                         preview=preview)
     assert applied.version.status == ParameterVersion.Status.ACTIVE and applied.queued
     assert len(callbacks) == 1
 
@@ -135,7 +144,8 @@ def test_the_admin_says_a_future_version_waits_for_its_day(admin_client):
         program=lump_sum(), params=engine.parameters_in_force(lump_sum()).params,
         effective_from=timezone.localdate() + timedelta(days=30), notice="来月から")
     response = admin_client.post(
-        reverse("admin:eligibility_parameterversion_apply", args=[draft.pk]), follow=True)
+        reverse("admin:eligibility_parameterversion_apply", args=[draft.pk]),
+        {"preview": previewed(draft).pk}, follow=True)
     assert "適用待ちにしました" in response.content.decode()
     draft.refresh_from_db()
     assert draft.status == ParameterVersion.Status.SCHEDULED
@@ -150,7 +160,7 @@ def test_simulator_labels_name_the_months_of_the_parameters_in_force(client):
         program=lump_sum(), params={**params, "baseline_month": "2023-11",
                                     "evaluation_months": ["2024-05", "2024-06", "2024-07"]},
         effective_from=date(2024, 5, 1), notice="月の違う版（試験）")
-    services.apply_version(version=draft, actor=AdminFactory())
+    services.apply_version(version=draft, actor=AdminFactory(), preview=previewed(draft))
     page = client.get(reverse("simulator")).content.decode()
     assert "令和5年11月のレセプト件数" in page
     assert "評価対象月（令和6年5月〜7月）のうち最も多い月の利用人数" in page
@@ -163,7 +173,7 @@ def test_the_kinds_of_the_parameters_are_the_facilities_determined():
     draft = services.create_draft_version(program=cooperation(),
                                           params={**params, "kinds": ["judo"]},
                                           effective_from=date(2025, 5, 1), notice="柔整のみ（試験）")
-    services.apply_version(version=draft, actor=AdminFactory())
+    services.apply_version(version=draft, actor=AdminFactory(), preview=previewed(draft))
     services.run_eligibility(program=cooperation())
     assert set(Determination.objects.values_list("facility_id", flat=True)) == {judo.pk}
     assert ama.pk not in Determination.objects.values_list("facility_id", flat=True)

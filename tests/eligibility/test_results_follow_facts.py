@@ -27,7 +27,13 @@ from payouts import services as payout_services
 from payouts.banking import validate_account
 from portal.imports import import_kind, run_import
 from subsidies import selectors as subsidy_selectors
-from tests.factories import AdminFactory, FacilityFactory, accepted_facility, make_staff
+from tests.factories import (
+    AdminFactory,
+    FacilityFactory,
+    accepted_facility,
+    make_staff,
+    previewed,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -253,9 +259,10 @@ def test_applying_parameters_returns_at_once_and_queues_the_batch(
     draft = services.create_draft_version(
         program=cooperation(), params={**in_force.params, "amount": 60000},
         effective_from=date(2025, 5, 1), notice="増額（試験）")
+    preview = previewed(draft)
     runs = EligibilityRun.objects.count()
     with django_capture_on_commit_callbacks() as callbacks:
-        applied = services.apply_version(version=draft, actor=AdminFactory())
+        applied = services.apply_version(version=draft, actor=AdminFactory(), preview=preview)
     assert applied.queued and not applied.waiting
     assert EligibilityRun.objects.count() == runs  # nothing ran in the request
     assert Determination.objects.get(facility=facility).amount == 50000
@@ -268,10 +275,12 @@ def test_admin_apply_says_the_batch_was_queued(admin_client, django_capture_on_c
     in_force = engine.parameters_in_force(lump_sum())
     draft = services.create_draft_version(program=lump_sum(), params=in_force.params,
                                           effective_from=date(2024, 5, 1), notice="同じ内容")
+    preview = previewed(draft)
     runs = EligibilityRun.objects.count()
     with django_capture_on_commit_callbacks() as callbacks:
         response = admin_client.post(
-            reverse("admin:eligibility_parameterversion_apply", args=[draft.pk]), follow=True)
+            reverse("admin:eligibility_parameterversion_apply", args=[draft.pk]),
+            {"preview": preview.pk}, follow=True)
     assert EligibilityRun.objects.count() == runs
     assert len(callbacks) == 1
     assert "バックグラウンドで実行します" in response.content.decode()

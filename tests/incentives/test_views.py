@@ -9,7 +9,7 @@ from django.urls import reverse
 from eligibility import services as eligibility_services
 from eligibility.models import ActivityReport, Attestation, Determination, Program
 from facilities.models import GoLive
-from tests.factories import FacilityFactory, make_staff
+from tests.factories import FacilityFactory, make_staff, previewed
 
 pytestmark = pytest.mark.django_db
 
@@ -119,9 +119,13 @@ def test_demo_parameters_preview_in_the_admin(admin_client):
     )
     page = admin_client.get(reverse("admin:eligibility_parameterversion_preview",
                                     args=[draft.pk])).content.decode()
-    assert "結果が変わる施設" in page
+    assert "適用前の確認を始める" in page
+    preview = previewed(draft)
+    page = admin_client.get(reverse("admin:eligibility_parameterversion_preview",
+                                    args=[draft.pk])).content.decode()
+    assert "結果が変わる施設: <strong>" in page
     response = admin_client.post(reverse("admin:eligibility_parameterversion_apply",
-                                         args=[draft.pk]))
+                                         args=[draft.pk]), {"preview": preview.pk})
     assert response.status_code == 302
     draft.refresh_from_db()
     assert draft.status == "active"

@@ -20,6 +20,7 @@ from tests.factories import (
     login_admin,
     make_admin,
     make_staff,
+    previewed,
     submit_start,
 )
 
@@ -194,10 +195,11 @@ def test_applying_a_version_needs_the_apply_permission(client):
 
     draft = create_draft_version(program=program, params=active.params,
                                  effective_from=active.effective_from, notice="写し")
+    seen = {"preview": previewed(draft).pk}
     login_admin(client, make_admin(roles.REVIEWER))
     url = reverse("admin:eligibility_parameterversion_apply", args=[draft.pk])
-    assert client.post(url).status_code == 403
+    assert client.post(url, seen).status_code == 403
     assert ParameterVersion.objects.get(pk=draft.pk).status == "draft"
     login_admin(client, make_admin(roles.SYSTEM_ADMIN))
-    client.post(url)
+    client.post(url, seen)
     assert ParameterVersion.objects.get(pk=draft.pk).status == "active"
