@@ -396,10 +396,11 @@ def request_redetermination(facility_ids: Iterable[int], *, enqueue: bool = True
 
 def queue_redetermination() -> None:
     """Queue the re-determination task once the current transaction commits (at once
-    outside one); in-process when there is no broker (CELERY_TASK_ALWAYS_EAGER)."""
-    from .tasks import redetermine_pending
+    outside one), unless one is queued and not started yet (it will take this change);
+    in-process when there is no broker (CELERY_TASK_ALWAYS_EAGER)."""
+    from .tasks import queue_redetermine_pending
 
-    transaction.on_commit(redetermine_pending.delay)
+    transaction.on_commit(queue_redetermine_pending)
 
 
 def redetermine_pending(*, today: date | None = None) -> int:

@@ -2,6 +2,7 @@ from dataclasses import asdict
 
 from celery import chord, current_app, shared_task
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
@@ -68,9 +69,40 @@ def _summary(run: EligibilityRun) -> dict:
             "total_amount": run.total_amount, "skipped_locked": run.skipped_locked}
 
 
+# Set while a re-determination is queued and not yet started: a change made meanwhile is
+# taken by that task (it reads every pending facility when it starts), so none is queued for
+# it. Many changes a second (the rush before a deadline) make one task at a time, not one
+# each. The flag needs a cache shared by the web processes and the workers (Redis); with a
+# process-local cache every change queues its own task, as before.
+QUEUED_FLAG = "eligibility:redetermination-queued"
+QUEUED_FLAG_SECONDS = 300  # a task lost with its flag set delays the next by at most this
+
+
+def _shared_cache() -> bool:
+    return settings.CACHES["default"]["BACKEND"].endswith(
+        ("RedisCache", "MemcacheCache", "PyMemcacheCache"))
+
+
+def queue_redetermine_pending() -> None:
+    """Queue `redetermine_pending` unless one is already queued and not started."""
+    if current_app.conf.task_always_eager or not _shared_cache():
+        redetermine_pending.delay()
+        return
+    if not cache.add(QUEUED_FLAG, 1, QUEUED_FLAG_SECONDS):
+        return  # the queued task will find this change's pending rows
+    try:
+        redetermine_pending.delay()
+    except Exception:
+        cache.delete(QUEUED_FLAG)  # not queued: the next change must try again
+        raise
+
+
 @shared_task(acks_late=True)
 def redetermine_pending() -> int:
-    """Facilities whose facts changed: re-determined for their open programs."""
+    """Facilities whose facts changed: re-determined for their open programs. The flag is
+    cleared before the pending rows are read: a change committed after this point queues
+    the next task, one committed before it is read by this one."""
+    cache.delete(QUEUED_FLAG)
     return services.redetermine_pending()
 
 

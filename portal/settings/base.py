@@ -222,6 +222,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "eligibility.tasks.run_eligibility",
         "schedule": crontab(minute=30, hour=2),
     },
+    # Facilities still marked for re-determination (normally taken within seconds by the
+    # task their change queued; this catches one whose task was lost).
+    "redetermine-pending-sweep": {
+        "task": "eligibility.tasks.redetermine_pending",
+        "schedule": crontab(minute="*/10"),
+    },
     # Every 施術所's compliance status (an exemption whose date passed is seen here).
     "compute-compliance-nightly": {
         "task": "obligation.tasks.compute_compliance",
