@@ -26,8 +26,6 @@ monkey.patch_all()
 import argparse  # noqa: E402
 import copy  # noqa: E402
 import itertools  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
 import random  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -37,6 +35,7 @@ import urllib.request  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gevent  # noqa: E402
+from load_prepare import prepare_in_child, production_env  # noqa: E402 - Django not loaded
 from locust import HttpUser, constant, task  # noqa: E402
 from locust.env import Environment  # noqa: E402
 
@@ -226,17 +225,7 @@ def measure(base: str, page: str, users: int, seconds: float) -> dict:
 
 
 def start_stack(args, database_url: str, workdir: str) -> list[subprocess.Popen]:
-    env = {**os.environ, "DATABASE_URL": database_url, "CACHE_URL": args.cache,
-           "CELERY_BROKER_URL": args.redis, "DJANGO_SETTINGS_MODULE": "load_bench_settings",
-           "DJANGO_SECRET_KEY": "bench-only-" + "x" * 40,
-           "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DJANGO_SECURE_SSL_REDIRECT": "false",
-           "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
-           "DJANGO_STATIC_ROOT": str(Path(workdir) / "static"),
-           "PRIVATE_STORAGE_ROOT": str(Path(workdir) / "private"),
-           "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT)]),
-           "DJANGO_LOG_LEVEL": "WARNING"}
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-                   cwd=ROOT, env=env, check=True)
+    env = production_env(database_url, args.cache, args.redis, workdir)
     bindir = Path(sys.executable).parent
     # The worker's own output goes to a file: its failures are counted after the run.
     log = open(Path(workdir) / "worker.log", "w")  # noqa: SIM115 - open while it runs
@@ -288,12 +277,7 @@ def main() -> None:
         plan_path = Path(workdir) / "plan.json"
         print(f"preparing {name} ({args.facilities:,} facilities, {args.users} staff users)",
               flush=True)
-        subprocess.run(  # Django is loaded in a child, not amid locust's green threads
-            [sys.executable, str(ROOT / "bench" / "load_prepare.py"), database_url,
-             str(args.facilities), str(args.users), str(plan_path)],
-            cwd=ROOT / "bench", env={**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.dev"},
-            check=True)
-        Shared.plan = json.loads(plan_path.read_text(encoding="utf-8"))
+        Shared.plan = prepare_in_child(database_url, args.facilities, args.users, plan_path)
         processes = start_stack(args, database_url, workdir)
         base = f"http://127.0.0.1:{PORT}"
         pages = [p for p in PAGES if not args.only or p == "ceiling" or p in args.only]

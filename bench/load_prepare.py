@@ -7,13 +7,16 @@ Usage: python bench/load_prepare.py DATABASE_URL FACILITIES STAFF PLAN_PATH
 """
 
 import json
+import os
 import secrets
+import subprocess
 import sys
 import time
 import uuid
 from datetime import date, timedelta
+from pathlib import Path
 
-from django_setup import setup_django
+from django_setup import ROOT, setup_django
 
 STAFF_DOMAIN = "load.example.jp"
 
@@ -85,6 +88,33 @@ def prepare(database_url: str, facilities: int, staff: int) -> dict:
     plan["cooperation"] = cooperation.code
     print(f"  {len(ids)} staff users ready in {time.perf_counter() - started:.0f} s", flush=True)
     return plan
+
+
+def prepare_in_child(database_url: str, facilities: int, staff: int, plan_path: Path) -> dict:
+    """`prepare` in a child process (Django is not loaded in the caller); the plan."""
+    subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), database_url, str(facilities),
+         str(staff), str(plan_path)],
+        cwd=ROOT / "bench", env={**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.dev"},
+        check=True)
+    return json.loads(plan_path.read_text(encoding="utf-8"))
+
+
+def production_env(database_url: str, cache_url: str, broker_url: str, workdir: str) -> dict:
+    """The environment of a process on the bench's production settings (load_bench_settings:
+    plain HTTP on localhost), its static files collected into `workdir`."""
+    env = {**os.environ, "DATABASE_URL": database_url, "CACHE_URL": cache_url,
+           "CELERY_BROKER_URL": broker_url, "DJANGO_SETTINGS_MODULE": "load_bench_settings",
+           "DJANGO_SECRET_KEY": "bench-only-" + "x" * 40,
+           "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DJANGO_SECURE_SSL_REDIRECT": "false",
+           "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
+           "DJANGO_STATIC_ROOT": str(Path(workdir) / "static"),
+           "PRIVATE_STORAGE_ROOT": str(Path(workdir) / "private"),
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT)]),
+           "DJANGO_LOG_LEVEL": "WARNING"}
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+                   cwd=ROOT, env=env, check=True)
+    return env
 
 
 if __name__ == "__main__":

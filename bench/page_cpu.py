@@ -17,12 +17,13 @@ Usage: python bench/page_cpu.py [--facilities 20000] [--repeat 40] [--prefix por
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from load_prepare import prepare_in_child, production_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -141,25 +142,10 @@ def main() -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
     with tempfile.TemporaryDirectory(prefix="portal-page-cpu-") as workdir:
         plan_path = Path(workdir) / "plan.json"
-        subprocess.run(
-            [sys.executable, str(ROOT / "bench" / "load_prepare.py"), database_url,
-             str(args.facilities), "50", str(plan_path)],
-            cwd=ROOT / "bench", env={**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.dev"},
-            check=True)
-        env = {**os.environ, "DATABASE_URL": database_url, "CACHE_URL": args.cache,
-               "DJANGO_SETTINGS_MODULE": "load_bench_settings",
-               "DJANGO_SECRET_KEY": "bench-only-" + "x" * 40,
-               "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DJANGO_SECURE_SSL_REDIRECT": "false",
-               "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
-               "DJANGO_STATIC_ROOT": str(Path(workdir) / "static"),
-               "PRIVATE_STORAGE_ROOT": str(Path(workdir) / "private"),
-               "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT)]),
-               "DJANGO_LOG_LEVEL": "WARNING"}
+        prepare_in_child(database_url, args.facilities, 50, plan_path)
         # The tasks a POST queues go to a broker no worker reads (queueing is the page's
         # cost; the work is the worker's) and are purged afterwards.
-        env["CELERY_BROKER_URL"] = args.redis
-        subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-                       cwd=ROOT, env=env, check=True)
+        env = production_env(database_url, args.cache, args.redis, workdir)
         command = [sys.executable, str(Path(__file__).resolve()), "--child", str(plan_path),
                    "--repeat", str(args.repeat), "--profile", args.profile]
         if args.only:
