@@ -31,10 +31,10 @@ def report(request: HttpRequest, facility_id: int, code: str) -> HttpResponse:
                                               code=code)
     if program.rule != Program.Rule.COOPERATION:
         return redirect("incentives:attest", facility_id=facility.pk, code=code)
-    existing = selectors.report_for(facility, program)
     locked = services.report_is_locked(program)
     version = selectors.in_force(program)  # read once: the period and the current result
     period = selectors.reportable_period(facility, program, version=version)
+    form = None
     if request.method == "POST" and not locked:
         form = ActivityReportForm(request.POST, period=period)
         if form.is_valid():
@@ -48,7 +48,9 @@ def report(request: HttpRequest, facility_id: int, code: str) -> HttpResponse:
             else:
                 messages.success(request, "取組の実施報告を登録しました。")
                 return redirect("incentives:overview", facility_id=facility.pk)
-    else:
+    # Read for the page only (a saved report goes straight back to the overview).
+    existing = selectors.report_for(facility, program)
+    if form is None:
         initial = {}
         if existing:
             initial = {k: getattr(existing, k) for k in
