@@ -62,9 +62,9 @@ def child(plan_path: str, repeat: int, profile: str, only: list[str]) -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
-    from django.test.utils import setup_test_environment
 
-    setup_test_environment()  # the test client's hooks; the settings stay production's
+    # No setup_test_environment(): its template instrumentation (a copy of every context)
+    # would be counted as the page's cost.
     plan = json.loads(Path(plan_path).read_text(encoding="utf-8"))
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(get_user_model().objects.get(email=plan["users"][0]["email"]))
