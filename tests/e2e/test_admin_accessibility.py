@@ -2,7 +2,9 @@
 test_accessibility runs them) on the log-in with its two-factor step (with errors shown), the
 admin index, every registered model's list, change form and history, the add forms, every
 custom page (previews, imports, dashboards, letters, payout runs, workflow moves) and forms
-with their errors shown. The objects are the permission matrix's world: one of every model."""
+with their errors shown, and the delete confirmations (of every object a superuser may delete,
+and of the "delete selected" action; never confirmed). The objects are the permission matrix's
+world: one of every model."""
 
 import pytest
 from django.contrib import admin
@@ -26,7 +28,8 @@ DJANGO_ADMIN_EXCLUSIONS: dict[tuple[str, str], str] = {}
 
 def _admin_pages(world) -> list[tuple[str, str]]:
     """(label, url) of every admin page a superuser opens: the standard pages of every
-    model, its custom pages and its workflow moves, but for the files."""
+    model (the delete confirmation of those it may delete), its custom pages and its
+    workflow moves, but for the files."""
     pages = [("index", reverse("admin:index")),
              ("an app's index", reverse("admin:app_list", args=["facilities"]))]
     for label in POLICY:
@@ -34,7 +37,7 @@ def _admin_pages(world) -> list[tuple[str, str]]:
             # Every history page is Django's one template: one of them is enough.
             if what == "history" and label != "subsidies.claim":
                 continue
-            if what == "delete" or SU not in allowed or what.endswith(FILES):
+            if SU not in allowed or what.endswith(FILES):
                 continue
             pages.append((f"{label} {what}", url))
     job = world["portal.importjob"]  # a statistics import's job: its page and confirmation
@@ -49,8 +52,11 @@ def _admin_pages(world) -> list[tuple[str, str]]:
 # on a page of its own.
 FORMS_SENT_EMPTY = FORM_PAGES | {"facilities_facility_import",
                                  "eligibility_monthlystatistic_import"}
+# Django's "delete selected" is offered wherever the superuser may delete; its confirmation
+# is one template for every model (a facility's is refused: its evidence may not be deleted).
 ACTION_PAGES = [("obligation.compliancestatus", "request_letters"),
-                ("obligation.compliancestatus", "guidance_letters")]
+                ("obligation.compliancestatus", "guidance_letters"),
+                ("facilities.membership", "delete_selected")]
 
 
 def test_admin_log_in_with_two_factor(new_page):
@@ -113,6 +119,8 @@ def test_every_admin_page(new_page, admin_log_in):
             page.locator("button[name=index], input[name=index]").first.click()
         expect(page.locator("#content form").first).to_be_visible()
         _check(page, f"{label} action {action}", problems, exclude=DJANGO_ADMIN_EXCLUSIONS)
+    # The delete confirmations were only looked at.
+    assert all(type(obj).objects.filter(pk=obj.pk).exists() for obj in world.values())
     assert not problems, _report(problems)
 
 
