@@ -5,14 +5,17 @@ test_account_pages, every journey by keyboard in test_keyboard_journeys), and th
 with the keyboard alone: the skip link comes first and the application form is filled in,
 corrected and submitted with Tab, typing and Enter."""
 
+import re
 from datetime import date
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from dateutil.relativedelta import relativedelta
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from facilities import services
-from facilities.models import Membership, UsageApplication
+from facilities.models import DeviceAccount, Membership, UsageApplication
 from payouts import services as payout_services
 from tests.factories import FacilityFactory, accepted_facility, make_staff
 from tests.payouts.helpers import eligible, lump_sum, officers, transfer_day
@@ -318,8 +321,8 @@ def _submit_empty(page, button):
 
 def test_the_other_facility_pages_and_their_forms_with_errors(facility_world, new_page, log_in):
     """Every facility page not walked above (attestation, claim pages, bank account
-    confirmation, declarations and their moves, the counter, the explanation session's
-    steps), each form sent with errors."""
+    confirmation, declarations and their moves, the counter and its check in each state, the
+    explanation session's steps), each form sent with errors."""
     world = facility_world
     claim, item, clinic = world.claim, world.item, world.clinic
 
@@ -366,4 +369,66 @@ def test_the_other_facility_pages_and_their_forms_with_errors(facility_world, ne
     page.get_by_label("担当者名").fill("")
     _submit_empty(page, "確認画面へ")
     _check(page, "change application with errors", problems)
+
+    _counter_checks(page, world, problems)
     assert not problems, _report(problems)
+
+
+def _start_counter_check(page, base, account, mode) -> str:
+    """Start a check on the counter page; the check's page is shown. Its id."""
+    page.goto(f"{base}/counter/")
+    page.locator("main form [name=device_account]").select_option(str(account.pk))
+    page.locator(f"main form [name=mode][value={mode}]").check()
+    page.get_by_role("button", name="確認を始める").click()
+    expect(page).to_have_url(re.compile(rf"{base}/counter/[a-z]+/$"))
+    return page.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _counter_checks(page, world, problems):
+    """The counter's check as the staff see it while the facility's agent does it (the
+    agent's calls made here, in the server's process): the qualification with the
+    certificate's renewal notice, a failed read (a locked PIN: the face check offered); then
+    the counter's form with its error (the chosen device account deactivated meanwhile).
+
+    Not checked yet: the check waiting for the card and being read. Their page reloads itself
+    by <meta http-equiv="refresh" content="2">, which axe's meta-refresh rule refuses (WCAG
+    2.2.1: a time limit the person cannot turn off); they are checked once the page reloads
+    the way the admin's running import does (a script with a button to stop it)."""
+    from cardreader import counter
+    from cardreader import services as counter_services
+    from tests.cardreader.pki import card_certificate
+    from tests.cardreader.test_api import register, trust
+
+    base, account = world.base, world.account
+    card = card_certificate(5001, not_after=timezone.localdate() + relativedelta(months=2))
+    trust()
+    register(card)
+    main = page.get_by_role("main")
+
+    check_id = _start_counter_check(page, base, account, "face")
+    expect(main).to_contain_text("カードをカードリーダーに置いてください")
+    assert counter.next_check(device_account=account).id == check_id
+    page.reload()
+    expect(main).to_contain_text("読み取っています")
+    confirmed = counter_services.confirm_qualification(device_account=account,
+                                                       certificate=card.der, mode="face")
+    counter.complete_check(device_account=account, check_id=check_id, answer=confirmed.answer)
+    page.reload()
+    expect(main.get_by_role("alert")).to_contain_text("3か月を切っています")
+    expect(main).to_contain_text("資格の状態: 有効")
+    _check(page, "counter check's qualification with a notice", problems)
+
+    check_id = _start_counter_check(page, base, account, "pin")
+    counter.next_check(device_account=account)
+    counter.fail_check(device_account=account, check_id=check_id, code="pin_locked")
+    page.reload()
+    expect(main.get_by_role("link", name="目視で確認する")).to_be_visible()
+    _check(page, "counter check failed", problems)
+
+    other = counter.device_accounts_for(world.facility).exclude(pk=account.pk).get()
+    page.goto(f"{base}/counter/")
+    page.locator("main form [name=device_account]").select_option(str(other.pk))
+    DeviceAccount.objects.filter(pk=other.pk).update(is_active=False)
+    _submit_empty(page, "確認を始める")
+    expect(page.get_by_role("alert")).to_contain_text("カードリーダーをつないだ端末")
+    _check(page, "counter with an error", problems)
