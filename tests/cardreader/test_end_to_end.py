@@ -72,12 +72,15 @@ def test_a_card_is_confirmed_shown_large_and_counted(counter_site, card_slot, mo
                                              + timedelta(days=900)))
     register(card.certificate)
     check_id = start_check(counter_site, mode)
-    assert "カードをカードリーダーに置いてください" in page(counter_site, check_id)
+    waiting = page(counter_site, check_id)
+    assert "カードをカードリーダーに置いてください" in waiting
+    # It reloads itself until the result comes, with a button that stops it (WCAG 2.2.1).
+    assert 'data-auto-refresh="2"' in waiting and "data-refresh-toggle" in waiting
     [(check, answer, error)] = run_agent_once(counter_site)
     assert error is None and answer["qualification"]["status"] == "有効"
     body = page(counter_site, check_id)
     assert "資格の状態: 有効" in body and "山田 太郎" in body and "06132013" in body
-    assert "http-equiv=\"refresh\"" not in body  # finished: no more reloading
+    assert "data-auto-refresh" not in body  # finished: no more reloading
     assert counted() == (1, 1)
     received = [bytes(apdu) for apdu in card.received]
     assert any(apdu[:2] == b"\x00\x20" for apdu in received) is (mode == "pin")  # VERIFY

@@ -389,11 +389,9 @@ def _counter_checks(page, world, problems):
     agent's calls made here, in the server's process): the qualification with the
     certificate's renewal notice, a failed read (a locked PIN: the face check offered); then
     the counter's form with its error (the chosen device account deactivated meanwhile).
-
-    Not checked yet: the check waiting for the card and being read. Their page reloads itself
-    by <meta http-equiv="refresh" content="2">, which axe's meta-refresh rule refuses (WCAG
-    2.2.1: a time limit the person cannot turn off); they are checked once the page reloads
-    the way the admin's running import does (a script with a button to stop it)."""
+    Before that, the check waiting for the card and being read: the page reloads itself
+    every 2 seconds, with a button that stops it (WCAG 2.2.1), pressed here so that the
+    page stays still while axe reads it (the test reloads it itself)."""
     from cardreader import counter
     from cardreader import services as counter_services
     from tests.cardreader.pki import card_certificate
@@ -407,9 +405,14 @@ def _counter_checks(page, world, problems):
 
     check_id = _start_counter_check(page, base, account, "face")
     expect(main).to_contain_text("カードをカードリーダーに置いてください")
+    page.get_by_role("button", name="自動更新を止める").click()
+    expect(page.get_by_role("button", name="自動更新を再開する")).to_be_visible()
+    _check(page, "counter check waiting for the card", problems)
     assert counter.next_check(device_account=account).id == check_id
     page.reload()
     expect(main).to_contain_text("読み取っています")
+    expect(page.get_by_role("button", name="自動更新を再開する")).to_be_visible()  # still stopped
+    _check(page, "counter check reading the card", problems)
     confirmed = counter_services.confirm_qualification(device_account=account,
                                                        certificate=card.der, mode="face")
     counter.complete_check(device_account=account, check_id=check_id, answer=confirmed.answer)

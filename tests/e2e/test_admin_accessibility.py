@@ -11,6 +11,9 @@ from django.contrib import admin
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from eligibility.models import ParameterPreview, ParameterVersion, PreviewState
+from eligibility.services import params_hash
+from obligation.models import LetterBatch, LetterBatchState
 from tests.e2e.conftest import current_totp_code
 from tests.e2e.test_accessibility import _check, _report
 from tests.factories import PASSWORD, AdminFactory
@@ -40,6 +43,22 @@ def _admin_pages(world) -> list[tuple[str, str]]:
             if SU not in allowed or what.endswith(FILES):
                 continue
             pages.append((f"{label} {what}", url))
+    # Pages that follow a running background job (they reload themselves, with a button
+    # that stops it): a parameter preview and a letter batch, as they look while running.
+    version = world["eligibility.parameterversion"]
+    draft = ParameterVersion.objects.create(
+        program=version.program, version=version.version + 100, params=version.params,
+        effective_from=version.effective_from, notice="確認中の下書き")
+    ParameterPreview.objects.create(version=draft, params_hash=params_hash(draft.params), total=10, done=4,
+                                    state=PreviewState.RUNNING)
+    letters = world["obligation.letterbatch"]
+    running = LetterBatch.objects.create(kind=letters.kind, state=LetterBatchState.RUNNING,
+                                         facility_ids=letters.facility_ids, total=4, done=1,
+                                         created_by=letters.created_by)
+    pages += [("a running preview", reverse("admin:eligibility_parameterversion_preview",
+                                            args=[draft.pk])),
+              ("a running letter batch", reverse("admin:obligation_letterbatch_change",
+                                                 args=[running.pk]))]
     job = world["portal.importjob"]  # a statistics import's job: its page and confirmation
     pages += [("import job", reverse("admin:eligibility_monthlystatistic_import_job",
                                      args=[job.pk])),
@@ -97,6 +116,8 @@ def test_every_admin_page(new_page, admin_log_in):
         response = page.goto(url)
         assert response.ok, f"{label} {url}: {response.status}"
         assert response.headers["content-type"].startswith("text/html"), (label, url)
+        if label.startswith("a running"):  # shown as running, reloading itself
+            expect(page.locator("[data-auto-refresh] [data-refresh-toggle]")).to_be_visible()
         refresh = page.get_by_role("button", name="自動更新を止める")
         if refresh.count():  # a running job's page: its reloading can be stopped (and stays so)
             refresh.click()

@@ -103,7 +103,8 @@ def test_the_page_starts_it_shows_its_progress_then_its_result(
         version=draft, params_hash=services.params_hash(draft.params), total=10, done=4,
         state=PreviewState.RUNNING)
     body = admin_client.get(page).content.decode()
-    assert '<progress value="40" max="100">' in body and 'http-equiv="refresh"' in body
+    assert '<progress value="40" max="100">' in body and 'data-auto-refresh="3"' in body
+    assert 'http-equiv="refresh"' not in body
     running.delete()
 
     with django_capture_on_commit_callbacks(execute=True):

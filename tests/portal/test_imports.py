@@ -283,7 +283,7 @@ def test_a_running_job_page_refreshes_itself(system_admin):
     page = system_admin.get(reverse("admin:facilities_facility_import_job", args=[job.pk]))
     # By a script, with a button to stop it (WCAG 2.2.1), not by a <meta> refresh.
     content = page.content.decode()
-    assert 'data-auto-refresh="2"' in content and "js/admin-refresh.js" in content
+    assert 'data-auto-refresh="2"' in content and "js/auto-refresh.js" in content
     assert 'http-equiv="refresh"' not in content
 
 
