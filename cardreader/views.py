@@ -15,7 +15,10 @@ from . import counter
 
 
 class CheckForm(NormalizedForm):
-    device_account = forms.TypedChoiceField(label="カードリーダーをつないだ端末", coerce=int)
+    device_account = forms.TypedChoiceField(
+        label="カードリーダーをつないだ端末", coerce=int,
+        # A device account ended after the page was shown (its number would mean nothing).
+        error_messages={"invalid_choice": "選んだ端末は使えなくなりました。一覧から選び直してください。"})
     mode = forms.ChoiceField(label="本人確認の方法", choices=list(counter.MODES.items()),
                              widget=forms.RadioSelect, initial="pin")
 

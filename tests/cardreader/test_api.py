@@ -552,3 +552,22 @@ def test_a_check_id_never_looks_like_an_individual_number_in_a_request_log():
     assert all(len(i) == CHECK_ID_LENGTH and i.isalpha() and i.islower() for i in ids)
     assert not any(TWELVE_DIGITS.search(f"Forbidden: /api/counter/checks/{i}/confirm")
                    for i in ids)
+
+
+@pytest.mark.django_db
+def test_the_counter_form_names_an_ended_device_account_in_words(client):
+    """The account chosen was ended after the page was shown: the error says so, next to the
+    field, without the account's database number."""
+    from tests.factories import make_staff
+
+    facility, accounts = device_accounts()
+    account, _ = accounts[0]
+    client.force_login(make_staff(facility))
+    account.is_active = False
+    account.save(update_fields=["is_active"])
+    response = client.post(reverse("cardreader:counter", args=[facility.pk]),
+                           {"device_account": account.pk, "mode": "pin"})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "選んだ端末は使えなくなりました。一覧から選び直してください。" in body
+    assert f"{account.pk} は候補にありません" not in body
