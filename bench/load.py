@@ -26,6 +26,7 @@ monkey.patch_all()
 import argparse  # noqa: E402
 import copy  # noqa: E402
 import itertools  # noqa: E402
+import json  # noqa: E402
 import random  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -169,19 +170,23 @@ PAGES = ["ceiling", "ログイン", "マイページ", "施設トップ", "運�
 ANONYMOUS = {"ceiling", "ceiling (again)", "ログイン", "公開リスト検索", "公開リストCSV", "シミュレーター"}
 
 
-def drain(broker_url: str, limit: float = 600) -> float:
+def drain(broker_url: str, limit: float = 600) -> tuple[float, dict[str, int]]:
     """Wait until the Celery worker has done what the previous phase queued (the
-    re-determinations a go-live date or a report asks for), so that each page is measured
-    alone; answer how long that took."""
+    re-determinations a go-live date or a report asks for, the e-mails), so that each page
+    is measured alone; answer how long that took and what was waiting, by task name."""
     import redis
 
     client = redis.Redis.from_url(broker_url)
+    waiting: dict[str, int] = {}
+    for message in client.lrange("celery", 0, -1):
+        name = json.loads(message).get("headers", {}).get("task", "?").rsplit(".", 1)[-1]
+        waiting[name] = waiting.get(name, 0) + 1
     began = time.monotonic()
     while time.monotonic() - began < limit:
         if not client.llen("celery") and not client.hlen("unacked"):
             break
         gevent.sleep(0.5)
-    return time.monotonic() - began
+    return time.monotonic() - began, waiting
 
 
 def settle(base: str, limit: float = 120) -> float:
@@ -292,10 +297,12 @@ def main() -> None:
                     results["ログイン"] = measure(base, "ログイン", args.users, args.seconds)
                 results[page] = measure(base, page, args.users, args.seconds)
                 figures = results[page]
-                figures["background"] = drain(args.redis)
+                figures["background"], waiting = drain(args.redis)
                 settle(base)
+                queued = ", ".join(f"{count} {name}" for name, count in sorted(waiting.items()))
                 print(f"  measured {page}: {figures['rps']:.0f} req/s; the tasks it queued "
-                      f"took {figures['background']:.0f} s more", flush=True)
+                      f"took {figures['background']:.0f} s more"
+                      + (f" (waiting at its end: {queued})" if queued else ""), flush=True)
         finally:
             for process in processes:
                 process.terminate()
