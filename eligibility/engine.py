@@ -99,12 +99,15 @@ def parameters_in_force(program: Program, *, on: date | None = None) -> Paramete
     waiting for their day), the one with the latest effective_from on or before the date.
     A version applied ahead of its effective_from changes nothing before that day."""
     on = on or timezone.localdate()
-    return (
+    version = (
         ParameterVersion.objects.filter(program=program, status__in=IN_FORCE_STATUSES,
                                         effective_from__lte=on)
         .order_by("-effective_from", "-version")
         .first()
     )
+    if version is not None:
+        version.program = program  # the row it was read by: not read again
+    return version
 
 
 def parameters_in_force_for_code(code: str, *, on: date | None = None) -> dict | None:
@@ -152,10 +155,10 @@ def reason_texts_for(determination) -> list[str]:
     return binding.determine(params, fact).reason_texts
 
 
-def result_now(program: Program, facility_id: int, *, on: date | None = None) -> Result | None:
-    """One facility's result from its facts as they are, under the parameters in force."""
-    version = parameters_in_force(program, on=on)
-    if version is None or program.rule not in RULES:
+def result_under(version: ParameterVersion | None, facility_id: int) -> Result | None:
+    """One facility's result from its facts as they are, under `version` (None: no result,
+    as for a program without parameters or whose results are not computed by a rule)."""
+    if version is None or version.program.rule not in RULES:
         return None
     return next((result for _id, result in results_for(version, [facility_id])), None)
 

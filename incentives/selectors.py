@@ -2,11 +2,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from eligibility.engine import (
-    RULES,
     parameters_in_force,
     programs_for_kind,
     reason_texts,
-    results_for,
+    result_under,
 )
 from eligibility.models import ActivityReport, Attestation, ParameterVersion, Program
 from eligibility.rules.cooperation import CooperationParams
@@ -44,13 +43,10 @@ def current_result(facility: Facility, program: Program, *, version=UNREAD):
     """The facility's result computed now from its facts (what it would get if the batch
     ran today, under the parameters in force today), so it sees at once what is still
     missing. None without parameters. `version`: `in_force(program)`, when read already
-    (eligibility.engine.result_now, without reading the version and its program again)."""
+    (eligibility.engine.result_under)."""
     if version is UNREAD:
         version = in_force(program)
-    if version is None or program.rule not in RULES:
-        return None
-    version.program = program  # the same row, already read
-    result = next((result for _id, result in results_for(version, [facility.pk])), None)
+    result = result_under(version, facility.pk)
     if result is None:
         return None
     return {"eligible": result.eligible, "amount": result.amount,

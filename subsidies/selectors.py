@@ -66,18 +66,18 @@ def offers_for(facility: Facility, *, on: date | None = None,
         claims = list(claims_for(facility=facility))
     live = {c.program_id: c for c in claims if c.state != ClaimState.REJECTED}
     offers = []
-    readers: list[int] = []  # the facility's free readers, read once (for the first offer)
+    readers = None  # the facility's free readers, read once (when a program is offered)
     for program in Program.objects.filter(rule__in=SUBSIDY_RULES).order_by("code"):
         if program.pk in live:
             offers.append(Offer(program, False, "この補助はすでに申請しています。", 0,
                                 live[program.pk]))
             continue
-        if not readers:
-            readers.append(free_readers(facility))
+        if readers is None:
+            readers = free_readers(facility)
         answer = engine.offer(program, OfferFacts(
             kind=facility.kind, paper_claims=facility.paper_claims, on=on,
             max_monthly_usage=_usage_for_offer(facility, program, on),
-            free_readers=readers[0],
+            free_readers=readers,
         ))
         offers.append(Offer(program, answer.offered, answer.reason, answer.readers_allowed))
     return offers
