@@ -6,6 +6,8 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
+from portal.checks import cache_is_shared
+
 from . import services
 from .models import EligibilityRun, Program
 
@@ -78,14 +80,9 @@ QUEUED_FLAG = "eligibility:redetermination-queued"
 QUEUED_FLAG_SECONDS = 300  # a task lost with its flag set delays the next by at most this
 
 
-def _shared_cache() -> bool:
-    return settings.CACHES["default"]["BACKEND"].endswith(
-        ("RedisCache", "MemcacheCache", "PyMemcacheCache"))
-
-
 def queue_redetermine_pending() -> None:
     """Queue `redetermine_pending` unless one is already queued and not started."""
-    if current_app.conf.task_always_eager or not _shared_cache():
+    if current_app.conf.task_always_eager or not cache_is_shared():
         redetermine_pending.delay()
         return
     if not cache.add(QUEUED_FLAG, 1, QUEUED_FLAG_SECONDS):

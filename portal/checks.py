@@ -9,12 +9,17 @@ PROCESS_LOCAL_CACHES = (
 )
 
 
+def cache_is_shared() -> bool:
+    """Whether the default cache is seen by every process (web and workers alike)."""
+    return settings.CACHES.get("default", {}).get("BACKEND", "") not in PROCESS_LOCAL_CACHES
+
+
 @register(Tags.caches, deploy=True)
 def shared_cache(app_configs, **kwargs) -> list[Warning]:
     """Rate limits (log-in, sign-up, password reset) count in the default cache: a cache of
     one process counts per process (or not at all), so they would not hold."""
-    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
-    if backend in PROCESS_LOCAL_CACHES:
+    if not cache_is_shared():
+        backend = settings.CACHES.get("default", {}).get("BACKEND", "")
         return [Warning(
             f"The default cache is process-local ({backend.rsplit('.', 1)[-1]}): the rate "
             "limits are counted per process and do not hold.",
