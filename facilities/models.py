@@ -67,7 +67,8 @@ class Facility(models.Model):
         verbose_name_plural = "施設"
         ordering = ["code"]
         permissions = [("import_facility", "施設マスタを取り込む"),
-                       ("export_facility", "施設マスタを書き出す（口座番号下4桁を含む）")]
+                       ("export_facility", "施設マスタを書き出す（口座番号下4桁を含む）"),
+                       ("view_account_last4", "請求口座番号下4桁を見る（施設マスタの管理）")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(main_facility__isnull=True) | ~Q(main_facility=models.F("id")),

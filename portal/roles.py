@@ -58,6 +58,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_VIEW,
         "facilities.add_facility", "facilities.change_facility",
         "facilities.import_facility", "facilities.export_facility",
+        "facilities.view_account_last4",  # the link secret: the master's keepers only
         "facilities.add_membership", "facilities.change_membership",
         "facilities.delete_membership",
         "eligibility.change_program", "eligibility.run_program",
