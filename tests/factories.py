@@ -1,3 +1,4 @@
+import time
 import uuid
 
 import factory
@@ -110,8 +111,6 @@ def make_admin(*roles: str, superuser: bool = False, **kwargs):
 
 def login_admin(client, user):
     """Log a staff account in as allauth would after its password and TOTP code."""
-    import time
-
     from allauth.account.internal.flows.login import (
         _AUTHENTICATION_METHODS_USER_SESSION_KEY,
         AUTHENTICATION_METHODS_SESSION_KEY,
@@ -125,6 +124,33 @@ def login_admin(client, user):
     session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
     session.save()
     return client
+
+
+# Typing two-factor codes (the browser tests). allauth accepts a code only in its own 30-second
+# window (MFA_TOTP_TOLERANCE is 0) and refuses a code already used in that window.
+TOTP_MARGIN_SECONDS = 5
+_last_window_typed: dict[str, int] = {}  # secret → the window whose code was typed last
+
+
+def totp_code_to_type(secret: str, *, clock=time.time, sleep=time.sleep) -> str:
+    """The code an authenticator app shows for `secret`, picked as a careful person would:
+    never one with less than TOTP_MARGIN_SECONDS of its window left (it could expire between
+    typing and the server's check), nor the one already typed for this secret (a second log-in
+    within the window). For either, it waits on the clock until the next window begins: a
+    bounded wait (at most the margin, or one window), not a wait for an event."""
+    from allauth.mfa import app_settings
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+    period = app_settings.TOTP_PERIOD
+    while True:
+        now = clock()
+        window = int(now // period)
+        left = (window + 1) * period - now
+        if left >= TOTP_MARGIN_SECONDS and window > _last_window_typed.get(secret, -1):
+            break
+        sleep(left)
+    _last_window_typed[secret] = window
+    return format_hotp_value(hotp_value(secret, window))
 
 
 def claim_with_receipt(facility=None, *, unit_price: int = 30000, tax: int = 3000,

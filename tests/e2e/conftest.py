@@ -111,17 +111,15 @@ def log_in():
 
 
 def current_totp_code(email: str) -> str:
-    """The code an administrator's authenticator app would show now."""
+    """The code to type for an account's authenticator: one that does not expire while it
+    is typed and was not typed before (tests/factories.py: totp_code_to_type)."""
     from allauth.mfa.models import Authenticator
-    from allauth.mfa.totp.internal.auth import (
-        format_hotp_value,
-        hotp_value,
-        yield_hotp_counters_from_time,
-    )
     from allauth.mfa.utils import decrypt
 
+    from tests.factories import totp_code_to_type
+
     secret = decrypt(Authenticator.objects.get(user__email=email, type="totp").data["secret"])
-    return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
+    return totp_code_to_type(secret)
 
 
 def sign_in_as_administrator(page, email, password):
