@@ -1,10 +1,13 @@
-"""The counter in the admin: the issuing CAs trusted (their subject read from the PEM), the
-insured-person registry (imported from CSV, a row marked lost with its date; shown to
-システム管理 only: it holds names and birth dates) and the read-only log of counter calls."""
+"""The counter in the admin: the issuing CAs trusted (their subject read from the PEM; an
+expired or non-CA certificate refused), their revocation lists (CRLs uploaded by システム管理,
+verified with the CA's key; one past its nextUpdate flagged), the insured-person registry
+(imported from CSV, a row marked lost with its date; shown to システム管理 only: it holds
+names and birth dates) and the read-only log of counter calls."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -17,20 +20,124 @@ from portal.admin_widgets import WellFormedChoices
 from portal.errors import ServiceError, add_error_to_form
 from portal.forms import ISODateField
 
-from . import imports, services
-from .models import Confirmation, InsuredPerson, TrustedIssuer
-from .selectors import qualification_status
+from . import certificates, imports, services
+from .models import Confirmation, InsuredPerson, RevocationList, TrustedIssuer
+from .selectors import counter_settings, qualification_status
 
 SHOWN_ERRORS = 100
 
+def _latest_crl(field: str) -> Subquery:
+    return Subquery(RevocationList.objects.filter(issuer=OuterRef("pk"))
+                    .order_by("-this_update", "-pk").values(field)[:1])
+
+
+def _crl_state(next_update, *, current: bool = True) -> str:
+    """How the counter treats a CA's CRL (certificates.check_revocation), in words."""
+    if next_update is None:
+        return "失効リスト未登録（このCAのカードは確認できません）"
+    if not current:
+        return "新しい失効リストに置き換え済み"
+    now = timezone.now()
+    if now <= next_update:
+        return "使用中"
+    grace_end = timezone.localtime(next_update + counter_settings().crl_grace)
+    if now <= grace_end:
+        return (f"期限切れ（次回更新予定日を過ぎています。{grace_end:%Y-%m-%d %H:%M}まで使用し、"
+                "その後このCAのカードは確認できなくなります。最新の失効リストを登録してください）")
+    return "期限切れ（このCAのカードは確認できません。最新の失効リストを登録してください）"
+
+
 @admin.register(TrustedIssuer)
 class TrustedIssuerAdmin(WellFormedChoices, SimpleHistoryAdmin):
-    list_display = ["name", "subject", "not_after", "is_active", "updated_at"]
+    list_display = ["name", "subject", "not_after", "validity", "crl", "is_active",
+                    "updated_at"]
     list_filter = ["is_active"]
     search_fields = ["name", "subject"]
-    fields = ["name", "certificate_pem", "is_active", "subject", "fingerprint", "not_after",
-              "created_at", "updated_at"]
-    readonly_fields = ["subject", "fingerprint", "not_after", "created_at", "updated_at"]
+    fields = ["name", "certificate_pem", "is_active", "subject", "fingerprint", "not_before",
+              "not_after", "validity", "crl", "created_at", "updated_at"]
+    readonly_fields = ["subject", "fingerprint", "not_before", "not_after", "validity", "crl",
+                       "created_at", "updated_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(crl_next_update=_latest_crl("next_update"))
+
+    @admin.display(description="CA証明書の状態")
+    def validity(self, obj: TrustedIssuer) -> str:
+        if obj.pk is None or obj.not_after is None:
+            return "-"
+        now = timezone.now()
+        if obj.not_before is not None and now < obj.not_before:
+            return "有効期間前（このCAのカードは確認できません）"
+        if now > obj.not_after:
+            return "期限切れ（このCAのカードは確認できません）"
+        return "有効期間内"
+
+    @admin.display(description="失効リスト（CRL）")
+    def crl(self, obj: TrustedIssuer) -> str:
+        if obj.pk is None:
+            return "-"
+        return _crl_state(getattr(obj, "crl_next_update", None))
+
+
+class RevocationListUploadForm(forms.Form):
+    file = forms.FileField(
+        label="失効リスト（CRL）のファイル",
+        help_text="CAが公開している完全なCRL（DER または PEM）。発行元CAはファイルの署名から判断します。")
+
+
+@admin.register(RevocationList)
+class RevocationListAdmin(WellFormedChoices, admin.ModelAdmin):
+    """Uploaded on the add page (a file, verified with its CA's key), then read-only."""
+
+    list_display = ["issuer", "this_update", "next_update", "state", "revoked_count",
+                    "uploaded_by", "uploaded_at"]
+    list_filter = ["issuer"]
+    list_select_related = ["issuer", "uploaded_by"]
+    date_hierarchy = "this_update"
+    fields = ["issuer", "this_update", "next_update", "state", "revoked_count", "fingerprint",
+              "uploaded_by", "uploaded_at"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return (super().get_queryset(request).defer("compressed")
+                .annotate(latest_this_update=Subquery(
+                    RevocationList.objects.filter(issuer=OuterRef("issuer"))
+                    .order_by("-this_update", "-pk").values("this_update")[:1])))
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="状態")
+    def state(self, obj: RevocationList) -> str:
+        latest = getattr(obj, "latest_this_update", None)
+        return _crl_state(obj.next_update, current=latest is None or latest == obj.this_update)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        posted = request.method == "POST"
+        form = RevocationListUploadForm(request.POST if posted else None,
+                                        request.FILES if posted else None)
+        if posted and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                if upload.size > certificates.MAX_CRL_BYTES:
+                    raise ServiceError(
+                        "失効リストのファイルが大きすぎます"
+                        f"（{certificates.MAX_CRL_BYTES // (1024 * 1024)}MBまで）。", "file")
+                row = services.load_revocation_list(data=upload.read(), actor=request.user)
+            except ServiceError as error:
+                add_error_to_form(form, error)
+            else:
+                self.message_user(
+                    request, f"{row.issuer.name} の失効リスト（失効 {row.revoked_count}件、"
+                    f"次回更新予定 {timezone.localtime(row.next_update):%Y-%m-%d %H:%M}）を登録しました。",
+                    messages.SUCCESS)
+                return redirect("admin:cardreader_revocationlist_change", row.pk)
+        return TemplateResponse(request, "admin/cardreader/revocationlist/upload.html", {
+            **self.admin_site.each_context(request), "opts": self.opts,
+            "title": "失効リスト（CRL）の登録", "form": form,
+            "grace_hours": int(counter_settings().crl_grace.total_seconds() // 3600)})
 
 
 class InsuredPersonForm(forms.ModelForm):

@@ -14,6 +14,7 @@ request is authenticated by its bearer token only. See cardreader/README.md."""
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import math
@@ -141,19 +142,26 @@ def _window(key: str, seconds: int) -> tuple[str, int]:
     return f"counter-rate:{key}:{seconds}:{index}", retry_after
 
 
+def _increment(cache_key: str, seconds: int) -> int:
+    """One more in a fixed window's count, atomically (the cache's add, then incr: no two
+    callers ever read the same count); the count after it."""
+    while True:
+        if cache.add(cache_key, 1, timeout=seconds + 1):
+            return 1
+        with contextlib.suppress(ValueError):  # expired between add and incr: once more
+            return cache.incr(cache_key)
+
+
+def _give_back(cache_key: str) -> None:
+    with contextlib.suppress(ValueError):  # the window ended meanwhile: nothing to give back
+        cache.decr(cache_key)
+
+
 def _spend(key: str, limit: tuple[int, int]) -> None:
     """One call against a fixed-window limit (calls, seconds); 429 beyond it."""
     count, seconds = limit
     cache_key, retry_after = _window(key, seconds)
-    if cache.add(cache_key, 1, timeout=seconds + 1):
-        spent = 1
-    else:
-        try:
-            spent = cache.incr(cache_key)
-        except ValueError:  # expired between add and incr
-            cache.add(cache_key, 1, timeout=seconds + 1)
-            spent = 1
-    if spent > count:
+    if _increment(cache_key, seconds) > count:
         raise _rate_limited(retry_after)
 
 
@@ -168,21 +176,27 @@ def _login_key(login_id: str) -> str:
     return "login:" + hashlib.sha256(login_id.encode("utf-8")).hexdigest()
 
 
-def _check_login_failures(login_id: str) -> None:
+@contextlib.contextmanager
+def _login_attempt(login_id: str):
+    """A log-in is evaluated only while the login ID's count of failures, plus the attempts
+    being evaluated, stays within the limit: the attempt takes its place in the count
+    atomically before the password is checked (so parallel wrong passwords never evaluate
+    more than the limit) and gives it back unless the password was wrong. Beyond the limit:
+    429 without evaluating, the right password included, until the window ends."""
     count, seconds = counter_settings().login_failures
     cache_key, retry_after = _window(_login_key(login_id), seconds)
-    if (cache.get(cache_key) or 0) >= count:
+    if _increment(cache_key, seconds) > count:
+        _give_back(cache_key)
         raise _rate_limited(retry_after)
-
-
-def _add_login_failure(login_id: str) -> None:
-    _, seconds = counter_settings().login_failures
-    cache_key, _ = _window(_login_key(login_id), seconds)
-    if not cache.add(cache_key, 1, timeout=seconds + 1):
-        try:
-            cache.incr(cache_key)
-        except ValueError:
-            cache.add(cache_key, 1, timeout=seconds + 1)
+    failed = False
+    try:
+        yield
+    except CounterRefused as refused:
+        failed = refused.code == "invalid_credentials"
+        raise
+    finally:
+        if not failed:
+            _give_back(cache_key)
 
 
 # ---------------------------------------------------------------- the endpoints
@@ -230,13 +244,8 @@ def token(request: HttpRequest, context: dict) -> JsonResponse:
     data = _json_body(request, {"login_id", "password"})
     login_id = nfkc(_text(data, "login_id", MAX_LOGIN_ID))
     password = _text(data, "password", MAX_PASSWORD)
-    _check_login_failures(login_id)
-    try:
+    with _login_attempt(login_id):
         issued = services.issue_token(login_id=login_id, password=password)
-    except CounterRefused as refused:
-        if refused.code == "invalid_credentials":
-            _add_login_failure(login_id)
-        raise
     return _answer({"token": issued.token, "expires_at": _instant(issued.expires_at)})
 
 

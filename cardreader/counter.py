@@ -119,11 +119,24 @@ def next_check(*, device_account: DeviceAccount) -> Check | None:
 
 
 def reading_check(*, device_account: DeviceAccount, check_id: str) -> Check:
-    """The check this device account is doing (ServiceError: none such, or timed out)."""
+    """The check this device account is doing: picked up by `next_check` and not finished
+    (ServiceError: none such, timed out, not picked up, or already done or failed — a
+    finished check's answer on the page is never replaced)."""
     check = _load(check_id)
     if check is None or check.device_account_id != device_account.pk:
         raise ServiceError("この確認はありません（時間切れの可能性があります）。")
+    if check.state != "reading":
+        raise ServiceError("この確認は読み取り中ではありません（終了済みか、まだ始まっていません）。")
     return check
+
+
+def mode_mismatch(check: Check, mode: str) -> str | None:
+    """Why a check may not be completed in `mode` (DOMAIN §8: a check keeps the mode it was
+    started with), or None."""
+    if mode == check.mode:
+        return None
+    return (f"この確認は「{check.mode_label}」で始められたため、"
+            f"「{MODES.get(mode, mode)}」では完了できません。カウンター画面から確認をやり直してください。")
 
 
 def complete_check(*, device_account: DeviceAccount, check_id: str, answer: dict) -> Check:

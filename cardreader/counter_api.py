@@ -54,9 +54,14 @@ def confirm_check(request: HttpRequest, check_id: str) -> JsonResponse:
             raise _bad("field_invalid", "certificate（カードの電子証明書、Base64）がありません。")
         identifier = _check_id(check_id)
         try:
-            counter.reading_check(device_account=account, check_id=identifier)
+            check = counter.reading_check(device_account=account, check_id=identifier)
         except ServiceError as error:
             raise _gone(error) from None
+        mismatch = counter.mode_mismatch(check, mode)
+        if mismatch:
+            # Refused before the card is confirmed or counted; the page says why.
+            counter.refuse_check(device_account=account, check_id=identifier, message=mismatch)
+            raise services.CounterRefused("mode_mismatch", mismatch, 403)
         try:
             confirmed = services.confirm_qualification(
                 device_account=account, certificate=certificate, mode=mode,

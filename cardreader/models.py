@@ -1,5 +1,5 @@
-"""The counter's data (DOMAIN §8, issue 11): the issuing CAs administrators trust, the
-insured-person registry a card certificate is looked up in, the device accounts' short-lived
+"""The counter's data (DOMAIN §8, issue 11): the issuing CAs administrators trust and their
+revocation lists (CRLs), the insured-person registry a card certificate is looked up in, the device accounts' short-lived
 tokens and one-time challenges, the log of every call to the counter API, and the distinct
 card users of a facility's month.
 
@@ -7,6 +7,7 @@ What is never kept: a card's certificate, its holder's name in the log, and any 
 number (a 個人番号 has 12 digits). The log and the monthly distinct users carry only a keyed
 hash of the certificate's issuer and serial (`cardreader.services.serial_hash`)."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -32,6 +33,7 @@ class TrustedIssuer(models.Model):
     subject = models.CharField("サブジェクト（RFC 4514）", max_length=500, editable=False)
     fingerprint = models.CharField("SHA-256 フィンガープリント", max_length=95, unique=True,
                                    editable=False)
+    not_before = models.DateTimeField("CA証明書の有効期間の開始", null=True, editable=False)
     not_after = models.DateTimeField("CA証明書の有効期限", editable=False)
     is_active = models.BooleanField(
         "有効", default=True, help_text="外すと、このCAが発行したカードの証明書を受け付けません。")
@@ -52,22 +54,68 @@ class TrustedIssuer(models.Model):
         return f"{self.name}（{self.subject}）"
 
     def clean(self) -> None:
-        """The PEM must be one CA certificate; its subject, expiry and fingerprint follow."""
+        """The PEM must be one CA certificate (cA=TRUE, keyCertSign), valid now when it is
+        added or kept active (an expired one may still be switched off); its subject,
+        validity and fingerprint follow."""
         from django.core.exceptions import ValidationError
+        from django.utils import timezone
 
-        from .certificates import CertificateRefused, describe_issuer
+        from .certificates import (
+            CertificateRefused,
+            check_issuer_validity,
+            describe_issuer,
+            load_issuer,
+        )
 
         try:
             described = describe_issuer(self.certificate_pem or "")
+            if self.pk is None or self.is_active:
+                check_issuer_validity(load_issuer(described.pem), timezone.now())
         except CertificateRefused as refused:
             raise ValidationError({"certificate_pem": refused.message}) from None
         self.certificate_pem = described.pem
         self.subject = described.subject
         self.fingerprint = described.fingerprint
+        self.not_before = described.not_before
         self.not_after = described.not_after
         duplicate = TrustedIssuer.objects.filter(fingerprint=self.fingerprint).exclude(pk=self.pk)
         if duplicate.exists():
             raise ValidationError({"certificate_pem": "このCA証明書はすでに登録されています。"})
+
+
+class RevocationList(models.Model):
+    """A CRL of a trusted CA, uploaded by システム管理 (cardreader.services.load_revocation_list):
+    verified with the CA's key when uploaded and kept as it was signed (DER, zlib-compressed:
+    the DER's dates are runs of 12 digits, which no stored value may hold). The CA's current
+    CRL is the one with the latest thisUpdate; a card certificate whose serial it lists is
+    refused. Rows are never changed."""
+
+    issuer = models.ForeignKey(TrustedIssuer, verbose_name="発行元CA", on_delete=models.PROTECT,
+                               related_name="revocation_lists")
+    compressed = models.BinaryField("CRL（DER、zlib圧縮）", editable=False)
+    fingerprint = models.CharField("SHA-256 フィンガープリント", max_length=95, unique=True,
+                                   editable=False)
+    this_update = models.DateTimeField("発行日時（thisUpdate）", editable=False)
+    next_update = models.DateTimeField("次回更新予定日時（nextUpdate）", editable=False)
+    revoked_count = models.PositiveIntegerField("失効した証明書の数", editable=False)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="登録者", null=True,
+                                    blank=True, on_delete=models.SET_NULL, related_name="+",
+                                    editable=False)
+    uploaded_at = models.DateTimeField("登録日時", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "失効リスト（CRL）"
+        verbose_name_plural = "失効リスト（CRL）"
+        ordering = ["-this_update", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "this_update"],
+                                    name="revocation_list_once_per_issue"),
+            models.CheckConstraint(condition=Q(next_update__gt=models.F("this_update")),
+                                   name="revocation_list_next_after_this"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issuer.name} {self.this_update:%Y-%m-%d %H:%M}"
 
 
 class CopayRatio(models.IntegerChoices):
@@ -209,12 +257,12 @@ class Confirmation(models.Model):
         indexes = [models.Index(fields=["device_account", "at"]),
                    models.Index(fields=["facility", "day"])]
         constraints = [
-            # A confirmation sent again (the same request number, card, device and day) is
-            # answered again but counted once.
+            # DOMAIN §8: a card counts at most once per facility per day in 利用件数; a
+            # confirmation of it again that day (a retry, a replayed certificate) is
+            # answered but counted nothing.
             models.UniqueConstraint(
-                fields=["device_account", "day", "client_request", "serial_hash"],
-                condition=Q(counted=True) & Q(client_request__isnull=False),
-                name="confirmation_counted_once_per_request"),
+                fields=["facility", "day", "serial_hash"], condition=Q(counted=True),
+                name="confirmation_counted_once_per_day"),
             models.CheckConstraint(condition=~Q(counted=True) | Q(facility__isnull=False),
                                    name="confirmation_counted_has_facility"),
         ]

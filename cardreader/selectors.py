@@ -1,5 +1,6 @@
-"""Reads of the counter: the trusted CA certificates for an issuer name, the registry row of
-a card certificate, the qualification's status on a day, and the counter's settings."""
+"""Reads of the counter: the trusted CA certificates for an issuer name, a CA's current CRL,
+the registry row of a card certificate, the qualification's status on a day, and the
+counter's settings."""
 
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -8,8 +9,8 @@ from functools import lru_cache
 from cryptography import x509
 from django.conf import settings
 
-from .certificates import load_issuer
-from .models import InsuredPerson, TrustedIssuer
+from .certificates import CertificateRefused, RevocationState, load_issuer, revoked_serials
+from .models import InsuredPerson, RevocationList, TrustedIssuer
 
 STATUS_VALID = "有効"
 STATUS_LOST = "資格喪失"
@@ -23,6 +24,7 @@ class CounterSettings:
     challenge_lifetime: timedelta
     rate_limit: tuple[int, int]  # calls per device account and endpoint, per seconds
     login_failures: tuple[int, int]  # failed log-ins per login ID, per seconds
+    crl_grace: timedelta  # how long after its nextUpdate a CA's last CRL is still used
 
 
 def counter_settings() -> CounterSettings:
@@ -31,6 +33,7 @@ def counter_settings() -> CounterSettings:
         challenge_lifetime=timedelta(seconds=getattr(settings, "COUNTER_CHALLENGE_SECONDS", 120)),
         rate_limit=tuple(getattr(settings, "COUNTER_RATE_LIMIT", (120, 60))),
         login_failures=tuple(getattr(settings, "COUNTER_LOGIN_FAILURES", (5, 300))),
+        crl_grace=timedelta(hours=getattr(settings, "COUNTER_CRL_GRACE_HOURS", 48)),
     )
 
 
@@ -39,12 +42,41 @@ def _loaded(pem: str) -> x509.Certificate:
     return load_issuer(pem)
 
 
-def trusted_issuers_named(subject: str) -> list[x509.Certificate]:
-    """The active trusted CA certificates with this subject (more than one across a key
-    change), parsed once per process."""
-    pems = TrustedIssuer.objects.filter(is_active=True, subject=subject).values_list(
-        "certificate_pem", flat=True)
-    return [_loaded(pem) for pem in pems]
+def trusted_issuers_named(subject: str) -> list[tuple[int, x509.Certificate]]:
+    """(pk, certificate) of the active trusted CAs with this subject (more than one across a
+    key change), parsed once per process. A row whose PEM no longer passes `load_issuer`
+    (saved before a rule was added) is left out."""
+    found = []
+    for pk, pem in TrustedIssuer.objects.filter(is_active=True, subject=subject).values_list(
+            "pk", "certificate_pem"):
+        try:
+            found.append((pk, _loaded(pem)))
+        except CertificateRefused:
+            continue
+    return found
+
+
+@lru_cache(maxsize=8)
+def _revoked(pk: int, fingerprint: str) -> frozenset[int]:
+    """The serials of a stored CRL, read once per process (rows are never changed)."""
+    stored = RevocationList.objects.filter(pk=pk, fingerprint=fingerprint).values_list(
+        "compressed", flat=True).first()
+    return revoked_serials(bytes(stored)) if stored is not None else frozenset()
+
+
+def current_revocation_list(issuer_id: int) -> RevocationList | None:
+    """The CA's CRL with the latest thisUpdate (without its content)."""
+    return (RevocationList.objects.filter(issuer_id=issuer_id).defer("compressed")
+            .order_by("-this_update", "-pk").first())
+
+
+def revocation_state(issuer_id: int) -> RevocationState:
+    """What the counter checks a card of this CA against: its current CRL's serials."""
+    current = current_revocation_list(issuer_id)
+    if current is None:
+        return RevocationState(revoked=None, next_update=None)
+    return RevocationState(revoked=_revoked(current.pk, current.fingerprint),
+                           next_update=current.next_update)
 
 
 def insured_person_for(*, issuer: str, serial: int) -> InsuredPerson | None:

@@ -29,10 +29,15 @@ from portal.wareki import to_wareki
 
 from .certificates import (
     CertificateRefused,
+    check_card_usage,
+    check_revocation,
     check_validity,
+    load_issuer,
     parse_card_certificate,
+    read_revocation_list,
     verify_challenge_signature,
     verify_issued_by,
+    verify_revocation_list,
 )
 from .models import (
     CardUse,
@@ -42,12 +47,16 @@ from .models import (
     Endpoint,
     InsuredPerson,
     Mode,
+    RevocationList,
+    TrustedIssuer,
 )
 from .selectors import (
     STATUS_VALID,
     counter_settings,
+    current_revocation_list,
     insured_person_for,
     qualification_answer,
+    revocation_state,
     trusted_issuers_named,
 )
 
@@ -249,7 +258,9 @@ class Confirmed:
     new_user: bool
 
 
-_CERTIFICATE_STATUS = {"certificate_malformed": 400}
+_CERTIFICATE_STATUS = {"certificate_malformed": 400,
+                       # The portal cannot tell (no current CRL): not the card's fault.
+                       "revocation_unavailable": 503}
 
 
 def _certificate_answer(validity) -> dict:
@@ -277,11 +288,14 @@ def confirm_qualification(*, device_account: DeviceAccount, certificate: bytes, 
     PIN mode: the card signed `challenge` (issued to this device account by
     `issue_challenge`, unused, unexpired; spent by this call whatever its outcome) with its
     authentication key. Face mode (目視): no challenge, no signature. The certificate must be
-    issued by an active TrustedIssuer and valid on `today` (certificates.check_validity);
-    its issuer and serial must be in the registry. A valid (有効) qualification is counted
-    into the facility's month of `today` (default: the local date); the same `client_request`
-    number sent again for the same card by the same device account on the same day is
-    answered again but not counted again. Raises CounterRefused (recorded) otherwise."""
+    issued by an active TrustedIssuer valid at `now`, be no CA and may sign
+    (certificates.check_card_usage), be valid on `today` (certificates.check_validity) and
+    not be on its CA's current CRL (fail closed without one: check_revocation); its issuer
+    and serial must be in the registry. A valid (有効) qualification is counted into the
+    facility's month of `today` (default: the local date) once per facility and day (DOMAIN
+    §8): the same card confirmed again at the facility that day, from any device account, is
+    answered again but counted nothing (outcome "repeat"). Raises CounterRefused (recorded)
+    otherwise."""
     now = now or timezone.now()
     today = today or timezone.localdate(now)
     hashed = ""
@@ -300,10 +314,13 @@ def confirm_qualification(*, device_account: DeviceAccount, certificate: bytes, 
             hashed = serial_hash(card.issuer, card.serial)
             if mode == Mode.PIN:
                 _consume_challenge(device_account, challenge, now)
-            verify_issued_by(card, trusted_issuers_named(card.issuer))
+            issuer_id = verify_issued_by(card, trusted_issuers_named(card.issuer), now=now)
+            check_card_usage(card)
             if mode == Mode.PIN:
                 verify_challenge_signature(card, challenge, signature)
             validity = check_validity(card, today=today, tz=timezone.get_default_timezone())
+            check_revocation(card, revocation_state(issuer_id), now=now,
+                             grace=counter_settings().crl_grace)
         except CertificateRefused as refused:
             raise CounterRefused(refused.code, refused.message,
                                  _CERTIFICATE_STATUS.get(refused.code, 403)) from None
@@ -323,10 +340,12 @@ def confirm_qualification(*, device_account: DeviceAccount, certificate: bytes, 
     counted = new_user = False
     with transaction.atomic():
         if answer["qualification"]["status"] == STATUS_VALID:
+            # The month's row is locked first: confirmations of one facility's month (so of
+            # its day) are counted one at a time, and the first of a card's day counts.
             statistic = lock_month(facility_id=device_account.facility_id, month=today)
-            repeat = client_request is not None and Confirmation.objects.filter(
-                device_account=device_account, day=today, client_request=client_request,
-                serial_hash=hashed, counted=True).exists()
+            repeat = Confirmation.objects.filter(
+                facility_id=device_account.facility_id, day=today, serial_hash=hashed,
+                counted=True).exists()
             if repeat:
                 outcome = "repeat"
             else:
@@ -367,6 +386,64 @@ def count_confirmation(*, statistic: MonthlyStatistic, user_hash: str) -> bool:
     statistic.save(update_fields=["usage_count", "card_users"])
     request_redetermination([statistic.facility_id])
     return new_user
+
+
+# ---------------------------------------------------------------- revocation lists
+
+
+def load_revocation_list(*, data: bytes, actor, now: datetime | None = None) -> RevocationList:
+    """Keep a CRL uploaded by システム管理: read (DER or PEM), signed by a trusted CA's key
+    (the CA is found by the CRL's issuer name), nextUpdate not yet passed, and newer than the
+    CA's current CRL. The CA's rows are locked meanwhile, so two uploads at once are decided
+    one after the other. The other システム管理 members are told by e-mail."""
+    if not actor.has_perm("cardreader.add_revocationlist"):
+        raise NotPermitted("失効リストを登録する権限がありません。")
+    now = now or timezone.now()
+    try:
+        crl = read_revocation_list(data)
+        subject = crl.issuer.rfc4514_string()
+        with transaction.atomic():
+            issuers = list(TrustedIssuer.objects.select_for_update()
+                           .filter(subject=subject).order_by("pk"))
+            candidates = []
+            for row in issuers:
+                try:
+                    candidates.append((row, load_issuer(row.certificate_pem)))
+                except CertificateRefused:
+                    continue
+            described = verify_revocation_list(crl, candidates, now=now)
+            issuer = described.issuer
+            if RevocationList.objects.filter(fingerprint=described.fingerprint).exists():
+                raise ServiceError("この失効リストはすでに登録されています。", "file")
+            current = current_revocation_list(issuer.pk)
+            if current is not None and described.this_update <= current.this_update:
+                raise ServiceError(
+                    "登録済みの失効リスト（発行日時 "
+                    f"{timezone.localtime(current.this_update):%Y-%m-%d %H:%M}）"
+                    "より古いか同じ発行日時のものです。より新しい失効リストを選んでください。",
+                    "file")
+            row = RevocationList.objects.create(
+                issuer=issuer, compressed=described.compressed, fingerprint=described.fingerprint,
+                this_update=described.this_update, next_update=described.next_update,
+                revoked_count=described.revoked_count, uploaded_by=actor)
+            _tell_system_admins(row, actor)
+    except CertificateRefused as refused:
+        raise ServiceError(refused.message, "file") from None
+    logger.info("revocation list %s of issuer %s loaded by user %s (%s revoked)", row.pk,
+                issuer.pk, actor.pk, row.revoked_count)
+    return row
+
+
+def _tell_system_admins(row: RevocationList, actor) -> None:
+    from django.contrib.auth import get_user_model
+
+    from portal.notifications import notify
+    from portal.roles import SYSTEM_ADMIN
+
+    addresses = (get_user_model().objects.filter(is_active=True, is_staff=True)
+                 .filter(groups__name=SYSTEM_ADMIN).values_list("email", flat=True).distinct())
+    notify(to=[*addresses, actor.email], name="revocation_list_loaded",
+           context={"row": row, "actor": actor})
 
 
 # ---------------------------------------------------------------- the registry

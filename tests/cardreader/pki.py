@@ -1,7 +1,10 @@
 """A test public-key infrastructure made with `cryptography`: an issuing CA standing in for
-the JPKI one, and My Number card certificates for authentication (利用者証明用電子証明書)
-with their RSA keys, with the validity the test wants. Nothing here is a real certificate."""
+the JPKI one (cA=TRUE, KeyUsage keyCertSign and cRLSign), My Number card certificates for
+authentication (利用者証明用電子証明書: KeyUsage digitalSignature) with their RSA keys, with
+the validity the test wants, and the CA's revocation lists (CRLs). Nothing here is a real
+certificate."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -59,39 +62,91 @@ def _key(bits: int, index: int) -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
-@cache
-def authority(name: str = CA_NAME) -> Authority:
-    key = _key(2048, sum(name.encode()) % 3)
+def key_usage(*, digital_signature: bool = False, key_cert_sign: bool = False,
+              crl_sign: bool = False) -> x509.KeyUsage:
+    return x509.KeyUsage(digital_signature=digital_signature, content_commitment=False,
+                         key_encipherment=False, data_encipherment=False, key_agreement=False,
+                         key_cert_sign=key_cert_sign, crl_sign=crl_sign, encipher_only=False,
+                         decipher_only=False)
+
+
+CA_USAGE = key_usage(key_cert_sign=True, crl_sign=True)
+CARD_USAGE = key_usage(digital_signature=True)
+
+
+def make_authority(name: str = CA_NAME, *, not_before: date = date(2020, 1, 1),
+                   not_after: date = date(2040, 1, 1), ca: bool | None = True,
+                   usage: x509.KeyUsage | None = CA_USAGE, key_index: int | None = None,
+                   ) -> Authority:
+    """A self-signed CA as the test asks: `ca=None` leaves basicConstraints out, `usage=None`
+    the KeyUsage. The same name and key as `authority(name)` unless `key_index` is given."""
+    key = _key(2048, sum(name.encode()) % 3 if key_index is None else key_index)
     subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "JPKI Test"),
                          x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    certificate = (
+    builder = (
         x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
         .public_key(key.public_key()).serial_number(1)
-        .not_valid_before(_at(date(2020, 1, 1))).not_valid_after(_at(date(2040, 1, 1)))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(key, hashes.SHA256())
+        .not_valid_before(_at(not_before)).not_valid_after(_at(not_after))
     )
-    return Authority(certificate, key)
+    if ca is not None:
+        builder = builder.add_extension(
+            x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
+    if usage is not None:
+        builder = builder.add_extension(usage, critical=True)
+    return Authority(builder.sign(key, hashes.SHA256()), key)
+
+
+@cache
+def authority(name: str = CA_NAME) -> Authority:
+    return make_authority(name)
 
 
 def card_certificate(serial: int, *, not_after: date, not_before: date | None = None,
-                     issuer: Authority | None = None, key_index: int = 0) -> CardCertificate:
+                     issuer: Authority | None = None, key_index: int = 0,
+                     ca: bool | None = None,
+                     usage: x509.KeyUsage | None = CARD_USAGE) -> CardCertificate:
     """A card's authentication certificate valid until `not_after` (end of that day is not
-    modelled: the certificate is valid through `not_after`)."""
+    modelled: the certificate is valid through `not_after`). As a JPKI one: no
+    basicConstraints and KeyUsage digitalSignature; `ca=` adds basicConstraints, `usage=`
+    another KeyUsage (None: none)."""
     issuer = issuer or authority()
     key = _key(2048, 3 + key_index % 4)
-    certificate = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "JP")]))
         .issuer_name(issuer.certificate.subject)
         .public_key(key.public_key()).serial_number(serial)
         .not_valid_before(_at(not_before or not_after - timedelta(days=5 * 365)))
         .not_valid_after(_at(not_after) + timedelta(hours=23, minutes=59))
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, key_cert_sign=False, crl_sign=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
-        .sign(issuer.key, hashes.SHA256())
     )
+    if ca is not None:
+        builder = builder.add_extension(x509.BasicConstraints(ca=ca, path_length=None),
+                                        critical=True)
+    if usage is not None:
+        builder = builder.add_extension(usage, critical=True)
+    certificate = builder.sign(issuer.key, hashes.SHA256())
     return CardCertificate(certificate.public_bytes(serialization.Encoding.DER), key)
+
+
+def revocation_list(revoked: Iterable[int] = (), *, issuer: Authority | None = None,
+                    this_update: datetime | None = None, next_update: datetime | None = None,
+                    signer: rsa.RSAPrivateKey | None = None, delta: bool = False,
+                    pem: bool = False) -> bytes:
+    """The CA's CRL (DER, or PEM) revoking these serials: issued now and valid a day by
+    default; `signer` signs it with another key (a forgery)."""
+    issuer = issuer or authority()
+    this_update = this_update or datetime.now(UTC) - timedelta(minutes=1)
+    builder = (x509.CertificateRevocationListBuilder()
+               .issuer_name(issuer.certificate.subject)
+               .last_update(this_update)
+               .next_update(next_update or this_update + timedelta(days=1))
+               .add_extension(x509.CRLNumber(int(this_update.timestamp())), critical=False))
+    if delta:
+        builder = builder.add_extension(x509.DeltaCRLIndicator(1), critical=True)
+    for serial in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial)
+            .revocation_date(this_update - timedelta(days=1)).build())
+    crl = builder.sign(signer or issuer.key, hashes.SHA256())
+    return crl.public_bytes(serialization.Encoding.PEM if pem else serialization.Encoding.DER)

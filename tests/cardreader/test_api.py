@@ -18,11 +18,18 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cardreader.models import Challenge, Confirmation, DeviceToken, InsuredPerson, TrustedIssuer
+from cardreader.models import (
+    Challenge,
+    Confirmation,
+    DeviceToken,
+    InsuredPerson,
+    RevocationList,
+    TrustedIssuer,
+)
 from eligibility.models import MonthlyStatistic
 from facilities import services as facility_services
 from facilities.models import DeviceAccount, UsageApplication
-from tests.cardreader.pki import authority, card_certificate
+from tests.cardreader.pki import authority, card_certificate, revocation_list
 from tests.conftest import TWELVE_DIGITS
 from tests.factories import accepted_facility
 
@@ -36,11 +43,29 @@ FAR = date.today() + timedelta(days=3 * 365)
 # ---------------------------------------------------------------- helpers (shared)
 
 
-def trust(ca=None) -> TrustedIssuer:
-    issuer = TrustedIssuer(name="テスト用JPKI", certificate_pem=(ca or authority()).pem)
+def trust(ca=None, *, revoked=()) -> TrustedIssuer:
+    """The CA trusted, with a current CRL revoking `revoked` (a CA without one confirms no
+    card: cardreader/README.md)."""
+    ca = ca or authority()
+    issuer = TrustedIssuer(name="テスト用JPKI", certificate_pem=ca.pem)
     issuer.full_clean()
     issuer.save()
+    load_crl(issuer, ca, revoked=revoked)
     return issuer
+
+
+def load_crl(issuer: TrustedIssuer, ca=None, *, revoked=(), **options) -> RevocationList:
+    """A CRL of the CA kept for the trusted row as the upload keeps it (verified first)."""
+    from cardreader.certificates import load_issuer, read_revocation_list, verify_revocation_list
+
+    der = revocation_list(revoked, issuer=ca or authority(), **options)
+    described = verify_revocation_list(
+        read_revocation_list(der), [(issuer, load_issuer(issuer.certificate_pem))],
+        now=timezone.now())
+    return RevocationList.objects.create(
+        issuer=issuer, compressed=described.compressed, fingerprint=described.fingerprint,
+        this_update=described.this_update, next_update=described.next_update,
+        revoked_count=described.revoked_count)
 
 
 def register(card, **overrides) -> InsuredPerson:
@@ -363,8 +388,9 @@ def test_the_same_request_sent_again_is_answered_but_counted_once(counter):
     assert first.status_code == again.status_code == 200
     assert first.json() == again.json()
     assert (this_month().usage_count, this_month().card_users) == (1, 1)
-    confirm_face(client, token, card, request=8)  # a new check of the same card
-    assert (this_month().usage_count, this_month().card_users) == (2, 1)
+    # A new check of the same card the same day: answered, counted nothing (DOMAIN §8).
+    assert confirm_face(client, token, card, request=8).status_code == 200
+    assert (this_month().usage_count, this_month().card_users) == (1, 1)
 
 
 # ---------------------------------------------------------------- rate limits

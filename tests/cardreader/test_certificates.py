@@ -21,7 +21,13 @@ from cardreader.certificates import (
     verify_challenge_signature,
     verify_issued_by,
 )
-from tests.cardreader.pki import CA_NAME, Authority, authority, card_certificate
+from tests.cardreader.pki import (
+    CA_NAME,
+    CA_USAGE,
+    Authority,
+    authority,
+    card_certificate,
+)
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -149,16 +155,23 @@ def test_a_certificate_not_yet_valid_is_refused():
 # ---------------------------------------------------------------- the issuing CA
 
 
+NOW = datetime(2024, 6, 15, 3, 0, tzinfo=UTC)
+
+
+def trusted(*authorities):
+    return [(ca.certificate, ca.certificate) for ca in authorities]
+
+
 def test_a_certificate_of_the_trusted_ca_is_verified():
     card = parsed(card_certificate(8003, not_after=date(2030, 1, 1)))
-    assert verify_issued_by(card, [authority().certificate]) == authority().certificate
+    assert verify_issued_by(card, trusted(authority()), now=NOW) == authority().certificate
 
 
 def test_a_certificate_of_another_ca_is_refused():
     other = authority("Some Other Authentication CA")
     card = parsed(card_certificate(8004, not_after=date(2030, 1, 1), issuer=other))
     with pytest.raises(CertificateRefused) as refused:
-        verify_issued_by(card, [authority().certificate])
+        verify_issued_by(card, trusted(authority()), now=NOW)
     assert refused.value.code == "certificate_untrusted"
 
 
@@ -171,18 +184,21 @@ def test_a_ca_of_the_same_name_with_another_key_is_refused():
                 .not_valid_before(datetime(2020, 1, 1, tzinfo=UTC))
                 .not_valid_after(datetime(2040, 1, 1, tzinfo=UTC))
                 .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(CA_USAGE, critical=True)
                 .sign(key, hashes.SHA256()))
     card = parsed(card_certificate(8006, not_after=date(2030, 1, 1),
                                    issuer=Authority(impostor, key)))
     assert card.issuer == authority().certificate.subject.rfc4514_string()
     with pytest.raises(CertificateRefused):
-        verify_issued_by(card, [authority().certificate])
-    assert verify_issued_by(card, [authority().certificate, impostor]) == impostor
+        verify_issued_by(card, trusted(authority()), now=NOW)
+    assert verify_issued_by(card, [*trusted(authority()), (impostor, impostor)],
+                            now=NOW) == impostor
 
 
 def test_no_trusted_ca_at_all_refuses():
     with pytest.raises(CertificateRefused):
-        verify_issued_by(parsed(card_certificate(8007, not_after=date(2030, 1, 1))), [])
+        verify_issued_by(parsed(card_certificate(8007, not_after=date(2030, 1, 1))), [],
+                         now=NOW)
 
 
 @pytest.mark.parametrize("der", [b"", b"\x30\x03\x02\x01\x01", b"not a certificate" * 10,

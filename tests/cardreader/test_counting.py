@@ -1,8 +1,9 @@
 """Counting (DOMAIN §8 → §5.2, §6.3): a confirmed valid qualification adds one use to the
-facility's month and, for a card not yet seen there that month, one user; the month is the
-confirmation's date; the facility is determined again, so that its lump sum moves to the
-cell of the notice's table its new count reaches. On PostgreSQL, confirmations at the same
-moment count each exactly once."""
+facility's month — a card at most once per facility per day, whatever device account or
+request number confirms it again (a replayed certificate adds nothing) — and, for a card not
+yet seen there that month, one user; the month is the confirmation's date; the facility is
+determined again, so that its lump sum moves to the cell of the notice's table its new count
+reaches. On PostgreSQL, confirmations at the same moment count each card once a day."""
 
 from datetime import date
 
@@ -18,6 +19,7 @@ from eligibility.models import (
     PendingDetermination,
     Program,
 )
+from facilities.models import DeviceAccount
 from tests.cardreader.pki import card_certificate
 from tests.cardreader.test_api import device_accounts, register, trust
 from tests.concurrency import run_in_parallel
@@ -65,14 +67,26 @@ def test_a_confirmation_counts_one_use_and_one_new_user_in_a_new_row(clinic):
     assert CardUse.objects.filter(facility=facility, month=date(2024, 6, 1)).count() == 1
 
 
-def test_the_same_card_again_is_one_more_use_but_not_one_more_user(clinic):
+def test_twenty_replays_of_one_certificate_count_one_use(clinic):
+    """The audit's case: face mode needs only the public certificate; 20 confirmations of
+    it on one day (two device accounts, any request numbers) are answered, counted once."""
     facility, account = clinic
+    other_account = DeviceAccount.objects.filter(facility=facility).exclude(
+        pk=account.pk).get()
     certificate = registered(2002)
-    confirm(account, certificate)
-    again = confirm(account, certificate)
-    assert (again.counted, again.new_user) == (True, False)
+    first = confirm(account, certificate)
+    replays = [confirm(account if n % 2 else other_account, certificate, client_request=n)
+               for n in range(19)]
+    assert (first.outcome, first.counted) == ("valid", True)
+    assert {(r.outcome, r.counted, r.new_user) for r in replays} == {("repeat", False, False)}
+    assert all(r.answer == first.answer for r in replays)
     row = statistic(facility)
-    assert (row.usage_count, row.card_users) == (2, 1)
+    assert (row.usage_count, row.card_users) == (1, 1)
+    assert Confirmation.objects.filter(counted=True).count() == 1
+    # The next day it is one more use, not one more user (the same month).
+    again = confirm(account, certificate, today=date(2024, 6, 16))
+    assert (again.counted, again.new_user) == (True, False)
+    assert (statistic(facility).usage_count, statistic(facility).card_users) == (2, 1)
 
 
 def test_imported_statistics_of_the_month_are_added_to(clinic):
@@ -170,7 +184,7 @@ def test_confirming_n_distinct_cards_moves_the_clinics_lump_sum_to_the_right_cel
         for certificate in [*cards, cards[0]]:
             confirm(account, certificate)
     row = statistic(facility)
-    assert (row.card_users, row.usage_count) == (70, 91)
+    assert (row.card_users, row.usage_count) == (70, 90)  # cards[0] again that day: nothing
     assert lump_sum_amount(facility) == 50_000
     assert not PendingDetermination.objects.exists()
 
@@ -198,10 +212,11 @@ def test_confirmations_at_the_same_moment_each_count_once(postgres, migration_da
     ])
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     row = statistic(facility)
-    assert (row.usage_count, row.card_users) == (16, 6)
+    assert (row.usage_count, row.card_users) == (6, 6)  # each card once that day
     assert CardUse.objects.filter(facility=facility).count() == 6
     assert sum(o.new_user for o in outcomes) == 6
-    assert Confirmation.objects.filter(counted=True).count() == 16
+    assert sorted(o.outcome for o in outcomes) == ["repeat"] * 10 + ["valid"] * 6
+    assert Confirmation.objects.filter(counted=True).count() == 6
 
 
 @pytest.mark.django_db(transaction=True)
