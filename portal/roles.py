@@ -29,6 +29,7 @@ _VIEW = [
     "subsidies.view_freereadergrant",
     "payouts.view_bankaccount", "payouts.view_payoutrun", "payouts.view_paymentline",
     "cardreader.view_trustedissuer", "cardreader.view_confirmation",
+    "cardreader.view_revocationlist",
     "obligation.view_exemptiondeclaration", "obligation.view_declaredpractitioner",
     "obligation.view_annexpairing", "obligation.view_surveyanswer",
     "obligation.view_sessionrequest", "obligation.view_compliancestatus",
@@ -72,6 +73,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # The counter: the CAs trusted and the insured-person registry (names and birth
         # dates: システム管理 only).
         "cardreader.add_trustedissuer", "cardreader.change_trustedissuer",
+        "cardreader.add_revocationlist",  # the CAs' CRLs, uploaded (rows never change)
         "cardreader.view_insuredperson", "cardreader.add_insuredperson",
         "cardreader.change_insuredperson", "cardreader.delete_insuredperson",
         "cardreader.import_insuredperson",

@@ -117,6 +117,7 @@ def test_every_admin_add_form_survives_fuzzing(admin_client, admin_user):
     assert "facilities.UsageApplication" in checked and "eligibility.ParameterVersion" in checked
     assert "payouts.Consignor" in checked
     assert "cardreader.TrustedIssuer" in checked and "cardreader.InsuredPerson" in checked
+    assert "cardreader.RevocationList" in checked  # its add page takes the file
     assert "obligation.SurveyAnswer" in checked
 
 
@@ -262,6 +263,55 @@ def test_the_insured_person_registry_upload_survives_fuzzing(client):
                 response.context.get("outcome") and response.context["outcome"].saved):
             assert InsuredPerson.objects.count() == before
         InsuredPerson.objects.all().delete()
+
+    post()
+
+
+def test_the_revocation_list_upload_survives_fuzzing(client):
+    """Any bytes, a real CRL cut or with bytes flipped, PEM text around anything, a CRL of
+    another CA or signed by another key: a page with the reason next to the file, and only a
+    CRL the trusted CA signed is kept."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from cardreader.models import RevocationList
+    from portal import roles
+    from tests.cardreader.pki import authority, make_authority, revocation_list
+    from tests.cardreader.test_api import trust
+    from tests.factories import login_admin, make_admin
+
+    trust()
+    login_admin(client, make_admin(roles.SYSTEM_ADMIN))
+    url = reverse("admin:cardreader_revocationlist_add")
+    real = revocation_list([1001, 2**64])
+    crls = [real, revocation_list(issuer=authority("Other Authentication CA")),
+                revocation_list(signer=make_authority("x", key_index=2).key),
+                revocation_list(pem=True)]
+
+    def mutate(data: bytes, at: int, value: int, cut: int) -> bytes:
+        data = bytearray(data[:max(cut, 1)])
+        data[at % len(data)] = value
+        return bytes(data)
+
+    body = st.one_of(
+        st.binary(max_size=2_000),
+        st.builds(mutate, st.sampled_from(crls), st.integers(0, 2_000), st.integers(0, 255),
+                  st.integers(0, 2_000)),
+        st.builds(lambda text: f"-----BEGIN X509 CRL-----\n{text}\n-----END X509 CRL-----".encode(
+            "utf-8", "replace"), _TEXT),
+        st.sampled_from(crls[1:]))
+
+    @FUZZ
+    @given(data=body, name=st.one_of(st.just("ca.crl"), _TEXT.filter(lambda n: n.strip())))
+    def post(data, name):
+        FUZZED["inputs"] += 1
+        before = RevocationList.objects.count()
+        response = client.post(url, {"file": SimpleUploadedFile(name[:200], data)})
+        assert response.status_code in (200, 302, 400)
+        if response.status_code != 302:
+            assert RevocationList.objects.count() == before
+        else:
+            assert RevocationList.objects.latest("pk").issuer.subject == (
+                authority().certificate.subject.rfc4514_string())
 
     post()
 

@@ -83,6 +83,8 @@ POLICY: dict[str, tuple[set[str], set[str], set[str]]] = {
     # The counter: the CAs trusted (public certificates), the insured-person registry (names
     # and birth dates: システム管理 only), the log of counter calls (read-only, hashes only).
     "cardreader.trustedissuer": (ADMINS, {S, SU}, {SU}),
+    # The CAs' CRLs: uploaded by システム管理 (the add page takes the file), never changed.
+    "cardreader.revocationlist": (ADMINS, {S, SU}, {SU}),
     "cardreader.insuredperson": ({S, SU}, {S, SU}, {S, SU}),
     "cardreader.confirmation": (ADMINS, NOBODY, NOBODY),
     # The obligation (DOMAIN §7): declarations and pairings change by their moves only,
@@ -280,6 +282,7 @@ def _world() -> dict[str, object]:
     from portal.models import ImportJob
     from subsidies.models import Claim
     from tests.cardreader.pki import authority
+    from tests.cardreader.test_api import load_crl
 
     trusted_issuer = TrustedIssuer(name="JPKI", certificate_pem=authority().pem)
     trusted_issuer.full_clean()
@@ -334,6 +337,7 @@ def _world() -> dict[str, object]:
         "payouts.paymentline": released_run.lines.get(),
         "payouts.consignor": consignor,
         "cardreader.trustedissuer": trusted_issuer,
+        "cardreader.revocationlist": load_crl(trusted_issuer),
         "cardreader.insuredperson": insured_person,
         "cardreader.confirmation": confirmation,
         # Not a model of its own: the object of the pages in PAGE_OBJECTS.
