@@ -4,6 +4,17 @@ import re
 import pytest
 from django.conf import settings
 
+# Parallel runs (pytest-xdist): each worker's own broker database, the tests that share one
+# resource kept on one worker, the `browser` and `fault` marks (tests/parallel.py).
+from tests.parallel import (  # noqa: F401 - hooks of this conftest
+    broker_of_this_worker,
+    pytest_collection_modifyitems,
+    pytest_configure_node,
+    pytest_xdist_make_scheduler,
+)
+
+broker_of_this_worker(settings)
+
 
 @pytest.fixture(autouse=True)
 def _private_storage(tmp_path, settings):

@@ -14,10 +14,14 @@ Other test packages (end-to-end tests) reuse them by importing them into their c
 `from tests.cardreader.conftest import card_slot, jpki_card, pcscd  # noqa: F401`.
 
 In CI (CI=true) a missing pcscd, vpcd or pyscard fails these tests; elsewhere they skip and
-say what is missing. Several pytest processes (xdist) share one pcscd and its two readers: a
-lock file per vpcd port keeps one card on a reader at a time, and pcscd is stopped only by the
-process that started it once no other process is using it. pcscd started here logs at debug
-level; a failed card test carries the end of that log in its report.
+say what is missing. Several pytest processes (xdist) share one pcscd and its two readers.
+`scripts/test` puts every test that uses pcscd on one xdist worker (the group `cardreader`,
+tests/parallel.py); should two processes use it anyway, the locks are per test, never per
+session: a lock file per vpcd port is held by `card_slot` from a test's start to its end (one
+test's card on a reader at a time), and pcscd is checked and started under a short lock of its
+own. Every process using pcscd holds a shared lock on a third file for its session; pcscd is
+stopped only by the process that started it, once no other process holds that lock. pcscd
+started here logs at debug level; a failed card test carries the end of that log in its report.
 """
 
 import fcntl
@@ -90,28 +94,36 @@ def pcscd(tmp_path_factory):
     if importlib.util.find_spec("smartcard") is None:
         _unavailable("pyscard is not installed (scripts/bootstrap test,cardreader)")
     started = None
-    with open(LOCKS / "portal-tests-pcscd.lock", "a") as users:
-        # Check and start under an exclusive lock, then share it for the session: another
-        # pytest process neither starts a second pcscd nor sees this one stopped under it.
-        fcntl.flock(users, fcntl.LOCK_EX)
-        readers = _running_readers()
-        if readers is None:
-            binary = _pcscd_binary()
-            if binary is None:
-                _unavailable("pcscd is neither running nor installed (Debian: pcscd, vsmartcard-vpcd)")
-            global PCSCD_LOG
-            log = PCSCD_LOG = tmp_path_factory.mktemp("pcscd") / "pcscd.log"
-            with open(log, "wb") as output:
-                started = subprocess.Popen([binary, "--foreground", "--debug"], stdout=output,
-                                           stderr=subprocess.STDOUT)
-            readers = _wait_for_readers(started, log)
-        fcntl.flock(users, fcntl.LOCK_SH)
+    # Checked and started under a short exclusive lock (`starting`); each user then holds a
+    # shared lock on `users` for its session. Nobody waits for another process's session:
+    # the exclusive lock on `users` is only ever tried, never waited for, by the process
+    # that started pcscd, to stop it when no other process is using it.
+    with open(LOCKS / "portal-tests-pcscd.lock", "a") as users, \
+            open(LOCKS / "portal-tests-pcscd-start.lock", "a") as starting:
+        fcntl.flock(starting, fcntl.LOCK_EX)
+        try:
+            readers = _running_readers()
+            if readers is None:
+                binary = _pcscd_binary()
+                if binary is None:
+                    _unavailable("pcscd is neither running nor installed "
+                                 "(Debian: pcscd, vsmartcard-vpcd)")
+                global PCSCD_LOG
+                log = PCSCD_LOG = tmp_path_factory.mktemp("pcscd") / "pcscd.log"
+                with open(log, "wb") as output:
+                    started = subprocess.Popen([binary, "--foreground", "--debug"],
+                                               stdout=output, stderr=subprocess.STDOUT)
+                readers = _wait_for_readers(started, log)
+            fcntl.flock(users, fcntl.LOCK_SH)
+        finally:
+            fcntl.flock(starting, fcntl.LOCK_UN)
         try:
             if not all(name in readers for name in READERS):
                 _unavailable(f"pcscd shows no Virtual PCD readers (vsmartcard-vpcd): {readers}")
             yield readers
         finally:
             if started is not None:
+                fcntl.flock(starting, fcntl.LOCK_EX)  # no process is checking meanwhile
                 try:
                     fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
@@ -119,6 +131,8 @@ def pcscd(tmp_path_factory):
                 else:
                     started.terminate()
                     started.wait(timeout=10)
+                finally:
+                    fcntl.flock(starting, fcntl.LOCK_UN)
 
 
 def _wait_for_state(reader_name: str, settled, timeout: float) -> int:
@@ -182,13 +196,25 @@ def pytest_runtest_makereport(item, call):
 
 
 class CardSlot:
-    """A virtual reader's slot, for one test: one emulated card on it at a time."""
+    """A virtual reader's slot, for one test: one emulated card on it at a time. `hold()`
+    takes the reader for the test (another pytest process's test waits until `release()`)."""
 
     def __init__(self, reader_name: str = READER, port: int = VPCD_PORT):
         self.reader = reader_name
         self.port = port
         self.card: JpkiCard | None = None
         self._lock = None
+
+    def hold(self) -> None:
+        if self._lock is None:
+            self._lock = open(LOCKS / f"portal-tests-vpcd-{self.port}.lock", "a")  # noqa: SIM115
+            fcntl.flock(self._lock, fcntl.LOCK_EX)  # another process's test ends first
+
+    def release(self) -> None:
+        self.remove()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def insert(self, certificate: CardCertificate | None = None, **options) -> JpkiCard:
         """Puts a card on the reader (options: `pin`, `jpki`, `remove_after_reads`, as
@@ -199,8 +225,7 @@ class CardSlot:
     def put_back(self, card: JpkiCard) -> JpkiCard:
         """Puts a card (one taken off earlier, its PIN counter as it was) on the reader."""
         self.remove()
-        self._lock = open(LOCKS / f"portal-tests-vpcd-{self.port}.lock", "a")  # noqa: SIM115
-        fcntl.flock(self._lock, fcntl.LOCK_EX)  # another pytest process's card leaves first
+        self.hold()
         for _ in range(INSERTIONS):
             self.card = card.insert()
             if wait_until_powered(self.reader):
@@ -221,16 +246,14 @@ class CardSlot:
             self.card = None
             if wait:
                 wait_until_empty(self.reader)
-        if self._lock is not None:
-            self._lock.close()
-            self._lock = None
 
 
 @pytest.fixture
 def card_slot(pcscd):
     slot = CardSlot()
+    slot.hold()
     yield slot
-    slot.remove()
+    slot.release()
 
 
 @pytest.fixture
