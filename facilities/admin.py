@@ -7,6 +7,7 @@ from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from portal.admin_imports import CsvImportExportAdmin
+from portal.admin_masking import masked_fields_of, shows_whole
 from portal.admin_permissions import EvidenceAdmin, permission_check
 from portal.admin_widgets import WellFormedChoices
 from portal.admin_workflow import AssignedFilter, CsvExportAdmin, WorkflowAdmin
@@ -79,6 +80,11 @@ class FacilityAdmin(WellFormedChoices, CsvImportExportAdmin, SimpleHistoryAdmin)
     search_fields = ["code", "name", "address"]
     autocomplete_fields = ["main_facility"]
     inlines = [MembershipInline]
+
+    def has_export_permission(self, request) -> bool:
+        # The export writes 請求口座番号下4桁 (the link secret): for those who see it whole.
+        return super().has_export_permission(request) and shows_whole(
+            request.user, masked_fields_of(Facility)["account_last4"])
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

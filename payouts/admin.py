@@ -28,7 +28,6 @@ from portal.wareki import to_wareki
 from portal.workflow import refusal
 
 from . import services
-from .banking import mask_account_number
 from .calendar import next_business_day
 from .models import (
     CREATE_PERMISSION,
@@ -43,62 +42,33 @@ from .models import (
 from .sources import source_for
 from .zengin import ZENGIN_CHARACTERS, ZenginError, zengin_text
 
-FULL_NUMBER_PERMISSION = "payouts.view_account_number"
 # A results file of MAX_RESULT_ROWS short lines is far below this; anything larger is not one.
 MAX_RESULTS_BYTES = 50 * 1024 * 1024
 SHOWN_ERRORS = 100
-
-
-def _full_number(request) -> bool:
-    return request.user.has_perm(FULL_NUMBER_PERMISSION)
-
-
-def _number_column(request):
-    """The 口座番号 column: in full for payout officers, the last 3 digits for the others."""
-    full = _full_number(request)
-
-    @admin.display(description="口座番号")
-    def number(obj) -> str:
-        return obj.account_number if full else mask_account_number(obj.account_number)
-
-    return number
 
 
 @admin.register(BankAccount)
 class BankAccountAdmin(WellFormedChoices, EvidenceAdmin, admin.ModelAdmin):
     """振込先口座, read-only here (the facility registers and changes it; every version is
     in its history, not shown here). The full account number is shown to payout officers
-    only (`payouts.view_account_number`); everyone else sees the last 3 digits."""
+    only (`payouts.view_account_number`); everyone else sees the last 3 digits, and may
+    neither look it up nor sort by it (portal/admin_masking.py)."""
 
     list_select_related = ["facility"]
     search_fields = ["facility__code", "facility__name", "holder_name"]
     list_filter = ["account_type"]
+    list_display = ["facility", "bank_name", "branch_name", "account_type", "account_number",
+                    "holder_name", "updated_at"]
+    fields = ["facility", "bank_code", "bank_name", "branch_code", "branch_name",
+              "account_type", "account_number", "holder_name", "japan_post_kigo", "updated_by",
+              "updated_at"]
+    readonly_fields = fields
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
-
-    def _full(self, request) -> bool:
-        return _full_number(request)
-
-    def get_list_display(self, request):
-        return ["facility", "bank_name", "branch_name", "account_type", _number_column(request),
-                "holder_name", "updated_at"]
-
-    def get_fields(self, request, obj=None):
-        fields = ["facility", "bank_code", "bank_name", "branch_code", "branch_name",
-                  "account_type", "holder_name", "japan_post_kigo", "updated_by", "updated_at"]
-        return [*fields[:6], "account_number" if self._full(request) else "masked_number",
-                *fields[6:]]
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.get_fields(request, obj)
-
-    @admin.display(description="口座番号")
-    def masked_number(self, account) -> str:
-        return mask_account_number(account.account_number)
 
 
 # ------------------------------------------------------------------------------ consignor
@@ -145,11 +115,14 @@ class ConsignorForm(forms.ModelForm):
 class ConsignorAdmin(SimpleHistoryAdmin):
     """振込依頼人（仕向口座）: one row (the header of every transfer file), kept by the system
     administrators; the model's clean() normalises the kana and checks the digits. Every
-    change is kept in its history. The account number is masked on the list for anyone
-    without `payouts.view_account_number`."""
+    change is kept in its history. The account number is masked for anyone who neither
+    keeps it nor pays from it (portal/admin_masking.py)."""
 
     form = ConsignorForm
     readonly_fields = ["updated_by", "updated_at"]
+    list_display = ["name", "code", "bank_code", "branch_code", "account_type",
+                    "account_number", "updated_by", "updated_at"]
+    fields = [*ConsignorForm.Meta.fields, *readonly_fields]
 
     def has_add_permission(self, request):
         # One row: added once, then changed.
@@ -158,25 +131,10 @@ class ConsignorAdmin(SimpleHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # every transfer file's header comes from it
 
-    def get_list_display(self, request):
-        return ["name", "code", "bank_code", "branch_code", "account_type",
-                _number_column(request), "updated_by", "updated_at"]
-
-    def get_fields(self, request, obj=None):
-        fields = [*ConsignorForm.Meta.fields, *self.readonly_fields]
-        if obj is not None and not self.has_change_permission(request, obj) \
-                and not _full_number(request):
-            fields[fields.index("account_number")] = "masked_number"
-        return fields
-
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and not self.has_change_permission(request, obj):
             return self.get_fields(request, obj)
         return self.readonly_fields
-
-    @admin.display(description="口座番号")
-    def masked_number(self, consignor) -> str:
-        return mask_account_number(consignor.account_number)
 
     def save_model(self, request, obj, form, change):
         obj.pk = 1  # the one row (the database refuses any other)
@@ -455,32 +413,25 @@ admin.site.register(PayoutRun, PayoutRunAdmin)
 @admin.register(PaymentLine)
 class PaymentLineAdmin(EvidenceAdmin, admin.ModelAdmin):
     """支払明細, read-only: made by a run, changed by its moves and the bank's results. The
-    full account number is shown to payout officers only."""
+    full account number is shown to payout officers only (portal/admin_masking.py)."""
 
     list_filter = ["run", "state", "failure_reason", "program"]
     search_fields = ["facility__code", "facility__name"]
     list_select_related = ["run", "run__program", "facility", "program"]
+    list_display = ["number", "run", "facility", "program", "amount_yen", "state",
+                    "failure_reason", "bank_name", "branch_name", "account_number",
+                    "holder_name", "result_at"]
+    fields = ["number", "run", "facility", "program", "source", "amount_yen", "state",
+              "failure_reason", "result_at", "bank_code", "bank_name", "bank_kana",
+              "branch_code", "branch_name", "branch_kana", "account_type", "account_number",
+              "holder_name"]
+    readonly_fields = fields
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
-
-    def get_list_display(self, request):
-        return ["number", "run", "facility", "program", "amount_yen", "state",
-                "failure_reason", "bank_name", "branch_name", _number_column(request),
-                "holder_name", "result_at"]
-
-    def get_fields(self, request, obj=None):
-        return ["number", "run", "facility", "program", "source", "amount_yen", "state",
-                "failure_reason", "result_at", "bank_code", "bank_name", "bank_kana",
-                "branch_code", "branch_name", "branch_kana", "account_type",
-                "account_number" if _full_number(request) else "masked_number",
-                "holder_name"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.get_fields(request, obj)
 
     @admin.display(description="番号（顧客コード1）", ordering="pk")
     def number(self, line) -> str:
@@ -493,7 +444,3 @@ class PaymentLineAdmin(EvidenceAdmin, admin.ModelAdmin):
     @admin.display(description="支払の元")
     def source(self, line) -> str:
         return services.describe_line(line)
-
-    @admin.display(description="口座番号")
-    def masked_number(self, line) -> str:
-        return mask_account_number(line.account_number)

@@ -4,6 +4,8 @@ accounts last), Japanese headings, and no navigation sidebar (it squeezed list c
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 
+from .admin_masking import guarded_admin_class, redact_access_logs
+
 # (heading, [app_label.model_name, ...]) in the order administrators use them.
 SECTIONS: list[tuple[str, list[str]]] = [
     ("審査", ["facilities.usageapplication", "subsidies.claim", "subsidies.document"]),
@@ -35,6 +37,11 @@ class PortalAdminSite(admin.AdminSite):
     index_title = "管理メニュー"
     enable_nav_sidebar = False
 
+    def register(self, model_or_iterable, admin_class=None, **options):
+        """Every admin of the site guards the masked fields (portal/admin_masking.py)."""
+        admin_class = guarded_admin_class(admin_class or admin.ModelAdmin)
+        super().register(model_or_iterable, admin_class, **options)
+
     def get_app_list(self, request, app_label=None):
         apps = super().get_app_list(request, app_label)
         if app_label is not None:
@@ -59,3 +66,7 @@ class PortalAdminConfig(AdminConfig):
     """In INSTALLED_APPS instead of django.contrib.admin: `admin.site` is the site above."""
 
     default_site = "portal.admin_site.PortalAdminSite"
+
+    def ready(self):
+        super().ready()
+        redact_access_logs()  # admin query strings carry what was typed into lookups

@@ -596,3 +596,18 @@ def test_matrix_size_is_reported(capsys):
     print(f"permission matrix: {urls} admin URLs × {len(ROLES)} roles = {urls * len(ROLES)}; "
           f"{actions} actions × {len(ROLES)} roles = {actions * len(ROLES)}")
     assert urls * len(ROLES) > 200
+
+
+# Masked fields (portal/admin_masking.py): every field of MASKED_FIELDS, for every
+# administrators' role — every lookup Django registers for it, on its own list and through
+# relations from every other admin, the search and autocomplete, list filters, the ordering of
+# every column, lists, change forms, histories and exports tell nothing of it to a role that
+# does not see it whole (probes generated in tests/portal/test_masked_fields.py, which says who
+# sees what whole: SEEN_WHOLE_BY).
+@pytest.mark.parametrize("role", [R, A, P, V, S, SU])
+def test_masked_fields_for(role):
+    from tests.portal.test_masked_fields import probe_masked_fields
+
+    wrong, probes = probe_masked_fields(role)
+    assert not wrong, "\n".join(wrong)
+    print(f"{role}: {probes} probes of masked fields")
