@@ -1,17 +1,22 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
-from django.contrib.admin.widgets import AutocompleteSelect
 from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
 from simple_history.admin import SimpleHistoryAdmin
 
 from portal.admin_imports import CsvImportExportAdmin
 from portal.admin_masking import masked_fields_of, shows_whole
 from portal.admin_permissions import EvidenceAdmin, permission_check
-from portal.admin_widgets import WellFormedChoices
+from portal.admin_widgets import WellFormedAutocompleteSelect, WellFormedChoices
 from portal.admin_workflow import AssignedFilter, CsvExportAdmin, WorkflowAdmin
 from portal.errors import ServiceError, add_error_to_form
+from portal.pdf import render_pdf
 
 from . import services
 from .fact_changes import facts_changed
@@ -22,15 +27,19 @@ from .models import (
     Facility,
     GoLive,
     LinkAttempt,
+    LinkRequest,
+    LinkRequestState,
+    LinkRoute,
     Membership,
     PublicListBuild,
     UsageApplication,
 )
 
 
-class RowAutocompleteSelect(AutocompleteSelect):
+class RowAutocompleteSelect(WellFormedAutocompleteSelect):
     """An autocomplete that shows its row's own object, loaded with the rows, instead of
-    asking the database for it once per row (`known`, set by MembershipFormSet)."""
+    asking the database for it once per row (`known`, set by MembershipFormSet). A refused
+    row shows its error: a malformed key (not a number) is not looked up."""
 
     known = None
 
@@ -72,14 +81,40 @@ class MembershipInline(WellFormedChoices, admin.TabularInline):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+class FacilityAdminForm(forms.ModelForm):
+    """A facility in a 併設 stays a 施術所: its kind changes only after the 併設 ends."""
+
+    def clean_kind(self):
+        kind = self.cleaned_data.get("kind")
+        if self.instance.pk and kind:
+            side = services.annex_side(self.instance)
+            refusal = services.kind_change_refusal(services.AnnexSide(
+                name=side.name, kind=kind, has_main=side.has_main,
+                has_subordinates=side.has_subordinates))
+            if refusal:
+                raise forms.ValidationError(refusal)
+        return kind
+
+
 @admin.register(Facility)
 class FacilityAdmin(WellFormedChoices, CsvImportExportAdmin, SimpleHistoryAdmin):
     import_kind_name = "facility_master"
     list_display = ["code", "name", "kind", "prefecture", "main_facility"]
     list_filter = ["kind", "prefecture"]
     search_fields = ["code", "name", "address"]
-    autocomplete_fields = ["main_facility"]
+    # 併設 changes only through its pairing (obligation) or the master import, both through
+    # services.set_main_facility; here it is shown, with a link to the facility's pairings.
+    form = FacilityAdminForm
+    readonly_fields = ["main_facility", "annex_pairings"]
     inlines = [MembershipInline]
+
+    @admin.display(description="併設申告")
+    def annex_pairings(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        url = reverse("admin:obligation_annexpairing_changelist")
+        return format_html('<a href="{}?{}">この施設の併設申告を見る</a>', url,
+                           urlencode({"q": obj.code}))
 
     def has_export_permission(self, request) -> bool:
         # The export writes 請求口座番号下4桁 (the link secret): for those who see it whole.
@@ -88,10 +123,10 @@ class FacilityAdmin(WellFormedChoices, CsvImportExportAdmin, SimpleHistoryAdmin)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        if change and {"kind", "main_facility"} & set(form.changed_data):
-            # Kind and 併設 are facts of the results: this facility and its former and new
-            # main facility are determined again after the save commits.
-            facts_changed([obj.pk, form.initial.get("main_facility"), obj.main_facility_id])
+        if change and "kind" in form.changed_data:
+            # The kind is a fact of the results: this facility and its main facility are
+            # determined again after the save commits.
+            facts_changed([obj.pk, obj.main_facility_id])
 
 
 @admin.register(Membership)
@@ -325,3 +360,92 @@ class PublicListBuildAdmin(EvidenceAdmin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class LetterFilter(admin.SimpleListFilter):
+    """The letters of first-staff requests still open: to print, to post, posted."""
+
+    title = "確認コードの通知書"
+    parameter_name = "letter"
+
+    def lookups(self, request, model_admin):
+        return [("to_print", "作成待ち"), ("to_post", "発送待ち"), ("posted", "発送済み")]
+
+    def queryset(self, request, queryset):
+        if self.value() not in ("to_print", "to_post", "posted"):
+            return queryset
+        waiting = queryset.filter(route=LinkRoute.LETTER, state=LinkRequestState.PENDING,
+                                  expires_at__gt=timezone.now())
+        if self.value() == "to_print":
+            return waiting.filter(letter_issued_at__isnull=True)
+        if self.value() == "to_post":
+            return waiting.filter(letter_issued_at__isnull=False, letter_sent_at__isnull=True)
+        return waiting.filter(letter_sent_at__isnull=False)
+
+
+@admin.register(LinkRequest)
+class LinkRequestAdmin(WorkflowAdmin, EvidenceAdmin, SimpleHistoryAdmin):
+    """Requests to become a facility's staff. Those of a facility with staff are decided by
+    its staff on the portal; those of a facility without staff wait here for their letter:
+    「作成待ち」 → print (a new code each time, in the PDF only) → post → 「発送済みにする」."""
+
+    list_display = ["created_at", "facility", "facility_address", "user", "route", "state",
+                    "expires_at", "letter_issued_at", "letter_sent_at", "code_failures"]
+    list_filter = [LetterFilter, "state", "route"]
+    list_select_related = ["facility", "user"]
+    search_fields = ["facility__code", "facility__name", "user__email"]
+    ordering = ["created_at"]
+    actions = ["print_letters", "mark_letters_sent"]
+    move_services = {
+        "cancel": lambda request, obj, reason: services.cancel_link_request(
+            link_request=obj, actor=request.user),
+    }
+    fields = readonly_fields = [
+        "facility", "facility_address", "user", "route", "state", "created_at", "expires_at",
+        "decided_by", "decided_at", "letter_count", "letter_issued_at", "letter_sent_at",
+        "letter_sent_by", "code_failures", "ip_address",
+    ]
+
+    has_handle_permission = permission_check("handle_linkrequest")
+
+    @admin.display(description="所在地（通知書の送付先）")
+    def facility_address(self, obj) -> str:
+        if not obj.facility.address.strip():
+            return "（施設マスタに所在地がありません）"
+        return f"{obj.facility.prefecture_name}{obj.facility.address}"
+
+    def has_add_permission(self, request):
+        return False  # made on the portal by the requester
+
+    def has_change_permission(self, request, obj=None):
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    @admin.action(description="選択した申請の確認コードの通知書を作成する（PDF。以前の通知書の"
+                  "コードは使えなくなります）", permissions=["handle"])
+    def print_letters(self, request, queryset):
+        letters, refused = services.issue_link_letters(link_requests=list(queryset),
+                                                       actor=request.user)
+        for message in refused:
+            self.message_user(request, message, messages.WARNING)
+        if not letters:
+            return None
+        pdf = render_pdf("pdf/link_code_letter.html", {
+            "letters": letters, "today": timezone.localdate(), "issuer": services.LINK_LETTER_ISSUER,
+            "portal_url": settings.PORTAL_BASE_URL or "オンライン資格確認ポータル",
+            "tries": settings.FACILITY_LINK_CODE_MAX_FAILURES})
+        self.message_user(request, f"{len(letters)}通の通知書を作成しました。郵送したら"
+                          "「発送済みにする」を行ってください。", messages.SUCCESS)
+        response = HttpResponse(pdf, content_type="application/pdf")
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        response["Content-Disposition"] = f'attachment; filename="link-code-letters-{stamp}.pdf"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="選択した申請の通知書を発送済みにする", permissions=["handle"])
+    def mark_letters_sent(self, request, queryset):
+        marked, refused = services.mark_link_letters_sent(link_requests=list(queryset),
+                                                          actor=request.user)
+        if marked:
+            self.message_user(request, f"{marked}件を発送済みにしました。", messages.SUCCESS)
+        for message in refused:
+            self.message_user(request, message, messages.WARNING)

@@ -10,8 +10,9 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 
-from portal import roles
+from portal import invitations, roles
 
 from . import services
 from .codes import with_check_digit
@@ -37,6 +38,8 @@ class DemoLogin:
     email: str
     password: str
     facility: str
+    # Administrators: the one-time link that sets up their two-factor (empty once set up).
+    invitation: str = ""
 
 
 # One administrator per role (portal/roles.py), besides the superuser who manages accounts.
@@ -65,6 +68,14 @@ def _user(email: str, *, staff: bool, full_name: str,
     return user, password
 
 
+def _invite(user) -> str:
+    """An administrator sets up two-factor only through an invitation (portal/invitations.py):
+    a fresh link for one not set up yet (its e-mail is not sent by load_demo), else ""."""
+    if invitations.has_authenticator(user):
+        return ""
+    return invitations.issue_invitation(user=user)[1]
+
+
 @transaction.atomic
 def load_demo() -> list[DemoLogin]:
     facilities = {}
@@ -78,15 +89,14 @@ def load_demo() -> list[DemoLogin]:
         facilities[code] = facility
     main, sub = facilities["協1300002"], facilities["協1300003"]
     if sub.main_facility_id != main.pk:
-        sub.main_facility = main
-        sub.save()
+        services.set_main_facility(facility=sub, main=main)
 
     admin, admin_password = _user("admin@example.jp", staff=True, full_name="実施機関 管理者")
-    logins = [DemoLogin("管理者（全権限）", admin.email, admin_password, "—")]
+    logins = [DemoLogin("管理者（全権限）", admin.email, admin_password, "—", _invite(admin))]
     for email, role in DEMO_ADMINISTRATORS:
         user, password = _user(email, staff=True, superuser=False, full_name=f"実施機関 {role}")
         user.groups.set(Group.objects.filter(name=role))
-        logins.append(DemoLogin(role, email, password, "—"))
+        logins.append(DemoLogin(role, email, password, "—", _invite(user)))
     journeys = [
         # (facility code, staff e-mail, how far along)
         (DEMO_FACILITIES[4][1], "seikotsu@example.jp", "new"),
@@ -97,10 +107,10 @@ def load_demo() -> list[DemoLogin]:
     for code, email, stage in journeys:
         facility = facilities[code]
         user, password = _user(email, staff=False, full_name=f"{facility.name} 担当")
-        services.link_user_to_facility(user=user, code=code, account_last4=facility.account_last4)
+        # Trusted setup: the demo's staff are made staff directly, not through a request.
+        services.add_staff(user=user, facility=facility)
         if stage == "live":
-            services.link_user_to_facility(user=user, code=sub.code,
-                                           account_last4=sub.account_last4)
+            services.add_staff(user=user, facility=sub)
         logins.append(DemoLogin("施設担当者", email, password, facility.name))
         if stage == "new" or UsageApplication.objects.filter(
             facility=facility, kind=ApplicationKind.START
@@ -119,5 +129,24 @@ def load_demo() -> list[DemoLogin]:
             services.set_golive_date(user=user, facility=facility, golive_date=date(2025, 6, 10))
             for account in facility.device_accounts.all():
                 services.issue_device_credentials(account=account, actor=user)
+    logins += _demo_link_requests(facilities)
     services.rebuild_public_list()
+    return logins
+
+
+def _demo_link_requests(facilities: dict) -> list[DemoLogin]:
+    """Two users who asked to become staff, through the form's own service: one of a
+    facility with staff (its staff approve it on 「担当者」), one of a facility without any (a
+    reviewer prints its letter in the admin)."""
+    logins = []
+    for email, code in (("newstaff@example.jp", DEMO_FACILITIES[5][1]),
+                        ("firststaff@example.jp", DEMO_FACILITIES[2][1])):
+        facility = facilities[code]
+        user, password = _user(email, staff=False, full_name=f"{facility.name} 新任")
+        if not (user.memberships.filter(facility=facility).exists()
+                or user.link_requests.filter(facility=facility, state="pending",
+                                             expires_at__gt=timezone.now()).exists()):
+            services.request_facility_link(user=user, code=code,
+                                           account_last4=facility.account_last4)
+        logins.append(DemoLogin("登録の申請中", email, password, facility.name))
     return logins

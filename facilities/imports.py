@@ -9,6 +9,7 @@ from typing import Any
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from portal.errors import ServiceError
 from portal.imports import Classified, ImportKind, Line, LineError
 from portal.normalize import nfkc
 
@@ -16,7 +17,7 @@ from .codes import CodeError, parse_medical_code
 from .fact_changes import facts_changed, facts_settled
 from .models import MEDICAL_KINDS, POINT_TABLE_FOR_KIND, Facility, FacilityKind
 from .prefectures import PREFECTURE_NAMES
-from .services import normalize_facility_code
+from .services import AnnexSide, annex_refusal, normalize_facility_code, set_main_facility
 
 _TRUE = {"1", "true", "yes", "y", "はい", "○", "〇"}
 _FALSE = {"0", "false", "no", "n", "いいえ", ""}
@@ -24,6 +25,7 @@ _FALSE = {"0", "false", "no", "n", "いいえ", ""}
 _FIELDS = ("kind", "name", "prefecture", "address", "founder_name", "phone", "account_last4",
            "paper_claims")
 _OPTIONAL_TEXT = {"address": 300, "founder_name": 100, "phone": 20}
+_KINDS = {kind: kind for kind in FacilityKind.values}  # one string per kind, kept per line
 
 
 def _text(value: str) -> str:
@@ -36,6 +38,78 @@ def _required(values: dict[str, str], column: str, label: str, *, free: bool = F
     if not text:
         raise LineError(f"{column}（{label}）が空欄です。")
     return text
+
+
+class _FileAnnexes:
+    """What earlier lines of the file did to the 併設 (kept for the whole run; small: one
+    entry per line that creates a facility or changes its kind or main)."""
+
+    def __init__(self):
+        self.facts: dict[str, tuple[str, str]] = {}  # code → (kind, main code or "")
+        self.subordinates: dict[str, set[str]] = {}  # main code → subordinate codes
+
+
+class _Facts:
+    """The 併設 rules (services.annex_refusal, the pairing's own) read on the facilities as
+    the lines checked before leave them (this chunk's and earlier chunks'), then as the
+    database holds them."""
+
+    def __init__(self, annexes: _FileAnnexes, existing: dict[str, Facility],
+                 named: dict[str, Facility], stored_subordinates):
+        self.annexes, self.existing, self.named = annexes, existing, named
+        self.stored_subordinates: dict[str, set[str]] = {}
+        for main, code in stored_subordinates:
+            self.stored_subordinates.setdefault(main, set()).add(code)
+
+    def _stored(self, code: str) -> Facility | None:
+        return self.existing.get(code) or self.named.get(code)
+
+    def kind(self, code: str) -> str:
+        if code in self.annexes.facts:
+            return self.annexes.facts[code][0]
+        stored = self._stored(code)
+        return stored.kind if stored else ""
+
+    def main(self, code: str) -> str:
+        if code in self.annexes.facts:
+            return self.annexes.facts[code][1]
+        stored = self._stored(code)
+        return stored.main_facility.code if stored and stored.main_facility else ""
+
+    def has_subordinates(self, code: str) -> bool:
+        stored = {sub for sub in self.stored_subordinates.get(code, ())
+                  if sub not in self.annexes.facts or self.annexes.facts[sub][1] == code}
+        return bool(stored or self.annexes.subordinates.get(code))
+
+    def refusal(self, code: str, row: dict) -> str | None:
+        """(A line's kind never leaves the 施術所 family: the code says which it is.)"""
+        main = row.get("main_facility_code", self.main(code))
+        if not main or main == self.main(code):
+            return None
+        refusal = annex_refusal(
+            subordinate=AnnexSide(name=f"「{code}」", kind=row["kind"],
+                                  has_subordinates=self.has_subordinates(code)),
+            main=AnnexSide(name=f"主たる施術所「{main}」", kind=self.kind(main),
+                           has_main=bool(self.main(main))))
+        return f"main_facility_code: {refusal}" if refusal else None
+
+    def apply(self, code: str, row: dict) -> None:
+        """Remember what an accepted line does (only when it creates the facility or changes
+        its kind or main: for the others the database already says it)."""
+        before = self.main(code)
+        after = row.get("main_facility_code", before)
+        if code in self.annexes.facts:
+            kind = self.annexes.facts[code][0]
+        else:
+            stored = self.existing.get(code)
+            kind = stored.kind if stored else None  # None: a new facility
+        if before == after and kind == row["kind"]:
+            return
+        self.annexes.facts[code] = (_KINDS[row["kind"]], after)
+        if before != after:
+            self.annexes.subordinates.get(before, set()).discard(code)
+            if after:
+                self.annexes.subordinates.setdefault(after, set()).add(code)
 
 
 class FacilityMasterImport(ImportKind):
@@ -72,7 +146,11 @@ class FacilityMasterImport(ImportKind):
             raise LineError("name: 医療機関等名は200文字以内です。")
         prefecture = nfkc(values.get("prefecture", ""))
         if kind in MEDICAL_KINDS:
-            medical = parse_medical_code(code)
+            try:
+                medical = parse_medical_code(code)
+            except CodeError as error:  # a 登録記号番号 given a medical kind
+                raise LineError(f"code: 種別「{kind}」の施設のコードは医療機関等コードです。"
+                                f"{error.message}") from error
             if medical.point_table != POINT_TABLE_FOR_KIND[kind]:
                 raise LineError("code: 点数表番号（3桁目）が種別と一致しません。")
             prefecture = prefecture or medical.prefecture
@@ -85,7 +163,7 @@ class FacilityMasterImport(ImportKind):
             raise LineError(f"prefecture: 都道府県番号「{prefecture}」は01〜47です。")
         row["prefecture"] = prefecture
         last4 = _required(values, "account_last4", "口座番号下4桁")
-        if not last4.isdigit() or len(last4) > 4:
+        if not (last4.isascii() and last4.isdigit()) or len(last4) > 4:  # not ١٢٣٤ either
             raise LineError("account_last4: 口座番号下4桁は数字4桁です。")
         row["account_last4"] = last4.zfill(4)
         for column, limit in _OPTIONAL_TEXT.items():
@@ -109,31 +187,41 @@ class FacilityMasterImport(ImportKind):
         return code, row
 
     def classify(self, lines: list[Line], present: frozenset[str], state: dict) -> Classified:
+        """Lines are checked in the order they are written: first those that leave the
+        併設 as it is (in bulk), then, in the file's order, those that set or change it."""
         result = Classified()
-        # New codes of earlier chunks: a dry run has not written them, yet a later line may
-        # name one as its main facility (only new ones are kept, not the whole file).
-        new_codes: set[str] = state.setdefault("new_codes", set())
+        # What earlier lines did (a dry run has written nothing, yet a later line may name
+        # a facility created or changed by an earlier one as its main facility).
+        annexes = state.setdefault("annexes", _FileAnnexes())
         existing = {f.code: f for f in Facility.objects.filter(code__in=[line.key for line in lines])
                     .select_related("main_facility")}
         mains = {line.row["main_facility_code"] for line in lines
                  if line.row.get("main_facility_code")}
-        known = set(Facility.objects.filter(code__in=mains).values_list("code", flat=True))
-        known |= {line.key for line in lines} | new_codes
+        named = {f.code: f for f in Facility.objects.filter(code__in=mains)
+                 .select_related("main_facility")}
+        facts = _Facts(annexes, existing, named,
+                       Facility.objects.filter(main_facility__code__in=list(existing))
+                       .values_list("main_facility__code", "code"))
+        plain, annexing = [], []
         for line in lines:
+            current = existing.get(line.key)
+            if current is not None and not self._differs(current, line.row):
+                result.unchanged += 1
+            else:
+                (annexing if self._annexing(line, current) else plain).append((line, current))
+        for line, current in plain + annexing:
             main = line.row.get("main_facility_code")
-            if main and main not in known:
+            if main and main not in named and main not in annexes.facts:
                 result.errors.append((line.number,
                                       f"main_facility_code: 主たる施術所「{main}」が施設マスタにも、"
                                       "このファイルのこの行までにもありません。"))
                 continue
-            current = existing.get(line.key)
-            if current is None:
-                result.new.append(line)
-                new_codes.add(line.key)
-            elif self._differs(current, line.row):
-                result.changed.append(line)
-            else:
-                result.unchanged += 1
+            refusal = facts.refusal(line.key, line.row)
+            if refusal:
+                result.errors.append((line.number, refusal))
+                continue
+            facts.apply(line.key, line.row)
+            (result.new if current is None else result.changed).append(line)
         return result
 
     @staticmethod
@@ -146,56 +234,80 @@ class FacilityMasterImport(ImportKind):
             return now != row["main_facility_code"]
         return False
 
+    @staticmethod
+    def _annexing(line: Line, current: Facility | None) -> bool:
+        """Does this line set or change the facility's main facility?"""
+        main = line.row.get("main_facility_code")
+        if current is None:
+            return bool(main)
+        stored = current.main_facility.code if current.main_facility else ""
+        return main is not None and main != stored
+
     def write(self, classified: Classified, present: frozenset[str],
               state: dict) -> list[tuple[int, str]]:
+        """Lines that leave the 併設 as it is are written in bulk; those that set or change
+        it go one by one, in the file's order, through services.set_main_facility (the
+        pairing's own writer, with its checks), after the bulk: a line it refuses is
+        written not at all."""
         now = timezone.now()
-        lines = {line.key: line for line in classified.new + classified.changed}
-        mains = {line.row.get("main_facility_code") for line in lines.values()} - {None, ""}
-        ids = dict(Facility.objects.filter(code__in=mains).values_list("code", "id"))
-        created, later = [], []
-        for line in classified.new:
-            facility = Facility(code=line.key, **{name: line.row[name] for name in _FIELDS
-                                                  if name in line.row})
-            main = line.row.get("main_facility_code")
-            if main and main not in ids:
-                later.append(line.key)  # its main is created in this same chunk
-            else:
-                facility.main_facility_id = ids.get(main)
-            created.append(facility)
+        current = {f.code: f for f in Facility.objects.filter(
+            code__in=[line.key for line in classified.changed]).select_related("main_facility")}
+        annexing = sorted((line for line in classified.new + classified.changed
+                           if self._annexing(line, current.get(line.key))),
+                          key=lambda line: line.number)
+        skip = {line.key for line in annexing}
+        created = [Facility(code=line.key, **{name: line.row[name] for name in _FIELDS
+                                              if name in line.row})
+                   for line in classified.new if line.key not in skip]
         if created:
             bulk_create_with_history(created, Facility, batch_size=1000, default_date=now)
-        ids = dict(Facility.objects.filter(code__in=mains).values_list("code", "id"))
-        changed = [line.key for line in classified.changed] + later
-        objects, problems = [], []
-        former_mains: set[int | None] = set()
-        for facility in Facility.objects.filter(code__in=changed):
-            line = lines[facility.code]
-            former_mains.add(facility.main_facility_id)
+        objects = []
+        for line in classified.changed:
+            facility = current.get(line.key)
+            if facility is None or line.key in skip:
+                continue
             for name in _FIELDS:
                 if name in line.row:
                     setattr(facility, name, line.row[name])
-            main = line.row.get("main_facility_code")
-            if main and main not in ids:  # deleted meanwhile
-                problems.append((line.number, f"main_facility_code: 主たる施術所「{main}」が"
-                                              "施設マスタにありません。"))
-                continue
-            if "main_facility_code" in line.row:
-                facility.main_facility_id = ids.get(main)
             facility.updated_at = now
             objects.append(facility)
         if objects:
-            bulk_update_with_history(objects, Facility, [*_FIELDS, "main_facility", "updated_at"],
+            bulk_update_with_history(objects, Facility, [*_FIELDS, "updated_at"],
                                      batch_size=1000, default_date=now)
-        # Kind and 併設 are facts of the results: the facilities written (and their former
-        # and new main facilities) are determined again once the whole file is in.
-        touched = {facility.pk for facility in objects} | former_mains
-        touched |= {facility.main_facility_id for facility in [*created, *objects]}
-        touched |= {facility.pk for facility in created if facility.pk is not None}
+        problems = []
+        for line in annexing:
+            problem = self._write_annexing(line, current.get(line.key), now)
+            if problem:
+                problems.append((line.number, problem))
+        # Kind is a fact of the results: the facilities written in bulk and their main
+        # facilities are determined again once the whole file is in (set_main_facility
+        # marks its own).
+        touched = {f.pk for f in [*created, *objects]} | {f.main_facility_id for f in objects}
         touched.discard(None)
         if touched:
             facts_changed(touched, enqueue=False)
+        if touched or annexing:
             state["touched"] = True
         return problems
+
+    @staticmethod
+    def _write_annexing(line: Line, facility: Facility | None, now) -> str | None:
+        code = line.row.get("main_facility_code")
+        main = Facility.objects.filter(code=code).first() if code else None
+        if code and main is None:  # deleted meanwhile
+            return f"main_facility_code: 主たる施術所「{code}」が施設マスタにありません。"
+        if facility is None:
+            facility = Facility(code=line.key)
+        for name in _FIELDS:
+            if name in line.row:
+                setattr(facility, name, line.row[name])
+        facility.updated_at = now
+        try:
+            set_main_facility(facility=facility, main=main, enqueue=False,
+                              fields=tuple(name for name in _FIELDS if name in line.row))
+        except ServiceError as error:
+            return f"main_facility_code: {error.message}"
+        return None
 
     def finish(self, state: dict) -> None:
         if state.get("touched"):

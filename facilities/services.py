@@ -2,17 +2,19 @@
 their credentials, go-live dates and the public list. Each function is one transaction, logs
 an Activity and sends its e-mail after commit."""
 
+import hashlib
 import hmac
 import secrets
 import string
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
-from django.db import IntegrityError, transaction
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -21,12 +23,14 @@ from portal.normalize import digits
 from portal.notifications import notify
 from portal.receipts import format_receipt_number
 from portal.wareki import to_wareki
-from portal.workflow import perform
+from portal.workflow import perform, refusal
 
 from .activity import record_activity
 from .codes import CodeError, normalize_registration_number, parse_medical_code
 from .fact_changes import facts_changed
+from .kinds import SEJUTSU_KINDS
 from .models import (
+    LINK_REQUEST_PERMISSION,
     OPEN_STATES,
     ApplicationKind,
     Channel,
@@ -35,6 +39,9 @@ from .models import (
     Facility,
     GoLive,
     LinkAttempt,
+    LinkRequest,
+    LinkRequestState,
+    LinkRoute,
     Membership,
     PublicListBuild,
     PublicListEntry,
@@ -57,27 +64,84 @@ def normalize_facility_code(raw: str) -> str:
     return parse_medical_code(text).value
 
 
-def _alert_on_guessing(facility: Facility, since) -> None:
-    """Many accounts guessing at one facility's digits cannot lock its staff out (the limit
-    is per user), but its staff are told once when the wrong guesses reach the alert level
-    within the window, so that they can ask the help desk to look."""
+# Guesses whose digits were checked (an unknown code, wrong digits): what the limits count.
+GUESS_REASONS = ("not_found", "last4_mismatch")
+LOCKED_MESSAGE = (
+    "入力の誤りが続いたため、施設の確認を一時的に停止しています。"
+    "{hours}時間後に再度お試しいただくか、お問い合わせ窓口にご連絡ください。"
+)
+
+
+def _guess_window_start():
+    return timezone.now() - timedelta(hours=settings.FACILITY_LINK_WINDOW_HOURS)
+
+
+def _lock_guesses_at(scope: str, key: str) -> None:
+    """Guesses of one scope (a client address, a facility) are counted one after another:
+    PostgreSQL holds a lock on the key's hash until the transaction ends (an advisory lock,
+    which no other write of the portal waits for; an address has no row to lock anyway);
+    SQLite, the development database of one process, has none."""
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.blake2b(f"facility-link-{scope}:{key}".encode(), digest_size=8)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)",
+                       [int.from_bytes(digest.digest(), "big", signed=True)])
+
+
+def _check_guess(*, user, code: str, last4: str, ip_address: str | None,
+                 since) -> tuple[str, Facility | None]:
+    """(reason, facility) of one guess, inside the caller's transaction. Each limit is
+    counted under a lock of what it counts (the user's row, the address, the facility),
+    taken always in that order, so parallel guesses are checked one after another and never
+    more than a limit in the window."""
+    guesses = LinkAttempt.objects.filter(reason__in=GUESS_REASONS, created_at__gte=since)
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+    if guesses.filter(user=user).count() >= settings.FACILITY_LINK_MAX_FAILURES:
+        return "locked", None
+    if ip_address:
+        _lock_guesses_at("address", ip_address)
+        if (guesses.filter(ip_address=ip_address).count()
+                >= settings.FACILITY_LINK_MAX_FAILURES_PER_ADDRESS):
+            return "address_locked", None
+    facility = Facility.objects.filter(code=code).first()
+    if facility is None:
+        return "not_found", None
+    _lock_guesses_at("facility", str(facility.pk))
+    if (guesses.filter(facility=facility, reason="last4_mismatch").count()
+            >= settings.FACILITY_LINK_MAX_FAILURES_PER_FACILITY):
+        return "facility_locked", facility
+    if not hmac.compare_digest(facility.account_last4, last4):
+        return "last4_mismatch", facility
+    return "", facility
+
+
+def _tell_when_facility_limit_reached(facility: Facility, since) -> None:
+    """The wrong guess that reaches the facility's limit stops further guesses at it for the
+    window; its staff are e-mailed and its history says so (counted under the facility's
+    lock: exactly once)."""
     wrong = LinkAttempt.objects.filter(facility=facility, reason="last4_mismatch",
                                        created_at__gte=since).count()
-    if wrong != settings.FACILITY_LINK_ALERT_AFTER:
+    if wrong != settings.FACILITY_LINK_MAX_FAILURES_PER_FACILITY:
         return
+    hours = settings.FACILITY_LINK_WINDOW_HOURS
     record_activity(
         facility=facility, actor=None, verb="link_guessing",
-        summary=f"この施設のコードで、口座番号下4桁の誤った入力が{wrong}回ありました"
-        f"（{settings.FACILITY_LINK_WINDOW_HOURS}時間以内）。",
+        summary=f"この施設のコードで、口座番号下4桁の誤った入力が{hours}時間以内に{wrong}回"
+        f"あったため、この施設の確認（担当者の登録の申請）を{hours}時間停止しました。",
     )
     notify(to=facility_emails(facility), name="link_guessing",
-           context={"facility": facility, "count": wrong,
-                    "hours": settings.FACILITY_LINK_WINDOW_HOURS})
+           context={"facility": facility, "count": wrong, "hours": hours})
 
 
-def link_user_to_facility(
+def request_facility_link(
     *, user, code: str, account_last4: str, ip_address: str | None = None
-) -> Facility:
+) -> LinkRequest:
+    """The facility's code and 請求口座番号下4桁, checked within the limits per user, per
+    client address and per facility. Right, they make a request, not a membership: one of
+    the facility's staff approves it, or, for a facility with no staff yet, the code of a
+    letter sent to the facility's address confirms it. Every guess is logged without the
+    digits typed."""
     try:
         normalized = normalize_facility_code(code)
     except CodeError as error:
@@ -86,62 +150,294 @@ def link_user_to_facility(
     if len(last4) != 4 or not last4.isdigit():
         raise ServiceError("口座番号の下4桁を数字4桁で入力してください。", field="account_last4")
 
-    # The user's row is locked while the guess is counted, checked and recorded, so parallel
-    # requests are checked one after another and never more than the limit in the window.
-    # The limit is per user only: a limit per code would let anyone lock a facility's real
-    # staff out by guessing at its code.
     with transaction.atomic():
-        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-        since = timezone.now() - timedelta(hours=settings.FACILITY_LINK_WINDOW_HOURS)
-        failures = (
-            LinkAttempt.objects.filter(user=user, succeeded=False, created_at__gte=since)
-            .exclude(reason="locked")
-            .count()
-        )
-        facility = None
-        if failures >= settings.FACILITY_LINK_MAX_FAILURES:
-            reason = "locked"
-        else:
-            facility = Facility.objects.filter(code=normalized).first()
-            if facility is None:
-                reason = "not_found"
-            elif not hmac.compare_digest(facility.account_last4, last4):
-                reason = "last4_mismatch"
-            else:
-                reason = ""
+        since = _guess_window_start()
+        reason, facility = _check_guess(user=user, code=normalized, last4=last4,
+                                        ip_address=ip_address, since=since)
+        if not reason and Membership.objects.filter(user=user, facility=facility).exists():
+            reason = "already_staff"
         LinkAttempt.objects.create(
-            user=user, code_entered=normalized, facility=facility, succeeded=not reason,
-            reason=reason, ip_address=ip_address,
+            user=user, code_entered=normalized, facility=facility,
+            succeeded=reason in ("", "already_staff"), reason=reason, ip_address=ip_address,
         )
+        if reason == "last4_mismatch":
+            _tell_when_facility_limit_reached(facility, since)
         if not reason:
-            membership, created = Membership.objects.get_or_create(user=user, facility=facility)
-            if created:
-                record_activity(
-                    facility=facility,
-                    actor=user,
-                    verb="staff_linked",
-                    summary=f"担当者 {user.email} が施設に登録されました。",
-                    target=membership,
-                )
-                notify(
-                    to=facility_emails(facility),
-                    name="staff_linked",
-                    context={"facility": facility, "staff": user},
-                )
-        elif reason == "last4_mismatch":
-            _alert_on_guessing(facility, since)
-    if reason == "locked":
-        raise ServiceError(
-            f"入力の誤りが続いたため、施設の確認を一時的に停止しています。"
-            f"{settings.FACILITY_LINK_WINDOW_HOURS}時間後に再度お試しいただくか、"
-            "お問い合わせ窓口にご連絡ください。"
-        )
+            link_request = _open_link_request(user=user, facility=facility,
+                                              ip_address=ip_address)
+    if reason in ("locked", "address_locked", "facility_locked"):
+        raise ServiceError(LOCKED_MESSAGE.format(hours=settings.FACILITY_LINK_WINDOW_HOURS))
+    if reason == "already_staff":
+        raise ServiceError(f"既に{facility.name}の担当者として登録されています。"
+                           "マイページから施設を選んでください。")
     if reason:
         raise ServiceError(
             "施設コードと口座番号下4桁の組み合わせが確認できませんでした。"
             "診療報酬等の請求に使用している口座番号の下4桁をご確認ください。"
         )
-    return facility
+    return link_request
+
+
+def _open_link_request(*, user, facility: Facility, ip_address: str | None) -> LinkRequest:
+    """The user's open request for the facility (a second submission finds the first), or a
+    new one: approved by the facility's staff when it has some, else confirmed by a code
+    sent by post. Called under the user's row lock and the facility's guess lock."""
+    existing = LinkRequest.objects.filter(user=user, facility=facility,
+                                          state=LinkRequestState.PENDING).first()
+    if existing is not None:
+        if not existing.is_expired:
+            return existing
+        _expire(existing)
+    has_staff = Membership.objects.filter(facility=facility).exists()
+    route = LinkRoute.STAFF if has_staff else LinkRoute.LETTER
+    days = (settings.FACILITY_LINK_REQUEST_DAYS if has_staff
+            else settings.FACILITY_LINK_CODE_DAYS)
+    link_request = LinkRequest.objects.create(
+        facility=facility, user=user, route=route, ip_address=ip_address,
+        expires_at=timezone.now() + timedelta(days=days),
+    )
+    record_activity(
+        facility=facility, actor=user, verb="link_requested", target=link_request,
+        to_state=link_request.state,
+        summary=f"{user.email} から担当者の登録の申請がありました"
+        f"（{link_request.get_route_display()}）。",
+    )
+    context = {"facility": facility, "link_request": link_request, "requester": user}
+    notify(to=[user.email], name="link_requested", context=context)
+    if has_staff:
+        notify(to=facility_emails(facility), name="link_request_to_staff", context=context)
+    return link_request
+
+
+def link_request_after_move(link_request: LinkRequest, *, move, actor, summary: str) -> None:
+    """Every move of a request (the workflow kernel calls it): the facility's history, an
+    e-mail to the requester and one to the facility's other staff (two e-mails, so that
+    neither side learns the other's addresses)."""
+    record_activity(
+        facility=link_request.facility, actor=actor, verb=f"link_request_{move.target}",
+        summary=summary, target=link_request, from_state=move.source, to_state=move.target,
+    )
+    context = {"facility": link_request.facility, "link_request": link_request,
+               "requester": link_request.user, "summary": summary}
+    notify(to=[link_request.user.email], name="link_request_answered", context=context)
+    staff = [email for email in facility_emails(link_request.facility)
+             if email != link_request.user.email]
+    notify(to=staff, name="link_request_changed", context=context)
+
+
+def _make_staff(link_request: LinkRequest) -> Membership:
+    membership, _ = Membership.objects.get_or_create(user=link_request.user,
+                                                     facility=link_request.facility)
+    return membership
+
+
+def approve_link_request(*, link_request: LinkRequest, actor) -> LinkRequest:
+    """One of the facility's staff confirms the requester is one of them."""
+    def effect(moved: LinkRequest) -> str:
+        _make_staff(moved)
+        return f"{moved.user.email} を担当者として承認しました。"
+
+    return perform(link_request, "approve", actor=actor, effect=effect)
+
+
+def refuse_link_request(*, link_request: LinkRequest, actor) -> LinkRequest:
+    return perform(link_request, "refuse", actor=actor,
+                   summary=f"{link_request.user.email} の担当者の登録を承認しませんでした。")
+
+
+def withdraw_link_request(*, link_request: LinkRequest, user) -> LinkRequest:
+    return perform(link_request, "withdraw", actor=user,
+                   summary=f"{link_request.user.email} が担当者の登録の申請を取り下げました。")
+
+
+def cancel_link_request(*, link_request: LinkRequest, actor) -> LinkRequest:
+    """An administrator ends a request (the facility said it knows no such person)."""
+    return perform(link_request, "cancel", actor=actor,
+                   summary=f"{link_request.user.email} の担当者の登録の申請を実施機関が"
+                   "取り消しました。")
+
+
+def _expire(link_request: LinkRequest) -> LinkRequest:
+    return perform(link_request, "expire", actor=None,
+                   summary=f"{link_request.user.email} の担当者の登録の申請は、期限までに"
+                   "確認されなかったため終了しました。")
+
+
+def expire_link_requests() -> int:
+    """Every open request past its expiry ends (nightly). Idempotent."""
+    count = 0
+    for link_request in LinkRequest.objects.filter(
+            state=LinkRequestState.PENDING, expires_at__lte=timezone.now()).order_by("pk"):
+        try:
+            _expire(link_request)
+        except ServiceError:
+            continue  # decided meanwhile
+        count += 1
+    return count
+
+
+LINK_CODE_LENGTH = 8
+
+
+def normalize_link_code(raw: str) -> str:
+    """A code as typed (full width, lower case, with a hyphen or spaces) as it was issued."""
+    text = unicodedata.normalize("NFKC", raw or "").upper()
+    return "".join(ch for ch in text if ch not in "-‐－ー ")
+
+
+def format_link_code(code: str) -> str:
+    return f"{code[:4]}-{code[4:]}"
+
+
+def confirm_link_code(*, link_request: LinkRequest, user, code: str) -> LinkRequest:
+    """The requester types the code of the letter sent to the facility: right, within its
+    validity and its tries, the requester becomes staff. A wrong code is counted on the
+    request (under its row lock); at the limit the code stops working until a new letter."""
+    typed = normalize_link_code(code)
+    limit = settings.FACILITY_LINK_CODE_MAX_FAILURES
+    with transaction.atomic():
+        locked = LinkRequest.objects.select_for_update(of=("self",)).select_related(
+            "facility", "user").get(pk=link_request.pk)
+        problem = refusal(locked, "confirm_code", user)
+        if problem is not None:
+            raise problem
+        if locked.code_failures >= limit:
+            raise ServiceError("確認コードの誤りが上限に達したため、この通知書の確認コードは"
+                               "使えません。お問い合わせ窓口にご連絡ください。", "code")
+        if typed and check_password(typed, locked.code_hash):
+            def effect(moved: LinkRequest) -> str:
+                _make_staff(moved)
+                return (f"{moved.user.email} が郵送された確認コードを入力し、担当者として"
+                        "登録されました。")
+
+            return perform(locked, "confirm_code", actor=user, effect=effect)
+        locked.code_failures += 1
+        locked.save(update_fields=["code_failures"])
+        used_up = locked.code_failures >= limit
+        if used_up:
+            record_activity(
+                facility=locked.facility, actor=user, verb="link_code_locked", target=locked,
+                summary=f"{locked.user.email} の申請で確認コードの誤りが{limit}回に達したため、"
+                "通知書の確認コードを無効にしました。",
+            )
+            notify(to=[locked.user.email], name="link_code_locked",
+                   context={"facility": locked.facility, "link_request": locked,
+                            "limit": limit})
+    if used_up:
+        raise ServiceError(f"確認コードの誤りが{limit}回に達したため、この通知書の確認コードは"
+                           "使えなくなりました。お問い合わせ窓口にご連絡ください。", "code")
+    raise ServiceError(f"確認コードが正しくありません。あと{limit - locked.code_failures}回"
+                       "入力できます。", "code")
+
+
+LINK_LETTER_ISSUER = "厚生労働省保険局"
+
+
+@dataclass(frozen=True)
+class LinkLetter:
+    """One letter to print: the code exists in clear only here and in the PDF."""
+
+    link_request: LinkRequest
+    code: str
+
+    @property
+    def formatted_code(self) -> str:
+        return format_link_code(self.code)
+
+
+def _letter_refusal(link_request: LinkRequest) -> str | None:
+    name = f"{link_request.facility.name}（{link_request.user.email}）"
+    if link_request.route != LinkRoute.LETTER:
+        return f"{name}: 施設の担当者が承認する申請です。通知書は作成しません。"
+    if not link_request.is_open:
+        return f"{name}: 確認待ちの申請ではありません（{link_request.get_state_display()}）。"
+    if not link_request.facility.address.strip():
+        return f"{name}: 施設マスタに所在地がないため、通知書を作成できません。"
+    return None
+
+
+def issue_link_letters(*, link_requests, actor) -> tuple[list[LinkLetter], list[str]]:
+    """New codes for the letters of these first-staff requests (the earlier letter's code
+    stops working; its tries start again; the request is valid FACILITY_LINK_CODE_DAYS from
+    today). Returns the letters to print and why the others were left out."""
+    if not actor.has_perm(LINK_REQUEST_PERMISSION):
+        raise NotPermitted("確認コードの通知書を作成する権限がありません。")
+    letters, refused = [], []
+    now = timezone.now()
+    with transaction.atomic():
+        for link_request in (LinkRequest.objects.select_for_update(of=("self",))
+                             .select_related("facility", "user")
+                             .filter(pk__in=[r.pk for r in link_requests]).order_by("pk")):
+            problem = _letter_refusal(link_request)
+            if problem:
+                refused.append(problem)
+                continue
+            code = _random(_ACTIVATION_ALPHABET, LINK_CODE_LENGTH)
+            link_request.code_hash = make_password(code)
+            link_request.code_failures = 0
+            link_request.letter_issued_at = now
+            link_request.letter_count += 1
+            link_request.letter_sent_at, link_request.letter_sent_by = None, None
+            link_request.expires_at = now + timedelta(days=settings.FACILITY_LINK_CODE_DAYS)
+            link_request.save(update_fields=[
+                "code_hash", "code_failures", "letter_issued_at", "letter_count",
+                "letter_sent_at", "letter_sent_by", "expires_at"])
+            record_activity(
+                facility=link_request.facility, actor=actor, verb="link_letter_issued",
+                target=link_request,
+                summary=f"{link_request.user.email} の申請の確認コードの通知書を作成しました"
+                f"（{link_request.letter_count}通目。それ以前の通知書の確認コードは使えません）。",
+            )
+            letters.append(LinkLetter(link_request=link_request, code=code))
+    return letters, refused
+
+
+def mark_link_letters_sent(*, link_requests, actor) -> tuple[int, list[str]]:
+    """The letters made for these requests were posted: the requester is told to expect
+    it. Returns how many were marked and why the others were not."""
+    if not actor.has_perm(LINK_REQUEST_PERMISSION):
+        raise NotPermitted("通知書の発送を記録する権限がありません。")
+    marked, refused = 0, []
+    with transaction.atomic():
+        for link_request in (LinkRequest.objects.select_for_update(of=("self",))
+                             .select_related("facility", "user")
+                             .filter(pk__in=[r.pk for r in link_requests]).order_by("pk")):
+            name = f"{link_request.facility.name}（{link_request.user.email}）"
+            if (link_request.route != LinkRoute.LETTER or not link_request.is_open
+                    or link_request.letter_issued_at is None):
+                refused.append(f"{name}: 通知書を作成した確認待ちの申請ではありません。")
+                continue
+            if link_request.letter_sent_at is not None:
+                refused.append(f"{name}: 発送済みです。")
+                continue
+            link_request.letter_sent_at, link_request.letter_sent_by = timezone.now(), actor
+            link_request.save(update_fields=["letter_sent_at", "letter_sent_by"])
+            record_activity(
+                facility=link_request.facility, actor=actor, verb="link_letter_sent",
+                target=link_request,
+                summary=f"{link_request.user.email} の申請の確認コードの通知書を、施設の所在地に"
+                "郵送しました。",
+            )
+            notify(to=[link_request.user.email], name="link_letter_sent",
+                   context={"facility": link_request.facility, "link_request": link_request})
+            marked += 1
+    return marked, refused
+
+
+def add_staff(*, user, facility: Facility, actor=None) -> Membership:
+    """Makes the user staff of the facility without any check: for trusted setup only (the
+    demo data, the benchmarks' database, administrators' own code), never for a request
+    from the facility side, which goes through `request_facility_link`."""
+    with transaction.atomic():
+        membership, created = Membership.objects.get_or_create(user=user, facility=facility)
+        if created:
+            record_activity(
+                facility=facility, actor=actor, verb="staff_linked",
+                summary=f"担当者 {user.email} が施設に登録されました。", target=membership,
+            )
+            notify(to=facility_emails(facility), name="staff_linked",
+                   context={"facility": facility, "staff": user})
+    return membership
 
 
 # ---------------------------------------------------------------- applications (§3)
@@ -524,3 +820,95 @@ def rebuild_public_list() -> PublicListBuild:
         PublicListEntry.objects.bulk_create(batch)
         count += len(batch)
         return PublicListBuild.objects.create(entry_count=count)
+
+
+# ---------------------------------------------------------------- 併設: the main facility (§2, §7)
+# `Facility.main_facility` is written here only: by the 併設 pairing's confirmation and
+# dissolution (obligation/services.py), the facility-master import and the demo data. The
+# admin shows it read-only. One validation for all of them: 施術所 only, never itself, no
+# chains (a main one is nobody's subordinate, a subordinate is nobody's main).
+
+_KIND_LABELS = dict(Facility._meta.get_field("kind").flatchoices)
+_ONE_PAIR = "併設は主たる施術所と従たる施術所の一組ずつで、連ねることはできません。"
+
+
+@dataclass(frozen=True)
+class AnnexSide:
+    """What the 併設 rules read of one facility, as it is or as it is about to be saved."""
+
+    name: str
+    kind: str
+    has_main: bool = False
+    has_subordinates: bool = False
+
+
+def annex_refusal(*, subordinate: AnnexSide, main: AnnexSide, same: bool = False) -> str | None:
+    """Why `subordinate` may not be given `main` as its 主たる施術所 (None: it may)."""
+    if same:
+        return "自分自身を主たる施術所にはできません。"
+    for side in (subordinate, main):
+        if side.kind not in SEJUTSU_KINDS:
+            return (f"併設は施術所どうしでのみ設定できます（{side.name}は"
+                    f"{_KIND_LABELS.get(side.kind, side.kind)}です）。")
+    if main.has_main:
+        return f"{main.name}は別の施術所の従たる施術所のため、主たる施術所にはなれません。{_ONE_PAIR}"
+    if subordinate.has_subordinates:
+        return (f"{subordinate.name}は別の施術所の主たる施術所のため、従たる施術所にはなれません。"
+                f"{_ONE_PAIR}")
+    return None
+
+
+def kind_change_refusal(side: AnnexSide) -> str | None:
+    """A facility in a 併設 stays a 施術所 until the 併設 is dissolved."""
+    if side.kind not in SEJUTSU_KINDS and (side.has_main or side.has_subordinates):
+        return (f"{side.name}は併設の施術所です。種別を施術所以外にするには、先に併設申告を"
+                "解除してください。")
+    return None
+
+
+def annex_side(facility: Facility) -> AnnexSide:
+    """The facility's 併設 facts from the database (its kind as the instance holds it)."""
+    return AnnexSide(
+        name=facility.name, kind=facility.kind, has_main=facility.main_facility_id is not None,
+        has_subordinates=bool(facility.pk) and Facility.objects.filter(
+            main_facility_id=facility.pk).exclude(pk=facility.pk).exists())
+
+
+def check_main_facility(*, facility: Facility, main: Facility | None) -> None:
+    """Raises ServiceError when `main` may not be `facility`'s 主たる施術所."""
+    if main is None:
+        return
+    refusal = annex_refusal(subordinate=annex_side(facility), main=annex_side(main),
+                            same=facility.pk is not None and facility.pk == main.pk)
+    if refusal:
+        raise ServiceError(refusal, "main_facility")
+
+
+def set_main_facility(*, facility: Facility, main: Facility | None,
+                      fields: tuple[str, ...] = (), enqueue: bool = True) -> Facility:
+    """The one writer of `facility.main_facility` (None ends a 併設). Both rows are locked
+    (in id order, as the pairing locks them) and the rules checked on them as they are now;
+    `fields` names other attributes set on the instance, saved with it in one history row.
+    A new facility (no pk yet) is created with its main. Its results and its former and new
+    main's follow after commit (`enqueue=False`: once the caller calls facts_settled)."""
+    with transaction.atomic():
+        ids = sorted({pk for pk in (facility.pk, main.pk if main else None) if pk})
+        locked = {row.pk: row for row in
+                  Facility.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+        if facility.pk is not None and facility.pk not in locked:
+            raise ServiceError("施設が施設マスタにありません（削除されました）。")
+        former = locked[facility.pk].main_facility_id if facility.pk else None
+        if main is not None:
+            main = locked.get(main.pk)
+            if main is None:
+                raise ServiceError("主たる施術所が施設マスタにありません。", "main_facility")
+        facility.main_facility_id = former  # the rules read what is stored, not the instance
+        check_main_facility(facility=facility, main=main)
+        facility.main_facility = main
+        if facility.pk is None:
+            facility.save()
+        else:
+            facility.save(update_fields=[*fields, "main_facility", "updated_at"])
+        facts_changed({pk for pk in (facility.pk, former, main.pk if main else None) if pk},
+                      enqueue=enqueue)
+    return facility

@@ -12,6 +12,7 @@ from facilities.activity import record_activity
 from facilities.fact_changes import facts_changed
 from facilities.models import Facility
 from facilities.selectors import facility_emails
+from facilities.services import check_main_facility, set_main_facility
 from portal.errors import ServiceError
 from portal.notifications import notify
 from portal.receipts import format_receipt_number
@@ -181,6 +182,12 @@ def _check_pair(main: Facility, subordinate: Facility) -> None:
     if live.filter(main=subordinate).exists():
         raise ServiceError(f"{subordinate.name}は別の施術所の主たる施術所です。従たる施術所"
                            "にはなれません。")
+    # As the facilities stand (a 併設 may also come from the facility-master import).
+    stored = Facility.objects.select_related("main_facility").get(pk=subordinate.pk)
+    if stored.main_facility_id not in (None, main.pk):
+        raise ServiceError(f"{subordinate.name}の主たる施術所は、すでに"
+                           f"{stored.main_facility.name}です。")
+    check_main_facility(facility=stored, main=Facility.objects.get(pk=main.pk))
 
 
 def propose_annex(*, user, facility: Facility, partner: Facility,
@@ -221,11 +228,11 @@ def annex_after_move(pairing: AnnexPairing, *, move, actor, summary: str) -> Non
                context={"pairing": pairing, "summary": summary, "detail": summary})
 
 
-def _set_main(pairing: AnnexPairing, main_id: int | None) -> None:
-    subordinate = Facility.objects.get(pk=pairing.subordinate_id)
-    subordinate.main_facility_id = main_id
-    subordinate.save(update_fields=["main_facility", "updated_at"])  # with its history
-    facts_changed([pairing.main_id, pairing.subordinate_id])
+def _set_main(pairing: AnnexPairing, main: Facility | None) -> None:
+    """Through the facilities' one writer of the relation: the same rules (施術所 only, no
+    chains) checked on the facilities as they are, whoever set them (the master import too);
+    it saves with history and marks both sides' results to follow."""
+    set_main_facility(facility=Facility.objects.get(pk=pairing.subordinate_id), main=main)
 
 
 def confirm_annex(*, pairing: AnnexPairing, actor) -> AnnexPairing:
@@ -236,7 +243,7 @@ def confirm_annex(*, pairing: AnnexPairing, actor) -> AnnexPairing:
                 main=moved.subordinate).exists():
             raise ServiceError("どちらかの施術所が、別の併設申告ですでに主たる・従たる施術所に"
                                "なっています（併設は一組ずつです）。")
-        _set_main(moved, moved.main_id)
+        _set_main(moved, moved.main)
         return (f"併設申告が成立しました（主たる施術所: {moved.main.name}、従たる施術所: "
                 f"{moved.subordinate.name}）。")
     return perform(pairing, "confirm", actor=actor, answered_at=timezone.now(), effect=effect)
