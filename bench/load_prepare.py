@@ -59,8 +59,7 @@ def prepare(database_url: str, facilities: int, staff: int) -> dict:
         EmailAddress.objects.update_or_create(user=user, email=email,
                                               defaults={"verified": True, "primary": True})
         if created:
-            services.link_user_to_facility(user=user, code=facility.code,
-                                           account_last4=facility.account_last4)
+            services.add_staff(user=user, facility=facility)  # trusted setup, no request
             application = services.submit_usage_application(
                 user=user, facility=facility, kind=ApplicationKind.START, token=uuid.uuid4(),
                 data=services.ApplicationInput(

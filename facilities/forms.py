@@ -8,7 +8,7 @@ from portal.normalize import digits
 
 from .models import EndAction, FacilityKind
 from .prefectures import PREFECTURES
-from .services import MAX_DEVICES
+from .services import LINK_CODE_LENGTH, MAX_DEVICES, normalize_link_code
 
 _PHONE = re.compile(r"0\d{1,4}-?\d{1,4}-?\d{3,4}")
 
@@ -26,6 +26,24 @@ class FacilityLinkForm(NormalizedForm):
         help_text="診療報酬等の請求に使用している口座番号の下4桁です。施設の確認にのみ使用します。",
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
+
+
+class LinkCodeForm(NormalizedForm):
+    code = forms.CharField(
+        label="確認コード",
+        max_length=40,
+        help_text="施設の所在地に郵送した「担当者の登録の確認コードのお知らせ」に記載の"
+        "英数字8文字です（例: ABCD-2345）。ハイフンは省略でき、小文字でも入力できます。",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters",
+                                      "spellcheck": "false"}),
+    )
+
+    def clean_code(self) -> str:
+        code = normalize_link_code(self.cleaned_data["code"])
+        if len(code) != LINK_CODE_LENGTH or not code.isascii() or not code.isalnum():
+            raise forms.ValidationError("確認コードは英字と数字の8文字で入力してください"
+                                        "（例: ABCD-2345）。")
+        return code
 
 
 class _ApplicationBase(NormalizedForm):

@@ -140,9 +140,151 @@ class LinkAttempt(models.Model):
         verbose_name = "施設紐付けの試行"
         verbose_name_plural = "施設紐付けの試行"
         ordering = ["-created_at"]
+        # The limit per client address counts its recent guesses.
+        indexes = [models.Index(fields=["ip_address", "created_at"],
+                                name="link_attempt_address_time")]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.code_entered} {self.reason or 'ok'}"
+
+
+class LinkRoute(models.TextChoices):
+    STAFF = "staff", "施設の担当者が承認"
+    LETTER = "letter", "確認コードを郵送"
+
+
+class LinkRequestState(models.TextChoices):
+    PENDING = "pending", "確認待ち"
+    LINKED = "linked", "登録済み"
+    REFUSED = "refused", "承認されませんでした"
+    WITHDRAWN = "withdrawn", "取下げ"
+    CANCELLED = "cancelled", "取消し（実施機関）"
+    EXPIRED = "expired", "期限切れ"
+
+
+LINK_REQUEST_PERMISSION = "facilities.handle_linkrequest"
+
+
+def is_requester(link_request, user) -> bool:
+    return bool(user is not None and user.is_authenticated
+                and link_request.user_id == user.pk)
+
+
+def is_facility_staff_of_request(link_request, user) -> bool:
+    """Staff of the facility asked (the requester is never one of them while it is pending)."""
+    return bool(user is not None and user.is_authenticated
+                and Membership.objects.filter(user=user,
+                                              facility_id=link_request.facility_id).exists())
+
+
+class LinkRequest(WorkflowModel, models.Model):
+    """A user's request to become staff of a facility, made by its code and 請求口座番号下4桁
+    (なりすまし防止). The digits alone make no staff: a facility with staff has one of them
+    approve (route staff); a facility with none gets a one-time code by post at its address
+    in the master, which the requester types in (route letter). Moves only through the
+    workflow kernel; the code is kept as a hash only (`code_hash`), never in its history."""
+
+    facility = models.ForeignKey(Facility, verbose_name="施設", on_delete=models.CASCADE,
+                                 related_name="link_requests")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="申請したユーザー",
+                             on_delete=models.CASCADE, related_name="link_requests")
+    route = models.CharField("確認の方法", max_length=10, choices=LinkRoute.choices)
+    state = state_field("状態", choices=LinkRequestState.choices,
+                        default=LinkRequestState.PENDING)
+    created_at = models.DateTimeField("申請日時", auto_now_add=True)
+    expires_at = models.DateTimeField("期限", db_index=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="承認・取消しをした人",
+                                   null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField("決定日時", null=True, blank=True)
+    code_hash = models.CharField(max_length=200, blank=True)
+    code_failures = models.PositiveSmallIntegerField("確認コードの誤入力", default=0)
+    letter_issued_at = models.DateTimeField("通知書の作成日時", null=True, blank=True)
+    letter_count = models.PositiveSmallIntegerField("通知書の作成回数", default=0)
+    letter_sent_at = models.DateTimeField("通知書の発送日時", null=True, blank=True)
+    letter_sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="発送した人",
+                                       null=True, blank=True, on_delete=models.SET_NULL,
+                                       related_name="+")
+    ip_address = models.GenericIPAddressField("IPアドレス", null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["code_hash"])
+
+    class Meta:
+        verbose_name = "施設の確認（担当者の登録）の申請"
+        verbose_name_plural = "施設の確認（担当者の登録）の申請"
+        ordering = ["-created_at", "-pk"]
+        permissions = [("handle_linkrequest",
+                        "担当者の登録の申請を扱う（確認コードの通知書の作成・発送、取消し）")]
+        constraints = [
+            # One open request per user and facility (a double click finds the first).
+            models.UniqueConstraint(fields=["user", "facility"],
+                                    condition=Q(state="pending"),
+                                    name="one_pending_link_request"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.facility.name} ← {self.user}（{self.get_state_display()}）"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == LinkRequestState.PENDING and not self.is_expired
+
+    def move_refusal(self, name: str, user):
+        """A request past its expiry is decided by nobody (the nightly job marks it); a code
+        confirms only a request of the letter route whose letter was made."""
+        from portal.errors import IllegalTransition
+
+        if name == "expire":
+            return None
+        if self.state == LinkRequestState.PENDING and self.is_expired:
+            return IllegalTransition("この申請は期限が切れています。必要であれば、もう一度"
+                                     "施設の確認から申請してください。")
+        if name == "confirm_code" and (self.route != LinkRoute.LETTER or not self.code_hash):
+            return IllegalTransition("この申請は確認コードでは登録できません。")
+        return None
+
+    def after_move(self, *, move, actor, summary: str) -> None:
+        from .services import link_request_after_move
+
+        link_request_after_move(self, move=move, actor=actor, summary=summary)
+
+    def _decided(self, actor) -> None:
+        self.decided_by, self.decided_at = actor, timezone.now()
+
+    # ---- moves (made only through portal.workflow.perform)
+
+    @move(source=LinkRequestState.PENDING, target=LinkRequestState.LINKED,
+          permission=is_facility_staff_of_request, label="承認する")
+    def approve(self, *, actor):
+        self._decided(actor)
+
+    @move(source=LinkRequestState.PENDING, target=LinkRequestState.REFUSED,
+          permission=is_facility_staff_of_request, label="承認しない")
+    def refuse(self, *, actor):
+        self._decided(actor)
+
+    @move(source=LinkRequestState.PENDING, target=LinkRequestState.LINKED,
+          permission=is_requester, label="確認コードで登録する")
+    def confirm_code(self, *, actor):
+        self._decided(actor)
+
+    @move(source=LinkRequestState.PENDING, target=LinkRequestState.WITHDRAWN,
+          permission=is_requester, label="申請を取り下げる")
+    def withdraw(self, *, actor):
+        self._decided(actor)
+
+    @move(source=LinkRequestState.PENDING, target=LinkRequestState.CANCELLED,
+          permission=LINK_REQUEST_PERMISSION, label="申請を取り消す（実施機関）")
+    def cancel(self, *, actor):
+        self._decided(actor)
+
+    @move(source=LinkRequestState.PENDING, target=LinkRequestState.EXPIRED,
+          permission=LINK_REQUEST_PERMISSION, label="期限切れにする", system=True)
+    def expire(self, *, actor):
+        self.decided_at = timezone.now()
 
 
 class ApplicationKind(models.TextChoices):

@@ -19,6 +19,8 @@ from .models import (
     EndAction,
     Facility,
     GoLive,
+    LinkRequest,
+    LinkRequestState,
     Membership,
     PublicListBuild,
     PublicListEntry,
@@ -404,3 +406,41 @@ def public_list_page(
 
 def latest_public_list_build() -> PublicListBuild | None:
     return PublicListBuild.objects.first()
+
+
+# ---------------------------------------------------------------- link requests (なりすまし防止)
+
+
+def link_requests_of(*, user) -> QuerySet[LinkRequest]:
+    """The user's own requests to become a facility's staff, newest first."""
+    return LinkRequest.objects.filter(user=user).select_related("facility")
+
+
+def link_request_of(*, user, pk: int) -> LinkRequest:
+    """One of the user's own requests (404 for anyone else's)."""
+    link_request = link_requests_of(user=user).filter(pk=pk).first()
+    if link_request is None:
+        raise Http404("申請が見つかりません")
+    return link_request
+
+
+def link_requests_for(*, facility: Facility) -> QuerySet[LinkRequest]:
+    """The requests to become this facility's staff, newest first (for its staff)."""
+    return LinkRequest.objects.filter(facility=facility).select_related("user", "decided_by")
+
+
+def link_request_for(*, facility: Facility, pk: int) -> LinkRequest:
+    link_request = link_requests_for(facility=facility).filter(pk=pk).first()
+    if link_request is None:
+        raise Http404("申請が見つかりません")
+    return link_request
+
+
+def open_link_requests_for(*, facility: Facility) -> QuerySet[LinkRequest]:
+    return link_requests_for(facility=facility).filter(state=LinkRequestState.PENDING,
+                                                       expires_at__gt=timezone.now())
+
+
+def staff_of(*, facility: Facility) -> QuerySet[Membership]:
+    return (Membership.objects.filter(facility=facility).select_related("user")
+            .order_by("created_at", "pk"))

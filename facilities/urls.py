@@ -6,6 +6,7 @@ app_name = "facilities"
 
 urlpatterns = [
     path("link/", views.link_facility, name="link"),
+    path("link/<int:pk>/", views.link_request, name="link_request"),
     path("<int:facility_id>/", views.facility_home, name="home"),
     path("<int:facility_id>/applications/", views.applications, name="applications"),
     path("<int:facility_id>/applications/start/", views.application_start,
@@ -20,6 +21,9 @@ urlpatterns = [
          name="account_settings_pdf"),
     path("<int:facility_id>/golive/", views.golive, name="golive"),
     path("<int:facility_id>/history/", views.history, name="history"),
+    path("<int:facility_id>/staff/", views.staff, name="staff"),
+    path("<int:facility_id>/staff/requests/<int:pk>/<slug:move>/", views.link_request_decide,
+         name="link_request_decide"),
 ]
 
 public_urlpatterns = [

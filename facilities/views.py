@@ -3,29 +3,33 @@ resolves the facility through `facility_for(user=…)` (404 for another facility
 
 
 from allauth.account.adapter import get_adapter as get_account_adapter
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.csv_export import csv_response
+from portal.errors import add_error_to_form
 from portal.pdf import render_pdf
+from portal.workflow import moves, refusal
 
 from . import selectors, services
 from .forms import (
     FacilityLinkForm,
     GoLiveForm,
+    LinkCodeForm,
     PublicListFilterForm,
     UsageChangeForm,
     UsageStartForm,
 )
 from .home_sections import sections_for
-from .models import ApplicationKind, FacilityKind
+from .models import ApplicationKind, FacilityKind, LinkRequest, LinkRoute
 from .prefectures import PREFECTURE_NAMES
 
 
@@ -37,24 +41,114 @@ def _client_ip(request: HttpRequest) -> str | None:
         return None
 
 
+def _requested_message(link_request) -> str:
+    name = link_request.facility.name
+    if link_request.route == LinkRoute.STAFF:
+        return (f"{name} の担当者の方に、担当者の登録の承認をお願いしました。"
+                "承認されるとメールでお知らせします。")
+    return (f"{name} の所在地に、確認コードを記載した通知書を郵送します。"
+            "届いたら、この画面で確認コードを入力してください。")
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def link_facility(request: HttpRequest) -> HttpResponse:
+    """The facility's code and 口座番号下4桁: right, they make a request to confirm, never
+    staff at once."""
     form = FacilityLinkForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            facility = services.link_user_to_facility(
+            link_request = services.request_facility_link(
                 user=request.user,
                 code=form.cleaned_data["code"],
                 account_last4=form.cleaned_data["account_last4"],
                 ip_address=_client_ip(request),
             )
         except services.ServiceError as error:
-            form.add_error(error.field, error.message)
+            add_error_to_form(form, error)
         else:
-            messages.success(request, f"{facility.name} の担当者として登録しました。")
-            return redirect("facilities:home", facility_id=facility.pk)
-    return render(request, "facilities/link.html", {"form": form})
+            messages.success(request, _requested_message(link_request))
+            return redirect("facilities:link_request", pk=link_request.pk)
+    return render(request, "facilities/link.html", {
+        "form": form, "link_requests": selectors.link_requests_of(user=request.user)[:20]})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def link_request(request: HttpRequest, pk: int) -> HttpResponse:
+    """The requester's own request: its state; for a facility without staff, the code of
+    the letter sent to the facility is typed here; the request may be withdrawn."""
+    link_request = selectors.link_request_of(user=request.user, pk=pk)
+    form = LinkCodeForm()
+    if request.method == "POST" and "withdraw" in request.POST:
+        try:
+            services.withdraw_link_request(link_request=link_request, user=request.user)
+        except services.ServiceError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, "担当者の登録の申請を取り下げました。")
+        return redirect("facilities:link_request", pk=link_request.pk)
+    if request.method == "POST":
+        form = LinkCodeForm(request.POST)
+        if form.is_valid():
+            try:
+                services.confirm_link_code(link_request=link_request, user=request.user,
+                                           code=form.cleaned_data["code"])
+            except services.ServiceError as error:
+                add_error_to_form(form, error)
+                link_request = selectors.link_request_of(user=request.user, pk=pk)
+            else:
+                messages.success(request,
+                                 f"{link_request.facility.name} の担当者として登録しました。")
+                return redirect("facilities:home", facility_id=link_request.facility_id)
+    return render(request, "facilities/link_request.html", {
+        "link_request": link_request, "form": form,
+        "code_tries_left": max(0, settings.FACILITY_LINK_CODE_MAX_FAILURES
+                               - link_request.code_failures)})
+
+
+@login_required
+def staff(request: HttpRequest, facility_id: int) -> HttpResponse:
+    """The facility's staff and the requests to join them, which any of them decides."""
+    facility = selectors.facility_for(user=request.user, pk=facility_id)
+    requests = list(selectors.link_requests_for(facility=facility)[:50])
+    return render(request, "facilities/staff.html", {
+        "facility": facility,
+        "members": selectors.staff_of(facility=facility),
+        "open_requests": [r for r in requests if r.is_open],
+        "past_requests": [r for r in requests if not r.is_open],
+    })
+
+
+LINK_REQUEST_MOVES = {
+    "approve": (services.approve_link_request, "{email} を担当者として承認しました。"),
+    "refuse": (services.refuse_link_request, "{email} の担当者の登録を承認しませんでした。"),
+}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def link_request_decide(request: HttpRequest, facility_id: int, pk: int,
+                        move: str) -> HttpResponse:
+    """A confirmation page, then the move: one of the facility's staff approves or refuses
+    a request to join them."""
+    facility = selectors.facility_for(user=request.user, pk=facility_id)
+    link_request = selectors.link_request_for(facility=facility, pk=pk)
+    if move not in LINK_REQUEST_MOVES:
+        raise Http404("操作が見つかりません")
+    service, done = LINK_REQUEST_MOVES[move]
+    if request.method == "POST":
+        try:
+            service(link_request=link_request, actor=request.user)
+        except services.ServiceError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, done.format(email=link_request.user.email))
+        return redirect("facilities:staff", facility_id=facility.pk)
+    problem = refusal(link_request, move, request.user)
+    return render(request, "facilities/link_request_decide.html", {
+        "facility": facility, "link_request": link_request, "move": move,
+        "label": moves(LinkRequest)[move].label, "problem": problem.message if problem else ""})
 
 
 @login_required
@@ -74,6 +168,7 @@ def facility_home(request: HttpRequest, facility_id: int) -> HttpResponse:
             "golive": facts.golive(facility),
             "planned_end_date": usage.planned_end_date,
             "history": selectors.history_for(facility=facility)[:10],
+            "open_link_requests": selectors.open_link_requests_for(facility=facility).count(),
         },
     )
 

@@ -20,6 +20,7 @@ _VIEW = [
     "facilities.view_facility", "facilities.view_membership",
     "facilities.view_usageapplication", "facilities.view_deviceaccount",
     "facilities.view_golive", "facilities.view_activity", "facilities.view_linkattempt",
+    "facilities.view_linkrequest",
     "facilities.view_publiclistbuild",
     "eligibility.view_program", "eligibility.view_parameterversion",
     "eligibility.view_monthlystatistic", "eligibility.view_activityreport",
@@ -41,6 +42,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_VIEW,
         "facilities.review_usageapplication",
         "facilities.add_usageapplication",  # paper (郵送) applications
+        # First staff of a facility: the letters with their confirmation code; cancelling.
+        "facilities.handle_linkrequest",
         "subsidies.review_claim",
         # The obligation (DOMAIN §7): declarations, survey answers by post or e-mail,
         # explanation sessions, 併設 corrections and the follow-up ladder with its letters.

@@ -241,6 +241,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "obligation.tasks.compute_compliance",
         "schedule": crontab(minute=0, hour=3),
     },
+    # Requests to become a facility's staff that nobody confirmed before their expiry.
+    "expire-link-requests-nightly": {
+        "task": "facilities.tasks.expire_link_requests",
+        "schedule": crontab(minute=15, hour=3),
+    },
     "send-reminders-weekly": {
         "task": "todos.tasks.send_reminders",
         "schedule": crontab(minute=0, hour=8, day_of_week="mon"),
@@ -254,11 +259,19 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# Linking a user to a facility: wrong bank digits are limited per user and per facility.
+# Linking a user to a facility: wrong codes and bank digits are limited per user, per client
+# address and per facility within the window (the facility is told when its limit is reached).
 FACILITY_LINK_MAX_FAILURES = env.int("FACILITY_LINK_MAX_FAILURES", default=5)
+FACILITY_LINK_MAX_FAILURES_PER_ADDRESS = env.int("FACILITY_LINK_MAX_FAILURES_PER_ADDRESS",
+                                                 default=20)
+FACILITY_LINK_MAX_FAILURES_PER_FACILITY = env.int("FACILITY_LINK_MAX_FAILURES_PER_FACILITY",
+                                                  default=10)
 FACILITY_LINK_WINDOW_HOURS = env.int("FACILITY_LINK_WINDOW_HOURS", default=24)
-# Wrong guesses at one facility (from any accounts) after which its staff are told, once.
-FACILITY_LINK_ALERT_AFTER = env.int("FACILITY_LINK_ALERT_AFTER", default=10)
+# Right digits make a request: the facility's staff approve it within REQUEST_DAYS; a facility
+# without staff is sent a code by post, valid CODE_DAYS from its letter, CODE_MAX_FAILURES tries.
+FACILITY_LINK_REQUEST_DAYS = env.int("FACILITY_LINK_REQUEST_DAYS", default=14)
+FACILITY_LINK_CODE_DAYS = env.int("FACILITY_LINK_CODE_DAYS", default=30)
+FACILITY_LINK_CODE_MAX_FAILURES = env.int("FACILITY_LINK_CODE_MAX_FAILURES", default=5)
 
 LOGGING = {
     "version": 1,

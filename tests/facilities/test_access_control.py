@@ -14,7 +14,7 @@ from facilities.models import DeviceAccount, Membership, UsageApplication
 from obligation import services as obligation_services
 from payouts import services as payout_services
 from subsidies import services as subsidy_services
-from tests.factories import FacilityFactory, accepted_facility, make_staff
+from tests.factories import FacilityFactory, UserFactory, accepted_facility, make_staff
 from tests.payouts.helpers import cooperation, eligible, officers, transfer_day
 from tests.samples import PDF
 
@@ -32,6 +32,8 @@ FACILITY_SCOPED = {
     "facilities:account_settings_pdf": lambda v: {"pk": v["account"].pk},
     "facilities:golive": lambda v: {},
     "facilities:history": lambda v: {},
+    "facilities:staff": lambda v: {},
+    "facilities:link_request_decide": lambda v: {"pk": v["link_request"].pk, "move": "approve"},
     "incentives:overview": lambda v: {},
     "payouts:bank": lambda v: {},
     "payouts:payments": lambda v: {},
@@ -114,6 +116,8 @@ def victim():
         "pairing": obligation_services.propose_annex(
             user=user, facility=facility, partner=FacilityFactory(kind="judo"),
             facility_is_main=True),
+        "link_request": services.request_facility_link(
+            user=UserFactory(), code=facility.code, account_last4=facility.account_last4),
     }
 
 
@@ -136,6 +140,9 @@ def test_other_facility_staff_gets_404(client, victim, name, method):
     victim["declaration"].refresh_from_db()
     victim["pairing"].refresh_from_db()
     assert (victim["declaration"].state, victim["pairing"].state) == ("declared", "proposed")
+    victim["link_request"].refresh_from_db()
+    assert victim["link_request"].state == "pending"
+    assert not Membership.objects.filter(user=victim["link_request"].user).exists()
 
 
 WITH_OBJECT_ID = [
@@ -143,7 +150,7 @@ WITH_OBJECT_ID = [
     "facilities:account_settings_pdf", "subsidies:claim", "subsidies:item",
     "subsidies:delete_item", "subsidies:estimate", "subsidies:confirm", "subsidies:document",
     "subsidies:notice", "payouts:notice", "cardreader:check",
-    "obligation:withdraw_exemption", "obligation:annex_move",
+    "obligation:withdraw_exemption", "obligation:annex_move", "facilities:link_request_decide",
 ]
 
 
@@ -175,3 +182,19 @@ def test_facility_staff_cannot_open_the_admin(client, victim):
     response = client.get("/admin/facilities/facility/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_a_link_request_is_seen_and_withdrawn_by_its_requester_only(client):
+    """The requester's own page (not facility-scoped: the requester is no staff yet)."""
+    facility = FacilityFactory(kind="judo")
+    make_staff(facility)
+    link_request = services.request_facility_link(user=UserFactory(), code=facility.code,
+                                                  account_last4=facility.account_last4)
+    url = reverse("facilities:link_request", args=[link_request.pk])
+    assert reverse("account_login") in client.get(url)["Location"]
+    for intruder in (UserFactory(), make_staff(facility)):
+        client.force_login(intruder)
+        assert client.get(url).status_code == 404
+        assert client.post(url, {"withdraw": "1"}).status_code == 404
+    link_request.refresh_from_db()
+    assert link_request.state == "pending"

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from facilities.models import GoLive, Membership, UsageApplication
+from facilities.models import GoLive, LinkRequest, Membership, UsageApplication
 from tests.factories import FacilityFactory, accepted_facility, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -61,13 +61,14 @@ def test_bad_link_input_is_refused_next_to_the_field(staff_client, code, last4, 
     assert not Membership.objects.exists()
 
 
-def test_full_width_code_links(staff_client):
+def test_full_width_code_makes_a_link_request(staff_client):
     facility = FacilityFactory(kind="clinic", account_last4="0042")
     wide = facility.code.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
     response = staff_client.post(reverse("facilities:link"),
                                  {"code": wide, "account_last4": "００４２"})
     assert response.status_code == 302
-    assert Membership.objects.filter(facility=facility).exists()
+    assert LinkRequest.objects.filter(facility=facility).exists()
+    assert not Membership.objects.filter(facility=facility).exists()  # a request, not staff
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from facilities.models import (
     Activity,
     GoLive,
     LinkAttempt,
+    LinkRequest,
     Membership,
     UsageApplication,
 )
@@ -44,13 +45,11 @@ def _one_page_pdf() -> bytes:
     return buffer.getvalue()
 
 
-def _guesses_checked(user) -> int:
-    return LinkAttempt.objects.filter(
-        user=user, reason__in=("not_found", "last4_mismatch")
-    ).count()
+def _guesses_checked(**filters) -> int:
+    return LinkAttempt.objects.filter(reason__in=services.GUESS_REASONS, **filters).count()
 
 
-# ---------------------------------------------------------------- facility link (issue 6)
+# ---------------------------------------------------------------- facility link (issues 6, 21)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -62,16 +61,16 @@ def test_parallel_wrong_guesses_check_at_most_the_limit_and_then_the_right_one_i
     attacker = UserFactory()
     wrong = [f"{n:04d}" for n in range(1000, 1012)]
     outcomes = run_in_parallel([
-        lambda last4=last4: services.link_user_to_facility(
+        lambda last4=last4: services.request_facility_link(
             user=attacker, code=facility.code, account_last4=last4
         )
         for last4 in wrong
     ])
     assert all(isinstance(o, ServiceError) for o in outcomes), outcomes
-    assert _guesses_checked(attacker) == MAX_FAILURES
+    assert _guesses_checked(user=attacker) == MAX_FAILURES
     with pytest.raises(ServiceError, match="一時的に停止"):
-        services.link_user_to_facility(user=attacker, code=facility.code, account_last4="0987")
-    assert not Membership.objects.filter(user=attacker).exists()
+        services.request_facility_link(user=attacker, code=facility.code, account_last4="0987")
+    assert not LinkRequest.objects.filter(user=attacker).exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -81,43 +80,98 @@ def test_the_right_guess_among_parallel_wrong_ones_counts_no_more_than_the_limit
     attacker = UserFactory()
     guesses = [f"{n:04d}" for n in range(1000, 1011)] + ["0987"]
     outcomes = run_in_parallel([
-        lambda last4=last4: services.link_user_to_facility(
+        lambda last4=last4: services.request_facility_link(
             user=attacker, code=facility.code, account_last4=last4
         )
         for last4 in guesses
     ])
-    assert _guesses_checked(attacker) <= MAX_FAILURES
-    linked = Membership.objects.filter(user=attacker).exists()
-    # The right guess links only if it was checked before the limit was reached.
-    assert linked == (outcomes[-1] == facility)
+    assert _guesses_checked(user=attacker) <= MAX_FAILURES
+    # The right guess makes a request only if it was checked before the limit was reached;
+    # a request, never staff.
+    made = outcomes[-1] if isinstance(outcomes[-1], LinkRequest) else None
+    assert LinkRequest.objects.filter(user=attacker).first() == made
+    assert not Membership.objects.filter(user=attacker).exists()
     assert LinkAttempt.objects.filter(user=attacker).count() == len(guesses)
 
 
-@pytest.mark.django_db
-@override_settings(FACILITY_LINK_MAX_FAILURES=2)
-def test_guessing_at_a_facility_does_not_lock_its_real_staff_out():
+@pytest.mark.django_db(transaction=True)
+@override_settings(FACILITY_LINK_MAX_FAILURES_PER_FACILITY=MAX_FAILURES)
+def test_parallel_guesses_of_many_accounts_at_one_facility_check_at_most_its_limit(postgres):
     facility = FacilityFactory(kind="judo", account_last4="0987")
-    for _ in range(3):
-        with pytest.raises(ServiceError):
-            services.link_user_to_facility(user=UserFactory(), code=facility.code,
-                                           account_last4="1111")
-    staff = UserFactory()
-    assert services.link_user_to_facility(
-        user=staff, code=facility.code, account_last4="0987"
-    ) == facility
+    make_staff(facility)
+    accounts = [UserFactory() for _ in range(20)]
+    outcomes = run_in_parallel([
+        lambda user=user, n=n: services.request_facility_link(
+            user=user, code=facility.code, account_last4=f"{1000 + n:04d}",
+            ip_address=f"198.51.100.{n + 1}")
+        for n, user in enumerate(accounts)
+    ])
+    assert all(isinstance(o, ServiceError) for o in outcomes), outcomes
+    assert _guesses_checked(facility=facility) == MAX_FAILURES
+    assert LinkAttempt.objects.filter(reason="facility_locked").count() == 20 - MAX_FAILURES
+    # Told exactly once, however the guesses interleaved.
+    assert Activity.objects.filter(facility=facility, verb="link_guessing").count() == 1
 
 
-@pytest.mark.django_db
-@override_settings(FACILITY_LINK_MAX_FAILURES=2)
-def test_a_locked_out_user_is_locked_out_of_every_facility():
-    target, other = (FacilityFactory(kind="judo", account_last4=n) for n in ("0987", "0123"))
+@pytest.mark.django_db(transaction=True)
+@override_settings(FACILITY_LINK_MAX_FAILURES_PER_ADDRESS=MAX_FAILURES)
+def test_parallel_guesses_from_one_address_check_at_most_its_limit(postgres):
+    guesses = [(UserFactory(), FacilityFactory(kind="judo", account_last4="0987"))
+               for _ in range(20)]
+    outcomes = run_in_parallel([
+        lambda user=user, facility=facility: services.request_facility_link(
+            user=user, code=facility.code, account_last4="1111", ip_address="203.0.113.5")
+        for user, facility in guesses
+    ])
+    assert all(isinstance(o, ServiceError) for o in outcomes), outcomes
+    assert _guesses_checked(ip_address="203.0.113.5") == MAX_FAILURES
+    assert LinkAttempt.objects.filter(reason="address_locked").count() == 20 - MAX_FAILURES
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(FACILITY_LINK_CODE_MAX_FAILURES=MAX_FAILURES)
+def test_parallel_wrong_codes_count_at_most_the_tries_of_a_letter(postgres):
+    facility = FacilityFactory(kind="judo")
     user = UserFactory()
-    for _ in range(2):
-        with pytest.raises(ServiceError):
-            services.link_user_to_facility(user=user, code=target.code, account_last4="1111")
-    with pytest.raises(ServiceError, match="一時的に停止"):
-        services.link_user_to_facility(user=user, code=other.code, account_last4="0123")
-    assert LinkAttempt.objects.filter(user=user, reason="locked").count() == 1
+    link_request = services.request_facility_link(user=user, code=facility.code,
+                                                  account_last4=facility.account_last4)
+    letters, _ = services.issue_link_letters(link_requests=[link_request],
+                                             actor=AdminFactory())
+    wrong = [f"ZZZZ{letter}{letter}{letter}{letter}" for letter in "ABCDEFGHJKLMNPQRSTUV"]
+    outcomes = run_in_parallel([
+        lambda code=code: services.confirm_link_code(link_request=link_request, user=user,
+                                                     code=code)
+        for code in wrong
+    ])
+    checked = [o for o in outcomes
+               if "正しくありません" in o.message or "回に達したため" in o.message]
+    assert len(checked) == MAX_FAILURES, outcomes
+    link_request.refresh_from_db()
+    assert link_request.code_failures == MAX_FAILURES
+    with pytest.raises(ServiceError, match="使えません"):
+        services.confirm_link_code(link_request=link_request, user=user, code=letters[0].code)
+    assert not Membership.objects.filter(user=user).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_decisions_on_one_request_make_one(postgres):
+    facility = FacilityFactory(kind="judo")
+    staff = [make_staff(facility) for _ in range(4)]
+    user = UserFactory()
+    link_request = services.request_facility_link(user=user, code=facility.code,
+                                                  account_last4=facility.account_last4)
+    outcomes = run_in_parallel([
+        lambda person=person, move=move: move(link_request=link_request, actor=person)
+        for person in staff
+        for move in (services.approve_link_request, services.refuse_link_request)
+    ])
+    decided = [o for o in outcomes if isinstance(o, LinkRequest)]
+    assert len(decided) == 1, outcomes
+    link_request.refresh_from_db()
+    assert link_request.state == decided[0].state
+    assert Membership.objects.filter(user=user).exists() == (link_request.state == "linked")
+    assert Activity.objects.filter(facility=facility,
+                                   verb__startswith="link_request_").count() == 1
 
 
 # ---------------------------------------------------------------- first writes (issue 8b)

@@ -4,7 +4,6 @@ from datetime import date, timedelta
 import pytest
 from django.contrib.auth.hashers import check_password
 from django.core import mail
-from django.test import override_settings
 from django.utils import timezone
 
 from facilities import selectors, services
@@ -16,8 +15,6 @@ from facilities.models import (
     DeviceAccount,
     EndAction,
     GoLive,
-    LinkAttempt,
-    Membership,
     UsageApplication,
     UsageStatus,
 )
@@ -25,7 +22,6 @@ from portal.errors import IllegalTransition, ServiceError
 from tests.factories import (
     AdminFactory,
     FacilityFactory,
-    UserFactory,
     accepted_facility,
     application_input,
     make_staff,
@@ -33,72 +29,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-# ---------------------------------------------------------------- linking
-
-
-def test_link_with_right_code_and_digits_makes_membership():
-    facility = FacilityFactory(kind="clinic", account_last4="0987")
-    user = UserFactory()
-
-    linked = services.link_user_to_facility(user=user, code=facility.code, account_last4="０９８７")
-
-    assert linked == facility
-    assert Membership.objects.filter(user=user, facility=facility).exists()
-    assert LinkAttempt.objects.get().succeeded
-
-
-def test_link_with_wrong_digits_is_refused_and_logged():
-    facility = FacilityFactory(kind="clinic", account_last4="0987")
-    user = UserFactory()
-
-    with pytest.raises(ServiceError):
-        services.link_user_to_facility(user=user, code=facility.code, account_last4="1111")
-
-    assert not Membership.objects.exists()
-    attempt = LinkAttempt.objects.get()
-    assert (attempt.succeeded, attempt.reason, attempt.facility) == (False, "last4_mismatch", facility)
-
-
-def test_link_attempts_are_limited():
-    facility = FacilityFactory(kind="judo", account_last4="0987")
-    user = UserFactory()
-    with override_settings(FACILITY_LINK_MAX_FAILURES=3):
-        for _ in range(3):
-            with pytest.raises(ServiceError):
-                services.link_user_to_facility(user=user, code=facility.code, account_last4="1111")
-        with pytest.raises(ServiceError) as error:
-            services.link_user_to_facility(user=user, code=facility.code, account_last4="0987")
-    assert "一時的に停止" in error.value.message
-    assert not Membership.objects.exists()
-
-
-def test_guesses_by_others_at_a_facility_never_lock_its_real_staff_out():
-    """The limit is per user: anyone guessing at a code cannot lock out the facility's
-    own staff (the review found a per-code lock that did exactly that)."""
-    facility = FacilityFactory(kind="judo", account_last4="0987")
-    with override_settings(FACILITY_LINK_MAX_FAILURES=2):
-        for _ in range(3):
-            guesser = UserFactory()
-            for _ in range(2):
-                with pytest.raises(ServiceError):
-                    services.link_user_to_facility(user=guesser, code=facility.code,
-                                                   account_last4="1111")
-        staff = UserFactory()
-        assert services.link_user_to_facility(user=staff, code=facility.code,
-                                              account_last4="0987") == facility
-
-
-def test_one_person_may_serve_annexed_facilities_and_a_facility_several_staff():
-    main = FacilityFactory(kind="ama_acupuncture", account_last4="1111")
-    sub = FacilityFactory(kind="ama_acupuncture", account_last4="2222", main_facility=main)
-    person, colleague = UserFactory(), UserFactory()
-    services.link_user_to_facility(user=person, code=main.code, account_last4="1111")
-    services.link_user_to_facility(user=person, code=sub.code, account_last4="2222")
-    services.link_user_to_facility(user=colleague, code=main.code, account_last4="1111")
-    assert set(selectors.facilities_for(user=person)) == {main, sub}
-    assert sorted(selectors.facility_emails(main)) == sorted([person.email, colleague.email])
 
 
 # ---------------------------------------------------------------- applications
@@ -348,21 +278,3 @@ def test_public_list_holds_exactly_the_facilities_with_a_golive_date():
     assert build.entry_count == 1
     assert [e.facility_id for e in selectors.facilities_listed_publicly()] == [live.pk]
     assert services.rebuild_public_list().entry_count == 1  # re-runnable, no duplicates
-
-
-def test_the_staff_are_told_once_when_guesses_at_their_facility_pile_up(
-        django_capture_on_commit_callbacks):
-    facility = FacilityFactory(kind="judo", account_last4="0987")
-    staff = make_staff(facility)
-    mail.outbox.clear()
-    with override_settings(FACILITY_LINK_ALERT_AFTER=3), \
-            django_capture_on_commit_callbacks(execute=True):
-        for guess in ("1111", "2222", "3333", "4444"):
-            with pytest.raises(ServiceError):
-                services.link_user_to_facility(user=UserFactory(), code=facility.code,
-                                               account_last4=guess)
-    alerts = [m for m in mail.outbox if "誤った入力" in m.subject]
-    assert len(alerts) == 1 and alerts[0].to == [staff.email]
-    assert "3回" in alerts[0].body
-    assert not any(digits in alerts[0].body for digits in ("1111", "2222", "3333"))
-    assert selectors.history_for(facility=facility).filter(verb="link_guessing").count() == 1

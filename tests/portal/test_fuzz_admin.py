@@ -361,12 +361,14 @@ def test_the_claim_review_form_survives_fuzzing(client, decision, amount, reason
 
 @FUZZ
 @given(key=st.sampled_from(["state__exact", "q", "o", "p", "submitted_at__gte",
-                            "facility__kind__exact", "e", "_changelist_filters"]),
+                            "facility__kind__exact", "e", "_changelist_filters", "letter",
+                            "route__exact"]),
        value=st.one_of(_TEXT.filter(lambda v: "\x00" not in v), _DATES, _NUMBERS))
 def test_changelist_filters_survive_fuzzing(admin_client, key, value):
     FUZZED["inputs"] += 1
     for url in ("admin:facilities_usageapplication_changelist",
-                "admin:subsidies_claim_changelist", "admin:facilities_facility_changelist"):
+                "admin:subsidies_claim_changelist", "admin:facilities_facility_changelist",
+                "admin:facilities_linkrequest_changelist"):
         response = admin_client.get(reverse(url), {key: value})
         assert response.status_code in (200, 302, 400)
 

@@ -18,11 +18,13 @@ from hypothesis import strategies as st
 from pypdf import PdfWriter
 
 from eligibility.models import ActivityReport, Attestation
+from facilities import services as facility_services
 from facilities.models import (
     Activity,
     DeviceAccount,
     Facility,
     GoLive,
+    LinkRequest,
     Membership,
     UsageApplication,
 )
@@ -33,14 +35,17 @@ from obligation.models import (
     SessionRequest,
 )
 from payouts.models import BankAccount
+from portal import roles
 from portal.middleware import NUL_MESSAGE
 from subsidies import services as subsidy_services
 from subsidies.models import Claim, ClaimItem, Document
 from tests.factories import (
     AdminFactory,
     FacilityFactory,
+    UserFactory,
     accepted_facility,
     login_admin,
+    make_admin,
     make_staff,
 )
 from todos import services as todo_services
@@ -151,7 +156,7 @@ def has_nul(data: dict) -> bool:
 WATCHED = (ReminderPreference, ReminderSent,
            Membership, UsageApplication, DeviceAccount, GoLive, Activity, ActivityReport,
            Attestation, BankAccount, Claim, ClaimItem, Document, ExemptionDeclaration,
-           DeclaredPractitioner, AnnexPairing, SessionRequest)
+           DeclaredPractitioner, AnnexPairing, SessionRequest, LinkRequest)
 
 
 def snapshot() -> dict:
@@ -216,19 +221,85 @@ def claim(client, accepted):
 # ---------------------------------------------------------------- facilities
 
 
+# The limits of wrong guesses and codes are tested in tests/facilities; here they are lifted so
+# that every generated input reaches the services.
+NO_LINK_LIMITS = dict(FACILITY_LINK_MAX_FAILURES=10**6,
+                      FACILITY_LINK_MAX_FAILURES_PER_ADDRESS=10**6,
+                      FACILITY_LINK_MAX_FAILURES_PER_FACILITY=10**6,
+                      FACILITY_LINK_CODE_MAX_FAILURES=10**6)
+
+
 @FUZZ
 @given(data=form(code=field("0110113719", "契1300001", "０１１０１１３７１９"),
                  account_last4=field("1234", "１２３４", "12 34")))
 def test_link_form(staff_client, data):
-    # A checked guess is recorded (LinkAttempt) by design; only a Membership would be a change.
+    # A checked guess is recorded (LinkAttempt) and right ones make a request, by design;
+    # a Membership never comes of the form.
+    from django.test import override_settings
+
+    if not Facility.objects.filter(code="0110113719").exists():
+        FacilityFactory(kind="clinic", code="0110113719", prefecture="01")
     FUZZED["link"] += 1
     before = list(Membership.objects.values())
-    response = staff_client.post(reverse("facilities:link"), data)
+    with override_settings(**NO_LINK_LIMITS):
+        response = staff_client.post(reverse("facilities:link"), data)
     assert response.status_code in (200, 302, 400), data
     if has_nul(data):
         assert response.status_code == 400
-    if response.status_code != 302:
-        assert list(Membership.objects.values()) == before
+    if response.status_code == 302:  # to the request's own page
+        assert staff_client.get(response.url).status_code == 200
+    assert list(Membership.objects.values()) == before
+
+
+@pytest.fixture
+def letter_request(client):
+    """A first-staff request whose letter was made, the requester logged in."""
+    facility, user = FacilityFactory(kind="judo"), UserFactory()
+    link_request = facility_services.request_facility_link(
+        user=user, code=facility.code, account_last4=facility.account_last4)
+    facility_services.issue_link_letters(link_requests=[link_request],
+                                         actor=make_admin(roles.REVIEWER))
+    client.force_login(user)
+    return link_request
+
+
+@FUZZ
+@given(data=form(code=field("ABCD-2345", "abcd2345", "ＡＢＣＤ－２３４５", "ABCD 2345")))
+def test_link_code_form(client, letter_request, data):
+    # A wrong code is counted on the request by design; nothing else may change.
+    from django.test import override_settings
+
+    FUZZED["link_code"] += 1
+    before = list(Membership.objects.values())
+    with override_settings(**NO_LINK_LIMITS):
+        response = client.post(reverse("facilities:link_request", args=[letter_request.pk]),
+                               data)
+    assert response.status_code in (200, 400), (response.status_code, data)
+    if has_nul(data):
+        assert response.status_code == 400
+    assert list(Membership.objects.values()) == before
+    letter_request.refresh_from_db()
+    assert letter_request.state == "pending"
+
+
+@FUZZ
+@given(move=st.one_of(st.sampled_from(["approve", "refuse", "cancel", "expire", "withdraw",
+                                       "confirm_code"]),
+                      st.from_regex(r"[-a-zA-Z0-9_]{1,60}", fullmatch=True)),
+       method=st.sampled_from(["get", "post"]))
+def test_link_request_decision_page(client, accepted, move, method):
+    facility_services.request_facility_link(user=UserFactory(), code=accepted.code,
+                                            account_last4=accepted.account_last4)
+    link_request = LinkRequest.objects.filter(facility=accepted, state="pending").latest("pk")
+    url = reverse("facilities:link_request_decide", args=[accepted.pk, link_request.pk, move])
+    FUZZED["link_request_decide"] += 1
+    response = getattr(client, method)(url, {"reason": "x"})
+    assert response.status_code in (200, 302, 404), (response.status_code, move)
+    if move not in ("approve", "refuse"):
+        assert response.status_code == 404
+        link_request.refresh_from_db()
+        assert link_request.state == "pending"
+    STATUSES[("link_request_decide", response.status_code)] += 1
 
 
 APPLICATION = dict(

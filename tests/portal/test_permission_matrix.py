@@ -51,6 +51,8 @@ POLICY: dict[str, tuple[set[str], set[str], set[str]]] = {
     "facilities.deviceaccount": (ADMINS, NOBODY, NOBODY),
     "facilities.golive": (ADMINS, {SU}, NOBODY),
     "facilities.linkattempt": (ADMINS, NOBODY, NOBODY),
+    # Made on the portal by the requester; letters and cancelling by 審査担当 (actions, moves).
+    "facilities.linkrequest": (ADMINS, NOBODY, NOBODY),
     "facilities.activity": (ADMINS, NOBODY, NOBODY),
     "facilities.publiclistbuild": (ADMINS, NOBODY, NOBODY),
     "eligibility.program": (ADMINS, NOBODY, NOBODY),
@@ -151,6 +153,10 @@ FORM_PAGES = {"payouts_payoutrun_create", "payouts_payoutrun_results",
 MOVE_PAGES: dict[str, dict[str, set[str]]] = {
     "facilities.usageapplication": {"accept": NOBODY, "send_back": NOBODY,
                                     "start_second_check": NOBODY},
+    # A first-staff request waiting for its letter: the administrators only cancel it; the
+    # other moves are the facility's staff's, the requester's or the nightly job's.
+    "facilities.linkrequest": {"cancel": {R, SU}, "approve": NOBODY, "refuse": NOBODY,
+                               "confirm_code": NOBODY, "withdraw": NOBODY, "expire": NOBODY},
     "subsidies.claim": {"start_review": {R, SU}, "mark_paid": NOBODY,
                         "approve": NOBODY},  # decided on the review page, not here
     # A run waiting for release; building, settling are the services' own moves.
@@ -184,6 +190,8 @@ POST_PAGES: dict[str, set[str]] = {
 ACTIONS: dict[str, dict[str, set[str]]] = {
     "facilities.usageapplication": {"accept_selected": {R, SU}, "return_selected": {R, SU},
                                     "second_check_selected": {R, SU}, "assign_to_me": {R, SU}},
+    # The letters of first-staff requests: a new code in a PDF; posted.
+    "facilities.linkrequest": {"print_letters": {R, SU}, "mark_letters_sent": {R, SU}},
     "subsidies.claim": {"start_review_selected": {R, SU}, "assign_to_me": {R, SU}},
     "eligibility.program": {"run_selected": {S, SU}},
     "eligibility.parameterversion": {"copy_as_draft": {S, SU}},
@@ -263,6 +271,10 @@ def _world() -> dict[str, object]:
     waiting_run = payout_services.create_run(program=lump_sum(), transfer_date=transfer_day(),
                                              actor=run_creator)
     LinkAttempt.objects.create(user=staff, code_entered=facility.code, reason="not_found")
+    first_staff_wanted = FacilityFactory(kind="judo")
+    link_request = facility_services.request_facility_link(
+        user=make_staff(FacilityFactory()), code=first_staff_wanted.code,
+        account_last4=first_staff_wanted.account_last4)
     crontab = CrontabSchedule.objects.create(minute="0", hour="3")
     interval = IntervalSchedule.objects.create(every=10, period="minutes")
     from django.utils import timezone
@@ -306,6 +318,7 @@ def _world() -> dict[str, object]:
         "facilities.deviceaccount": DeviceAccount.objects.filter(facility=facility).first(),
         "facilities.golive": GoLive.objects.get(facility=facility),
         "facilities.linkattempt": LinkAttempt.objects.first(),
+        "facilities.linkrequest": link_request,
         "facilities.activity": Activity.objects.filter(facility=facility).first(),
         "facilities.publiclistbuild": PublicListBuild.objects.first(),
         "eligibility.program": cooperation,
