@@ -2,16 +2,21 @@ from allauth.account import admin as account_admin
 from allauth.account.models import EmailAddress
 from allauth.mfa import admin as mfa_admin
 from allauth.mfa.models import Authenticator
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
 from django_celery_beat import admin as celery_beat_admin
 from django_celery_beat.models import PeriodicTask
 
+from . import invitations
 from .admin_widgets import WellFormedChoices
 from .import_jobs import import_jobs_for, may_import
 from .models import ImportJob, User
+from .templatetags.wareki import wareki_datetime_filter as wareki_datetime
 
 
 @admin.register(User)
@@ -28,6 +33,63 @@ class UserAdmin(WellFormedChoices, BaseUserAdmin):
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1",
                                                                "password2")}),)
+    readonly_fields = ["two_factor"]
+    change_form_template = "admin/portal/user/change_form.html"
+
+    @admin.display(description="二段階認証")
+    def two_factor(self, user) -> str:
+        if user.pk is None:
+            return "—"
+        if invitations.has_authenticator(user):
+            return "設定済み"
+        invitation = invitations.latest_open_invitation(user)
+        if invitation is not None:
+            return f"未設定（招待を送信済み。有効期限 {wareki_datetime(invitation.expires_at)}）"
+        return "未設定" + ("（招待が必要です）" if user.is_staff else "")
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        return (*fieldsets, ("二段階認証", {"fields": ("two_factor",)}))
+
+    def get_urls(self):
+        return [path("<path:object_id>/two-factor-invitation/",
+                     self.admin_site.admin_view(self.invite_view),
+                     name="portal_user_invite"),
+                *super().get_urls()]
+
+    def _invite(self, request, user) -> None:
+        try:
+            invitation, _link = invitations.issue_invitation(user=user, actor=request.user,
+                                                             request=request)
+        except invitations.InvitationRefused as refusal:
+            self.message_user(request, refusal.message, messages.WARNING)
+            return
+        self.message_user(request, f"二段階認証の招待メールを {user.email} に送りました（有効期限 "
+                                   f"{wareki_datetime(invitation.expires_at)}）。",
+                          messages.SUCCESS)
+
+    def invite_view(self, request, object_id):
+        """「二段階認証の招待を送る」: a new one-time link to the account's address (the
+        open one, if any, is revoked)."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        user = self.get_object(request, object_id)  # None for an unknown or malformed id
+        if user is None:
+            raise Http404
+        self._invite(request, user)
+        return HttpResponseRedirect(reverse("admin:portal_user_change", args=[user.pk]))
+
+    def save_model(self, request, obj, form, change):
+        became_staff = obj.is_staff and (not change or "is_staff" in form.changed_data)
+        super().save_model(request, obj, form, change)
+        # A new staff account (or one made staff) is invited at once: it can do nothing
+        # before it sets up two-factor, and only the invitation lets it.
+        if became_staff and not invitations.has_authenticator(obj):
+            self._invite(request, obj)
 
 
 @admin.register(ImportJob)

@@ -1,14 +1,17 @@
 """One log-in for everybody: the admin site signs in through allauth (its rate limits and
 two-factor authentication apply), and every staff (admin) account must use two-factor
-authentication: without an authenticator it is sent to set one up; a session that was not
-confirmed by a code is asked for one before any admin page is shown."""
+authentication. A staff account without an authenticator reaches no page at all but its
+enrolment, which only an invitation e-mailed to its address opens (portal/invitations.py):
+a password alone never sets one up. A session that was not confirmed by a code is asked for
+one before any admin page is shown."""
 
 from urllib.parse import urlencode
 
 from allauth.account.authentication import get_authentication_records
-from allauth.mfa.models import Authenticator
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
+
+from . import invitations
 
 ADMIN_PREFIX = "/admin/"
 
@@ -31,18 +34,29 @@ def session_used_mfa(request: HttpRequest) -> bool:
                for record in get_authentication_records(request, request.user))
 
 
+def open_before_enrolment(request: HttpRequest) -> bool:
+    """The pages a staff account without an authenticator may reach: the page saying an
+    invitation is needed, the invitation link, the log-out, and, once this session proved an
+    invitation (link and password), allauth's set-up page and its password confirmation."""
+    path = request.path_info
+    if path.startswith(reverse("two_factor_invitation_required")) or path == reverse(
+            "account_logout"):
+        return True  # the required page and every invitation link below it
+    if path in (reverse("mfa_activate_totp"), reverse("account_reauthenticate")):
+        return invitations.invitation_in_session(request) is not None
+    return False
+
+
 class AdminRequiresTwoFactor:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest):
         user = getattr(request, "user", None)
-        if (request.path.startswith(ADMIN_PREFIX) and user is not None
-                and user.is_authenticated and user.is_staff):
-            has_totp = Authenticator.objects.filter(
-                user=user, type=Authenticator.Type.TOTP).exists()
-            if not has_totp:
-                return _to("mfa_activate_totp", request.get_full_path())
-            if not session_used_mfa(request):
+        if user is not None and user.is_authenticated and user.is_staff:
+            if not invitations.has_authenticator(user):
+                if not open_before_enrolment(request):
+                    return HttpResponseRedirect(reverse("two_factor_invitation_required"))
+            elif request.path.startswith(ADMIN_PREFIX) and not session_used_mfa(request):
                 return _to("mfa_reauthenticate", request.get_full_path())
         return self.get_response(request)

@@ -120,3 +120,32 @@ class ImportJob(WorkflowModel, models.Model):
     def confirm(self, *, actor):
         self.confirmed_by, self.confirmed_at = actor, timezone.now()
         self.lines_done = 0
+
+
+class TwoFactorInvitation(models.Model):
+    """A one-time link e-mailed to a staff account's address: the only way such an account
+    sets up its authenticator (portal/invitations.py). Only the token's SHA-256 is kept; a
+    new invitation revokes the account's open one."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="アカウント",
+                             on_delete=models.CASCADE, related_name="two_factor_invitations")
+    token_hash = models.CharField("トークンのハッシュ", max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="送った人",
+                                   on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField("送信日時", default=timezone.now)
+    expires_at = models.DateTimeField("有効期限")
+    used_at = models.DateTimeField("設定日時", null=True, blank=True)
+    revoked_at = models.DateTimeField("取り消し日時", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "二段階認証の招待"
+        verbose_name_plural = "二段階認証の招待"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(used_at__isnull=True, revoked_at__isnull=True),
+                name="one_open_two_factor_invitation_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}への二段階認証の招待"

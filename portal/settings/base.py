@@ -154,6 +154,9 @@ MFA_FORMS = {
     "activate_totp": "portal.account_forms.ActivateTOTPForm",
 }
 MFA_TOTP_ISSUER = "オンライン資格確認ポータル"
+# A staff account sets up two-factor only through an invitation e-mailed to it, valid this
+# many hours (portal/invitations.py).
+TWO_FACTOR_INVITATION_HOURS = env.int("TWO_FACTOR_INVITATION_HOURS", default=72)
 LOGIN_REDIRECT_URL = "dashboard"
 LOGIN_URL = "account_login"
 

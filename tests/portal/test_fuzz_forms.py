@@ -557,6 +557,76 @@ def test_reminder_task_on_any_day(today, deadline, kind):
     assert todo_services.send_reminders(today=today) == 0
 
 
+# ---------------------------------------------------------------- two-factor invitation (staff)
+
+
+@pytest.fixture
+def invitation_token():
+    """The token of an invitation to a staff account without an authenticator."""
+    from urllib.parse import urlsplit
+
+    from portal.invitations import issue_invitation
+    from tests.factories import UserFactory
+
+    _invitation, link = issue_invitation(user=UserFactory(is_staff=True))
+    return urlsplit(link).path.rstrip("/").rsplit("/", 1)[1]
+
+
+def _nothing_enrolled() -> bool:
+    from allauth.mfa.models import Authenticator
+
+    from portal.models import TwoFactorInvitation
+
+    return (not Authenticator.objects.exists()
+            and not TwoFactorInvitation.objects.filter(used_at__isnull=False).exists())
+
+
+@FUZZ
+@given(data=form(password=field("Passw0rdForTests", strategy=texts)))
+def test_two_factor_invitation_form(client, invitation_token, data):
+    """Anything typed as the password: only the account's own opens the set-up page, and
+    nothing is set up by the form itself."""
+    FUZZED["two_factor_invitation"] += 1
+    response = client.post(reverse("two_factor_invitation", args=[invitation_token]), data)
+    assert response.status_code in (200, 302, 400), (response.status_code, data)
+    if has_nul(data):
+        assert response.status_code == 400
+    if response.status_code == 302:
+        assert data.get("password") == "Passw0rdForTests", data
+        assert client.get(response["Location"]).status_code == 200
+    assert _nothing_enrolled()
+    STATUSES[("two_factor_invitation", response.status_code)] += 1
+
+
+@FUZZ
+@given(token=texts, method=st.sampled_from(["get", "post"]))
+def test_two_factor_invitation_link(client, token, method):
+    """Any token in the path: refused (404, or 400 for a NUL), never a log-in."""
+    from urllib.parse import quote
+
+    FUZZED["two_factor_invitation_link"] += 1
+    url = f"/accounts/2fa/invitation/{quote(token, safe='')}/"
+    response = getattr(client, method)(url, {"password": "Passw0rdForTests"})
+    assert response.status_code in (400, 404), (response.status_code, token)
+    assert "_auth_user_id" not in client.session and _nothing_enrolled()
+    STATUSES[("two_factor_invitation_link", response.status_code)] += 1
+
+
+@FUZZ
+@given(address=st.one_of(texts, st.builds(lambda t: t + "@example.jp", texts)))
+def test_invite_staff_command(address):
+    """`manage.py invite_staff` with any address: a refusal in words (CommandError), never a
+    traceback, and no invitation."""
+    from django.core.management import CommandError, call_command
+
+    from portal.models import TwoFactorInvitation
+
+    FUZZED["invite_staff"] += 1
+    with pytest.raises(CommandError):
+        call_command("invite_staff", address, stdout=io.StringIO())
+    assert not TwoFactorInvitation.objects.exists()
+
+
 # ---------------------------------------------------------------- public pages (GET)
 
 

@@ -184,6 +184,7 @@ JOB_PAGES = {"facilities_facility_import_job", "facilities_facility_import_confi
 POST_PAGES: dict[str, set[str]] = {
     "eligibility_parameterversion_apply": {S, SU},
     "eligibility_parameterversion_preview_start": {S, SU},  # queues 適用前の確認 (a task)
+    "portal_user_invite": {SU},  # 二段階認証の招待を送る (an e-mail to a staff account)
 }
 
 # Admin actions → who is offered them (Django's own delete_selected follows `delete`).
@@ -624,3 +625,54 @@ def test_masked_fields_for(role):
     wrong, probes = probe_masked_fields(role)
     assert not wrong, "\n".join(wrong)
     print(f"{role}: {probes} probes of masked fields")
+
+# Two-factor enrolment by invitation (portal/invitations.py), outside the admin: what the page
+# saying an invitation is needed, an invitation link of another account, and allauth's set-up
+# page answer each role. A staff account signed in by its password alone, without an
+# authenticator, reaches nothing but the first (tests/portal/test_two_factor_invitations.py).
+STAFF_WITHOUT_TWO_FACTOR = "staff without two-factor"
+LOG_IN, DASHBOARD, ADMIN_INDEX = "/accounts/login/", "/dashboard/", "/admin/"
+REAUTHENTICATE = "/accounts/reauthenticate/"
+INVITATION_REQUIRED = "/accounts/2fa/invitation/"
+ENROLMENT: dict[str, tuple[int | str, int | str, int | str]] = {
+    ANONYMOUS: (LOG_IN, 200, LOG_IN),  # the link asks for the password; nothing more
+    FACILITY_STAFF: (DASHBOARD, 403, REAUTHENTICATE),  # its own optional two-factor
+    STAFF_WITHOUT_TWO_FACTOR: (200, 403, INVITATION_REQUIRED),
+    # Enrolled: allauth asks for the password, then sends them to remove the one they have.
+    **{role: (ADMIN_INDEX, 403, REAUTHENTICATE) for role in (NO_GROUP, R, A, P, V, S, SU)},
+}
+
+
+def _enrolment_client(role: str) -> Client:
+    client = Client()
+    if role == STAFF_WITHOUT_TWO_FACTOR:
+        from tests.factories import UserFactory
+
+        client.force_login(UserFactory(is_staff=True))
+    elif role == FACILITY_STAFF:
+        client.force_login(make_staff(FacilityFactory()))
+    elif role == SU:
+        login_admin(client, AdminFactory())
+    elif role != ANONYMOUS:
+        login_admin(client, make_admin(*([] if role == NO_GROUP else [role])))
+    return client
+
+
+@pytest.mark.parametrize("role", sorted(ENROLMENT))
+def test_two_factor_enrolment_pages_for(role):
+    from urllib.parse import urlsplit
+
+    from portal.invitations import issue_invitation
+    from tests.factories import UserFactory
+
+    _invitation, link = issue_invitation(user=UserFactory(is_staff=True))
+    client = _enrolment_client(role)
+    urls = (INVITATION_REQUIRED, urlsplit(link).path, "/accounts/2fa/totp/activate/")
+    wrong = []
+    for url, expected in zip(urls, ENROLMENT[role], strict=True):
+        response = client.get(url)
+        answer = (response.status_code if response.status_code != 302
+                  else response["Location"].split("?")[0])
+        if answer != expected:
+            wrong.append(f"{url}: {answer}, expected {expected}")
+    assert not wrong, wrong

@@ -25,5 +25,10 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {login.role:<12} {login.email:<24} パスワード: {login.password}  施設: {login.facility}"
             )
+            if login.invitation:
+                self.stdout.write(f"    二段階認証の設定（招待リンク）: {login.invitation}")
         self.stdout.write("ポータル: http://127.0.0.1:8000/  管理画面: http://127.0.0.1:8000/admin/")
-        self.stdout.write("管理画面は二段階認証が必須です。初回は認証アプリ（TOTP）の設定画面が開きます。")
+        self.stdout.write(
+            "管理画面は二段階認証が必須です。管理者は、上の招待リンクを開いてパスワードを入力し、"
+            "認証アプリ（TOTP）を設定してから使います（リンクは1回限り、実行のたびに新しくなります。"
+            "設定済みの管理者には表示しません）。")
