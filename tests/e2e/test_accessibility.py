@@ -17,7 +17,13 @@ from playwright.sync_api import expect
 from facilities import services
 from facilities.models import DeviceAccount, Membership, UsageApplication
 from payouts import services as payout_services
-from tests.factories import FacilityFactory, accepted_facility, make_staff
+from tests.factories import (
+    AdminFactory,
+    FacilityFactory,
+    UserFactory,
+    accepted_facility,
+    make_staff,
+)
 from tests.payouts.helpers import eligible, lump_sum, officers, transfer_day
 
 pytestmark = [
@@ -163,6 +169,14 @@ def test_staff_pages_have_no_wcag_violations(new_page, log_in):
     account = facility.device_accounts.get()
     application = UsageApplication.objects.get(facility=facility)
     _paid(fresh)  # its payments page shows the table and a notice link
+    # A request to join the facility's staff (its staff page and the decision page), and the
+    # user's own request to become a facility's first staff, its letter made (the code form).
+    joining = services.request_facility_link(user=UserFactory(), code=facility.code,
+                                             account_last4=facility.account_last4)
+    first = FacilityFactory(kind="judo")
+    own = services.request_facility_link(user=user, code=first.code,
+                                         account_last4=first.account_last4)
+    services.issue_link_letters(link_requests=[own], actor=AdminFactory())
 
     page = new_page()
     log_in(page, user.email)
@@ -187,6 +201,9 @@ def test_staff_pages_have_no_wcag_violations(new_page, log_in):
         ("activity report", f"{base}/money/cooperation-2025/report/"),
         ("subsidy claims", f"{base}/claims/"),
         ("link a facility", "/facilities/link/"),
+        ("own link request with the code form", f"/facilities/link/{own.pk}/"),
+        ("staff and requests", f"{base}/staff/"),
+        ("approving a request", f"{base}/staff/requests/{joining.pk}/approve/"),
         ("go-live before acceptance", f"/facilities/{fresh.pk}/golive/"),
         ("obligation overview", f"{base}/obligation/"),
         ("exemption declaration", f"{base}/obligation/exemption/"),
@@ -213,6 +230,12 @@ def test_staff_pages_have_no_wcag_violations(new_page, log_in):
     page.get_by_role("button", name="確認画面へ").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("内容の確認")
     _check(page, "application confirmation", problems)
+
+    # The confirmation code sent empty: its error shown.
+    page.goto(f"/facilities/link/{own.pk}/")
+    page.get_by_role("button", name="確認コードを送信する").click()
+    expect(page.get_by_role("alert")).to_contain_text("確認コード")
+    _check(page, "link code with an error", problems)
 
     # The go-live form with its error shown.
     page.goto(f"{base}/golive/")

@@ -1,5 +1,6 @@
 """The 施術所 journey through the browser, as its staff and the administrator do it: sign up →
-verify the e-mail → link the facility → 利用開始申請 → the administrator accepts it in the
+verify the e-mail → link the facility (its first staff: a reviewer prints the letter with the
+confirmation code, the staff member types the code) → 利用開始申請 → the administrator accepts it in the
 Django admin → download a device's settings PDF → enter the go-live date → appear on the
 public list and in its CSV. And an application returned with a reason, then made again."""
 
@@ -95,6 +96,30 @@ def _submit_confirmed(page):
     return receipt.inner_text().removeprefix("受付番号").strip()
 
 
+def _print_letter(page, facility_name) -> str:
+    """A reviewer's work in the admin: the first-staff requests waiting for their letter,
+    the letter printed (a PDF download), then marked posted. The code the letter holds."""
+    page.goto("/admin/facilities/linkrequest/?letter=to_print")
+    row = page.locator("#result_list tbody tr", has_text=facility_name)
+    expect(row).to_have_count(1)
+    row.locator("input.action-select").check()
+    page.get_by_label("操作").select_option(
+        label="選択した申請の確認コードの通知書を作成する（PDF。以前の通知書のコードは使えなくなります）")
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="実行").click()
+    with open(download_info.value.path(), "rb") as handle:
+        text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(handle.read())).pages)
+    assert "担当者の登録の確認コードのお知らせ" in text and facility_name in text
+    code = re.search(r"\b[A-Z2-9]{4}-[A-Z2-9]{4}\b", text).group(0)
+    page.goto("/admin/facilities/linkrequest/?letter=to_post")
+    row = page.locator("#result_list tbody tr", has_text=facility_name)
+    row.locator("input.action-select").check()
+    page.get_by_label("操作").select_option(label="選択した申請の通知書を発送済みにする")
+    page.get_by_role("button", name="実行").click()
+    expect(page.locator("ul.messagelist")).to_contain_text("1件を発送済みにしました")
+    return code
+
+
 def _admin_runs_action(page, receipt_number, action, reason=None, expected="1件を"):
     page.goto("/admin/facilities/usageapplication/")
     row = page.locator("#result_list tbody tr", has_text=receipt_number)
@@ -114,8 +139,24 @@ def test_judo_clinic_signs_up_applies_and_is_listed_publicly(new_page, log_in, a
     staff = new_page()
     _sign_up_and_verify(staff, STAFF_EMAIL, STAFF_PASSWORD)
 
-    # Links the facility: wrong last-4 digits first, then the right ones.
+    # Links the facility: wrong last-4 digits first, then the right ones. It has no staff
+    # yet: the right digits make a request, and a letter with a code goes to its address.
     _link_facility(staff, "契1300999", "4321", wrong_last4="1234")
+    expect(staff.get_by_role("heading", level=1)).to_have_text("担当者の登録の申請")
+    expect(staff.get_by_role("status")).to_contain_text("確認コードを記載した通知書を郵送します")
+    request_page = staff.url
+    assert staff.goto(f"/facilities/{facility.pk}/").status == 404  # not staff yet
+
+    # A reviewer prints the letter in the admin and marks it posted.
+    admin = AdminFactory()
+    admin_page = new_page()
+    admin_log_in(admin_page, admin.email)
+    code = _print_letter(admin_page, facility.name)
+
+    # The code typed (lower case, without its hyphen): the staff member is linked.
+    staff.goto(request_page)
+    staff.get_by_label("確認コード").fill(code.lower().replace("-", ""))
+    staff.get_by_role("button", name="確認コードを送信する").click()
     expect(staff.get_by_role("heading", level=1)).to_have_text(facility.name)
     expect(staff.get_by_role("status")).to_contain_text(f"{facility.name} の担当者として登録しました")
 
@@ -133,9 +174,6 @@ def test_judo_clinic_signs_up_applies_and_is_listed_publicly(new_page, log_in, a
     assert application.phone == "03-1234-5678"
 
     # The administrator accepts it in the admin.
-    admin = AdminFactory()
-    admin_page = new_page()
-    admin_log_in(admin_page, admin.email)
     _admin_runs_action(admin_page, receipt_number, "選択した申請を承認する",
                        expected="1件を承認しました")
     expect(admin_page.locator("#result_list tbody tr", has_text=receipt_number)) \

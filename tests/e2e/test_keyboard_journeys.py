@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from eligibility.models import ActivityReport, Attestation
 from facilities import services
-from facilities.models import GoLive, Membership, UsageApplication
+from facilities.models import GoLive, LinkRequest, Membership, UsageApplication
 from obligation.models import ExemptionDeclaration
 from payouts.models import BankAccount
 from subsidies.models import Claim
@@ -125,6 +125,19 @@ def test_sign_up_link_apply_and_go_live_by_keyboard(new_page):
     _errors_announced(page)
     expect(page.get_by_label("口座番号の下4桁")).to_be_focused()
     page.keyboard.type("4321")
+    _enter(page)
+    # A facility without staff: the request waits for the letter with its code, which an
+    # administrator prints (tests/e2e/test_journey.py does that in the admin).
+    expect(page.get_by_role("heading", level=1)).to_have_text("担当者の登録の申請")
+    letters, _ = services.issue_link_letters(
+        link_requests=list(LinkRequest.objects.filter(facility=facility)), actor=AdminFactory())
+    page.reload()
+    # The code sent empty first, then typed.
+    _skip_to_main(page)
+    _press(page, "確認コードを送信する")
+    _errors_announced(page)
+    expect(page.get_by_label("確認コード")).to_be_focused()
+    page.keyboard.type(letters[0].formatted_code)
     _enter(page)
     expect(page.get_by_role("heading", level=1)).to_have_text(facility.name)
 

@@ -51,6 +51,24 @@ def _facility_pages(world):
     return urls, forms
 
 
+def _link_request_pages(world):
+    """Someone asking to join the facility's staff (its 担当者 page and the decision page),
+    and the user's own request to become a 施術所's first staff, its letter made: (page URLs,
+    forms)."""
+    from facilities import services
+    from tests.factories import AdminFactory, UserFactory
+
+    joining = services.request_facility_link(user=UserFactory(), code=world.facility.code,
+                                             account_last4=world.facility.account_last4)
+    first = FacilityFactory(kind="judo")
+    own = services.request_facility_link(user=world.user, code=first.code,
+                                         account_last4=first.account_last4)
+    services.issue_link_letters(link_requests=[own], actor=AdminFactory())
+    own_page = f"/facilities/link/{own.pk}/"
+    return ([f"{world.base}/staff/", f"{world.base}/staff/requests/{joining.pk}/approve/",
+             own_page], [(own_page, "確認コードを送信する")])
+
+
 PUBLIC_URLS = ["/", "/accounts/login/", "/accounts/signup/", "/accounts/password/reset/",
                "/public/", "/public/?name=存在しない施設", "/simulator/",
                "/simulator/?kind=clinic&oct_receipts=1000&oct_users=40&best_users=200"
@@ -77,6 +95,8 @@ def _walk(page, label, urls, forms, problems):
 
 def test_every_page_fits_a_phone_and_200_percent_zoom(facility_world, new_page, log_in):
     urls, forms = _facility_pages(facility_world)
+    link_urls, link_forms = _link_request_pages(facility_world)
+    urls, forms = urls + link_urls, forms + link_forms
     problems: list[str] = []
     for label, options in SCREENS.items():
         page = new_page(**options)
