@@ -17,10 +17,16 @@ COUNTS = (("receipts", "レセプト件数"), ("card_users", "マイナ保険証
           ("usage_count", "利用件数"))
 
 
+def _ascii_digits(text: str) -> bool:
+    """0-9 only: str.isdigit() also says yes to digits of other scripts that NFKC leaves as
+    they are, some of which int() cannot read (፩): one such cell stopped a whole import."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_year_month(value: str) -> date:
     text = nfkc(value).replace("/", "-")
     parts = text.split("-")
-    if len(parts) < 2 or not parts[0].isdigit() or not parts[1].isdigit():
+    if len(parts) < 2 or not _ascii_digits(parts[0]) or not _ascii_digits(parts[1]):
         raise LineError(f"year_month: 年月「{value}」は YYYY-MM の形で入力してください。")
     year, month = int(parts[0]), int(parts[1])
     if not (2000 <= year <= 2100 and 1 <= month <= 12):
@@ -32,7 +38,7 @@ def parse_count(value: str, column: str, label: str) -> int:
     text = nfkc(value).replace(",", "")
     if not text:
         raise LineError(f"{column}（{label}）が空欄です。0件のときも 0 と入力してください。")
-    if not text.isdigit():
+    if not _ascii_digits(text):
         raise LineError(f"{column}: {label}「{value}」は0以上の整数で入力してください。")
     number = int(text)
     if number > 2_147_483_647:

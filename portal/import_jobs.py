@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .errors import NotPermitted, ServiceError
-from .imports import ImportRefused, import_kind, run_import
+from .imports import ImportFailed, ImportRefused, import_kind, run_import, storable
 from .models import ImportJob, ImportJobState
 from .workflow import perform
 
@@ -132,28 +132,34 @@ def _counts(result) -> dict:
             "error_count": result.error_lines, "errors": result.errors}
 
 
+def _fail(pk: int, running: str, message: str) -> None:
+    _step(pk, running, state=ImportJobState.FAILED, failure=storable(message),
+          finished_at=timezone.now())
+
+
 def _run(pk: int, source: str, running: str, finished: str, *, dry_run: bool) -> None:
+    """One step of a job, which always ends: in `finished`, or 「取り込めませんでした」 with
+    why — whatever fails, the reading, a chunk, or keeping the result — never left running."""
     if not _step(pk, source, state=running, lines_done=0):
         return
-    job = ImportJob.objects.get(pk=pk)
     try:
+        job = ImportJob.objects.get(pk=pk)
         result = run_import(stored_path(job), import_kind(job.kind), dry_run=dry_run,
                             progress=_progress(pk))
+        values = _counts(result)
+        if dry_run:
+            values.update(dry_run=result.as_dict(), checked_at=timezone.now())
+        else:
+            values.update(finished_at=timezone.now())
+        _step(pk, running, state=finished, **values)
     except ImportRefused as refused:
-        _step(pk, running, state=ImportJobState.FAILED, failure=refused.message,
-              finished_at=timezone.now())
-        return
-    except Exception:
+        _fail(pk, running, refused.message)
+    except ImportFailed as failed:
         logger.exception("import job %s failed", pk)  # no cell values in the message
-        _step(pk, running, state=ImportJobState.FAILED, failure=UNEXPECTED,
-              finished_at=timezone.now())
-        return
-    values = _counts(result)
-    if dry_run:
-        values.update(dry_run=result.as_dict(), checked_at=timezone.now())
-    else:
-        values.update(finished_at=timezone.now())
-    _step(pk, running, state=finished, **values)
+        _fail(pk, running, failed.message)
+    except Exception:
+        logger.exception("import job %s failed", pk)
+        _fail(pk, running, UNEXPECTED)
 
 
 def check_import_job(job_id: int) -> None:

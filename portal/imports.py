@@ -4,11 +4,14 @@ monthly statistics).
 One pass over the file with bounded memory, whatever its size: the encoding is found first
 (strict UTF-8, with or without BOM, else cp932 — Excel's Shift_JIS), then `csv.DictReader`
 reads line by line; the header must hold every required column (a missing one refuses the
-whole file, never a default); each line is parsed by its kind's `parse` (a row, or a
-`LineError` in Japanese); lines are compared with the database and written a chunk at a time
-(`ImportKind.classify` / `ImportKind.write`, one query or bulk upsert per chunk). A dry run
-classifies without writing. Only the first `MAX_ERRORS` errors are kept, with their line
-numbers (the file's own line numbers: the header is line 1, as Excel shows it).
+whole file, never a default); a cell holding a control character (NUL, which PostgreSQL
+cannot store, a line break, a tab…) refuses its line before anything reads it; each line is
+parsed by its kind's `parse` (a row, or a `LineError` in Japanese); lines are compared with
+the database and written a chunk at a time (`ImportKind.classify` / `ImportKind.write`, one
+query or bulk upsert per chunk). A dry run classifies without writing. Only the first
+`MAX_ERRORS` errors are kept, with their line numbers (the file's own line numbers: the
+header is line 1, as Excel shows it). Anything else that fails stops the run as
+`ImportFailed`, which names the chunk's lines and what was kept (the chunks before it).
 
 The kinds themselves live with their models (`facilities/imports.py`,
 `eligibility/imports.py`); `KINDS` names them for the `ImportJob` that runs them.
@@ -16,12 +19,13 @@ The kinds themselves live with their models (`facilities/imports.py`,
 
 import codecs
 import csv
+import unicodedata
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils.module_loading import import_string
 
 from .csv_export import FORMULA_STARTS, csv_lines
@@ -46,6 +50,28 @@ class ImportRefused(Exception):
     """The whole file is refused (encoding, header, not a CSV): nothing is written."""
 
     def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class ImportFailed(Exception):
+    """Something unexpected (not a refusal of the file or of a line) stopped the run in the
+    chunk of lines `first`–`last`; `message` says so in Japanese, and what was kept."""
+
+    def __init__(self, *, first: int, last: int, dry_run: bool, error: Exception):
+        where = f"{first}行目" if first == last else f"{first}行目から{last}行目まで"
+        cause = ("データベースに保存できない値が含まれている可能性があります。"
+                 if isinstance(error, DatabaseError) else "")
+        if dry_run:
+            kept = "何も取り込んでいません。"
+        elif first > 2:
+            kept = (f"{first - 1}行目までは取り込み済みで、{where}とそれより後の行は取り込んでいません"
+                    "（直したファイルをもう一度取り込んでも、取り込み済みの行が二重になることはありません）。")
+        else:
+            kept = "何も取り込んでいません。"
+        message = (f"{where}を{'確認して' if dry_run else '取り込んで'}いる途中で予期しないエラーが"
+                   f"発生したため、中止しました。{cause}{kept}該当する行をご確認のうえ、続くときは"
+                   "システム管理者にお問い合わせください。")
         super().__init__(message)
         self.message = message
 
@@ -132,7 +158,7 @@ class ImportResult:
     def add_error(self, line: int, message: str) -> None:
         self.error_lines += 1
         if len(self.errors) < MAX_ERRORS:
-            self.errors.append({"line": line, "message": message})
+            self.errors.append({"line": line, "message": storable(message)})
 
     def as_dict(self) -> dict:
         return {"lines": self.lines, "new": self.new, "updated": self.updated,
@@ -161,6 +187,30 @@ def detect_encoding(path: Path) -> tuple[str, int]:
         "（Excelの「CSV（コンマ区切り）」）で保存し直して、もう一度お送りください。")
 
 
+def storable(text: str) -> str:
+    """A message as PostgreSQL can keep it (text and jsonb hold no NUL)."""
+    return text.replace("\x00", "\\x00")
+
+
+def _control_character(text: str) -> str | None:
+    """The first control character in `text`, named in Japanese (None: there is none).
+    NUL cannot be stored by PostgreSQL at all; no other control character (line breaks and
+    tabs inside a cell included) belongs in any value of a master or a statistic."""
+    for character in text:
+        if unicodedata.category(character) == "Cc":
+            return {"\x00": "NUL（0x00）", "\n": "改行", "\r": "改行（CR）",
+                    "\t": "タブ"}.get(character, f"制御文字（U+{ord(character):04X}）")
+    return None
+
+
+def _refuse_control_characters(cells: dict[str, str]) -> None:
+    for name, value in cells.items():
+        found = _control_character(value)
+        if found:
+            raise LineError(f"{name}: 使用できない文字「{found}」が含まれています。"
+                            "制御文字を取り除いてから、もう一度お送りください。")
+
+
 def _header(reader: csv.DictReader, kind: ImportKind) -> frozenset[str]:
     try:
         raw = reader.fieldnames
@@ -168,6 +218,10 @@ def _header(reader: csv.DictReader, kind: ImportKind) -> frozenset[str]:
         raise ImportRefused(f"1行目（見出し）をCSVとして読み取れませんでした（{error}）。") from error
     if not raw:
         raise ImportRefused("ファイルが空です。1行目に列名の見出しを書いてください。")
+    found = next(filter(None, (_control_character(name or "") for name in raw)), None)
+    if found:
+        raise ImportRefused(f"1行目（見出し）に使用できない文字「{found}」が含まれています。"
+                            "ファイル全体を取り込んでいません。")
     names = [nfkc(name).lower() for name in raw]
     reader.fieldnames = names
     duplicated = sorted({name for name in names if name and names.count(name) > 1})
@@ -213,6 +267,7 @@ def _chunks(reader: csv.DictReader, kind: ImportKind, present: frozenset[str],
             if values.get(None):
                 raise LineError("見出しより列の数が多い行です。値の中のコンマ（,）をご確認ください。")
             cells = {name: _cell(values.get(name)) for name in present}
+            _refuse_control_characters(cells)
             key, row = kind.parse(cells, present)
             if key in keys:
                 raise LineError(f"{keys[key]}行目と同じ対象の行です。1行にまとめてください。")
@@ -240,12 +295,23 @@ def run_import(path: Path, kind: ImportKind, *, dry_run: bool,
     with open(path, encoding=encoding, newline="") as handle:
         reader = csv.DictReader(handle)
         present = _header(reader, kind)
-        for chunk, refused in _chunks(reader, kind, present, result):
-            with transaction.atomic():
-                classified = kind.classify(chunk, present, state)
-                problems = list(classified.errors)
-                if not dry_run:
-                    problems += kind.write(classified, present, state)
+        chunks = _chunks(reader, kind, present, result)
+        while True:
+            first = reader.line_num + 1  # the chunk's first line (the header is line 1)
+            try:
+                chunk, refused = next(chunks, (None, None))
+                if chunk is None:
+                    break
+                with transaction.atomic():
+                    classified = kind.classify(chunk, present, state)
+                    problems = list(classified.errors)
+                    if not dry_run:
+                        problems += kind.write(classified, present, state)
+            except (ImportRefused, ImportFailed):
+                raise
+            except Exception as error:
+                raise ImportFailed(first=first, last=max(first, reader.line_num),
+                                   dry_run=dry_run, error=error) from error
             failed = {number for number, _ in problems}
             for number, message in sorted(refused + problems):
                 result.add_error(number, message)
