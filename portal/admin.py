@@ -2,6 +2,8 @@ from allauth.account import admin as account_admin
 from allauth.account.models import EmailAddress
 from allauth.mfa import admin as mfa_admin
 from allauth.mfa.models import Authenticator
+from celery import schedules
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -10,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django_celery_beat import admin as celery_beat_admin
-from django_celery_beat.models import PeriodicTask
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from . import invitations
 from .admin_widgets import WellFormedChoices
@@ -140,6 +142,47 @@ class PeriodicTaskAdmin(WellFormedChoices, celery_beat_admin.PeriodicTaskAdmin):
 
 admin.site.unregister(PeriodicTask)
 admin.site.register(PeriodicTask, PeriodicTaskAdmin)
+
+# Each field of a crontab schedule, with what celery's parser reads in it.
+CRONTAB_FIELDS = {
+    "minute": "分（0〜59）",
+    "hour": "時（0〜23）",
+    "day_of_month": "日（1〜31）",
+    "month_of_year": "月（1〜12）",
+    "day_of_week": "曜日（0〜6、日曜日が0。sun、mon なども可）",
+}
+
+
+class CrontabScheduleForm(forms.ModelForm):
+    """Each field is read by celery's own crontab parser, as beat and the schedule's page
+    read it: a value it cannot read (say, minute -1) is an error in Japanese next to its
+    field, instead of a 500 (ParseException) when the page showed the refused schedule's
+    description; a day no month has (2月30日) is refused too."""
+
+    def clean(self):
+        data = super().clean()
+        for name, label in CRONTAB_FIELDS.items():
+            if name in self.errors or data.get(name) is None:
+                continue
+            try:
+                schedules.crontab(**{name: data[name]})
+            except (schedules.ParseException, ValueError, TypeError):
+                self.add_error(name, f"{label}として読み取れない値です。* 、数字、範囲（1-5）、"
+                                     "間隔（*/15）、コンマ区切り（0,30）で入力してください。")
+        if not self.errors:
+            try:
+                schedules.crontab(**{name: data[name] for name in CRONTAB_FIELDS})
+            except (schedules.ParseException, ValueError, TypeError):
+                self.add_error("day_of_month", "この日と月の組み合わせは実在しません（例: 2月30日）。")
+        return data
+
+
+class CrontabScheduleAdmin(WellFormedChoices, celery_beat_admin.CrontabScheduleAdmin):
+    form = CrontabScheduleForm
+
+
+admin.site.unregister(CrontabSchedule)
+admin.site.register(CrontabSchedule, CrontabScheduleAdmin)
 
 
 # Other packages' admins, with choice fields that refuse malformed keys with an error.
