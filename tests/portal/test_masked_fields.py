@@ -12,9 +12,11 @@ time through `?account_number__startswith=`, watching the result count. Here:
   export, an admin that forgets to mask, and the access log.
 """
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -33,7 +35,13 @@ from portal.admin_masking import (
     masked_model_fields,
     shows_whole,
 )
-from tests.factories import FacilityFactory, accepted_facility, login_admin, make_admin
+from tests.factories import (
+    FacilityFactory,
+    accepted_facility,
+    login_admin,
+    make_admin,
+    make_staff,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +60,8 @@ SEEN_WHOLE_BY: dict[tuple[str, str], set[str]] = {
     ("facilities.facility", "account_last4"): {S, SU},  # and looked up by nobody
     ("facilities.deviceaccount", "password_hash"): set(),
     ("facilities.deviceaccount", "activation_code_hash"): set(),
+    ("facilities.linkrequest", "code_hash"): set(),
+    ("portal.twofactorinvitation", "token_hash"): set(),
     ("cardreader.devicetoken", "digest"): set(),
     ("cardreader.challenge", "digest"): set(),
     ("mfa.authenticator", "data"): set(),
@@ -182,12 +192,19 @@ def masked_world() -> list[Secret]:
     challenge = Challenge.objects.create(device_account=device, digest="c" * 40 + "chall",
                                          created_at=now, expires_at=now)
     authenticator = Authenticator.objects.filter(user=_admin).first()
+    link_request = apps.get_model("facilities", "LinkRequest").objects.create(
+        facility=facility, user=make_staff(FacilityFactory()), route="letter",
+        expires_at=now + timedelta(days=30), code_hash=make_password("K7Q2M9X4"))
+    invitation = apps.get_model("portal", "TwoFactorInvitation").objects.create(
+        user=make_admin(), token_hash=hashlib.sha256(b"an invitation's token").hexdigest(),
+        expires_at=now + timedelta(days=3))
     objects = {
         "payouts.bankaccount": bank_account, "payouts.paymentline": line,
         "payouts.consignor": consignor, "facilities.facility": facility,
         "facilities.deviceaccount": device, "cardreader.devicetoken": token,
         "cardreader.challenge": challenge, "mfa.authenticator": authenticator,
-        "portal.user": User.objects.get(pk=staff.pk),
+        "portal.user": User.objects.get(pk=staff.pk), "facilities.linkrequest": link_request,
+        "portal.twofactorinvitation": invitation,
     }
     histories = {("facilities.facility", "account_last4"): ["1234"],
                  ("payouts.consignor", "account_number"): ["7654321"]}
@@ -684,6 +701,8 @@ def test_a_refused_lookup_logs_no_value_and_the_access_log_drops_admin_query_val
         def emit(self, record):
             lines.append(record.getMessage())
 
+    from gunicorn.glogging import SafeAtoms
+
     keep = Keep()
     server, gunicorn = logging.getLogger("django.server"), logging.getLogger("gunicorn.access")
     assert any(isinstance(f, AdminQueryStringFilter) for f in server.filters)
@@ -696,10 +715,11 @@ def test_a_refused_lookup_logs_no_value_and_the_access_log_drops_admin_query_val
                     "__startswith=3456561 HTTP/1.1", "400", "143")
         server.info('"%s" %s %s', "GET /public/?q=kasumi HTTP/1.1", "200", "10")
         # As gunicorn writes one (its atoms: the request line, the query, the referer).
-        gunicorn.info('%(r)s %(q)s "%(f)s"', {
+        gunicorn.info('%(r)s %(q)s "%(f)s" %({raw_uri}e)s', SafeAtoms({
             "r": "GET /admin/facilities/facility/?account_last4=0864 HTTP/1.1",
             "q": "account_last4=0864", "U": "/admin/facilities/facility/",
-            "f": "https://portal.example/admin/payouts/paymentline/?account_number=5678123"})
+            "f": "https://portal.example/admin/payouts/paymentline/?account_number=5678123",
+            "{raw_uri}e": "/admin/facilities/facility/?account_last4=0864"}))
     finally:
         server.removeHandler(keep)
         gunicorn.removeHandler(keep)
