@@ -35,3 +35,33 @@ class RejectNulBytes:
         if _has_nul(request):
             return HttpResponseBadRequest(NUL_MESSAGE, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
+
+
+class PrivateResponsesNotStored:
+    """Every answer to a signed-in user — マイページ, the facility pages, payments, bank
+    accounts, receipts, decision notices, letters, exports, the admin — is `private,
+    no-store`: no shared cache keeps it and the browser writes none of it to disk (nor
+    shows it again from its history after a log-out). Public pages (the public list, the
+    simulator, static files) keep the caching they had. Placed after the authentication
+    middleware (it reads request.user) and before every middleware that may answer for a
+    signed-in user (two-factor redirects), so it sees their answers too."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            mark_private(response)
+        return response
+
+
+PRIVATE = "private, no-store"
+
+
+def mark_private(response: HttpResponse) -> HttpResponse:
+    """`Cache-Control: private, no-store` on `response`, in place of whatever it said
+    before (a max-age or `public` would let a cache keep it)."""
+    response["Cache-Control"] = PRIVATE
+    return response
