@@ -41,12 +41,14 @@ def prepare(database_url: str, clients: int, cards: int) -> list[dict]:
     from facilities import services as facility_services
     from facilities.models import DeviceAccount
     from tests.cardreader.pki import authority, card_certificate
+    from tests.cardreader.test_api import load_crl
     from tests.factories import accepted_facility
 
     facility, staff, _ = accepted_facility(kind="clinic", devices=clients)
     issuer = TrustedIssuer(name="ベンチマーク用CA", certificate_pem=authority().pem)
     issuer.full_clean()
     issuer.save()
+    load_crl(issuer)  # a CA with no current CRL confirms no card (fail closed)
     plan = []
     far = date.today() + timedelta(days=900)
     for index, account in enumerate(DeviceAccount.objects.filter(facility=facility)

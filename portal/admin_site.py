@@ -10,7 +10,8 @@ from .admin_masking import guarded_admin_class, redact_access_logs
 SECTIONS: list[tuple[str, list[str]]] = [
     ("審査", ["facilities.usageapplication", "subsidies.claim", "subsidies.document"]),
     ("施設", ["facilities.facility", "facilities.membership", "facilities.deviceaccount",
-             "facilities.golive", "facilities.activity", "facilities.linkattempt"]),
+             "facilities.golive", "facilities.activity", "facilities.linkrequest",
+             "facilities.linkattempt"]),
     ("義務化・やむを得ない事由", ["obligation.exemptiondeclaration", "obligation.compliancestatus",
                         "obligation.followupstep", "obligation.letterbatch",
                         "obligation.annexpairing", "obligation.surveyanswer",
@@ -23,7 +24,7 @@ SECTIONS: list[tuple[str, list[str]]] = [
                        "eligibility.monthlystatistic", "subsidies.freereadergrant",
                        "portal.importjob", "facilities.publiclistbuild"]),
     ("窓口での資格確認", ["cardreader.confirmation", "cardreader.insuredperson",
-                   "cardreader.trustedissuer"]),
+                   "cardreader.trustedissuer", "cardreader.revocationlist"]),
     ("アカウント", ["portal.user", "auth.group", "account.emailaddress", "mfa.authenticator"]),
     ("定期実行", ["django_celery_beat.periodictask", "django_celery_beat.crontabschedule",
               "django_celery_beat.intervalschedule", "django_celery_beat.clockedschedule",
