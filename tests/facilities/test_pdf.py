@@ -29,7 +29,7 @@ def test_settings_pdf_holds_the_account_id_and_working_secrets(client):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert "attachment" in response["Content-Disposition"]
-    assert response["Cache-Control"] == "no-store"
+    assert response["Cache-Control"] == "private, no-store"  # as every signed-in answer
     text = _pdf_text(response.content)
     assert account.login_id in text
     assert "マイナ資格確認アプリ ユーザ設定情報" in text
