@@ -135,14 +135,15 @@ def accept_invitation(*, request: HttpRequest, invitation: TwoFactorInvitation) 
     """The link's page has checked the password: the address is verified (the link reached
     it) and this session may set up the authenticator."""
     user = invitation.user
-    address = EmailAddress.objects.filter(user=user, email__iexact=user.email).first()
-    if address is None:
-        EmailAddress.objects.create(
-            user=user, email=user.email, verified=True,
-            primary=not EmailAddress.objects.filter(user=user, primary=True).exists())
-    elif not address.verified:
-        address.verified = True
-        address.save(update_fields=["verified"])
+    address = (EmailAddress.objects.filter(user=user, email__iexact=user.email).first()
+               or EmailAddress(user=user, email=user.email))
+    address.verified = True
+    # The log-in address is the primary one unless the account chose another.
+    others = EmailAddress.objects.filter(user=user, primary=True)
+    if address.pk is not None:
+        others = others.exclude(pk=address.pk)
+    address.primary = address.primary or not others.exists()
+    address.save()
     request.session[SESSION_KEY] = invitation.pk
 
 

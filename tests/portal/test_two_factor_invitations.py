@@ -172,6 +172,31 @@ def test_the_link_and_the_password_set_up_two_factor_once(client, django_capture
 
 
 @pytest.mark.django_db
+def test_a_superuser_made_by_createsuperuser_enrols_through_the_command(
+        django_capture_on_commit_callbacks):
+    """The ops path: `createsuperuser` (no e-mail address record at all), `invite_staff`,
+    the link: the address is recorded as verified and the set-up opens."""
+    from django.contrib.auth import get_user_model
+
+    superuser = get_user_model().objects.create_superuser("ops@example.jp", PASSWORD)
+    assert not EmailAddress.objects.filter(user=superuser).exists()
+    client = Client()
+    # Its password alone: allauth asks for the address to be confirmed, nothing more.
+    client.post(reverse("account_login"), {"login": superuser.email, "password": PASSWORD})
+    assert client.get("/admin/").status_code == 302
+    assert not Authenticator.objects.filter(user=superuser).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("invite_staff", "ops@example.jp", stdout=StringIO())
+    token = LINK.search(mail.outbox[-1].body).group(1)
+    client = Client()
+    assert _follow_link(client, token).status_code == 302
+    address = EmailAddress.objects.get(user=superuser)
+    assert (address.email, address.verified, address.primary) == ("ops@example.jp", True, True)
+    _enrol(client, django_capture_on_commit_callbacks)
+    assert Authenticator.objects.filter(user=superuser, type="totp").exists()
+
+
+@pytest.mark.django_db
 def test_the_link_with_a_wrong_password_opens_nothing(client, django_capture_on_commit_callbacks):
     staff = _staff_without_two_factor()
     token = _invite(staff, django_capture_on_commit_callbacks)
