@@ -25,7 +25,9 @@ _FALSE = {"0", "false", "no", "n", "いいえ", ""}
 _FIELDS = ("kind", "name", "prefecture", "address", "founder_name", "phone", "account_last4",
            "paper_claims")
 _OPTIONAL_TEXT = {"address": 300, "founder_name": 100, "phone": 20}
-_KINDS = {kind: kind for kind in FacilityKind.values}  # one string per kind, kept per line
+# What a line without a main facility leaves, one tuple per kind shared by all such lines (a
+# first import of the whole master remembers every line).
+_WITHOUT_MAIN = {kind: (kind, "") for kind in FacilityKind.values}
 
 
 def _text(value: str) -> str:
@@ -105,7 +107,8 @@ class _Facts:
             kind = stored.kind if stored else None  # None: a new facility
         if before == after and kind == row["kind"]:
             return
-        self.annexes.facts[code] = (_KINDS[row["kind"]], after)
+        kind = _WITHOUT_MAIN[row["kind"]][0]
+        self.annexes.facts[code] = (kind, after) if after else _WITHOUT_MAIN[kind]
         if before != after:
             self.annexes.subordinates.get(before, set()).discard(code)
             if after:
@@ -274,27 +277,28 @@ class FacilityMasterImport(ImportKind):
         if objects:
             bulk_update_with_history(objects, Facility, [*_FIELDS, "updated_at"],
                                      batch_size=1000, default_date=now)
+        # Kind and 併設 are facts of the results: the facilities written (and their former
+        # and new main facilities) are determined again once the whole file is in.
+        touched = {f.pk for f in [*created, *objects]} | {f.main_facility_id for f in objects}
+        mains = dict(Facility.objects.filter(code__in={
+            line.row["main_facility_code"] for line in annexing
+            if line.row["main_facility_code"]}).values_list("code", "pk"))
         problems = []
         for line in annexing:
-            problem = self._write_annexing(line, current.get(line.key), now)
+            problem = self._write_annexing(line, current.get(line.key), mains, now, touched)
             if problem:
                 problems.append((line.number, problem))
-        # Kind is a fact of the results: the facilities written in bulk and their main
-        # facilities are determined again once the whole file is in (set_main_facility
-        # marks its own).
-        touched = {f.pk for f in [*created, *objects]} | {f.main_facility_id for f in objects}
         touched.discard(None)
         if touched:
             facts_changed(touched, enqueue=False)
-        if touched or annexing:
             state["touched"] = True
         return problems
 
     @staticmethod
-    def _write_annexing(line: Line, facility: Facility | None, now) -> str | None:
-        code = line.row.get("main_facility_code")
-        main = Facility.objects.filter(code=code).first() if code else None
-        if code and main is None:  # deleted meanwhile
+    def _write_annexing(line: Line, facility: Facility | None, mains: dict[str, int], now,
+                        touched: set) -> str | None:
+        code = line.row["main_facility_code"]
+        if code and code not in mains:  # deleted meanwhile
             return f"main_facility_code: 主たる施術所「{code}」が施設マスタにありません。"
         if facility is None:
             facility = Facility(code=line.key)
@@ -303,8 +307,9 @@ class FacilityMasterImport(ImportKind):
                 setattr(facility, name, line.row[name])
         facility.updated_at = now
         try:
-            set_main_facility(facility=facility, main=main, enqueue=False,
-                              fields=tuple(name for name in _FIELDS if name in line.row))
+            set_main_facility(facility=facility, main=Facility(pk=mains[code]) if code else None,
+                              fields=tuple(name for name in _FIELDS if name in line.row),
+                              changed=touched)
         except ServiceError as error:
             return f"main_facility_code: {error.message}"
         return None

@@ -885,12 +885,13 @@ def check_main_facility(*, facility: Facility, main: Facility | None) -> None:
 
 
 def set_main_facility(*, facility: Facility, main: Facility | None,
-                      fields: tuple[str, ...] = (), enqueue: bool = True) -> Facility:
+                      fields: tuple[str, ...] = (), changed: set[int] | None = None) -> Facility:
     """The one writer of `facility.main_facility` (None ends a 併設). Both rows are locked
     (in id order, as the pairing locks them) and the rules checked on them as they are now;
     `fields` names other attributes set on the instance, saved with it in one history row.
     A new facility (no pk yet) is created with its main. Its results and its former and new
-    main's follow after commit (`enqueue=False`: once the caller calls facts_settled)."""
+    main's follow after commit; a caller writing many (the import) passes `changed`, a set
+    the ids are added to, and marks them all at once."""
     with transaction.atomic():
         ids = sorted({pk for pk in (facility.pk, main.pk if main else None) if pk})
         locked = {row.pk: row for row in
@@ -909,6 +910,9 @@ def set_main_facility(*, facility: Facility, main: Facility | None,
             facility.save()
         else:
             facility.save(update_fields=[*fields, "main_facility", "updated_at"])
-        facts_changed({pk for pk in (facility.pk, former, main.pk if main else None) if pk},
-                      enqueue=enqueue)
+        touched = {pk for pk in (facility.pk, former, main.pk if main else None) if pk}
+        if changed is None:
+            facts_changed(touched)
+        else:
+            changed |= touched
     return facility
