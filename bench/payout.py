@@ -7,8 +7,9 @@ eligible 一時金 result. Then, each step in its own process (wall time and pea
 that step's own), it calls the payout services as the schedule, the admin and
 `manage.py payout` do:
   create  — services.create_run (the schedule's run, actor None)
-  release — services.release_run by a payout officer (the e-mail tasks it queues go to an
-            in-memory broker: in production workers send them after the officer's request)
+  release — services.release_run by a payout officer, once another has checked the
+            schedule's run (not timed; the e-mail tasks it queues go to an in-memory broker:
+            in production workers send them after the officer's request)
   file    — services.transfer_file (the 全銀 bytes, first writing)
 next to the floor: a plain `COPY (SELECT … FROM payouts_paymentline WHERE run_id = …
 ORDER BY id) TO STDOUT` of the same lines (best of three), and each step's ratio to it; and,
@@ -110,6 +111,7 @@ def child_prepare(database_url: str, size: int) -> None:
             branch_code="001", branch_name="ﾄｳｷﾖｳｴｲｷﾞﾖｳﾌﾞ", account_type="1",
             account_number="7654321"))
         get_user_model().objects.create_superuser("releaser@example.jp", None)
+        get_user_model().objects.create_superuser("checker@example.jp", None)
     print(json.dumps({"seconds": time.perf_counter() - started, "facilities": size}))
 
 
@@ -151,14 +153,18 @@ def child_step(database_url: str, step: str, profile: bool) -> None:
     elif step == "release":
         run = PayoutRun.objects.get()
         releaser = get_user_model().objects.get(email="releaser@example.jp")
+        if run.state == PayoutRun.State.TO_CHECK:  # the schedule's run: checked by another
+            run = services.check_run(
+                run=run, actor=get_user_model().objects.get(email="checker@example.jp"))
 
         def work():
             return services.release_run(run=run, actor=releaser)
     else:
         run = PayoutRun.objects.get()
+        officer = get_user_model().objects.get(email="releaser@example.jp")
 
         def work():
-            return services.transfer_file(run=run)
+            return services.transfer_file(run=run, actor=officer)
     started = time.perf_counter()
     result = _profiled(work, profile)
     elapsed = time.perf_counter() - started

@@ -188,23 +188,24 @@ class ResultsForm(forms.Form):
 
 class PayoutRunAdmin(WorkflowAdmin, EvidenceAdmin, SimpleHistoryAdmin):
     """支払バッチ. Never added or changed through the standard forms: created on the
-    「支払バッチを作成」 page (or by the schedule, or `manage.py payout create`), released or
-    cancelled by its moves (a confirmation page first; the creator may not release), written
-    and settled from its own page."""
+    「支払バッチを作成」 page (or by the schedule, or `manage.py payout create`), checked (a
+    scheduled run), released or cancelled by its moves (a confirmation page first; whoever
+    created or checked it may not release), written and settled from its own page."""
 
     list_display = ["number", "program", "transfer_date", "state", "line_count", "total_yen",
-                    "created_by", "released_by", "created_at"]
+                    "created_by", "checked_by", "released_by", "created_at"]
     list_display_links = ["number", "program"]
     list_filter = ["state", "program"]
-    list_select_related = ["program", "created_by", "released_by"]
+    list_select_related = ["program", "created_by", "checked_by", "released_by"]
     date_hierarchy = "transfer_date"
     fields = ["number", "program", "transfer_date", "state", "line_count", "total_yen",
-              "created_by", "created_at", "released_by", "released_at", "file_sha256",
-              "file_written_at", "settled_at", "lines_link"]
+              "created_by", "created_at", "checked_by", "checked_at", "released_by",
+              "released_at", "file_sha256", "file_written_at", "settled_at", "lines_link"]
     readonly_fields = fields
     change_form_template = "admin/payouts/payoutrun/change_form.html"
     change_list_template = "admin/payouts/payoutrun/change_list.html"
     move_services = {
+        "verify": lambda request, obj, reason: services.check_run(run=obj, actor=request.user),
         "release": lambda request, obj, reason: services.release_run(run=obj,
                                                                      actor=request.user),
         "cancel": lambda request, obj, reason: services.cancel_run(run=obj, actor=request.user),
@@ -297,10 +298,14 @@ class PayoutRunAdmin(WorkflowAdmin, EvidenceAdmin, SimpleHistoryAdmin):
 
     def _refusals(self, request, run: PayoutRun) -> list[str]:
         """Why a payout officer may not make a move the run's state allows (the four-eyes
-        rule: the creator does not release), shown instead of the missing button."""
+        rule: whoever created or checked it does not release), shown instead of the missing
+        button; and, on a scheduled run waiting for its check, who does what."""
         if not request.user.has_perm(RELEASE_PERMISSION):
             return []
         found = []
+        if run.state == PayoutRun.State.TO_CHECK:
+            found.append("スケジュールで作成された支払バッチです。支払担当者の1人が件数・金額を"
+                         "確かめて「確認する」を行い、確認した方とは別の支払担当者が承認します。")
         for name in self.move_services:
             problem = refusal(run, name, request.user)
             if problem is not None and not isinstance(problem, IllegalTransition):
@@ -373,15 +378,16 @@ class PayoutRunAdmin(WorkflowAdmin, EvidenceAdmin, SimpleHistoryAdmin):
                 and request.user.has_perm(RESULTS_PERMISSION)):
             raise PermissionDenied
         run = get_object_or_404(self.get_queryset(request), pk=pk)
+        refused = services.results_refusal(run)
         if run.state not in (PayoutRun.State.RELEASED, PayoutRun.State.SETTLED):
-            self.message_user(request, f"支払バッチ{run.pk}は「{run.get_state_display()}」のため、"
-                              "振込結果は取り込めません（承認後に取り込めます）。",
-                              messages.WARNING)
+            self.message_user(request, refused, messages.WARNING)
             return redirect(self._change_url(run))
+        # Before the file is written or the transfer date the page says why above its form;
+        # a file sent then is refused by the services, next to the field.
         posted = request.method == "POST"
         form = ResultsForm(request.POST if posted else None, request.FILES if posted else None)
         errors: list[str] = []
-        if request.method == "POST" and form.is_valid():
+        if posted and form.is_valid():
             try:
                 summary = services.import_results(run=run, data=form.cleaned_data["file"].read(),
                                                   actor=request.user)
@@ -399,7 +405,7 @@ class PayoutRunAdmin(WorkflowAdmin, EvidenceAdmin, SimpleHistoryAdmin):
                 self.message_user(request, text, messages.SUCCESS)
                 return redirect(self._change_url(run))
         return TemplateResponse(request, "admin/payouts/payoutrun/results.html", self._context(
-            request, f"{run}: 振込結果を取り込む", form=form, original=run,
+            request, f"{run}: 振込結果を取り込む", form=form, original=run, refused=refused,
             errors=errors[:SHOWN_ERRORS], more_errors=max(0, len(errors) - SHOWN_ERRORS),
             change_url=self._change_url(run)))
 

@@ -140,10 +140,16 @@ RESULTS_PERMISSION = "payouts.import_bank_results"
 class PayoutRun(WorkflowModel, models.Model):
     """One transfer of one program's payables on one day. Built (lines frozen from the
     payables), checked, released by a second payout officer, written as a 全銀 file, and
-    settled by the bank's results."""
+    settled by the bank's results.
+
+    Four-eyes (DOMAIN §5.4): a run an officer created is checked by its creator (it goes
+    straight to 承認待ち); a run the schedule built (no creator) waits 確認待ち until one
+    payout officer checks it. Whoever created, finished building or checked a run never
+    releases it."""
 
     class State(models.TextChoices):
         BUILDING = "building", "作成中"
+        TO_CHECK = "to_check", "確認待ち"
         CREATED = "created", "承認待ち"
         EMPTY = "empty", "支払対象なし"
         RELEASED = "released", "承認済み（振込予定）"
@@ -161,6 +167,13 @@ class PayoutRun(WorkflowModel, models.Model):
         on_delete=models.SET_NULL, related_name="+",
     )
     created_at = models.DateTimeField("作成日時", auto_now_add=True)
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="確認者", null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+        help_text="スケジュールで作成された支払バッチを確認した支払担当者（支払担当者が作成した"
+        "支払バッチは、作成者が確認者を兼ねます）。",
+    )
+    checked_at = models.DateTimeField("確認日時", null=True, blank=True)
     released_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="承認者", null=True, blank=True,
         on_delete=models.SET_NULL, related_name="+",
@@ -176,7 +189,7 @@ class PayoutRun(WorkflowModel, models.Model):
         verbose_name_plural = "支払バッチ"
         ordering = ["-created_at"]
         permissions = [
-            ("release_payoutrun", "支払バッチを承認する（作成者以外）"),
+            ("release_payoutrun", "支払バッチを確認・承認・取り消す（承認は作成者・確認者以外）"),
             ("write_transfer_file", "振込データ（全銀）を出力する"),
             ("import_bank_results", "振込結果を取り込む"),
         ]
@@ -189,14 +202,26 @@ class PayoutRun(WorkflowModel, models.Model):
     def __str__(self) -> str:
         return f"支払バッチ{self.pk} {self.program.name} {self.transfer_date:%Y-%m-%d}"
 
+    # The moves whose actors may not release the run (the workflow's rule looks at the latest
+    # of them only; move_refusal at every one).
+    BEFORE_RELEASE = ("finish", "finish_to_check", "verify")
+
     def move_refusal(self, name: str, user):
-        """Four-eyes beyond the workflow's own rule: the run's creator never releases it,
-        even when another officer's request happened to finish building it."""
+        """Four-eyes beyond the workflow's own rule: whoever created the run, finished
+        building it (another officer's request may have finished it) or checked it never
+        releases it."""
+        from django_fsm_log.models import StateLog
+
         from portal.errors import NotPermitted
 
-        if name == "release" and user is not None and user.pk == self.created_by_id:
+        if name != "release" or user is None:
+            return None
+        earlier = user.pk in (self.created_by_id, self.checked_by_id) or StateLog.objects.for_(
+            self).filter(transition__in=self.BEFORE_RELEASE, by_id=user.pk).exists()
+        if earlier:
             return NotPermitted("「承認する（振込を確定する）」は、前の段階を担当した方とは"
-                                "別の方が行ってください（二者確認）。")
+                                "別の方が行ってください（二者確認）。支払バッチを作成・確認した"
+                                "方は承認できません。")
         return None
 
     # ---- moves (made only through portal.workflow.perform)
@@ -206,19 +231,35 @@ class PayoutRun(WorkflowModel, models.Model):
     def finish(self, *, actor, line_count: int, total_amount: int):
         self.line_count, self.total_amount = line_count, total_amount
 
+    @move(source=State.BUILDING, target=State.TO_CHECK, permission=CREATE_PERMISSION,
+          label="作成を終える（確認待ち）", system=True, visible_to_facility=False)
+    def finish_to_check(self, *, actor, line_count: int, total_amount: int):
+        """The schedule's run (no creator): a payout officer checks it before release."""
+        self.line_count, self.total_amount = line_count, total_amount
+
+    @move(source=State.TO_CHECK, target=State.CREATED, permission=RELEASE_PERMISSION,
+          label="確認する", visible_to_facility=False)
+    def verify(self, *, actor):
+        """確認 (not `check`: Django's models have a check() of their own)."""
+        from django.utils import timezone
+
+        self.checked_by, self.checked_at = actor, timezone.now()
+
     @move(source=State.BUILDING, target=State.EMPTY, permission=CREATE_PERMISSION,
           label="支払対象なしで終える", system=True, visible_to_facility=False)
     def finish_empty(self, *, actor):
         pass
 
     @move(source=State.CREATED, target=State.RELEASED, permission=RELEASE_PERMISSION,
-          label="承認する（振込を確定する）", four_eyes=("finish",), visible_to_facility=False)
+          label="承認する（振込を確定する）", four_eyes=BEFORE_RELEASE,
+          visible_to_facility=False)
     def release(self, *, actor):
         from django.utils import timezone
 
         self.released_by, self.released_at = actor, timezone.now()
 
-    @move(source=State.CREATED, target=State.CANCELLED, permission=RELEASE_PERMISSION,
+    @move(source=[State.TO_CHECK, State.CREATED], target=State.CANCELLED,
+          permission=RELEASE_PERMISSION,
           label="取り消す（支払対象に戻す）", visible_to_facility=False)
     def cancel(self, *, actor):
         pass

@@ -15,7 +15,7 @@ from eligibility.models import Program
 from facilities.activity import record_activity
 from facilities.models import Facility
 from facilities.selectors import facility_emails
-from portal.errors import NotPermitted, ServiceError
+from portal.errors import IllegalTransition, NotPermitted, ServiceError
 from portal.notifications import notify
 from portal.wareki import to_wareki
 from portal.workflow import perform
@@ -92,7 +92,14 @@ def _check_date(transfer_date: date) -> None:
 
 
 def _require(actor, permission: str, what: str) -> None:
+    """actor=None: the schedule (building a run only)."""
     if actor is not None and not actor.has_perm(permission):
+        raise NotPermitted(f"「{what}」を行う権限がありません。")
+
+
+def _require_person(actor, permission: str, what: str) -> None:
+    """Writing the file and importing the results are a person's, never the schedule's."""
+    if actor is None or not actor.has_perm(permission):
         raise NotPermitted(f"「{what}」を行う権限がありません。")
 
 
@@ -208,23 +215,28 @@ def _finish(run: PayoutRun, actor, *, last_attempt: bool = True) -> PayoutRun | 
         if not totals["count"]:
             return perform(locked, "finish_empty", actor=actor,
                            summary="支払の対象がありませんでした。")
-        finished = perform(locked, "finish", actor=actor, line_count=totals["count"],
+        # A run an officer created is checked by its creator; the schedule's run (nobody
+        # created it) waits for one officer's check before another releases it.
+        move = "finish" if locked.created_by_id else "finish_to_check"
+        finished = perform(locked, move, actor=actor, line_count=totals["count"],
                            total_amount=totals["total"],
                            summary=f"{totals['count']:,}件 {totals['total']:,}円で作成しました。")
-        _tell_officers(finished)
+        _tell_officers(finished, name="payout_run_created")
         return finished
 
 
-def _tell_officers(run: PayoutRun) -> None:
-    """The payout officers who may release the run (all but its creator) are told it waits."""
+def _tell_officers(run: PayoutRun, *, name: str) -> None:
+    """The payout officers who may make the run's next move (checking a scheduled run: any;
+    releasing: all but whoever created or checked it) are told it waits."""
     from django.contrib.auth import get_user_model
 
     from portal.roles import PAYOUT_OFFICER
 
     officers = (get_user_model().objects.filter(is_active=True, is_staff=True)
-                .filter(groups__name=PAYOUT_OFFICER).exclude(pk=run.created_by_id)
+                .filter(groups__name=PAYOUT_OFFICER)
+                .exclude(pk__in=[pk for pk in (run.created_by_id, run.checked_by_id) if pk])
                 .values_list("email", flat=True).distinct())
-    notify(to=list(officers), name="payout_run_created", context={"run": run})
+    notify(to=list(officers), name=name, context={"run": run})
 
 
 def create_run(*, program: Program, transfer_date: date, actor=None) -> PayoutRun:
@@ -312,8 +324,33 @@ def _notify_after_commit(line_ids: list[int], event: str) -> None:
         transaction.on_commit(lambda chunk=chunk: notify_lines.delay(chunk, event))
 
 
+def check_run(*, run: PayoutRun, actor) -> PayoutRun:
+    """A payout officer checks a run the schedule built (its count and total, by prefecture):
+    another officer may then release it (DOMAIN §5.4: the checker never releases)."""
+    _check_date(run.transfer_date)
+
+    def effect(locked: PayoutRun) -> str:
+        return (f"確認しました: {locked.line_count:,}件 {locked.total_amount:,}円、"
+                f"振込指定日 {to_wareki(locked.transfer_date)}")
+
+    checked = perform(run, "verify", actor=actor, effect=effect)
+    _tell_officers(checked, name="payout_run_checked")
+    return checked
+
+
+def unchecked(run: PayoutRun) -> str | None:
+    """Why the run cannot be released yet: it waits for its check (None: it does not). Said
+    before the workflow's own refusal (「確認待ち」のため…できません), with what to do."""
+    if PayoutRun.objects.filter(pk=run.pk, state=PayoutRun.State.TO_CHECK).exists():
+        return (f"支払バッチ{run.pk}はスケジュールで作成されたため、承認の前に支払担当者の確認"
+                "（「確認する」）が必要です。確認した方とは別の支払担当者が承認してください。")
+    return None
+
+
 def release_run(*, run: PayoutRun, actor) -> PayoutRun:
     """A second payout officer releases a checked run: its lines become 振込予定."""
+    if (problem := unchecked(run)) is not None:
+        raise IllegalTransition(problem)
     _check_date(run.transfer_date)
 
     def effect(locked: PayoutRun) -> str:
@@ -382,10 +419,11 @@ def notify_lines(line_ids: list[int], event: str) -> int:
 # ---------------------------------------------------------------------------- the file
 
 
-def transfer_file(*, run: PayoutRun, actor=None) -> bytes:
-    """The run's 全銀協 総合振込 file. The same run gives the same bytes every time; the first
-    writing is recorded on the run (its SHA-256), and a later one that differs is refused."""
-    _require(actor, FILE_PERMISSION, "振込データの出力")
+def transfer_file(*, run: PayoutRun, actor) -> bytes:
+    """The run's 全銀協 総合振込 file, written by a payout officer. The same run gives the
+    same bytes every time; the first writing is recorded on the run (its SHA-256), and a
+    later one that differs is refused."""
+    _require_person(actor, FILE_PERMISSION, "振込データの出力")
     run.refresh_from_db()
     if run.state not in (PayoutRun.State.RELEASED, PayoutRun.State.SETTLED):
         raise ServiceError(f"支払バッチ{run.pk}は「{run.get_state_display()}」のため、"
@@ -505,19 +543,36 @@ def parse_results(data: bytes) -> dict[int, str]:
     return results
 
 
+def results_refusal(run: PayoutRun) -> str | None:
+    """Why the bank's results of the run cannot be imported now (None: they can). Results
+    exist only for a file the bank was given, and no sooner than its transfer date: a
+    facility never reads 振込済 before the money can have arrived (DOMAIN §5.4)."""
+    if run.state not in (PayoutRun.State.RELEASED, PayoutRun.State.SETTLED):
+        return (f"支払バッチ{run.pk}は「{run.get_state_display()}」のため、振込結果は取り込めません"
+                "（承認後に取り込めます）。")
+    if not run.file_sha256:
+        return ("振込データがまだ作成されていません。振込データを出力して金融機関に送り、振込指定日"
+                "以降に結果を取り込んでください。")
+    if timezone.localdate() < run.transfer_date:
+        return f"振込指定日（{to_wareki(run.transfer_date)}）より前には結果を取り込めません。"
+    return None
+
+
 def import_results(*, run: PayoutRun, data: bytes, actor) -> ResultsSummary:
     """Record the bank's result of each line. All or nothing: any error changes nothing.
     Importing the same results again changes nothing; a result different from one already
     recorded is refused. Paid lines pay their sources; failed ones tell the facility what to
-    fix. When every line has its result the run is settled."""
-    _require(actor, RESULTS_PERMISSION, "振込結果の取込")
+    fix. When every line has its result the run is settled. Only once the run's file was
+    written and its transfer date has come (results_refusal)."""
+    _require_person(actor, RESULTS_PERMISSION, "振込結果の取込")
+    if (problem := results_refusal(PayoutRun.objects.get(pk=run.pk))) is not None:
+        raise ServiceError(problem, "file")  # before reading the file; again under the lock
     results = parse_results(data)
     summary = ResultsSummary()
     with transaction.atomic():
         locked = PayoutRun.objects.select_for_update().get(pk=run.pk)
-        if locked.state not in (PayoutRun.State.RELEASED, PayoutRun.State.SETTLED):
-            raise ServiceError(f"支払バッチ{locked.pk}は「{locked.get_state_display()}」のため、"
-                               "振込結果は取り込めません。")
+        if (problem := results_refusal(locked)) is not None:
+            raise ServiceError(problem, "file")
         current: dict[int, str] = {}
         reasons: dict[int, str] = {}
         for chunk in _chunks(sorted(results)):

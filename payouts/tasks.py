@@ -4,7 +4,6 @@ leaves its message to be delivered again, and doing it again finishes the work o
 from datetime import date, timedelta
 
 from celery import shared_task
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from eligibility.models import Program
@@ -17,11 +16,13 @@ from .calendar import next_business_day
 # worker) must not have its message acknowledged: building is idempotent, so it is delivered
 # again and the run finished, as when the whole worker dies.
 @shared_task(acks_late=True, reject_on_worker_lost=True)
-def create_run(program_code: str, transfer_date: str, by_user_id: int | None = None) -> dict:
-    """Build one program's run (from the admin, the command line or the schedule)."""
-    actor = get_user_model().objects.filter(pk=by_user_id).first() if by_user_id else None
+def create_run(program_code: str, transfer_date: str) -> dict:
+    """Build one program's run, as the schedule does: a task cannot tell who sent it (a
+    periodic task is set up in the admin by a system administrator), so its run has no
+    creator and waits for one payout officer's check before another releases it. An
+    officer creates a run in their own name from the admin or `manage.py payout create`."""
     run = services.create_run(program=Program.objects.get(code=program_code),
-                              transfer_date=date.fromisoformat(transfer_date), actor=actor)
+                              transfer_date=date.fromisoformat(transfer_date), actor=None)
     return {"run": run.pk, "state": run.state, "lines": run.line_count,
             "total": run.total_amount}
 

@@ -24,7 +24,7 @@ from tests.factories import (
     accepted_facility,
     make_staff,
 )
-from tests.payouts.helpers import eligible, lump_sum, officers, transfer_day
+from tests.payouts.helpers import eligible, import_on_the_day, lump_sum, officers, transfer_day
 
 pytestmark = [
     pytest.mark.e2e,
@@ -154,7 +154,7 @@ def _paid(facility):
     run = payout_services.create_run(program=lump_sum(), transfer_date=transfer_day(),
                                      actor=creator)
     run = payout_services.release_run(run=run, actor=releaser)
-    payout_services.import_results(
+    import_on_the_day(
         run=run, data=f"顧客コード1,結果コード\r\n{run.lines.get().pk},0\r\n".encode(),
         actor=releaser)
 

@@ -10,7 +10,14 @@ from payouts import services
 from payouts.models import BankAccount, PaymentLine
 from tests.e2e.test_accessibility import _check, _report, _skip_to_main, _tab_until
 from tests.factories import FacilityFactory, make_staff
-from tests.payouts.helpers import eligible, lump_sum, officers, transfer_day, with_account
+from tests.payouts.helpers import (
+    eligible,
+    import_on_the_day,
+    lump_sum,
+    officers,
+    transfer_day,
+    with_account,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -25,8 +32,8 @@ def _refused_payment(facility, user) -> PaymentLine:
     run = services.create_run(program=lump_sum(), transfer_date=transfer_day(), actor=creator)
     run = services.release_run(run=run, actor=releaser)
     line = run.lines.get()
-    services.import_results(run=run, data=f"顧客コード1,結果コード\r\n{line.pk},3\r\n".encode(),
-                            actor=releaser)
+    import_on_the_day(run=run, data=f"顧客コード1,結果コード\r\n{line.pk},3\r\n".encode(),
+                      actor=releaser)
     return line
 
 

@@ -15,7 +15,13 @@ from obligation import services as obligation_services
 from payouts import services as payout_services
 from subsidies import services as subsidy_services
 from tests.factories import FacilityFactory, UserFactory, accepted_facility, make_staff
-from tests.payouts.helpers import cooperation, eligible, officers, transfer_day
+from tests.payouts.helpers import (
+    cooperation,
+    eligible,
+    import_on_the_day,
+    officers,
+    transfer_day,
+)
 from tests.samples import PDF
 
 pytestmark = pytest.mark.django_db
@@ -84,7 +90,7 @@ def _paid_line(facility):
                                      actor=creator)
     run = payout_services.release_run(run=run, actor=releaser)
     line = run.lines.get()
-    payout_services.import_results(
+    import_on_the_day(
         run=run, data=f"顧客コード1,結果コード\r\n{line.pk},0\r\n".encode(), actor=releaser)
     return line
 

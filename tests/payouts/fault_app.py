@@ -33,7 +33,7 @@ from payouts import services  # noqa: E402
 from payouts.sources import SOURCES  # noqa: E402
 from portal.celery import app  # noqa: E402
 
-__all__ = ["app"]
+__all__ = ["app", "create_run_as"]
 
 WORKER = os.environ.get("FAULT_WORKER", "worker")
 EVENTS_FD = int(os.environ["FAULT_EVENTS_FD"])
@@ -133,6 +133,29 @@ def reject(self, requeue=False):
 
 
 Request.acknowledge, Request.reject = acknowledge, reject
+
+
+# ------------------------------------------------------------------ an officer's creation
+
+
+@app.task(name="tests.payouts.fault_app.create_run_as", acks_late=True,
+          reject_on_worker_lost=True)
+def create_run_as(program_code: str, transfer_date: str, by_user_id: int) -> dict:
+    """What an officer's 作成 does (the admin's page, `manage.py payout create`: the
+    services in the officer's name), in a worker beside the schedule's job, with the portal's
+    task's options. The portal's own create_run task builds runs of the schedule only (a
+    task cannot tell who sent it)."""
+    from datetime import date
+
+    from django.contrib.auth import get_user_model
+
+    from eligibility.models import Program
+
+    run = services.create_run(program=Program.objects.get(code=program_code),
+                              transfer_date=date.fromisoformat(transfer_date),
+                              actor=get_user_model().objects.get(pk=by_user_id))
+    return {"run": run.pk, "state": run.state, "lines": run.line_count,
+            "total": run.total_amount}
 
 
 # ---------------------------------------------------------------- the points, in the services

@@ -13,6 +13,8 @@ from facilities.models import Facility
 from payouts import services
 from payouts.calendar import next_business_day
 from payouts.models import BankAccount, PaymentLine, PayoutRun
+from portal import roles
+from tests.factories import make_admin
 
 _numbers = itertools.count(1)
 
@@ -67,8 +69,10 @@ def read_transfer_file(data: bytes) -> tuple[list[tuple[int, int]], int, int]:
 def check_paid_once(program: Program, expected: dict[int, int], *, since: int,
                     releaser) -> int:
     """Every expected payable stands in exactly one live line, all in one run that is built
-    (作成済み), whose count and total are its lines', whose file's trailer matches them; any
-    other run made since `since` pays nobody. The number of those other (empty) runs."""
+    (承認待ち, or 確認待ち when the schedule created it), whose count and total are its
+    lines', whose file's trailer matches them (a scheduled run checked by another officer
+    than `releaser` first); any other run made since `since` pays nobody. The number of
+    those other (empty) runs."""
     live = PaymentLine.objects.filter(source_kind="determination", source_id__in=list(expected),
                                       state__in=PaymentLine.LIVE_STATES)
     per_source = Counter(live.values_list("source_id", flat=True))
@@ -82,7 +86,10 @@ def check_paid_once(program: Program, expected: dict[int, int], *, since: int,
     run_ids = set(live.values_list("run_id", flat=True))
     assert len(run_ids) == 1, f"the payables are split over runs {sorted(run_ids)}"
     run = PayoutRun.objects.get(pk=run_ids.pop())
-    assert run.state == PayoutRun.State.CREATED, run.state
+    # An officer's run is checked by its creator; the schedule's waits for its check.
+    expected_state = (PayoutRun.State.CREATED if run.created_by_id
+                      else PayoutRun.State.TO_CHECK)
+    assert run.state == expected_state, (run.state, run.created_by_id)
     lines = dict(run.lines.values_list("source_id", "amount"))
     assert lines == expected, "the run's lines are not the payables, amount for amount"
     assert (run.line_count, run.total_amount) == (len(expected), sum(expected.values()))
@@ -91,8 +98,11 @@ def check_paid_once(program: Program, expected: dict[int, int], *, since: int,
     assert not PaymentLine.objects.filter(run__in=others).exists()
     assert set(others.values_list("state", flat=True)) <= {PayoutRun.State.EMPTY}
 
+    if run.state == PayoutRun.State.TO_CHECK:
+        run = services.check_run(run=run, actor=make_admin(roles.PAYOUT_OFFICER))
     run = services.release_run(run=run, actor=releaser)
-    records, count, total = read_transfer_file(services.transfer_file(run=run))
+    records, count, total = read_transfer_file(services.transfer_file(run=run,
+                                                                      actor=releaser))
     line_amounts = dict(run.lines.values_list("pk", "amount"))
     assert dict(records) == line_amounts and len(records) == len(line_amounts)
     assert (count, total) == (run.line_count, run.total_amount)

@@ -1,8 +1,11 @@
 """Payables for payout tests: facilities with a bank account and an eligible result (or an
-approved claim), the consignor's settings and payout officers."""
+approved claim), the consignor's settings and payout officers; the bank's results imported
+as an officer imports them (the file written, on the transfer date)."""
 
+from contextlib import contextmanager
 from datetime import date
 
+import pytest
 from django.utils import timezone
 
 from eligibility.models import Determination, Program
@@ -65,3 +68,66 @@ def payables(count: int, *, program: Program | None = None, amount: int = 200_00
 def officers():
     """Two payout officers: one creates, the other releases."""
     return make_admin(roles.PAYOUT_OFFICER), make_admin(roles.PAYOUT_OFFICER)
+
+
+def results_csv(rows) -> bytes:
+    """The bank's results file: (payment line number, result code) per row."""
+    return ("顧客コード1,結果コード\r\n" + "".join(f"{pk},{code}\r\n" for pk, code in rows)).encode()
+
+
+def today_is(monkeypatch, day: date) -> None:
+    """From now on in the test, today is `day` (timezone.localdate(), as the services read
+    it), e.g. a run's transfer date: results are refused before it."""
+    original = timezone.localdate
+
+    def localdate(value=None, timezone=None):
+        return day if value is None else original(value, timezone)
+
+    monkeypatch.setattr("django.utils.timezone.localdate", localdate)
+
+
+@contextmanager
+def on_the_day(day: date):
+    """Today is `day` within the block (today_is)."""
+    with pytest.MonkeyPatch.context() as patch:
+        today_is(patch, day)
+        yield
+
+
+def write_file(run, officer):
+    """The released run's transfer file, written by the officer (the consignor set first if
+    it is not)."""
+    if not Consignor.objects.exists():
+        set_consignor()
+    return services.transfer_file(run=run, actor=officer)
+
+
+def import_on_the_day(*, run, data: bytes, actor):
+    """services.import_results as an officer meets it: the run's file written (by the same
+    officer, unless it was), on the run's transfer date."""
+    run.refresh_from_db()
+    if not run.file_sha256:
+        write_file(run, actor)
+    with on_the_day(run.transfer_date):
+        return services.import_results(run=run, data=data, actor=actor)
+
+
+def checked(run, officer=None):
+    """A run the schedule built, checked by a payout officer (a new one unless given)."""
+    return services.check_run(run=run, actor=officer or make_admin(roles.PAYOUT_OFFICER))
+
+
+def totp_code(user) -> str:
+    """The code the officer's authenticator app shows now."""
+    from allauth.mfa import app_settings
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import (
+        format_hotp_value,
+        hotp_value,
+        yield_hotp_counters_from_time,
+    )
+    from allauth.mfa.utils import decrypt
+
+    secret = decrypt(Authenticator.objects.get(user=user, type="totp").data["secret"])
+    counters = list(yield_hotp_counters_from_time())
+    return format_hotp_value(hotp_value(secret, counters[app_settings.TOTP_TOLERANCE]))

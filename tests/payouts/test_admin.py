@@ -17,8 +17,11 @@ from tests.payouts.helpers import (
     lump_sum,
     officers,
     payables,
+    results_csv,
     set_consignor,
+    today_is,
     transfer_day,
+    write_file,
 )
 
 pytestmark = pytest.mark.django_db
@@ -44,10 +47,6 @@ def results_url(run) -> str:
     return reverse("admin:payouts_payoutrun_results", args=[run.pk])
 
 
-def results_csv(rows) -> bytes:
-    return ("顧客コード1,結果コード\r\n" + "".join(f"{pk},{code}\r\n" for pk, code in rows)).encode()
-
-
 def upload(data: bytes, name: str = "kekka.csv"):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -64,6 +63,15 @@ def created_run(count: int = 2, amount: int = 200_000):
 def released_run(count: int = 2):
     run, creator, releaser = created_run(count)
     return services.release_run(run=run, actor=releaser), creator, releaser
+
+
+def written_run(monkeypatch, count: int = 2):
+    """A released run whose transfer file was written, on its transfer date (from now on in
+    the test): its results may be imported."""
+    run, creator, releaser = released_run(count)
+    write_file(run, releaser)
+    today_is(monkeypatch, run.transfer_date)
+    return run, creator, releaser
 
 
 def text(response) -> str:
@@ -272,6 +280,79 @@ def test_moves_the_admin_does_not_make_are_refused(client):
         assert client.get(move(run, name)).status_code == 403
 
 
+# ------------------------------------------------ a scheduled run: checked, then released
+
+
+def scheduled_run(count: int = 2, amount: int = 100_000) -> PayoutRun:
+    from payouts.tasks import create_scheduled_runs
+
+    payables(count, amount=amount)
+    create_scheduled_runs()
+    return PayoutRun.objects.get(state=PayoutRun.State.TO_CHECK)
+
+
+def test_a_scheduled_run_is_checked_from_its_page_after_a_confirmation_page(client):
+    """Issue 21: a run the schedule built was released by a single officer. Its page now
+    offers 確認する (not 承認する) and says who does what."""
+    run = scheduled_run(2, amount=100_000)
+    checker, releaser = officers()
+    login_admin(client, checker)
+    page = text(client.get(change(run)))
+    assert "確認待ち" in page and "スケジュールで作成された支払バッチです" in page
+    assert move(run, "verify") in page and move(run, "release") not in page
+    assert move(run, "cancel") in page
+    confirmation = client.get(move(run, "verify"))
+    assert confirmation.status_code == 200
+    assert "2件 200,000円" in text(confirmation) and "確認する（確定）" in text(confirmation)
+    assert PayoutRun.objects.get(pk=run.pk).state == PayoutRun.State.TO_CHECK
+    response = client.post(move(run, "verify"), follow=True)
+    assert "「確認する」を行いました" in text(response)
+    run.refresh_from_db()
+    assert (run.state, run.checked_by) == (PayoutRun.State.CREATED, checker)
+    # The checker is not offered the release, and is told why.
+    page = text(client.get(change(run)))
+    assert move(run, "release") not in page and "二者確認" in page
+    assert client.post(move(run, "release")).status_code == 403
+    assert PayoutRun.objects.get(pk=run.pk).state == PayoutRun.State.CREATED
+    # Another officer releases it.
+    login_admin(client, releaser)
+    assert move(run, "release") in text(client.get(change(run)))
+    client.post(move(run, "release"))
+    run.refresh_from_db()
+    assert (run.state, run.released_by) == (PayoutRun.State.RELEASED, releaser)
+
+
+def test_a_scheduled_run_is_not_released_before_its_check(client):
+    run = scheduled_run(1)
+    _, releaser = officers()
+    login_admin(client, releaser)
+    response = client.get(move(run, "release"), follow=True)
+    assert response.redirect_chain[-1][0] == change(run)
+    assert "「確認待ち」のため" in text(response)
+    assert client.post(move(run, "release")).status_code == 403
+    run.refresh_from_db()
+    assert (run.state, run.released_by) == (PayoutRun.State.TO_CHECK, None)
+    assert set(run.lines.values_list("state", flat=True)) == {PaymentLine.State.SCHEDULED}
+
+
+@pytest.mark.parametrize("role", [roles.VIEWER, roles.REVIEWER, roles.APPROVER,
+                                  roles.SYSTEM_ADMIN])
+def test_only_payout_officers_check_a_run(client, role):
+    run = scheduled_run(1)
+    login_admin(client, make_admin(role))
+    assert move(run, "verify") not in text(client.get(change(run)))
+    assert client.post(move(run, "verify")).status_code == 403
+    assert PayoutRun.objects.get(pk=run.pk).state == PayoutRun.State.TO_CHECK
+
+
+def test_an_officers_run_is_not_checked_its_creator_checked_it(client):
+    run, _, releaser = created_run(1)
+    login_admin(client, releaser)
+    assert move(run, "verify") not in text(client.get(change(run)))
+    assert client.post(move(run, "verify")).status_code == 403
+    assert PayoutRun.objects.get(pk=run.pk).state == PayoutRun.State.CREATED
+
+
 # ---------------------------------------------------------------------- the file
 
 
@@ -285,7 +366,7 @@ def test_the_transfer_file_is_downloaded_as_the_services_write_it(client):
     assert response["Content-Type"] == "application/octet-stream"
     assert response["Content-Disposition"] == (
         f'attachment; filename="sogofurikomi-{run.pk}.txt"')
-    assert response.content == services.transfer_file(run=run)
+    assert response.content == services.transfer_file(run=run, actor=releaser)
     assert len(response.content) == 122 * (2 + 3)
     run.refresh_from_db()
     assert run.file_sha256
@@ -316,8 +397,8 @@ def test_only_payout_officers_may_download_the_file(client, role):
 # ------------------------------------------------------------------- the bank's results
 
 
-def test_the_banks_results_are_imported_from_the_run_page(client):
-    run, _, releaser = released_run(3)
+def test_the_banks_results_are_imported_from_the_run_page(client, monkeypatch):
+    run, _, releaser = written_run(monkeypatch, 3)
     first, second, third = run.lines.order_by("pk")
     login_admin(client, releaser)
     assert results_url(run) in text(client.get(change(run)))
@@ -332,8 +413,8 @@ def test_the_banks_results_are_imported_from_the_run_page(client):
     assert (second.state, second.failure_reason) == ("failed", "name_mismatch")
 
 
-def test_shift_jis_results_are_read_too(client):
-    run, _, releaser = released_run(1)
+def test_shift_jis_results_are_read_too(client, monkeypatch):
+    run, _, releaser = written_run(monkeypatch, 1)
     line = run.lines.get()
     login_admin(client, releaser)
     data = f"顧客コード1,結果コード\r\n{line.pk},0\r\n".encode("cp932")
@@ -350,8 +431,9 @@ def test_shift_jis_results_are_read_too(client):
     ("顧客コード1,結果コード\r\n99999999,0\r\n".encode(), "この支払バッチの明細ではありません"),
     (b"\x82\xa0\xff\xfe\x00", "見出し"),
 ])
-def test_a_bad_results_file_shows_its_errors_and_changes_nothing(client, data, shown):
-    run, _, releaser = released_run(2)
+def test_a_bad_results_file_shows_its_errors_and_changes_nothing(client, monkeypatch, data,
+                                                                  shown):
+    run, _, releaser = written_run(monkeypatch, 2)
     login_admin(client, releaser)
     response = client.post(results_url(run), {"file": upload(data)})
     assert response.status_code == 200
@@ -362,8 +444,8 @@ def test_a_bad_results_file_shows_its_errors_and_changes_nothing(client, data, s
     assert set(run.lines.values_list("state", flat=True)) == {PaymentLine.State.RELEASED}
 
 
-def test_one_bad_row_among_good_ones_changes_nothing(client):
-    run, _, releaser = released_run(2)
+def test_one_bad_row_among_good_ones_changes_nothing(client, monkeypatch):
+    run, _, releaser = written_run(monkeypatch, 2)
     first, second = run.lines.order_by("pk")
     login_admin(client, releaser)
     data = results_csv([(first.pk, 0), (second.pk, 5)])
@@ -372,8 +454,8 @@ def test_one_bad_row_among_good_ones_changes_nothing(client):
     assert set(run.lines.values_list("state", flat=True)) == {PaymentLine.State.RELEASED}
 
 
-def test_a_result_contradicting_one_already_imported_is_refused(client):
-    run, _, releaser = released_run(1)
+def test_a_result_contradicting_one_already_imported_is_refused(client, monkeypatch):
+    run, _, releaser = written_run(monkeypatch, 1)
     line = run.lines.get()
     login_admin(client, releaser)
     client.post(results_url(run), {"file": upload(results_csv([(line.pk, 0)]))})
@@ -383,8 +465,8 @@ def test_a_result_contradicting_one_already_imported_is_refused(client):
     assert line.state == PaymentLine.State.PAID
 
 
-def test_no_file_is_the_forms_own_error(client):
-    run, _, releaser = released_run(1)
+def test_no_file_is_the_forms_own_error(client, monkeypatch):
+    run, _, releaser = written_run(monkeypatch, 1)
     login_admin(client, releaser)
     response = client.post(results_url(run), {})
     assert response.status_code == 200 and response.context["form"].errors["file"]
@@ -397,6 +479,42 @@ def test_results_before_release_are_refused_with_a_message(client):
     response = client.get(results_url(run), follow=True)
     assert response.redirect_chain[-1][0] == change(run) and "承認後に取り込めます" in text(
         response)
+
+
+def test_results_before_the_file_or_the_transfer_date_are_refused_with_why(client, monkeypatch):
+    """Issue 21: results were accepted before the file was written and before the transfer
+    date. The page says why above its form; a file sent is refused next to the field and
+    changes nothing."""
+    from portal.wareki import to_wareki
+
+    run, _, releaser = released_run(1)
+    line = run.lines.get()
+    login_admin(client, releaser)
+    data = results_csv([(line.pk, 0)])
+    not_written = "振込データがまだ作成されていません"
+    too_early = f"振込指定日（{to_wareki(run.transfer_date)}）より前には結果を取り込めません。"
+    today_is(monkeypatch, run.transfer_date)
+    assert not_written in text(client.get(results_url(run)))
+    response = client.post(results_url(run), {"file": upload(data)})
+    assert response.status_code == 200
+    assert not_written in " ".join(response.context["form"].errors["file"])
+    line.refresh_from_db()
+    assert line.state == PaymentLine.State.RELEASED
+
+    write_file(run, releaser)
+    today_is(monkeypatch, run.transfer_date - timedelta(days=1))
+    assert too_early in text(client.get(results_url(run)))
+    response = client.post(results_url(run), {"file": upload(data)})
+    assert too_early in " ".join(response.context["form"].errors["file"])
+    line.refresh_from_db()
+    assert line.state == PaymentLine.State.RELEASED
+
+    today_is(monkeypatch, run.transfer_date)
+    page = text(client.get(results_url(run)))
+    assert too_early not in page and not_written not in page
+    client.post(results_url(run), {"file": upload(data)})
+    line.refresh_from_db()
+    assert line.state == PaymentLine.State.PAID
 
 
 @pytest.mark.parametrize("role", [roles.VIEWER, roles.APPROVER, roles.SYSTEM_ADMIN])
@@ -554,10 +672,10 @@ def test_a_date_typed_beyond_the_calendar_is_the_forms_error(client):
 
 @pytest.mark.parametrize("data", [b"\r\x01", "顧客コード1,結果コード\r\n1,0\r\x01\r".encode(),
                                   b'"' + b"x" * 200_000 + b'"'])
-def test_a_file_that_is_no_csv_at_all_is_refused_not_failed(client, data):
+def test_a_file_that_is_no_csv_at_all_is_refused_not_failed(client, data, monkeypatch):
     """Found by the fuzzing: a lone CR or an overlong field stopped the services' CSV reader
     with an exception (a 500); now one of the file's errors."""
-    run, _, releaser = released_run(1)
+    run, _, releaser = written_run(monkeypatch, 1)
     login_admin(client, releaser)
     response = client.post(results_url(run), {"file": upload(data)})
     assert response.status_code == 200 and "CSVとして読めません" in text(response)

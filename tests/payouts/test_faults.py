@@ -114,8 +114,8 @@ class Faults:
         return task_id
 
     def create(self, program, day, officer, *, plan: dict | None = None) -> str:
-        """What the admin's or the command line's 作成 does."""
-        return self.send("payouts.tasks.create_run",
+        """What the admin's or the command line's 作成 does (fault_app.create_run_as)."""
+        return self.send("tests.payouts.fault_app.create_run_as",
                          [program.code, day.isoformat(), officer.pk], plan=plan)
 
     def schedule(self, *, plan: dict | None = None) -> str:

@@ -11,7 +11,17 @@ from eligibility.models import Determination
 from payouts import services
 from payouts.models import PaymentLine, PayoutRun
 from tests.concurrency import run_in_parallel
-from tests.payouts.helpers import lump_sum, officers, payables, set_consignor, transfer_day
+from tests.payouts.helpers import (
+    import_on_the_day,
+    lump_sum,
+    officers,
+    on_the_day,
+    payables,
+    results_csv,
+    set_consignor,
+    transfer_day,
+    write_file,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,19 +70,61 @@ def test_a_release_and_a_cancel_at_once_do_one_of_them(postgres):
     assert (run.state, states) in [("released", {"released"}), ("cancelled", {"cancelled"})]
 
 
-def test_the_same_results_imported_twice_at_once_pay_once(postgres):
-    from tests.payouts.test_runs import results_csv
+def test_two_checks_of_a_scheduled_run_at_once_make_one(postgres):
+    """Two officers press 確認する at the same moment: one checks the run, the other is
+    told it is checked already; the one who checked may not release it."""
+    from payouts.tasks import create_scheduled_runs
+    from portal.errors import IllegalTransition, NotPermitted
 
+    first, second = officers()
+    payables(3)
+    create_scheduled_runs()
+    run = PayoutRun.objects.get()
+    outcomes = run_in_parallel([
+        lambda: services.check_run(run=run, actor=first),
+        lambda: services.check_run(run=run, actor=second),
+    ])
+    [checked] = [o for o in outcomes if not isinstance(o, Exception)]
+    [refused] = [o for o in outcomes if isinstance(o, Exception)]
+    assert isinstance(refused, IllegalTransition), refused
+    run.refresh_from_db()
+    assert (run.state, run.checked_by) == (PayoutRun.State.CREATED, checked.checked_by)
+    with pytest.raises(NotPermitted, match="二者確認"):
+        services.release_run(run=run, actor=checked.checked_by)
+    other = second if checked.checked_by == first else first
+    assert services.release_run(run=run, actor=other).state == PayoutRun.State.RELEASED
+
+
+def test_a_check_and_a_cancel_at_once_do_one_of_them(postgres):
+    from payouts.tasks import create_scheduled_runs
+
+    checker, canceller = officers()
+    payables(2)
+    create_scheduled_runs()
+    run = PayoutRun.objects.get()
+    outcomes = run_in_parallel([
+        lambda: services.check_run(run=run, actor=checker),
+        lambda: services.cancel_run(run=run, actor=canceller),
+    ])
+    assert sum(not isinstance(o, Exception) for o in outcomes) == 1
+    run.refresh_from_db()
+    states = set(run.lines.values_list("state", flat=True))
+    assert (run.state, states) in [("created", {"scheduled"}), ("cancelled", {"cancelled"})]
+
+
+def test_the_same_results_imported_twice_at_once_pay_once(postgres):
     set_consignor()
     creator, releaser = officers()
     payables(4)
     run = services.create_run(program=lump_sum(), transfer_date=transfer_day(), actor=creator)
     run = services.release_run(run=run, actor=releaser)
+    write_file(run, releaser)
     data = results_csv([(pk, 0) for pk in run.lines.values_list("pk", flat=True)])
-    outcomes = run_in_parallel([
-        lambda: services.import_results(run=run, data=data, actor=releaser),
-        lambda: services.import_results(run=run, data=data, actor=releaser),
-    ])
+    with on_the_day(run.transfer_date):
+        outcomes = run_in_parallel([
+            lambda: services.import_results(run=run, data=data, actor=releaser),
+            lambda: services.import_results(run=run, data=data, actor=releaser),
+        ])
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     assert sorted(o.paid for o in outcomes) == [0, 4]
     assert PayoutRun.objects.get(pk=run.pk).state == PayoutRun.State.SETTLED
@@ -82,15 +134,14 @@ def test_an_account_corrected_while_a_run_is_built_pays_the_failed_amount_once(p
     """A facility corrects its account (its failed line becomes payable again) while a run
     is being built: the amount is in that run or the next, never both."""
     from tests.payouts.helpers import with_account
-    from tests.payouts.test_runs import results_csv
 
     creator, releaser = officers()
     payables(6)
     run = services.create_run(program=lump_sum(), transfer_date=transfer_day(), actor=creator)
     run = services.release_run(run=run, actor=releaser)
     lines = list(run.lines.order_by("pk"))
-    services.import_results(run=run, data=results_csv([(line.pk, 1) for line in lines]),
-                            actor=releaser)
+    import_on_the_day(run=run, data=results_csv([(line.pk, 1) for line in lines]),
+                      actor=releaser)
     outcomes = run_in_parallel(
         [lambda line=line: with_account(line.facility, number="2222222") for line in lines]
         + [lambda: services.create_run(program=lump_sum(), transfer_date=transfer_day(),

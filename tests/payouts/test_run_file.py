@@ -33,7 +33,7 @@ def test_the_runs_file_holds_each_line_once_as_frozen_and_the_trailer_matches():
     # An account changed after the run was built: the file still pays the frozen one.
     with_account(next(iter(lines.values())).facility, number="9999999")
     run = services.release_run(run=run, actor=releaser)
-    records = read_transfer_file(services.transfer_file(run=run))
+    records = read_transfer_file(services.transfer_file(run=run, actor=releaser))
     header, data, trailer = records[0], records[1:-2], records[-2]
     assert header["種別コード"] == "21" and header["コード区分"] == "0"
     assert header["振込依頼人コード"] == "1234567890"

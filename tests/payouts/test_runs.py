@@ -14,21 +14,22 @@ from portal import roles
 from portal.errors import NotPermitted, ServiceError
 from tests.factories import FacilityFactory, make_admin
 from tests.payouts.helpers import (
+    checked,
     cooperation,
     eligible,
+    import_on_the_day,
     lump_sum,
     officers,
+    on_the_day,
     payables,
+    results_csv,
     set_consignor,
     transfer_day,
     with_account,
+    write_file,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def results_csv(rows) -> bytes:
-    return ("顧客コード1,結果コード\r\n" + "".join(f"{pk},{code}\r\n" for pk, code in rows)).encode()
 
 
 def released_run(count=3, amount=200_000):
@@ -119,9 +120,9 @@ def test_cancelling_a_run_makes_its_records_payable_again():
 
 def test_the_file_is_the_same_bytes_each_time_and_its_trailer_matches_the_lines():
     set_consignor()
-    run, _, _ = released_run(count=3, amount=123_456)
-    data = services.transfer_file(run=run)
-    assert data == services.transfer_file(run=run)
+    run, _, releaser = released_run(count=3, amount=123_456)
+    data = services.transfer_file(run=run, actor=releaser)
+    assert data == services.transfer_file(run=run, actor=releaser)
     records = data.split(b"\r\n")[:-1]
     assert [r[:1] for r in records] == [b"1", b"2", b"2", b"2", b"8", b"9"]
     assert records[4][1:7] == b"000003" and records[4][7:19] == b"000000370368"
@@ -134,10 +135,10 @@ def test_no_file_before_release_and_none_without_the_consignor():
     payables(1)
     run = services.create_run(program=lump_sum(), transfer_date=transfer_day(), actor=creator)
     with pytest.raises(ServiceError, match="承認後"):
-        services.transfer_file(run=run)
+        services.transfer_file(run=run, actor=releaser)
     run = services.release_run(run=run, actor=releaser)
     with pytest.raises(ServiceError, match="振込依頼人"):
-        services.transfer_file(run=run)
+        services.transfer_file(run=run, actor=releaser)
 
 
 def test_results_pay_and_fail_lines_and_settle_the_run(django_capture_on_commit_callbacks):
@@ -145,7 +146,7 @@ def test_results_pay_and_fail_lines_and_settle_the_run(django_capture_on_commit_
     first, second, third = run.lines.order_by("pk")
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        summary = services.import_results(
+        summary = import_on_the_day(
             run=run, data=results_csv([(first.pk, 0), (second.pk, 3), (third.pk, 0)]),
             actor=releaser)
     assert (summary.paid, summary.failed, summary.settled) == (2, 1, True)
@@ -161,11 +162,11 @@ def test_the_same_results_twice_change_nothing_and_a_contradiction_is_refused():
     run, _, releaser = released_run(count=2)
     first, second = run.lines.order_by("pk")
     data = results_csv([(first.pk, 0)])
-    services.import_results(run=run, data=data, actor=releaser)
-    again = services.import_results(run=run, data=data, actor=releaser)
+    import_on_the_day(run=run, data=data, actor=releaser)
+    again = import_on_the_day(run=run, data=data, actor=releaser)
     assert (again.paid, again.unchanged) == (0, 1)
     with pytest.raises(ServiceError, match="既に「振込済」"):
-        services.import_results(run=run, data=results_csv([(first.pk, 1), (second.pk, 0)]),
+        import_on_the_day(run=run, data=results_csv([(first.pk, 1), (second.pk, 0)]),
                                 actor=releaser)
     second.refresh_from_db()
     assert second.state == PaymentLine.State.RELEASED  # all or nothing
@@ -182,14 +183,14 @@ def test_the_same_results_twice_change_nothing_and_a_contradiction_is_refused():
 def test_bad_result_files_are_refused_with_their_row_and_change_nothing(data, message):
     run, _, releaser = released_run(count=1)
     with pytest.raises(ServiceError, match=message):
-        services.import_results(run=run, data=data, actor=releaser)
+        import_on_the_day(run=run, data=data, actor=releaser)
     assert set(run.lines.values_list("state", flat=True)) == {PaymentLine.State.RELEASED}
 
 
 def test_a_failed_payment_is_paid_again_once_the_facility_corrects_its_account():
     run, creator, releaser = released_run(count=1)
     line = run.lines.get()
-    services.import_results(run=run, data=results_csv([(line.pk, 2)]), actor=releaser)
+    import_on_the_day(run=run, data=results_csv([(line.pk, 2)]), actor=releaser)
     # Not payable until the account is corrected.
     assert services.create_run(program=lump_sum(), transfer_date=transfer_day(),
                                actor=creator).state == PayoutRun.State.EMPTY
@@ -234,7 +235,7 @@ def test_approved_claims_are_paid_through_runs_and_marked_paid_by_the_results():
     assert Claim.objects.get(pk=claim.pk).state == ClaimState.PAYING
     assert (run.line_count, run.total_amount) == (1, 33000)
     run = services.release_run(run=run, actor=releaser)
-    services.import_results(run=run, data=results_csv([(run.lines.get().pk, 0)]),
+    import_on_the_day(run=run, data=results_csv([(run.lines.get().pk, 0)]),
                             actor=releaser)
     claim.refresh_from_db()
     assert claim.state == ClaimState.PAID and claim.paid_at is not None
@@ -250,9 +251,192 @@ def test_the_schedule_creates_runs_for_programs_with_payables_only():
         ("lump-sum-2024", 2, None)]
     assert results[-1]["lines"] == 2
     assert runs[0].transfer_date > timezone.localdate()
-    # A run the schedule created is released by any payout officer.
-    _, releaser = officers()
-    assert services.release_run(run=runs[0], actor=releaser).state == "released"
+    assert runs[0].state == PayoutRun.State.TO_CHECK  # checked by one officer, released by another
+
+
+# ------------------------------------------- a scheduled run: one officer checks, another releases
+
+
+def scheduled_run(count: int = 2, amount: int = 100_000) -> PayoutRun:
+    """A run the schedule built (beat's create-payout-runs: no creator)."""
+    from payouts.tasks import create_scheduled_runs
+
+    payables(count, amount=amount)
+    create_scheduled_runs()
+    return PayoutRun.objects.get(state=PayoutRun.State.TO_CHECK)
+
+
+def test_a_scheduled_run_is_not_released_by_one_officer_alone():
+    """Issue 21: a run built by the schedule (no creator) was released, written and settled
+    by a single officer. It now waits 確認待ち: one officer checks it, another releases it."""
+    run = scheduled_run()
+    checker, releaser = officers()
+    with pytest.raises(ServiceError, match="承認の前に支払担当者の確認"):
+        services.release_run(run=run, actor=releaser)
+    run.refresh_from_db()
+    assert (run.state, run.released_by) == (PayoutRun.State.TO_CHECK, None)
+    assert set(run.lines.values_list("state", flat=True)) == {PaymentLine.State.SCHEDULED}
+
+    run = services.check_run(run=run, actor=checker)
+    assert (run.state, run.checked_by) == (PayoutRun.State.CREATED, checker)
+    assert run.checked_at is not None
+    with pytest.raises(NotPermitted, match="二者確認"):
+        services.release_run(run=run, actor=checker)
+    assert PayoutRun.objects.get(pk=run.pk).state == PayoutRun.State.CREATED
+    released = services.release_run(run=run, actor=releaser)
+    assert (released.state, released.released_by) == (PayoutRun.State.RELEASED, releaser)
+
+
+def test_a_run_is_checked_once_and_only_while_it_waits_for_its_check():
+    run = scheduled_run()
+    checker, other = officers()
+    checked(run, checker)
+    with pytest.raises(ServiceError, match="「承認待ち」のため"):
+        services.check_run(run=run, actor=other)
+    assert PayoutRun.objects.get(pk=run.pk).checked_by == checker
+    # An officer's run is checked by its creator: there is nothing to check.
+    creator, _ = officers()
+    payables(1)
+    own = services.create_run(program=lump_sum(), transfer_date=transfer_day(), actor=creator)
+    assert own.state == PayoutRun.State.CREATED
+    with pytest.raises(ServiceError, match="「承認待ち」のため"):
+        services.check_run(run=own, actor=other)
+
+
+@pytest.mark.parametrize("role", [roles.VIEWER, roles.REVIEWER, roles.APPROVER,
+                                  roles.SYSTEM_ADMIN])
+def test_only_a_payout_officer_checks_a_run(role):
+    run = scheduled_run()
+    with pytest.raises(NotPermitted, match="権限がありません"):
+        services.check_run(run=run, actor=make_admin(role))
+    assert PayoutRun.objects.get(pk=run.pk).state == PayoutRun.State.TO_CHECK
+
+
+def test_a_scheduled_run_waiting_for_its_check_may_be_cancelled():
+    run = scheduled_run()
+    _, officer = officers()
+    assert services.cancel_run(run=run, actor=officer).state == PayoutRun.State.CANCELLED
+    assert not Determination.objects.filter(payout_locked=True).exists()
+
+
+def test_an_officer_whose_request_finished_a_scheduled_run_may_check_it_not_release_it():
+    """The schedule created the run and an officer's request (joining it) finished it: it
+    still needs its check; whoever finished building it never releases it."""
+    finisher, releaser = officers()
+    payables(2)
+    PayoutRun.objects.create(program=lump_sum(), transfer_date=transfer_day(), created_by=None)
+    run = services.create_run(program=lump_sum(), transfer_date=transfer_day(), actor=finisher)
+    assert (run.state, run.created_by) == (PayoutRun.State.TO_CHECK, None)
+    checked(run, releaser)
+    # The checker may not release; nor may the officer whose request finished the run.
+    for person in (releaser, finisher):
+        with pytest.raises(NotPermitted, match="二者確認"):
+            services.release_run(run=run, actor=person)
+    third = make_admin(roles.PAYOUT_OFFICER)
+    assert services.release_run(run=run, actor=third).state == PayoutRun.State.RELEASED
+
+
+def test_officers_are_told_a_scheduled_run_waits_for_a_check_then_for_release(
+        django_capture_on_commit_callbacks):
+    checker, releaser = officers()
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        run = scheduled_run()
+    [waiting] = [m for m in mail.outbox if "確認待ち" in m.subject]
+    assert set(waiting.to) == {checker.email, releaser.email}
+    assert "確認する" in waiting.body and "定期実行" in waiting.body
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        checked(run, checker)
+    [told] = [m for m in mail.outbox if "承認待ち" in m.subject]
+    assert told.to == [releaser.email]  # never the checker
+    assert f"支払バッチ{run.pk}" in told.subject and checker.email in told.body
+
+
+def test_scheduled_runs_waiting_for_release_before_this_change_wait_for_a_check():
+    """The data migration: a run of the schedule already 承認待ち is 確認待ち afterwards."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("payouts.migrations.0003_run_check")
+    creator, _ = officers()
+    payables(1)
+    own = services.create_run(program=lump_sum(), transfer_date=transfer_day(), actor=creator)
+    run = scheduled_run(1)
+    PayoutRun.objects.filter(pk=run.pk).update(state=PayoutRun.State.CREATED)
+    migration.scheduled_runs_wait_for_a_check(apps, None)
+    assert PayoutRun.objects.get(pk=run.pk).state == PayoutRun.State.TO_CHECK
+    assert PayoutRun.objects.get(pk=own.pk).state == PayoutRun.State.CREATED
+
+
+def test_the_create_run_task_builds_a_run_of_the_schedule():
+    """A task cannot tell who sent it (a periodic task is set up by a system administrator):
+    a run it builds has no creator and waits for its check, whoever is named."""
+    from payouts.tasks import create_run
+
+    payables(1)
+    result = create_run(lump_sum().code, transfer_day().isoformat())
+    run = PayoutRun.objects.get(pk=result["run"])
+    assert (run.state, run.created_by) == (PayoutRun.State.TO_CHECK, None)
+    with pytest.raises(TypeError):
+        create_run(lump_sum().code, transfer_day().isoformat(), officers()[0].pk)
+
+
+# --------------------------------------- results: after the file, on or after the transfer date
+
+
+def test_results_are_refused_before_the_file_is_written():
+    """Issue 21: results were accepted for a run whose file was never written, and the
+    facility e-mailed 振込済."""
+    run, _, releaser = released_run(count=1)
+    line = run.lines.get()
+    mail.outbox.clear()
+    with on_the_day(run.transfer_date), pytest.raises(
+            ServiceError, match="振込データがまだ作成されていません"):
+        services.import_results(run=run, data=results_csv([(line.pk, 0)]), actor=releaser)
+    line.refresh_from_db()
+    assert (line.state, line.result_at) == (PaymentLine.State.RELEASED, None)
+    assert PayoutRun.objects.get(pk=run.pk).state == PayoutRun.State.RELEASED
+    assert not [m for m in mail.outbox if "振込済" in m.subject]
+
+
+def test_results_are_refused_before_the_transfer_date_and_accepted_on_it(
+        django_capture_on_commit_callbacks):
+    """Issue 21: results were accepted before the transfer date: the facility read 振込済
+    before the money could have arrived."""
+    from portal.wareki import to_wareki
+
+    run, _, releaser = released_run(count=1)
+    line = run.lines.get()
+    write_file(run, releaser)
+    data = results_csv([(line.pk, 0)])
+    mail.outbox.clear()
+    for day in (timezone.localdate(), run.transfer_date - timedelta(days=1)):
+        with on_the_day(day), pytest.raises(ServiceError) as refused:
+            services.import_results(run=run, data=data, actor=releaser)
+        assert refused.value.message == (
+            f"振込指定日（{to_wareki(run.transfer_date)}）より前には結果を取り込めません。")
+    line.refresh_from_db()
+    assert line.state == PaymentLine.State.RELEASED
+    assert not [m for m in mail.outbox if "振込済" in m.subject]
+    with on_the_day(run.transfer_date), django_capture_on_commit_callbacks(execute=True):
+        summary = services.import_results(run=run, data=data, actor=releaser)
+    assert (summary.paid, summary.settled) == (1, True)
+    assert [m for m in mail.outbox if "振込済" in m.subject]
+
+
+def test_the_file_and_the_results_are_a_persons_never_nobodys():
+    run, _, releaser = released_run(count=1)
+    set_consignor()
+    with pytest.raises(NotPermitted):
+        services.transfer_file(run=run, actor=None)
+    assert not PayoutRun.objects.get(pk=run.pk).file_sha256
+    write_file(run, releaser)
+    with on_the_day(run.transfer_date), pytest.raises(NotPermitted):
+        services.import_results(run=run, data=results_csv([(run.lines.get().pk, 0)]),
+                                actor=None)
+    assert run.lines.get().state == PaymentLine.State.RELEASED
 
 
 def test_a_run_left_building_is_resumed_to_the_end():
@@ -309,7 +493,7 @@ def test_saving_the_same_account_again_is_no_correction():
     failed payment payable again."""
     run, _, releaser = released_run(count=1)
     line = run.lines.get()
-    services.import_results(run=run, data=results_csv([(line.pk, 3)]), actor=releaser)
+    import_on_the_day(run=run, data=results_csv([(line.pk, 3)]), actor=releaser)
     with_account(line.facility)  # the very same details
     line.refresh_from_db()
     assert line.state == PaymentLine.State.FAILED

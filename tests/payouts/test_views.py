@@ -14,7 +14,15 @@ from payouts import services
 from payouts.models import PaymentLine
 from portal.wareki import to_wareki
 from tests.factories import FacilityFactory, make_staff
-from tests.payouts.helpers import eligible, lump_sum, officers, transfer_day, with_account
+from tests.payouts.helpers import (
+    eligible,
+    import_on_the_day,
+    lump_sum,
+    officers,
+    results_csv,
+    transfer_day,
+    with_account,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -57,15 +65,11 @@ def released(facility, staff):
     return services.release_run(run=run, actor=releaser), releaser
 
 
-def results_csv(rows) -> bytes:
-    return ("顧客コード1,結果コード\r\n" + "".join(f"{pk},{code}\r\n" for pk, code in rows)).encode()
-
-
 def with_result(facility, staff, code: str) -> PaymentLine:
     """A released line and the bank's result for it (0: 振込済; else 振込不能, see RESULT)."""
     run, releaser = released(facility, staff)
     line = run.lines.get()
-    services.import_results(run=run, data=results_csv([(line.pk, code)]), actor=releaser)
+    import_on_the_day(run=run, data=results_csv([(line.pk, code)]), actor=releaser)
     line.refresh_from_db()
     return line
 
@@ -137,6 +141,28 @@ def test_a_released_payment_shows_its_transfer_date_in_wareki(client, facility, 
     assert links(body) == {}
 
 
+def test_the_facility_never_reads_paid_before_the_transfer_date(client, facility, staff):
+    """Issue 21: results imported before the file was written or before the transfer date
+    told the facility 振込済 (page and e-mail). They are refused: the page still reads
+    振込予定, and no e-mail went."""
+    from payouts.models import Consignor
+    from tests.payouts.helpers import on_the_day, write_file
+
+    run, releaser = released(facility, staff)
+    line = run.lines.get()
+    data = results_csv([(line.pk, 0)])
+    mail.outbox.clear()
+    with on_the_day(run.transfer_date), pytest.raises(services.ServiceError):
+        services.import_results(run=run, data=data, actor=releaser)  # no file yet
+    write_file(run, releaser)
+    assert Consignor.objects.exists()
+    with pytest.raises(services.ServiceError, match="より前には結果を取り込めません"):
+        services.import_results(run=run, data=data, actor=releaser)  # today
+    [row] = rows(page(client, facility))
+    assert f"振込予定（{to_wareki(run.transfer_date)}）" in row and "振込済" not in row
+    assert not [m for m in mail.outbox if "振込済" in m.subject]
+
+
 def test_a_paid_payment_links_its_notice(client, facility, staff):
     line = with_result(facility, staff, "0")
     body = page(client, facility)
@@ -195,7 +221,7 @@ def test_once_paid_again_no_row_still_promises_the_next_payment(client, facility
     run = services.release_run(run=run, actor=releaser)
     again = run.lines.get()
     assert again.source_id == line.source_id
-    services.import_results(run=run, data=results_csv([(again.pk, 0)]), actor=releaser)
+    import_on_the_day(run=run, data=results_csv([(again.pk, 0)]), actor=releaser)
     body = page(client, facility)
     assert any("振込済" in row for row in rows(body))
     assert not [row for row in rows(body) if "次回の支払で振り込みます" in row]
@@ -290,7 +316,7 @@ def test_release_and_payment_are_mailed_to_the_staff_with_the_number_masked(
     mail.outbox.clear()
     line = run.lines.get()
     with django_capture_on_commit_callbacks(execute=True):
-        services.import_results(run=run, data=results_csv([(line.pk, 0)]), actor=releaser)
+        import_on_the_day(run=run, data=results_csv([(line.pk, 0)]), actor=releaser)
     [paid_mail] = mail.outbox
     assert f"振込済のお知らせ（{facility.name}）" in paid_mail.subject
     for expected in ("振込済", PROGRAM, "200,000円", f"振込日: {date_text}", MASKED,
@@ -306,7 +332,7 @@ def test_a_failure_is_mailed_with_what_to_do_and_the_correction_says_it_will_be_
     line = run.lines.get()
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        services.import_results(run=run, data=results_csv([(line.pk, 3)]), actor=releaser)
+        import_on_the_day(run=run, data=results_csv([(line.pk, 3)]), actor=releaser)
     [failed_mail] = mail.outbox
     assert "振込不能のお知らせ" in failed_mail.subject
     for expected in (PROGRAM, "200,000円", "理由: 名義相違", "通帳に記載の名義（カナ）",

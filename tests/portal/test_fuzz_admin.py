@@ -182,18 +182,27 @@ def test_the_payout_run_form_survives_fuzzing(client):
     post()
 
 
-def test_the_bank_results_upload_survives_fuzzing(client):
+def test_the_bank_results_upload_survives_fuzzing(client, monkeypatch):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from payouts import services
     from payouts.models import PaymentLine, PayoutRun
     from tests.factories import login_admin
-    from tests.payouts.helpers import lump_sum, officers, payables, transfer_day
+    from tests.payouts.helpers import (
+        lump_sum,
+        officers,
+        payables,
+        today_is,
+        transfer_day,
+        write_file,
+    )
 
     payables(2)
     creator, releaser = officers()
     run = services.release_run(run=services.create_run(
         program=lump_sum(), transfer_date=transfer_day(), actor=creator), actor=releaser)
+    write_file(run, releaser)  # results are taken once the file is written, on its date
+    today_is(monkeypatch, run.transfer_date)
     line_pks = [str(pk) for pk in run.lines.values_list("pk", flat=True)]
     login_admin(client, releaser)
     url = reverse("admin:payouts_payoutrun_results", args=[run.pk])

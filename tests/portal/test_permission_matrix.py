@@ -1,7 +1,8 @@
 """The permission matrix, generated: every admin URL (list, add, change, delete, history and
 every custom page) and every admin action, for every role — anonymous, a facility's staff, a
-staff account in no group, each administrators' group, the superuser, and the payout officer
-who created the payout run (four-eyes: everything a payout officer may, but its release) —
+staff account in no group, each administrators' group, the superuser, the payout officer
+who created the payout run and the one who checked the scheduled run (four-eyes: everything
+a payout officer may, but the release of that run) —
 allowed or refused as the POLICY below declares. A model registered in the admin without a
 line in POLICY fails the test, so nothing new reaches the admin without saying who may use it.
 
@@ -39,7 +40,9 @@ ANONYMOUS, FACILITY_STAFF, NO_GROUP = "anonymous", "facility staff", "staff in n
 # (wherever P is allowed, so is it) except the moves FOUR_EYES refuses to the one who made
 # the move before.
 RUN_CREATOR = "payout officer who created the run"
-ROLES = [ANONYMOUS, FACILITY_STAFF, NO_GROUP, R, A, P, V, S, SU, RUN_CREATOR]
+# The payout officer who checked the world's scheduled run (payouts.payoutrun:checked).
+RUN_CHECKER = "payout officer who checked the scheduled run"
+ROLES = [ANONYMOUS, FACILITY_STAFF, NO_GROUP, R, A, P, V, S, SU, RUN_CREATOR, RUN_CHECKER]
 ADMINS = {R, A, P, V, S, SU}
 NOBODY: set[str] = set()
 
@@ -159,9 +162,11 @@ MOVE_PAGES: dict[str, dict[str, set[str]]] = {
                                "confirm_code": NOBODY, "withdraw": NOBODY, "expire": NOBODY},
     "subsidies.claim": {"start_review": {R, SU}, "mark_paid": NOBODY,
                         "approve": NOBODY},  # decided on the review page, not here
-    # A run waiting for release; building, settling are the services' own moves.
+    # An officer's run waiting for release (its creator checked it: nothing to check);
+    # building, settling are the services' own moves.
     "payouts.payoutrun": {"release": {P, SU}, "cancel": {P, SU}, "finish": NOBODY,
-                          "finish_empty": NOBODY, "settle": NOBODY},
+                          "finish_empty": NOBODY, "settle": NOBODY, "verify": NOBODY,
+                          "finish_to_check": NOBODY},
     # A declaration waiting for its check (withdrawal is the facility's).
     "obligation.exemptiondeclaration": {"accept": {R, SU}, "send_back": {R, SU},
                                         "withdraw": NOBODY},
@@ -172,8 +177,19 @@ MOVE_PAGES: dict[str, dict[str, set[str]]] = {
     "obligation.sessionrequest": {"cancel": {R, SU}, "schedule": NOBODY, "mark_held": NOBODY},
 }
 
-# Moves RUN_CREATOR may not make although a payout officer may (the four-eyes rule).
-FOUR_EYES: dict[str, set[str]] = {"payouts.payoutrun": {"release"}}
+# Move pages of another object of the world than the model's own (world key → move → who):
+# a run the schedule built, waiting for its check; another, checked by RUN_CHECKER.
+OTHER_MOVE_PAGES: dict[str, dict[str, set[str]]] = {
+    "payouts.payoutrun:scheduled": {"verify": {P, SU}, "release": NOBODY, "cancel": {P, SU}},
+    "payouts.payoutrun:checked": {"verify": NOBODY, "release": {P, SU}, "cancel": {P, SU}},
+}
+
+# What a role may not do although a payout officer may (the four-eyes rule): role → model →
+# the pages (`what` of _urls).
+FOUR_EYES: dict[str, dict[str, set[str]]] = {
+    RUN_CREATOR: {"payouts.payoutrun": {"move release"}},
+    RUN_CHECKER: {"payouts.payoutrun": {"move release of payouts.payoutrun:checked"}},
+}
 
 # The pages of one import job (their argument is a job): tests/portal/test_imports.py.
 JOB_PAGES = {"facilities_facility_import_job", "facilities_facility_import_confirm",
@@ -271,6 +287,13 @@ def _world() -> dict[str, object]:
     eligible(FacilityFactory(kind="clinic"))
     waiting_run = payout_services.create_run(program=lump_sum(), transfer_date=transfer_day(),
                                              actor=run_creator)
+    scheduled_runs = []
+    for _ in range(2):  # runs the schedule built (no creator): one left to check, one checked
+        eligible(FacilityFactory(kind="clinic"))
+        scheduled_runs.append(payout_services.create_run(
+            program=lump_sum(), transfer_date=transfer_day(), actor=None))
+    scheduled_run, checked_run = scheduled_runs
+    checked_run = payout_services.check_run(run=checked_run, actor=officers()[0])
     LinkAttempt.objects.create(user=staff, code_entered=facility.code, reason="not_found")
     first_staff_wanted = FacilityFactory(kind="judo")
     link_request = facility_services.request_facility_link(
@@ -356,6 +379,8 @@ def _world() -> dict[str, object]:
         "cardreader.confirmation": confirmation,
         # Not a model of its own: the object of the pages in PAGE_OBJECTS.
         "payouts.payoutrun:released": released_run,
+        "payouts.payoutrun:scheduled": scheduled_run,
+        "payouts.payoutrun:checked": checked_run,
     }
 
 
@@ -431,6 +456,8 @@ def _client_for(role: str, world: dict[str, object]) -> Client:
         return client
     if role == RUN_CREATOR:
         return login_admin(client, world["payouts.payoutrun"].created_by)
+    if role == RUN_CHECKER:
+        return login_admin(client, world["payouts.payoutrun:checked"].checked_by)
     if role == FACILITY_STAFF:
         client.force_login(make_staff(FacilityFactory()))
         return client
@@ -454,10 +481,10 @@ def _allowed(response) -> bool:
 
 
 def _may(role: str, allowed: set[str], label: str, what: str) -> bool:
-    """Whether the role is declared allowed; the run's creator is a payout officer but for
-    the four-eyes moves."""
-    if role == RUN_CREATOR:
-        return P in allowed and what not in {f"move {m}" for m in FOUR_EYES.get(label, ())}
+    """Whether the role is declared allowed; the run's creator and the scheduled run's checker
+    are payout officers but for the four-eyes moves."""
+    if role in FOUR_EYES:
+        return P in allowed and what not in FOUR_EYES[role].get(label, set())
     return role in allowed
 
 
@@ -488,7 +515,18 @@ def _urls(label: str, obj, world: dict[str, object]) -> list[tuple[str, str, set
     for move, allowed in MOVE_PAGES.get(label, {}).items():
         urls.append((f"move {move}", reverse(f"admin:{app}_{model}_move", args=[obj.pk, move]),
                      allowed))
+    urls += [(what, url, allowed) for what, url, allowed, _ in _other_moves(label, world)]
     return urls
+
+
+def _other_moves(label: str, world: dict[str, object]) -> list[tuple[str, str, set[str],
+                                                                       object]]:
+    """(what, url, roles allowed, object) for the move pages of OTHER_MOVE_PAGES."""
+    app, model = label.split(".")
+    return [(f"move {move} of {key}", reverse(f"admin:{app}_{model}_move",
+                                              args=[world[key].pk, move]), allowed, world[key])
+            for key, pages in OTHER_MOVE_PAGES.items() if key.split(":")[0] == label
+            for move, allowed in pages.items()]
 
 
 def _post_urls(label: str, obj, world: dict[str, object]) -> list[tuple[str, str, set[str],
@@ -509,6 +547,7 @@ def _post_urls(label: str, obj, world: dict[str, object]) -> list[tuple[str, str
             posted.append((name, reverse(f"admin:{name}"), LIST_PAGES[name], obj))
     posted += [(f"move {move}", reverse(f"admin:{app}_{model}_move", args=[obj.pk, move]),
                 allowed, obj) for move, allowed in MOVE_PAGES.get(label, {}).items()]
+    posted += _other_moves(label, world)
     return posted
 
 
@@ -516,7 +555,7 @@ def test_every_admin_model_and_page_has_a_policy():
     world = _world()
     models = {label for label in world if ":" not in label}
     assert models == set(POLICY), models ^ set(POLICY)  # every model's pages are requested
-    assert set(PAGE_OBJECTS.values()) <= set(world)
+    assert set(PAGE_OBJECTS.values()) | set(OTHER_MOVE_PAGES) <= set(world)
     assert FORM_PAGES.issubset(set(PAGES) | set(LIST_PAGES))
     registered = {model._meta.label_lower for model in admin.site._registry}
     assert registered == set(POLICY), registered ^ set(POLICY)
@@ -605,7 +644,8 @@ def test_admin_actions_for(role):
 def test_matrix_size_is_reported(capsys):
     """The size of the generated matrix, for the note (URLs × roles, actions × roles)."""
     urls = (sum(5 for _ in POLICY) + len(PAGES) + len(POST_PAGES) + len(LIST_PAGES)
-            + len(FORM_PAGES) + 2 * sum(len(m) for m in MOVE_PAGES.values()))
+            + len(FORM_PAGES) + 2 * sum(len(m) for m in MOVE_PAGES.values())
+            + 2 * sum(len(m) for m in OTHER_MOVE_PAGES.values()))
     actions = sum(len(a) for a in ACTIONS.values())
     print(f"permission matrix: {urls} admin URLs × {len(ROLES)} roles = {urls * len(ROLES)}; "
           f"{actions} actions × {len(ROLES)} roles = {actions * len(ROLES)}")

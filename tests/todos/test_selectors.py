@@ -24,7 +24,14 @@ from tests.factories import (
     make_staff,
     submit_start,
 )
-from tests.payouts.helpers import eligible, lump_sum, officers, transfer_day, with_account
+from tests.payouts.helpers import (
+    eligible,
+    import_on_the_day,
+    lump_sum,
+    officers,
+    transfer_day,
+    with_account,
+)
 from todos import selectors
 from todos.selectors import Urgency
 
@@ -137,7 +144,7 @@ def test_a_payment_the_bank_refused_asks_for_the_account_until_it_is_corrected()
     run = payout_services.create_run(program=lump_sum(), transfer_date=transfer_day(),
                                      actor=creator)
     run = payout_services.release_run(run=run, actor=releaser)
-    payout_services.import_results(
+    import_on_the_day(
         run=run, data=f"顧客コード1,結果コード\r\n{run.lines.get().pk},3\r\n".encode(),
         actor=releaser)
     [todo] = [t for t in selectors.todos_for(user=user, today=TODAY)
