@@ -28,6 +28,7 @@ from django.utils import timezone
 from portal.errors import NotPermitted, ServiceError
 from portal.imports import (
     Classified,
+    ImportFailed,
     ImportKind,
     ImportRefused,
     ImportResult,
@@ -337,7 +338,7 @@ def import_registry(*, actor, upload, dry_run: bool) -> RegistryImport:
                 saved = result.error_lines == 0
                 if not saved:
                     transaction.set_rollback(True)
-    except ImportRefused as refused:
+    except (ImportRefused, ImportFailed) as refused:
         raise ServiceError(refused.message, "file") from None
     finally:
         path.unlink(missing_ok=True)

@@ -43,7 +43,7 @@ def parse_medical_code(raw: str) -> MedicalCode:
     value = digits(raw)
     if not value:
         raise CodeError("医療機関等コードを入力してください。")
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):  # ٣ and ፩ are digits to str.isdigit
         raise CodeError("医療機関等コードは数字10桁で入力してください。")
     if len(value) != 10:
         raise CodeError(f"医療機関等コードは10桁です（入力は{len(value)}桁）。")

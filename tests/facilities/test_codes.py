@@ -35,6 +35,8 @@ def test_code_input_is_normalised(raw, expected):
         ("0010113719", "01〜47"),
         ("0120113719", "点数表番号"),
         ("0110113718", "検証番号"),
+        ("፩፩፩፩፩፩፩፩፩፩", "数字10桁"),  # digits to str.isdigit, not to int(): a ValueError before
+        ("٠١١٠١١٣٧١٩", "数字10桁"),
     ],
 )
 def test_invalid_codes_are_refused_with_a_clear_message(raw, message):
