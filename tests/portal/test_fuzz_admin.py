@@ -567,6 +567,36 @@ def test_a_periodic_task_with_an_overlong_task_name_shows_the_form_again(admin_c
     assert not PeriodicTask.objects.filter(name="x").exists()
 
 
+def test_the_payout_commands_password_and_code_survive_fuzzing():
+    """`manage.py payout release --by` reads a password and a code from standard input: any
+    text there is refused with the command's message (exit 1), never an exception, and the
+    run is not released."""
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from payouts import services
+    from payouts.models import PayoutRun
+    from tests.payouts.helpers import lump_sum, officers, payables, transfer_day
+
+    payables(1)
+    creator, releaser = officers()
+    run = services.create_run(program=lump_sum(), transfer_date=transfer_day(), actor=creator)
+    line = st.one_of(_TEXT, _NUMBERS, st.text(alphabet="0123456789０１２ ", max_size=12))
+
+    @FUZZ
+    @given(password=line, code=line, separator=st.sampled_from(["\n", "\r\n", "\x00", ""]))
+    def post(password, code, separator):
+        FUZZED["inputs"] += 1
+        with pytest.raises(CommandError):
+            call_command("payout", "release", str(run.pk), "--by", releaser.email,
+                         stdout=StringIO(), stdin=StringIO(password + separator + code + "\n"))
+        assert PayoutRun.objects.get(pk=run.pk).state == PayoutRun.State.CREATED
+
+    post()
+
+
 def test_admin_fuzzing_ran(capsys):
     """Runs last in this file (pytest keeps file order): reports how many inputs were tried."""
     print(f"admin fuzz inputs: {FUZZED['inputs']}")

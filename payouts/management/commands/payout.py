@@ -4,21 +4,40 @@ admin and the schedule.
     payout create --program CODE --transfer-date YYYY-MM-DD --by EMAIL
         builds the run and prints its summary; the last line is the run's number alone.
         Nothing payable: says so on stderr, exit code 1.
-    payout release RUN --by EMAIL      another payout officer than the creator releases it
-    payout file RUN --output PATH      writes the released run's 全銀 transfer file
+    payout check RUN --by EMAIL        a payout officer checks a run the schedule built
+    payout release RUN --by EMAIL      another payout officer than whoever created or
+                                       checked it releases it
+    payout file RUN --output PATH --by EMAIL     writes the released run's 全銀 transfer file
     payout results RUN --file PATH --by EMAIL    imports the bank's results (CSV)
 
-`--by` names an active staff account; what it may do is checked by the services. A refusal
+Whoever runs the command is the officer `--by` names, and proves it as at the admin's
+log-in: the command asks for that officer's password and the current code of their
+authenticator app (two-factor), read without echo from the terminal, or as two lines
+(password, then code) from standard input when it is not a terminal (a script; the tests).
+Never from an argument: it would stay in the shell's history and the list of processes.
+A wrong password or code is refused (exit code 1) and changes nothing; after
+PAYOUT_COMMAND_RATE_LIMIT failures (5 in 5 minutes per officer, as the log-in's limit per
+account) the command refuses that officer until the window passes. The failures count in
+the shared cache, as the log-in's do (a process-local cache counts per process: the deploy
+check portal.W001 says so). What the officer may do is checked by the services. A refusal
 is a CommandError with the services' Japanese message (exit code 1).
 """
 
+import getpass
+import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 
+from allauth.core.internal import ratelimit
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.http import HttpRequest
 
 from eligibility.models import Program
 from facilities.prefectures import PREFECTURE_NAMES
@@ -30,9 +49,28 @@ from portal.errors import ServiceError
 from portal.forms import ISODateField
 from portal.wareki import to_wareki
 
+logger = logging.getLogger(__name__)
+
+# Failed authentications per officer (allauth's rate limits, counted in the cache like the
+# log-in's `login_failed`); only per-key rates apply (a command has no address).
+DEFAULT_RATE_LIMIT = "5/5m/key"
+WRONG = "パスワードまたは認証アプリの確認コードが正しくありません。何も変更していません。"
+LIMITED = ("パスワードまたは確認コードの誤りが続いたため、この支払担当者ではしばらく操作できません。"
+           "時間をおいてから、もう一度お試しください。何も変更していません。")
+
+
+def _failures(user, *, dry_run: bool = False):
+    """Spend one attempt of the officer's limit (None: none left)."""
+    rates = getattr(settings, "PAYOUT_COMMAND_RATE_LIMIT", DEFAULT_RATE_LIMIT)
+    return ratelimit.consume(HttpRequest(), app="payouts", action="command_authentication",
+                             config={"command_authentication": rates},
+                             key=f"payout-command:{user.pk}", limit_get=True, dry_run=dry_run)
+
 
 class Command(BaseCommand):
-    help = "支払バッチの作成・承認・振込データの出力・振込結果の取込"
+    help = "支払バッチの作成・確認・承認・振込データの出力・振込結果の取込"
+    # call_command(..., stdin=StringIO("password\ncode\n")): where the secrets are read.
+    stealth_options = ("stdin",)
 
     def add_arguments(self, parser):
         actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -43,14 +81,18 @@ class Command(BaseCommand):
                             help="振込指定日 YYYY-MM-DD（銀行の営業日）")
         create.add_argument("--by", required=True, help="作成する支払担当者のメールアドレス")
 
-        release = actions.add_parser("release", help="支払バッチを承認する（作成者以外）")
+        check = actions.add_parser("check", help="スケジュールで作成された支払バッチを確認する")
+        check.add_argument("run", type=int, help="支払バッチの番号")
+        check.add_argument("--by", required=True, help="確認する支払担当者のメールアドレス")
+
+        release = actions.add_parser("release", help="支払バッチを承認する（作成者・確認者以外）")
         release.add_argument("run", type=int, help="支払バッチの番号")
         release.add_argument("--by", required=True, help="承認する支払担当者のメールアドレス")
 
         write = actions.add_parser("file", help="承認済みの支払バッチの振込データ（全銀）を書き出す")
         write.add_argument("run", type=int, help="支払バッチの番号")
         write.add_argument("--output", required=True, help="書き出すファイル")
-        write.add_argument("--by", help="出力する支払担当者のメールアドレス（指定すると権限を確かめます）")
+        write.add_argument("--by", required=True, help="出力する支払担当者のメールアドレス")
 
         results = actions.add_parser("results", help="振込結果（CSV）を取り込む")
         results.add_argument("run", type=int, help="支払バッチの番号")
@@ -58,20 +100,60 @@ class Command(BaseCommand):
         results.add_argument("--by", required=True, help="取り込む支払担当者のメールアドレス")
 
     def handle(self, *args, action: str, **options):
+        self.secrets_from = options.pop("stdin", None) or sys.stdin
         try:
             getattr(self, f"_{action}")(**options)
         except ServiceError as error:
             raise CommandError(error.message) from error
 
-    # ---- arguments
+    # ---- who runs the command
 
-    def _actor(self, email: str | None):
-        if email is None:
-            return None
+    def _actor(self, email: str):
         user = get_user_model().objects.filter(email__iexact=email.strip()).first()
         if user is None or not (user.is_active and user.is_staff):
             raise CommandError(f"--by {email}: 有効な管理者アカウントが見つかりません。")
         return user
+
+    def _read_secrets(self, email: str) -> tuple[str, str]:
+        stream = self.secrets_from
+        try:
+            if callable(getattr(stream, "isatty", None)) and stream.isatty():
+                password = getpass.getpass(f"{email} のパスワード: ")
+                code = getpass.getpass("認証アプリの確認コード（6桁）: ")
+            else:
+                password = stream.readline().rstrip("\r\n")
+                code = stream.readline().strip()
+        except (EOFError, OSError, ValueError):  # nothing to read, or closed
+            password = code = ""
+        return password, code
+
+    def _officer(self, email: str):
+        """The officer `--by` names, once they typed their password and current code."""
+        user = self._actor(email)
+        authenticator = Authenticator.objects.filter(
+            user=user, type=Authenticator.Type.TOTP).first()
+        if authenticator is None:
+            raise CommandError(f"--by {email}: 2段階認証（認証アプリ）が設定されていないため、"
+                               "コマンドでは操作できません。管理画面へのログインで設定してください。")
+        if not _failures(user, dry_run=True):
+            raise CommandError(LIMITED)
+        password, code = self._read_secrets(user.email)
+        if not password or not code:
+            raise CommandError("パスワードと認証アプリの確認コードを入力してください"
+                               "（端末でない標準入力からは、1行目にパスワード、2行目に確認コード）。"
+                               "何も変更していません。")
+        attempt = _failures(user)
+        if not attempt:
+            raise CommandError(LIMITED)
+        # The code is checked (and spent) only after the right password.
+        if not (user.check_password(password) and TOTP(authenticator).validate_code(code)):
+            logger.warning("manage.py payout: wrong password or code for user %s", user.pk)
+            raise CommandError(WRONG)
+        attempt.rollback()  # a success spends nothing (as allauth's log-in)
+        authenticator.record_usage()
+        return user
+
+    # ---- arguments
 
     def _run(self, number: int) -> PayoutRun:
         run = PayoutRun.objects.select_related("program").filter(pk=number).first()
@@ -96,12 +178,12 @@ class Command(BaseCommand):
 
     def _create(self, *, program, transfer_date, by, **options):
         program = self._program(program)
-        actor = self._actor(by)
+        self._actor(by)
         try:
             day = ISODateField().clean(transfer_date)
         except ValidationError as error:
             raise CommandError(f"振込指定日: {' '.join(error.messages)}") from error
-        run = services.create_run(program=program, transfer_date=day, actor=actor)
+        run = services.create_run(program=program, transfer_date=day, actor=self._officer(by))
         if run.state == PayoutRun.State.EMPTY:
             raise CommandError(f"{program.name}には支払の対象がありませんでした（支払バッチ{run.pk}は"
                                f"「{run.get_state_display()}」で終わりました）。")
@@ -110,42 +192,56 @@ class Command(BaseCommand):
                           f"{run.pk} --by メールアドレス` で行ってください。")
         self.stdout.write(str(run.pk))
 
+    def _check(self, *, run, by, **options):
+        run = services.check_run(run=self._run(run), actor=self._officer(by))
+        self.stdout.write(f"支払バッチ{run.pk}を確認しました: {run.line_count:,}件、合計 "
+                          f"{run.total_amount:,}円、振込指定日 {to_wareki(run.transfer_date)}")
+        self.stdout.write("承認は、確認した方とは別の支払担当者が `payout release "
+                          f"{run.pk} --by メールアドレス` で行ってください。")
+
     def _release(self, *, run, by, **options):
-        run = services.release_run(run=self._run(run), actor=self._actor(by))
+        run = self._run(run)
+        if (problem := services.unchecked(run)) is not None:
+            raise CommandError(problem)  # said before the password is asked for nothing
+        run = services.release_run(run=run, actor=self._officer(by))
         self.stdout.write(f"支払バッチ{run.pk}を承認しました: {run.line_count:,}件、合計 "
                           f"{run.total_amount:,}円、振込指定日 {to_wareki(run.transfer_date)}")
 
-    def _file(self, *, run, output, by=None, **options):
+    def _file(self, *, run, output, by, **options):
         run = self._run(run)
-        try:
-            data = services.transfer_file(run=run, actor=self._actor(by))
-        except ZenginError as error:  # a name stored before its characters were checked
-            raise CommandError(f"振込データを作れませんでした: {error}") from error
         target = Path(output)
-        # Written beside the target and renamed: a reader never sees half a file.
+        # Written beside the target and renamed: a reader never sees half a file. The place
+        # is made first: a folder that is not there is said before anything is asked.
         try:
             handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".payout-")
         except OSError as error:
             raise CommandError(f"書き出せません: {output}（{error.strerror}）") from error
         try:
             with os.fdopen(handle, "wb") as stream:
+                try:
+                    data = services.transfer_file(run=run, actor=self._officer(by))
+                except ZenginError as error:  # a name stored before its characters were checked
+                    raise CommandError(f"振込データを作れませんでした: {error}") from error
                 stream.write(data)
             os.replace(temporary, target)
         except OSError as error:
-            Path(temporary).unlink(missing_ok=True)
             raise CommandError(f"書き出せません: {output}（{error.strerror}）") from error
+        finally:
+            Path(temporary).unlink(missing_ok=True)
         count = run.lines.exclude(state=PaymentLine.State.CANCELLED).count()
         self.stdout.write(f"支払バッチ{run.pk}の振込データを書き出しました: {output}（{count:,}件、"
                           f"{len(data):,}バイト）")
 
     def _results(self, *, run, file, by, **options):
         run = self._run(run)
-        actor = self._actor(by)
+        self._actor(by)
         try:
             data = Path(file).read_bytes()
         except OSError as error:
             raise CommandError(f"振込結果のファイルを読めません: {file}（{error.strerror}）") from error
-        summary = services.import_results(run=run, data=data, actor=actor)
+        if (problem := services.results_refusal(run)) is not None:
+            raise CommandError(problem)  # said before the password is asked for nothing
+        summary = services.import_results(run=run, data=data, actor=self._officer(by))
         self.stdout.write(f"振込結果を取り込みました: 振込済 {summary.paid:,}件、振込不能 "
                           f"{summary.failed:,}件、取込済みで変更なし {summary.unchanged:,}件")
         if summary.settled:
