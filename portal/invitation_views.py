@@ -50,9 +50,20 @@ def _home_of(user) -> str:
 
 
 def invitation(request: HttpRequest, token: str) -> HttpResponse:
-    """The link of the e-mail: with the account's password, the session may set up the
+    """The link of the e-mail. An open invitation's token is kept in the session (hashed) and
+    the browser sent on to a page without it in its address, as Django's password reset
+    does: the token travels in no Referer and no refusal's log line."""
+    if invitations.open_invitation(token) is None:
+        return render(request, "account/two_factor_invitation_invalid.html", status=404)
+    request.session[invitations.LINK_SESSION_KEY] = invitations.token_hash(token)
+    return redirect("two_factor_invitation_open")
+
+
+def invitation_open(request: HttpRequest) -> HttpResponse:
+    """The link's page: with the account's password, the session may set up the
     authenticator (allauth's page, next)."""
-    found = invitations.open_invitation(token)
+    hashed = request.session.get(invitations.LINK_SESSION_KEY)
+    found = invitations.invitation_by_hash(hashed)
     if found is None:
         return render(request, "account/two_factor_invitation_invalid.html", status=404)
     if request.user.is_authenticated and request.user.pk != found.user_id:
@@ -61,7 +72,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             # Still open once its row is locked (not spent or revoked meanwhile).
-            found = invitations.open_invitation(token, lock=True)
+            found = invitations.invitation_by_hash(hashed, lock=True)
             if found is None:
                 return render(request, "account/two_factor_invitation_invalid.html",
                               status=404)
@@ -71,6 +82,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             # The log-in keeps the session's data (a new key, the same contents); said again
             # in case it started a fresh session.
             request.session[invitations.SESSION_KEY] = found.pk
+            request.session.pop(invitations.LINK_SESSION_KEY, None)
             # The password was typed on this page for this very step: allauth's set-up page
             # need not ask for it a second time.
             reauthenticate_by_password(request)

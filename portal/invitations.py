@@ -27,6 +27,9 @@ from .models import TwoFactorInvitation
 from .notifications import notify
 
 SESSION_KEY = "portal.two_factor_invitation"
+# The link's token, hashed, between the link and its password page (the token leaves the URL
+# at once: it is not sent on in a Referer nor logged with a refusal).
+LINK_SESSION_KEY = "portal.two_factor_invitation_link"
 # A token is 43 URL-safe characters; anything much longer is not one of ours.
 MAX_TOKEN_LENGTH = 100
 # Where the links of a command (no request) point when PORTAL_BASE_URL is not set: the
@@ -102,13 +105,21 @@ def issue_invitation(*, user, actor=None,
     return invitation, link
 
 
-def open_invitation(token: str, *, lock: bool = False) -> TwoFactorInvitation | None:
+def open_invitation(token: str) -> TwoFactorInvitation | None:
     """The invitation of this token if it may still be used (not spent, revoked or
-    expired), with its account; `lock` takes its row lock (in a transaction)."""
+    expired), with its account."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
+    return invitation_by_hash(token_hash(token))
+
+
+def invitation_by_hash(hashed: str, *, lock: bool = False) -> TwoFactorInvitation | None:
+    """The open invitation whose token has this SHA-256 (what the link's page keeps in the
+    session instead of the token); `lock` takes its row lock (in a transaction)."""
+    if not isinstance(hashed, str) or not hashed:
+        return None
     invitations = _open(TwoFactorInvitation.objects.select_related("user")).filter(
-        token_hash=token_hash(token), user__is_active=True, user__is_staff=True)
+        token_hash=hashed, user__is_active=True, user__is_staff=True)
     if lock:
         invitations = invitations.select_for_update(of=("self",))
     return invitations.first()

@@ -14,6 +14,8 @@ urlpatterns = [
     # allauth's set-up page, at its own address, goes through invitation_views first.
     path("accounts/2fa/invitation/", invitation_views.invitation_required,
          name="two_factor_invitation_required"),
+    path("accounts/2fa/invitation/open/", invitation_views.invitation_open,
+         name="two_factor_invitation_open"),
     path("accounts/2fa/invitation/<str:token>/", invitation_views.invitation,
          name="two_factor_invitation"),
     path("accounts/2fa/totp/activate/", invitation_views.activate_totp),

@@ -36,6 +36,7 @@ from tests.factories import (
 
 REQUIRED = "/accounts/2fa/invitation/"
 ACTIVATE = "/accounts/2fa/totp/activate/"
+OPEN = "/accounts/2fa/invitation/open/"
 LINK = re.compile(r"https?://\S+/accounts/2fa/invitation/([A-Za-z0-9_-]+)/")
 
 
@@ -65,7 +66,9 @@ def _invite(user, callbacks) -> str:
 
 
 def _follow_link(client, token, password=PASSWORD):
-    return client.post(reverse("two_factor_invitation", args=[token]), {"password": password})
+    """Open the e-mail's link, type the password on the page it leads to."""
+    client.get(reverse("two_factor_invitation", args=[token]))
+    return client.post(OPEN, {"password": password})
 
 
 def _enrol(client, callbacks) -> str:
@@ -150,6 +153,10 @@ def test_the_link_and_the_password_set_up_two_factor_once(client, django_capture
 
     link = reverse("two_factor_invitation", args=[token])
     page = client.get(link)
+    # The token leaves the address at once (no Referer, no log line carries it on).
+    assert page.status_code == 302 and page["Location"] == OPEN
+    assert token not in str(dict(client.session))
+    page = client.get(OPEN)
     assert page.status_code == 200 and staff.email in page.content.decode()
     # The link alone does not sign in nor open the set-up page.
     assert "_auth_user_id" not in client.session
@@ -227,7 +234,7 @@ def test_an_invitation_is_bound_to_its_account(client, django_capture_on_commit_
     token = _invite(staff, django_capture_on_commit_callbacks)
     intruder = _staff_without_two_factor()
     _password_log_in(client, intruder)
-    for response in (client.get(reverse("two_factor_invitation", args=[token])),
+    for response in (client.get(reverse("two_factor_invitation", args=[token]), follow=True),
                      _follow_link(client, token)):
         assert response.status_code == 403
         assert "別のアカウントでログインしています" in response.content.decode()
@@ -263,6 +270,20 @@ def test_an_invitation_that_expires_after_the_password_step_does_not_set_up(
     response = client.post(ACTIVATE, {"code": _current_code(secret)})
     assert response.status_code == 302 and response["Location"] == REQUIRED
     assert not Authenticator.objects.filter(user=staff).exists()
+
+
+@pytest.mark.django_db
+def test_a_live_token_reaches_no_log_record(client, caplog, django_capture_on_commit_callbacks):
+    """Refusals are logged with their path (Django's "Forbidden: …"): a live token must not
+    be in it — here, another account opening the link, then a wrong password."""
+    staff = _staff_without_two_factor()
+    token = _invite(staff, django_capture_on_commit_callbacks)
+    _password_log_in(client, _staff_without_two_factor())
+    assert client.get(reverse("two_factor_invitation", args=[token]),
+                      follow=True).status_code == 403
+    _follow_link(Client(), token, password="WrongPassw0rd")
+    assert caplog.records and not [r for r in caplog.records if token in r.getMessage()]
+    assert not any(token in str(value) for value in client.session.values())
 
 
 @pytest.mark.django_db
