@@ -324,10 +324,36 @@ class GoLiveAdmin(WellFormedChoices, EvidenceAdmin, SimpleHistoryAdmin):
     date_hierarchy = "date"
 
 
+# What each recorded result of a link attempt means, in the admin's words.
+LINK_ATTEMPT_RESULTS = {
+    "": "申請を受け付けた",
+    "already_staff": "既に担当者",
+    "not_found": "施設コードが見つからない",
+    "last4_mismatch": "口座番号下4桁の不一致",
+    "locked": "停止中（利用者の誤り回数）",
+    "address_locked": "停止中（接続元の誤り回数）",
+    "facility_locked": "停止中（施設への誤り回数）",
+}
+
+
+class LinkAttemptResultFilter(admin.SimpleListFilter):
+    title = "結果"
+    parameter_name = "result"
+
+    def lookups(self, request, model_admin):
+        return [(value or "accepted", label) for value, label in LINK_ATTEMPT_RESULTS.items()]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        return queryset.filter(reason="" if value == "accepted" else value)
+
+
 @admin.register(LinkAttempt)
 class LinkAttemptAdmin(EvidenceAdmin, admin.ModelAdmin):
-    list_display = ["created_at", "user", "code_entered", "succeeded", "reason", "ip_address"]
-    list_filter = ["succeeded", "reason"]
+    list_display = ["created_at", "user", "code_entered", "succeeded", "result", "ip_address"]
+    list_filter = ["succeeded", LinkAttemptResultFilter]
     search_fields = ["user__email", "code_entered"]
 
     def has_change_permission(self, request, obj=None):
@@ -335,6 +361,10 @@ class LinkAttemptAdmin(EvidenceAdmin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="結果", ordering="reason")
+    def result(self, attempt) -> str:
+        return LINK_ATTEMPT_RESULTS.get(attempt.reason, attempt.reason)
 
 
 @admin.register(Activity)
