@@ -8,6 +8,7 @@ from django.conf import settings
 # resource kept on one worker, the `browser` and `fault` marks (tests/parallel.py).
 from tests.parallel import (  # noqa: F401 - hooks of this conftest
     broker_of_this_worker,
+    pytest_collection_finish,
     pytest_collection_modifyitems,
     pytest_configure_node,
     pytest_xdist_make_scheduler,

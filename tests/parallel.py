@@ -6,9 +6,10 @@ would otherwise share is taken care of here, through the hooks tests/conftest.py
 - the Celery broker: each worker uses a Redis database of its own, the base number plus the
   worker's (redis://…/0 → /0 for gw0, /1 for gw1), so a Celery worker a test starts never
   takes another xdist worker's tasks, and a test that counts a queue counts only its own;
-- the virtual card reader (one pcscd, two slots): every test module that uses `pcscd` runs on
-  one worker, its tests one after another (the group `cardreader`); card_slot also locks the
-  reader per test (tests/cardreader/conftest.py), should two processes use it anyway;
+- the virtual card reader (one pcscd, two slots): the tests of the modules that use `pcscd`
+  are the group `cardreader`, run one after another on one worker; card_slot also holds a
+  lock on the reader for the whole test (tests/cardreader/conftest.py), so a card test of
+  another process waits instead of meeting another card;
 - the payout fault tests (worker processes killed, a Redis of their own restarted, heavy on
   the CPU, 30-second waits for the workers' events): the group `faults`, one after another on
   one worker (the module's last test sums up the trials of the others, in the same process).
@@ -17,11 +18,17 @@ A group is given to the whole module that uses its fixture, so a new test is pla
 neighbours. Modules are also marked `browser` (they drive Chromium) and `fault`, which
 `scripts/test --quick` leaves out.
 
-Why not xdist's own `--dist loadgroup`: it moves a test to its group by appending `@group` to
-the test's node id, which pytest 9.2's structured node ids no longer take (pytest-xdist
-issue 1386: the mark is silently ignored). Here each worker writes the groups of the tests
-it collected to a file the controller names (`workerinput`), and the controller's scheduler,
-xdist's LoadGroupScheduling, reads them instead of the node ids.
+Order: pytest-django runs the tests as Django does, the transactional ones after the others
+(their flush empties the tables, the migrations' rows included), and every worker must keep
+that order. So the scheduler sends the tests in their collected order (xdist would send the
+largest groups first), and a group whose tests fall in two places of that order (the reader's
+database-free tests, its transactional ones) is two runs, each sent in its place.
+
+Why not xdist's own `--dist loadgroup` alone: it moves a test to its group by appending
+`@group` to the test's node id, which pytest 9.2's structured node ids no longer take
+(pytest-xdist issue 1386: the mark is silently ignored). Here each worker writes the groups of
+the tests it collected to a file the controller names (`workerinput`), and the controller's
+scheduler, xdist's LoadGroupScheduling, reads them instead of the node ids.
 """
 
 import json
@@ -63,7 +70,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         used.setdefault(item.path, set()).update(
             set(getattr(item, "fixturenames", ())) & RESOURCES.keys())
-    groups = {}
     for item in items:
         for fixture in sorted(used[item.path]):
             mark, group = RESOURCES[fixture]
@@ -71,13 +77,32 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(getattr(pytest.mark, mark))
             if group:
                 item.add_marker(pytest.mark.xdist_group(group))
-                groups[item.nodeid] = group
-    directory = getattr(config, "workerinput", {}).get(GROUPS_INPUT)
-    if directory:  # a worker: tell the controller's scheduler
-        path = Path(directory) / f"{config.workerinput['workerid']}.json"
-        staging = path.with_suffix(".staging")
-        staging.write_text(json.dumps(groups))
-        staging.rename(path)  # whole, or not there
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist sends the collection to the controller
+def pytest_collection_finish(session):
+    """A worker writes the scope of each grouped test for the controller's scheduler: its
+    group, numbered by the run of consecutive tests it falls in. The tests are in
+    pytest-django's order by now (as Django orders them: a transactional test's flush
+    removes the migrations' rows, so those tests come after the others) and the scheduler
+    keeps it, so a group that falls in two places is two scopes, each run in its place."""
+    directory = getattr(session.config, "workerinput", {}).get(GROUPS_INPUT)
+    if not directory:
+        return
+    scopes, runs, previous = {}, {}, None
+    for item in session.items:
+        names = sorted({mark.args[0] if mark.args else mark.kwargs.get("name", "default")
+                        for mark in item.iter_markers("xdist_group")})
+        group = "_".join(names) or None
+        if group and group != previous:
+            runs[group] = runs.get(group, 0) + 1
+        if group:
+            scopes[item.nodeid] = f"{group}#{runs[group]}"
+        previous = group
+    path = Path(directory) / f"{session.config.workerinput['workerid']}.json"
+    staging = path.with_suffix(".staging")
+    staging.write_text(json.dumps(scopes))
+    staging.rename(path)  # whole, or not there
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -95,6 +120,10 @@ def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadGroupScheduling
+
+    # The tests' order (pytest-django's, see pytest_collection_finish) is kept: xdist would
+    # otherwise send the largest scopes first.
+    config.option.loadscopereorder = False
 
     class FileGroupScheduling(LoadGroupScheduling):
         """xdist's loadgroup with the groups read from the workers' files."""
