@@ -104,42 +104,58 @@ def test_admin_log_in_with_two_factor(new_page):
     assert not problems, _report(problems)
 
 
-def test_every_admin_page(new_page, admin_log_in):
+# The walk is cut into parts that xdist's workers share (each part logs in once and opens
+# every WALK_PARTS-th step of the same list), instead of one test of a minute or more.
+WALK_PARTS = 4
+
+
+def _walk(world) -> list[tuple[str, str, str]]:
+    """(kind, label, url or action) of every step of the walk: the pages, the custom forms
+    sent empty, the actions that ask for more on a page of their own."""
+    steps = [("page", label, url) for label, url in _admin_pages(world)]
+    for label in POLICY:
+        for what, url, _allowed in _urls(label, world[label], world):
+            if what in FORMS_SENT_EMPTY:
+                steps.append(("form", what, url))
+    steps += [("action", label, action) for label, action in ACTION_PAGES]
+    return steps
+
+
+@pytest.mark.parametrize("part", range(WALK_PARTS), ids=lambda part: f"part{part + 1}")
+def test_every_admin_page(new_page, admin_log_in, part):
     world = _world()
     administrator = AdminFactory()
     page = new_page()
     admin_log_in(page, administrator.email)
     problems = {}
-    pages = _admin_pages(world)
-    assert len(pages) > 100, len(pages)
-    for label, url in pages:
-        response = page.goto(url)
-        assert response.ok, f"{label} {url}: {response.status}"
-        assert response.headers["content-type"].startswith("text/html"), (label, url)
-        if label.startswith("a running"):  # shown as running, reloading itself
-            expect(page.locator("[data-auto-refresh] [data-refresh-toggle]")).to_be_visible()
-        refresh = page.get_by_role("button", name="自動更新を止める")
-        if refresh.count():  # a running job's page: its reloading can be stopped (and stays so)
-            refresh.click()
-            expect(page.get_by_role("button", name="自動更新を再開する")).to_be_visible()
-        _check(page, label, problems, exclude=DJANGO_ADMIN_EXCLUSIONS)
-
-    for label in POLICY:
-        for what, url, _allowed in _urls(label, world[label], world):
-            if what in FORMS_SENT_EMPTY:
-                page.goto(url)
-                with page.expect_navigation():
-                    page.locator("#content form [type=submit]").first.click()
-                _check(page, f"{what} sent empty", problems, exclude=DJANGO_ADMIN_EXCLUSIONS)
-    for label, action in ACTION_PAGES:
-        app, model = label.split(".")
-        page.goto(reverse(f"admin:{app}_{model}_changelist"))
-        page.locator("#result_list input.action-select").first.check()
-        page.locator("select[name=action]").select_option(action)
-        with page.expect_navigation():
-            page.locator("button[name=index], input[name=index]").first.click()
-        expect(page.locator("#content form").first).to_be_visible()
-        _check(page, f"{label} action {action}", problems, exclude=DJANGO_ADMIN_EXCLUSIONS)
+    steps = _walk(world)
+    assert sum(kind == "page" for kind, _label, _url in steps) > 100, len(steps)
+    for kind, label, url in steps[part::WALK_PARTS]:
+        if kind == "page":
+            response = page.goto(url)
+            assert response.ok, f"{label} {url}: {response.status}"
+            assert response.headers["content-type"].startswith("text/html"), (label, url)
+            if label.startswith("a running"):  # shown as running, reloading itself
+                expect(page.locator("[data-auto-refresh] [data-refresh-toggle]")).to_be_visible()
+            refresh = page.get_by_role("button", name="自動更新を止める")
+            if refresh.count():  # a running job's page: its reloading can be stopped (and stays so)
+                refresh.click()
+                expect(page.get_by_role("button", name="自動更新を再開する")).to_be_visible()
+            _check(page, label, problems, exclude=DJANGO_ADMIN_EXCLUSIONS)
+        elif kind == "form":
+            page.goto(url)
+            with page.expect_navigation():
+                page.locator("#content form [type=submit]").first.click()
+            _check(page, f"{label} sent empty", problems, exclude=DJANGO_ADMIN_EXCLUSIONS)
+        else:
+            app, model = label.split(".")
+            page.goto(reverse(f"admin:{app}_{model}_changelist"))
+            page.locator("#result_list input.action-select").first.check()
+            page.locator("select[name=action]").select_option(url)
+            with page.expect_navigation():
+                page.locator("button[name=index], input[name=index]").first.click()
+            expect(page.locator("#content form").first).to_be_visible()
+            _check(page, f"{label} action {url}", problems, exclude=DJANGO_ADMIN_EXCLUSIONS)
     # The delete confirmations were only looked at.
     assert all(type(obj).objects.filter(pk=obj.pk).exists() for obj in world.values())
     assert not problems, _report(problems)
