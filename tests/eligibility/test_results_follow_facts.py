@@ -202,18 +202,15 @@ def test_facility_import_changing_the_main_facility_marks_old_and_new_main(
     assert queued == [1]
 
 
-def test_annex_changed_in_the_admin_marks_the_facilities(admin_client, queued,
+def test_annex_set_by_its_one_writer_marks_the_facilities(queued,
                                                          django_capture_on_commit_callbacks):
+    """併設 changes only through set_main_facility (the pairing's confirmation and the master
+    import call it; the admin shows the field read-only): both facilities are marked and one
+    task is queued after the commit."""
     main = FacilityFactory(kind="judo")
     facility = FacilityFactory(kind="judo")
-    url = reverse("admin:facilities_facility_change", args=[facility.pk])
-    form = admin_client.get(url).context["adminform"].form
-    data = {name: value for name, value in form.initial.items() if value is not None}
-    data.update({"main_facility": main.pk, "memberships-TOTAL_FORMS": 0,
-                 "memberships-INITIAL_FORMS": 0})
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(url, data)
-    assert response.status_code == 302, response.context["adminform"].form.errors
+        facility_services.set_main_facility(facility=facility, main=main)
     assert set(PendingDetermination.objects.values_list("facility_id", flat=True)) == {
         facility.pk, main.pk}
     assert queued == [1]
