@@ -87,9 +87,9 @@ def submit_start(facility: Facility, user, **overrides):
     )
 
 
-def accepted_facility(kind: str = "judo", devices: int = 2):
+def accepted_facility(kind: str = "judo", devices: int = 2, **facility_fields):
     """A facility whose 利用開始申請 was accepted, with its staff member and administrator."""
-    facility = FacilityFactory(kind=kind)
+    facility = FacilityFactory(kind=kind, **facility_fields)
     user = make_staff(facility)
     admin = AdminFactory()
     application = submit_start(facility, user, device_count=devices)
