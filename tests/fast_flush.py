@@ -1,4 +1,4 @@
-"""A transactional test's database left as Django leaves it, at a fraction of the cost.
+"""A transactional test's database left as Django leaves it, at a quarter of the cost.
 
 After each transactional test (and each browser test: the live server needs one) Django
 empties every table (TRUNCATE of all 80-odd tables), then runs post_migrate again, which makes
