@@ -19,15 +19,17 @@ say what is missing. Several pytest processes (xdist) share one pcscd and its tw
 tests/parallel.py); should two processes use it anyway, the locks are per test, never per
 session: a lock file per vpcd port is held by `card_slot` from a test's start to its end (one
 test's card on a reader at a time), and pcscd is checked and started under a short lock of its
-own. Every process using pcscd holds a shared lock on a third file for its session; pcscd is
-stopped only by the process that started it, once no other process holds that lock. pcscd
+own. Every process using pcscd holds a shared lock on a third file for its session; the last
+of them to end stops the pcscd a test process started (one found running is left alone). pcscd
 started here logs at debug level; a failed card test carries the end of that log in its report.
 """
 
 import fcntl
 import importlib.util
 import os
+import select
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -46,6 +48,7 @@ POWER_UP_SECONDS = 5
 INSERTIONS = 3
 LOCKS = Path(tempfile.gettempdir())
 PCSCD_LOG: Path | None = None  # pcscd's log, when pcscd was started by this process
+PCSCD_PID = LOCKS / "portal-tests-pcscd.pid"  # the pcscd a test process started
 
 
 def default_certificate() -> CardCertificate:
@@ -96,8 +99,8 @@ def pcscd(tmp_path_factory):
     started = None
     # Checked and started under a short exclusive lock (`starting`); each user then holds a
     # shared lock on `users` for its session. Nobody waits for another process's session:
-    # the exclusive lock on `users` is only ever tried, never waited for, by the process
-    # that started pcscd, to stop it when no other process is using it.
+    # at its end each process only tries the exclusive lock on `users`; the one that gets it
+    # is the last user and stops the pcscd a test process started (its pid in PCSCD_PID).
     with open(LOCKS / "portal-tests-pcscd.lock", "a") as users, \
             open(LOCKS / "portal-tests-pcscd-start.lock", "a") as starting:
         fcntl.flock(starting, fcntl.LOCK_EX)
@@ -114,6 +117,7 @@ def pcscd(tmp_path_factory):
                     started = subprocess.Popen([binary, "--foreground", "--debug"],
                                                stdout=output, stderr=subprocess.STDOUT)
                 readers = _wait_for_readers(started, log)
+                PCSCD_PID.write_text(str(started.pid))
             fcntl.flock(users, fcntl.LOCK_SH)
         finally:
             fcntl.flock(starting, fcntl.LOCK_UN)
@@ -122,17 +126,39 @@ def pcscd(tmp_path_factory):
                 _unavailable(f"pcscd shows no Virtual PCD readers (vsmartcard-vpcd): {readers}")
             yield readers
         finally:
-            if started is not None:
-                fcntl.flock(starting, fcntl.LOCK_EX)  # no process is checking meanwhile
-                try:
-                    fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    pass  # still used by another pytest process: left running
-                else:
-                    started.terminate()
-                    started.wait(timeout=10)
-                finally:
-                    fcntl.flock(starting, fcntl.LOCK_UN)
+            fcntl.flock(starting, fcntl.LOCK_EX)  # no process is checking meanwhile
+            try:
+                fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass  # still used by another pytest process: the last one stops it
+            else:
+                _stop_the_tests_pcscd(started)
+            finally:
+                fcntl.flock(starting, fcntl.LOCK_UN)
+
+
+def _stop_the_tests_pcscd(started: subprocess.Popen | None) -> None:
+    """Stops the pcscd a test process started (this one's, or another's that ended first);
+    a pcscd the tests found running is left alone."""
+    if started is not None:
+        started.terminate()
+        started.wait(timeout=10)
+        PCSCD_PID.unlink(missing_ok=True)
+        return
+    try:
+        pid = int(PCSCD_PID.read_text())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (FileNotFoundError, ValueError):
+        PCSCD_PID.unlink(missing_ok=True)
+        return
+    if command[1:3] == [b"--foreground", b"--debug"] and command[0].endswith(b"pcscd"):
+        descriptor = os.pidfd_open(pid)
+        try:
+            os.kill(pid, signal.SIGTERM)
+            select.select([descriptor], [], [], 10)  # readable once the process has ended
+        finally:
+            os.close(descriptor)
+    PCSCD_PID.unlink(missing_ok=True)
 
 
 def _wait_for_state(reader_name: str, settled, timeout: float) -> int:

@@ -666,6 +666,7 @@ def test_masked_fields_for(role):
     assert not wrong, "\n".join(wrong)
     print(f"{role}: {probes} probes of masked fields")
 
+
 # Two-factor enrolment by invitation (portal/invitations.py), outside the admin: what the page
 # saying an invitation is needed, an invitation link of another account, and allauth's set-up
 # page answer each role. A staff account signed in by its password alone, without an
