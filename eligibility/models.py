@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from facilities.activity import FacilityMoveEffects
 from facilities.models import Facility
 from portal.workflow import WorkflowModel, move, state_field
 
@@ -349,3 +350,175 @@ class ParameterPreview(models.Model):
     @property
     def running(self) -> bool:
         return self.state in (PreviewState.QUEUED, PreviewState.RUNNING)
+
+
+# ----------------------------------------------------------------- adjustments (調整)
+
+REVIEW_ADJUSTMENT_PERMISSION = "eligibility.review_adjustment"
+DECIDE_ADJUSTMENT_PERMISSION = "eligibility.decide_adjustment"
+PAY_ADJUSTMENT_PERMISSION = "eligibility.pay_adjustment"
+
+
+class AdjustmentState(models.TextChoices):
+    """Internal names with the administrators' labels; the facility's are below."""
+
+    PROPOSED = "proposed", "提案（審査待ち）"
+    REVIEWED = "reviewed", "審査済み（決定待ち）"
+    APPROVED = "approved", "承認済み"  # positive: payable; negative: to net or to recover
+    REJECTED = "rejected", "不採用"
+    WITHDRAWN = "withdrawn", "取り下げ（再判定で置き換え）"
+    PAYING = "paying", "支払手続中"
+    PAID = "paid", "振込済"
+    NETTED = "netted", "支払と相殺済み"
+    RECOVERY = "recovery", "返還請求"
+
+
+FACILITY_ADJUSTMENT_LABELS = {
+    AdjustmentState.PROPOSED: "審査中",
+    AdjustmentState.REVIEWED: "審査中",
+    AdjustmentState.APPROVED: "決定",
+    AdjustmentState.REJECTED: "見送り",
+    AdjustmentState.WITHDRAWN: "取り下げ",
+    AdjustmentState.PAYING: "決定（振込の手続中）",
+    AdjustmentState.PAID: "振込済",
+    AdjustmentState.NETTED: "次回の支払と相殺",
+    AdjustmentState.RECOVERY: "返還のお願い",
+}
+# States in which an adjustment's difference counts as settled or to be settled: the amount a
+# facility is owed is its paid result plus these differences (DOMAIN §5.4).
+COUNTED_ADJUSTMENT_STATES = (
+    AdjustmentState.PROPOSED, AdjustmentState.REVIEWED, AdjustmentState.APPROVED,
+    AdjustmentState.PAYING, AdjustmentState.PAID, AdjustmentState.NETTED,
+    AdjustmentState.RECOVERY,
+)
+OPEN_ADJUSTMENT_STATES = (AdjustmentState.PROPOSED, AdjustmentState.REVIEWED)
+
+
+class Adjustment(FacilityMoveEffects, WorkflowModel, models.Model):
+    """調整 (DOMAIN §5.4): the difference between what a facility was paid for a program's
+    result (frozen in a payout) and what the result is now, after a parameter version, a fact
+    or statistics changed it. Proposed by the eligibility batch, reviewed and approved by two
+    different people; a positive one is paid as its own payment line, a negative one netted
+    against the facility's next payment of the same program or claimed back (返還請求). It keeps
+    the result it was decided with (verdict, facts, reasons, parameter version)."""
+
+    activity_prefix = "adjustment"
+    facility_state_labels = FACILITY_ADJUSTMENT_LABELS
+
+    facility = models.ForeignKey(Facility, verbose_name="施設", on_delete=models.PROTECT,
+                                 related_name="adjustments")
+    program = models.ForeignKey(Program, verbose_name="プログラム", on_delete=models.PROTECT,
+                                related_name="adjustments")
+    determination = models.ForeignKey(Determination, verbose_name="支払済みの支給判定",
+                                      on_delete=models.PROTECT, related_name="adjustments")
+    parameter_version = models.ForeignKey(ParameterVersion, verbose_name="再判定のパラメータの版",
+                                          on_delete=models.PROTECT, related_name="+")
+    paid_amount = models.PositiveIntegerField("これまでの支給額（円）")
+    new_amount = models.PositiveIntegerField("再判定の金額（円）")
+    difference = models.IntegerField("差額（円）")  # new_amount − paid_amount, never 0
+    eligible = models.BooleanField("再判定で支給対象")
+    cause = models.CharField("理由", max_length=200)
+    facts = models.JSONField("再判定に用いた事実", null=True, blank=True)
+    details = models.JSONField("再判定の区分", default=dict)
+    reasons = models.JSONField("再判定の理由（判定時の文面）", default=list)
+    state = state_field("状態", choices=AdjustmentState.choices,
+                        default=AdjustmentState.PROPOSED)
+    proposed_at = models.DateTimeField("提案日時")
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="審査者", null=True,
+                                    blank=True, on_delete=models.SET_NULL, related_name="+")
+    reviewed_at = models.DateTimeField("審査日時", null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="決定者", null=True,
+                                   blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField("決定日時", null=True, blank=True)
+    settled_at = models.DateTimeField("精算日時", null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "調整"
+        verbose_name_plural = "調整"
+        ordering = ["-proposed_at", "-pk"]
+        permissions = [
+            ("review_adjustment", "調整を審査する"),
+            ("decide_adjustment", "調整を決定する（審査者以外）"),
+            ("pay_adjustment", "調整を支払・相殺・返還請求に回す"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(difference=0), name="adjustment_not_zero"),
+            models.CheckConstraint(
+                condition=Q(difference=models.F("new_amount") - models.F("paid_amount")),
+                name="adjustment_difference_exact"),
+            # At most one adjustment of a result waiting for its decision.
+            models.UniqueConstraint(fields=["facility", "program"],
+                                    condition=Q(state__in=["proposed", "reviewed"]),
+                                    name="one_open_adjustment_per_program"),
+        ]
+        indexes = [models.Index(fields=["program", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.facility.code} {self.program.code} 調整 {self.difference:+,}円"
+
+    @property
+    def direction(self) -> str:
+        return "pay" if self.difference > 0 else "recover"
+
+    @property
+    def facility_state_label(self) -> str:
+        from portal.workflow import facility_state_label
+
+        return facility_state_label(self)
+
+    def email_context(self) -> dict:
+        return {"adjustment": self}
+
+    # ---- moves (made only through portal.workflow.perform)
+
+    @move(source=AdjustmentState.PROPOSED, target=AdjustmentState.REVIEWED,
+          permission=REVIEW_ADJUSTMENT_PERMISSION, label="審査する", visible_to_facility=False)
+    def review(self, *, actor):
+        self.reviewed_by, self.reviewed_at = actor, timezone.now()
+
+    @move(source=AdjustmentState.REVIEWED, target=AdjustmentState.APPROVED,
+          permission=DECIDE_ADJUSTMENT_PERMISSION, label="決定する", four_eyes=("review",),
+          email="adjustment_state_changed")
+    def approve(self, *, actor):
+        self.decided_by, self.decided_at = actor, timezone.now()
+
+    @move(source=[AdjustmentState.PROPOSED, AdjustmentState.REVIEWED],
+          target=AdjustmentState.REJECTED, permission=DECIDE_ADJUSTMENT_PERMISSION,
+          label="不採用とする", four_eyes=("review",), visible_to_facility=False)
+    def reject(self, *, actor):
+        self.decided_by, self.decided_at = actor, timezone.now()
+
+    @move(source=[AdjustmentState.PROPOSED, AdjustmentState.REVIEWED],
+          target=AdjustmentState.WITHDRAWN, permission=PAY_ADJUSTMENT_PERMISSION,
+          label="再判定により取り下げる", system=True, visible_to_facility=False)
+    def withdraw(self, *, actor):
+        pass
+
+    @move(source=AdjustmentState.APPROVED, target=AdjustmentState.PAYING,
+          permission=PAY_ADJUSTMENT_PERMISSION, label="支払バッチに入れる", system=True)
+    def enter_payout(self, *, actor):
+        pass
+
+    @move(source=AdjustmentState.PAYING, target=AdjustmentState.APPROVED,
+          permission=PAY_ADJUSTMENT_PERMISSION, label="支払バッチから外す（バッチの取消）",
+          system=True, visible_to_facility=False)
+    def leave_payout(self, *, actor):
+        pass
+
+    @move(source=AdjustmentState.PAYING, target=AdjustmentState.PAID,
+          permission=PAY_ADJUSTMENT_PERMISSION, label="振込済みにする", system=True,
+          email="adjustment_state_changed")
+    def mark_paid(self, *, actor):
+        self.settled_at = timezone.now()
+
+    @move(source=AdjustmentState.APPROVED, target=AdjustmentState.NETTED,
+          permission=PAY_ADJUSTMENT_PERMISSION, label="次回の支払と相殺する", system=True,
+          email="adjustment_state_changed")
+    def net(self, *, actor):
+        self.settled_at = timezone.now()
+
+    @move(source=AdjustmentState.APPROVED, target=AdjustmentState.RECOVERY,
+          permission=PAY_ADJUSTMENT_PERMISSION, label="返還請求に回す", system=True)
+    def claim_back(self, *, actor):
+        self.settled_at = timezone.now()
