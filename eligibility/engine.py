@@ -60,6 +60,7 @@ class ParamField:
     name: str  # the key in the version's params JSON
     label: str  # Japanese, next to the field
     type: str  # one of PARAM_TYPES
+    required: bool = True  # else it may be left empty (null: e.g. a cap not yet published)
 
 
 # yen, int: a non-negative integer; date: YYYY-MM-DD; month: YYYY-MM; months: a list of
@@ -120,11 +121,11 @@ class RuleBinding:
         return self.determine is not None
 
 
-def _fields(*rows: tuple[str, str, str]) -> tuple[ParamField, ...]:
+def _fields(*rows: tuple) -> tuple[ParamField, ...]:
     return tuple(ParamField(*row) for row in rows)
 
 
-NOTICE = ("notice", "根拠となる通知", "text")
+NOTICE = ("notice", "根拠となる通知", "text", False)
 COOPERATION_SCHEMA = _fields(
     ("amount", "支給額（円）", "yen"), ("period_start", "取組期間の開始日", "date"),
     ("period_end", "取組期間の終了日", "date"), ("kinds", "対象の施設種別", "kinds"), NOTICE)
@@ -136,8 +137,8 @@ LUMP_SUM_SCHEMA = _fields(
     ("small_rows", "小規模施設の表で全列を定める行数", "int"),
     ("small_partial_row_columns", "その次の行で定める列数", "int"), NOTICE)
 COST_SUBSIDY_SCHEMA = _fields(
-    ("rate", "補助率", "fraction"), ("cap", "上限額（円）", "yen"),
-    ("deadline", "申請期限", "date"), NOTICE)
+    ("rate", "補助率", "fraction"), ("cap", "上限額（円、未定なら空欄）", "yen", False),
+    ("deadline", "申請期限（なければ空欄）", "date", False), NOTICE)
 READER_SCHEMA = _fields(
     ("rate", "補助率", "fraction"), ("usage_threshold", "月間利用件数の基準（以上）", "int"),
     ("usage_months", "利用件数を数える月（最初と最後）", "months"),
