@@ -96,20 +96,23 @@ def simulator(request: HttpRequest) -> HttpResponse:
     """Public: anyone enters the figures a program's rule reads and sees the amount (the
     programs whose registry entry names a simulator form; `?program=CODE`, else the first)."""
     programs = simulator_programs()
+    if not programs:
+        raise Http404("シミュレーターのあるプログラムはありません")
     code = request.GET.get("program")
-    program = next((p for p in programs if p.code == code), None) if code else (
-        programs[0] if programs else None)
-    if program is None:
-        raise Http404("シミュレーターのあるプログラムではありません")
+    program = next((p for p in programs if p.code == code), None) if code else programs[0]
+    unknown = program is None  # the first program's page, saying the one asked has none
+    program = program or programs[0]
     binding = binding_for(program)
     adapter = binding.simulate
     params_dict = simulation_params(program.code) or adapter.defaults
     params = binding.params_from_dict(params_dict)
     typed = set(request.GET) - {"program"}  # choosing a program is not a submission
-    form = import_string(adapter.form)(request.GET if typed else None, params=params)
+    form = import_string(adapter.form)(request.GET if typed and not unknown else None,
+                                       params=params)
     result = None
     if form.is_bound and form.is_valid():
         result = determine(program.rule, params_dict, binding.facts_type(**form.cleaned_data))
     return render(request, adapter.template,
                   {"form": form, "result": result, "params": params, "program": program,
-                   "programs": programs})
+                   "programs": programs, "unknown_program": unknown},
+                  status=400 if unknown else 200)

@@ -313,3 +313,12 @@ def test_the_parameter_form_says_what_is_wrong_in_japanese():
     assert form.to_params() == {"rate": "1/2", "cap": None, "deadline": None, "notice": "通知"}
     assert CostSubsidyParams.from_dict(form.to_params()) == CostSubsidyParams.from_dict(
         {**DEFAULT_RECECOM, "notice": "通知"})
+
+
+def test_the_public_simulator_says_when_a_program_has_no_simulator(client, toy):
+    response = client.get(reverse("simulator"), {"program": "cooperation-2025",
+                                                 "kind": "clinic", "attested": "on"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "指定されたプログラムのシミュレーターはありません。" in page
+    assert "結果:" not in page
