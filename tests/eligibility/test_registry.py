@@ -25,14 +25,17 @@ from eligibility.rules.base import Reason
 from eligibility.rules.cooperation import DEFAULT_COOPERATION_2025
 from eligibility.rules.lump_sum import DEFAULT_LUMP_SUM_2024, LumpSumParams
 from eligibility.rules.simulate import SimulateAdapter
-from eligibility.rules.subsidies import DEFAULT_RECECOM, CostSubsidyParams
+from eligibility.rules.subsidies import DEFAULT_RECECOM, CostSubsidyParams, offer_sejutsu_cost
+from facilities.kinds import SEJUTSU_KINDS
 from facilities.models import Facility
 from incentives.payables import SOURCE as DETERMINATIONS
 from payouts import services as payout_services
 from payouts.models import PaymentLine
 from payouts.sources import source_for
 from portal.forms import NormalizedForm
-from tests.factories import FacilityFactory, make_staff
+from subsidies import selectors as claim_selectors
+from subsidies.payables import SOURCE as CLAIMS
+from tests.factories import FacilityFactory, claim_with_receipt, make_staff
 from tests.payouts.helpers import officers, transfer_day, with_account
 from todos.selectors import todos_for_facility
 
@@ -322,3 +325,25 @@ def test_the_public_simulator_says_when_a_program_has_no_simulator(client, toy):
     page = response.content.decode()
     assert "指定されたプログラムのシミュレーターはありません。" in page
     assert "結果:" not in page
+
+
+def test_a_registered_subsidy_kind_is_offered_claimed_and_paid_as_a_claim():
+    binding = engine.RuleBinding(CostSubsidyParams.from_dict, SEJUTSU_KINDS,
+                                 offer=offer_sejutsu_cost, payable="claim",
+                                 claim_amount="cost")
+    with engine.registered("toy_claim", binding):
+        program = Program.objects.create(code="toy-claim", name="お試し補助金",
+                                         rule="toy_claim")
+        ParameterVersion.objects.create(
+            program=program, version=1, effective_from=date(2020, 1, 1), notice="試験用",
+            params={"rate": "1/2", "cap": 10000}, status=ParameterVersion.Status.ACTIVE,
+            applied_at=timezone.now())
+        facility = FacilityFactory(kind="judo")
+        offer = next(o for o in claim_selectors.offers_for(facility) if o.program == program)
+        assert offer.offered
+        claim, _ = claim_with_receipt(facility, unit_price=30000, tax=3000,
+                                      program="toy-claim")
+        assert claim.readers is None and not claim_selectors.takes_readers(program)
+        result = claim_selectors.compute(claim)
+        assert (result.eligible, result.amount) == (True, 10000)  # 33,000 × 1/2, capped
+        assert source_for(program) is CLAIMS
