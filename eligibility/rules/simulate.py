@@ -1,10 +1,13 @@
-"""JSON-line adapters for `manage.py simulate PROGRAM`: one object in, one object out; a bad
-line gives {"error": ...} naming the field, and never raises. Pure: the command passes the
-parameters in force (a dict), or None for the built-in defaults."""
+"""Simulate adapters, one per program kind (named by its entry in the program registry,
+eligibility.engine.REGISTRY): how `manage.py simulate PROGRAM` reads one JSON object and shows
+the result (a bad line gives {"error": ...} naming the field, and never raises), and which
+form the public simulator shows. Pure: the command passes the parameters in force (a dict),
+or None for the built-in defaults."""
 
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -201,22 +204,38 @@ def _exemption(data: dict, params: dict | None) -> dict:
     return {"accepted": result.accepted, "reasons": result.reason_texts}
 
 
-PROGRAMS: dict[str, Callable[[dict, dict | None], dict]] = {
-    "lump-sum-2024": _lump_sum,
-    "cooperation-2025": _cooperation,
-    "reader-expansion-2024": _reader_expansion,
-    "device-sejutsu": _device_sejutsu,
-    "device-limited": _device_limited,
-    "exemption": _exemption,  # not a program: the obligation's exemption rule
-}
+@dataclass(frozen=True)
+class SimulateAdapter:
+    """How one program kind is simulated. `line`: (a JSON object, the parameters in force or
+    None) → the result as a JSON-able dict (`manage.py simulate`). `form`: the public
+    simulator's form (a dotted path, or None: not offered there), built with the parsed
+    parameters (`params=`); its cleaned data are the rule's facts (the entry's facts type).
+    `defaults`: the parameters the simulator shows when none are in force."""
+
+    line: Callable[[dict, dict | None], dict]
+    form: str | None = None
+    template: str = "incentives/simulator_program.html"
+    defaults: dict | None = None
+
+
+LUMP_SUM_SIMULATION = SimulateAdapter(
+    _lump_sum, form="incentives.forms.LumpSumSimulatorForm",
+    template="incentives/simulator.html", defaults=DEFAULT_LUMP_SUM_2024)
+COOPERATION_SIMULATION = SimulateAdapter(_cooperation, defaults=DEFAULT_COOPERATION_2025)
+READER_EXPANSION_SIMULATION = SimulateAdapter(_reader_expansion,
+                                              defaults=DEFAULT_READER_EXPANSION_2024)
+DEVICE_SEJUTSU_SIMULATION = SimulateAdapter(_device_sejutsu, defaults=DEFAULT_DEVICE_SEJUTSU)
+DEVICE_LIMITED_SIMULATION = SimulateAdapter(_device_limited, defaults=DEFAULT_DEVICE_LIMITED)
+# Not a program: the obligation's exemption rule, `simulate exemption`.
+EXEMPTION = "exemption"
+EXEMPTION_SIMULATION = SimulateAdapter(_exemption)
 # Rules whose dates are not program parameters kept in the database.
-WITHOUT_PARAMETERS = frozenset({"exemption"})
+WITHOUT_PARAMETERS = frozenset({EXEMPTION})
 
 
-def simulate_line(program_code: str, line: str, params: dict | None = None) -> dict:
-    """One JSON line in → one JSON-able dict out: the result, or {"error": "..."}."""
-    if program_code not in PROGRAMS:
-        return {"error": f"unknown program {program_code!r}; one of {', '.join(PROGRAMS)}"}
+def simulate_line(adapter: SimulateAdapter, line: str, params: dict | None = None) -> dict:
+    """One JSON line in → one JSON-able dict out: the result, or {"error": "..."}. `adapter`:
+    the program's (`eligibility.engine.simulate_adapter(code)`)."""
     try:
         data = json.loads(line)
     except json.JSONDecodeError as error:
@@ -226,9 +245,9 @@ def simulate_line(program_code: str, line: str, params: dict | None = None) -> d
     if not isinstance(data, dict):
         return {"error": "each line must be a JSON object"}
     try:
-        return PROGRAMS[program_code](data, params)
+        return adapter.line(data, params)
     except InputError as error:
         return {"error": str(error)}
     except (KeyError, TypeError, ValueError, ArithmeticError) as error:
         # Only malformed parameters get here (the line was checked above).
-        return {"error": f"parameters of {program_code}: {error}"}
+        return {"error": f"parameters: {error}"}
