@@ -13,3 +13,10 @@ def post_confirmed(client, url: str, data: dict):
     if response.status_code != 200 or b'name="confirmation"' not in response.content:
         return response
     return client.post(url, {"confirmation": confirmation_token(response), "confirm": ""})
+
+
+def post_bank_confirmed(client, url: str, data: dict):
+    """The bank account form: its confirmation page, then 「この内容で登録する」 with the
+    values as its hidden fields and the signed token of what it showed."""
+    page = client.post(url, data)
+    return client.post(url, {**data, "confirmation": confirmation_token(page), "submit": "1"})
