@@ -17,7 +17,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from .errors import NotPermitted, ServiceError
-from .imports import ImportFailed, ImportRefused, import_kind, run_import, storable
+from .imports import (
+    ImportFailed,
+    ImportRefused,
+    import_kind,
+    preview_effects,
+    run_import,
+    storable,
+)
 from .models import ImportJob, ImportJobState
 from .workflow import perform
 
@@ -148,7 +155,12 @@ def _run(pk: int, source: str, running: str, finished: str, *, dry_run: bool) ->
                             progress=_progress(pk))
         values = _counts(result)
         if dry_run:
-            values.update(dry_run=result.as_dict(), checked_at=timezone.now())
+            checked = result.as_dict()
+            kind = import_kind(job.kind)
+            if kind.previews_effects:
+                # The effect on money, shown before the administrator confirms (issue 22).
+                checked["effects"] = preview_effects(stored_path(job), kind)
+            values.update(dry_run=checked, checked_at=timezone.now())
         else:
             values.update(finished_at=timezone.now())
         _step(pk, running, state=finished, **values)
