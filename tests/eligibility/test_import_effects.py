@@ -103,3 +103,23 @@ def test_a_large_file_is_computed_in_bulk(tmp_path, django_assert_max_num_querie
     effect = next(e for e in found if e["code"] == LUMP_SUM)
     assert (effect["up"], effect["up_yen"]) == (30, 30 * 50_000)
 
+
+
+def test_a_failing_preview_fails_the_job_and_nothing_is_written(
+        three_clinics, monkeypatch, django_capture_on_commit_callbacks):
+    from django.test import Client
+
+    from eligibility import import_effects
+    from portal import import_jobs, roles
+    from tests.factories import login_admin, make_admin
+
+    def broken(self):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(import_effects.ResultChanges, "summary", broken)
+    client = Client()
+    login_admin(client, make_admin(roles.SYSTEM_ADMIN))
+    upload(client, STATS_URLS[0], three_clinics.encode(), django_capture_on_commit_callbacks)
+    job = ImportJob.objects.latest("pk")
+    assert (job.state, job.failure) == ("failed", import_jobs.PREVIEW_FAILED)
+    assert not MonthlyStatistic.objects.filter(month=date(2024, 7, 1)).exists()
