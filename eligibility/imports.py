@@ -120,6 +120,19 @@ class MonthlyStatisticsImport(ImportKind):
         if state.get("touched"):
             queue_redetermination()
 
+    previews_effects = True
+
+    def before_write(self, classified: Classified, state: dict) -> None:
+        from .import_effects import ResultChanges
+
+        changes = state.setdefault("effects", ResultChanges())
+        changes.see(facility_id for facility_id, _month, _counts in
+                    (line.row for line in classified.new + classified.changed))
+
+    def effects(self, state: dict) -> list[dict]:
+        changes = state.get("effects")
+        return changes.summary() if changes is not None else []
+
     def export_rows(self, queryset) -> Iterator[list[str]]:
         rows = queryset.order_by("facility__code", "month").values_list(
             "facility__code", "month", *(column for column, _ in COUNTS))

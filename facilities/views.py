@@ -14,12 +14,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from portal import confirmation
 from portal.csv_export import csv_response
 from portal.errors import add_error_to_form
 from portal.pdf import render_pdf
 from portal.workflow import moves, refusal
 
-from . import selectors, services
+from . import money_effects, selectors, services
 from .forms import (
     FacilityLinkForm,
     GoLiveForm,
@@ -313,22 +314,49 @@ def account_settings_pdf(request: HttpRequest, facility_id: int, pk: int) -> Htt
 @login_required
 @require_http_methods(["GET", "POST"])
 def golive(request: HttpRequest, facility_id: int) -> HttpResponse:
+    """Form → confirmation naming the effect on the money (協力金 / 一時金) → registration;
+    the confirm step carries the values signed and re-checks the effect (portal/confirmation)."""
     facility = selectors.facility_for(user=request.user, pk=facility_id)
     current = selectors.golive_for(facility)
-    if request.method == "POST":
-        form = GoLiveForm(request.POST)
-        if form.is_valid():
-            try:
-                services.set_golive_date(
-                    user=request.user, facility=facility, golive_date=form.cleaned_data["date"]
-                )
-            except services.ServiceError as error:
-                form.add_error(error.field if error.field in form.fields else None, error.message)
+    step = confirmation.read_step(request, form_class=GoLiveForm, purpose="golive",
+                                  facility=facility)
+    if step.refused:
+        messages.error(request, step.refused)
+    form = step.form or GoLiveForm(initial={"date": current.date if current else None})
+    if step.kind in ("check", "confirm") and form.is_valid():
+        golive_date = form.cleaned_data["date"]
+
+        def change():
+            return services.set_golive_date(user=request.user, facility=facility,
+                                            golive_date=golive_date)
+
+        def facts():
+            entered = selectors.golive_for(facility)
+            return entered.date.isoformat() if entered else None
+
+        estimator = money_effects.estimator()
+        try:
+            if step.kind == "confirm":
+                outcome = estimator.apply_if_unchanged(
+                    facility=facility, change=change, expected=step.shown, facts=facts)
+                if outcome.applied:
+                    messages.success(request, "運用開始日を登録しました。")
+                    return redirect("facilities:golive", facility_id=facility.pk)
+                effects, shown = outcome.effects, outcome.shown
             else:
-                messages.success(request, "運用開始日を登録しました。")
-                return redirect("facilities:golive", facility_id=facility.pk)
-    else:
-        form = GoLiveForm(initial={"date": current.date if current else None})
+                effects = estimator.effects_of_change(facility=facility, change=change)
+                shown = estimator.shown_key(effects, facts())
+        except services.ServiceError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            return render(request, "facilities/golive_confirm.html", {
+                "facility": facility, "current": selectors.golive_for(facility),
+                "golive_date": golive_date, "effects": effects,
+                "changed": confirmation.CHANGED if step.kind == "confirm" else None,
+                "confirmation": confirmation.sign(
+                    purpose="golive", user=request.user, facility=facility,
+                    values=confirmation.form_values(form), shown=shown),
+            })
     usage = selectors.usage_summary(facility)
     return render(
         request,

@@ -17,7 +17,7 @@ class ActivityReportForm(NormalizedForm):
         """`period` (incentives.selectors.ReportablePeriod): the dates this facility may
         report, stated on both date fields before anything is typed."""
         super().__init__(*args, **kwargs)
-        if period is not None:
+        if period is not None and not period.closed:
             for name in ("activity_from", "activity_to"):
                 self.fields[name].help_text = (
                     f"報告できる期間: {period.text}。例: {period.start.isoformat()} または "

@@ -127,8 +127,16 @@ class ReportablePeriod:
     from_golive: bool
 
     @property
+    def closed(self) -> bool:
+        """The go-live date is after the period's end: there is no period to report for."""
+        return self.start > self.end
+
+    @property
     def text(self) -> str:
         from portal.wareki import to_wareki
 
+        if self.closed:  # never an impossible range such as 8/15〜7/31 (DOMAIN §5.1)
+            return (f"運用開始日が実施期間の終了（{to_wareki(self.end)}）より後のため、"
+                    "協力金の対象外です")
         origin = "（この施設の運用開始日）" if self.from_golive else ""
         return f"{to_wareki(self.start)}{origin}から{to_wareki(self.end)}まで"

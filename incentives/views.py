@@ -8,9 +8,10 @@ from django.views.decorators.http import require_http_methods
 from eligibility.engine import binding_for, determine, simulator_programs, todo_of
 from eligibility.selectors import simulation_params
 from facilities.selectors import facility_for
+from portal import confirmation
 from portal.errors import ServiceError, add_error_to_form
 
-from . import selectors, services
+from . import effects, selectors, services
 from .forms import ActivityReportForm, AttestationForm
 
 
@@ -20,6 +21,29 @@ def overview(request: HttpRequest, facility_id: int) -> HttpResponse:
     return render(request, "incentives/overview.html", {
         "facility": facility,
         "programs": selectors.overview_for(facility),
+    })
+
+
+def _confirm_or_apply(request, step, *, purpose: str, facility, change, facts, form,
+                      page: dict):
+    """The check and confirm steps of a money-changing form: the confirmation page naming
+    the effect (incentives/effects.py), or None once applied (the caller redirects). A
+    ServiceError goes to the form."""
+    if step.kind == "confirm":
+        outcome = effects.apply_if_unchanged(facility=facility, change=change,
+                                             expected=step.shown, facts=facts)
+        if outcome.applied:
+            return None
+        found, shown = outcome.effects, outcome.shown
+    else:
+        found = effects.effects_of_change(facility=facility, change=change)
+        shown = effects.shown_key(found, facts())
+    return render(request, "incentives/confirm.html", {
+        **page, "facility": facility, "effects": found,
+        "changed": confirmation.CHANGED if step.kind == "confirm" else None,
+        "confirmation": confirmation.sign(purpose=purpose, user=request.user,
+                                          facility=facility,
+                                          values=confirmation.form_values(form), shown=shown),
     })
 
 
@@ -33,27 +57,43 @@ def report(request: HttpRequest, facility_id: int, code: str) -> HttpResponse:
     locked = services.report_is_locked(program)
     version = selectors.in_force(program)  # read once: the period and the current result
     period = selectors.reportable_period(facility, program, version=version)
-    form = None
-    if request.method == "POST" and not locked:
-        form = ActivityReportForm(request.POST, period=period)
-        if form.is_valid():
-            try:
-                services.submit_activity_report(
-                    user=request.user, facility=facility, program=program,
-                    data=services.ReportInput(**form.cleaned_data),
-                )
-            except ServiceError as error:
-                add_error_to_form(form, error)
-            else:
-                messages.success(request, "取組の実施報告を登録しました。")
-                return redirect("incentives:overview", facility_id=facility.pk)
+    step = confirmation.read_step(request, form_class=ActivityReportForm,
+                                  purpose=f"report.{program.code}", facility=facility,
+                                  period=period)
+    if step.refused:
+        messages.error(request, step.refused)
+    form = step.form
+    if step.kind in ("check", "confirm") and not locked and form.is_valid():
+        data = services.ReportInput(**form.cleaned_data)
+
+        def change():
+            return services.submit_activity_report(user=request.user, facility=facility,
+                                                   program=program, data=data)
+
+        def facts():
+            report = selectors.report_for(facility, program)
+            return report and [getattr(report, k) for k in REPORT_FIELDS]
+
+        try:
+            page = _confirm_or_apply(
+                request, step, purpose=f"report.{program.code}", facility=facility,
+                change=change, facts=facts, form=form, page={
+                    "program": program, "title": "取組の実施報告",
+                    "rows": _report_rows(data),
+                    "existing": selectors.report_for(facility, program)})
+        except ServiceError as error:
+            add_error_to_form(form, error)
+        else:
+            if page is not None:
+                return page
+            messages.success(request, "取組の実施報告を登録しました。")
+            return redirect("incentives:overview", facility_id=facility.pk)
     # Read for the page only (a saved report goes straight back to the overview).
     existing = selectors.report_for(facility, program)
     if form is None:
         initial = {}
         if existing:
-            initial = {k: getattr(existing, k) for k in
-                       ("voice", "flyer", "poster", "activity_from", "activity_to")}
+            initial = {k: getattr(existing, k) for k in REPORT_FIELDS}
         form = ActivityReportForm(initial=initial, period=period)
     return render(request, "incentives/report.html", {
         "facility": facility, "program": program, "form": form, "existing": existing,
@@ -61,6 +101,24 @@ def report(request: HttpRequest, facility_id: int, code: str) -> HttpResponse:
         "locked": locked, "current": selectors.current_result(facility, program,
                                                               version=version),
     })
+
+
+REPORT_FIELDS = ("voice", "flyer", "poster", "activity_from", "activity_to")
+
+
+def _done(value: bool) -> str:
+    return "実施した" if value else "実施していない"
+
+
+def _report_rows(data) -> list[tuple[str, str]]:
+    from portal.wareki import to_wareki
+
+    return [
+        (ActivityReportForm.base_fields["voice"].label, _done(data.voice)),
+        (ActivityReportForm.base_fields["flyer"].label, _done(data.flyer)),
+        (ActivityReportForm.base_fields["poster"].label, _done(data.poster)),
+        ("実施期間", f"{to_wareki(data.activity_from)}から{to_wareki(data.activity_to)}まで"),
+    ]
 
 
 @login_required
@@ -72,18 +130,38 @@ def attest(request: HttpRequest, facility_id: int, code: str) -> HttpResponse:
         return redirect("incentives:report", facility_id=facility.pk, code=code)
     existing = selectors.attestation_for(facility, program)
     locked = services.report_is_locked(program)
-    if request.method == "POST" and not locked:
-        form = AttestationForm(request.POST)
-        if form.is_valid():
-            try:
-                services.submit_attestation(user=request.user, facility=facility,
-                                            program=program, **form.cleaned_data)
-            except ServiceError as error:
-                form.add_error(None, error.message)
-            else:
-                messages.success(request, "実施状況を登録しました。")
-                return redirect("incentives:overview", facility_id=facility.pk)
-    else:
+    step = confirmation.read_step(request, form_class=AttestationForm,
+                                  purpose=f"attest.{program.code}", facility=facility)
+    if step.refused:
+        messages.error(request, step.refused)
+    form = step.form
+    if step.kind in ("check", "confirm") and not locked and form.is_valid():
+        values = dict(form.cleaned_data)
+
+        def change():
+            return services.submit_attestation(user=request.user, facility=facility,
+                                               program=program, **values)
+
+        def facts():
+            attestation = selectors.attestation_for(facility, program)
+            return attestation and [attestation.poster, attestation.informed]
+
+        try:
+            page = _confirm_or_apply(
+                request, step, purpose=f"attest.{program.code}", facility=facility,
+                change=change, facts=facts, form=form, page={
+                    "program": program, "title": "実施状況の確認",
+                    "existing": existing,
+                    "rows": [(AttestationForm.base_fields[k].label, _done(values[k]))
+                             for k in ("poster", "informed")]})
+        except ServiceError as error:
+            form.add_error(None, error.message)
+        else:
+            if page is not None:
+                return page
+            messages.success(request, "実施状況を登録しました。")
+            return redirect("incentives:overview", facility_id=facility.pk)
+    if form is None:
         form = AttestationForm(initial={"poster": existing.poster, "informed": existing.informed}
                                if existing else {})
     return render(request, "incentives/attest.html", {

@@ -4,7 +4,7 @@ facility sees it (支給決定 → 振込予定（日付） → 振込済 / 振�
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404
 
 from eligibility.models import Program
@@ -116,3 +116,49 @@ def refused_accounts(facility_ids: list[int]) -> dict[int, str]:
         refused.setdefault(facility_id, PaymentLine(failure_reason=reason)
                            .get_failure_reason_display())
     return refused
+
+
+@dataclass(frozen=True)
+class AccountChangeEffect:
+    """What changing the account does to money already in a payout run (DOMAIN §5.3: a
+    change never alters a run): a line in a run is paid to the account it was built with; a
+    failed one (振込不能) is paid again, to the new account, in the next run."""
+
+    program: str
+    amount: int
+    to_new_account: bool
+
+    @property
+    def sentence(self) -> str:
+        if self.to_new_account:
+            return (f"振込不能だった {self.amount:,}円（{self.program}）は新しい口座に"
+                    "振り込まれます。")
+        return f"支払手続中の {self.amount:,}円（{self.program}）は変更前の口座に振り込まれます。"
+
+    def key(self) -> list:
+        return [self.program, self.amount, self.to_new_account]
+
+
+IN_RUN = (PaymentLine.State.SCHEDULED, PaymentLine.State.RELEASED)
+TO_PAY_AGAIN = (PaymentLine.State.FAILED, PaymentLine.State.REISSUED)
+
+
+def account_change_effects(facility: Facility) -> list[AccountChangeEffect]:
+    """Per program, the money in a run (paid to the old account) and the money whose
+    transfer failed (paid to the new one); empty when no run holds money of the facility.
+    A reissued line counts only until its source is in a run again."""
+    from django.db.models import Sum
+
+    live_again = PaymentLine.objects.filter(
+        source_kind=OuterRef("source_kind"), source_id=OuterRef("source_id"),
+        state__in=PaymentLine.LIVE_STATES)
+    rows = (PaymentLine.objects.filter(facility=facility, state__in=IN_RUN + TO_PAY_AGAIN)
+            .exclude(Q(state=PaymentLine.State.REISSUED) & Exists(live_again))
+            .values_list("program__name", "state").annotate(total=Sum("amount"))
+            .order_by("program__code", "state"))
+    totals: dict[tuple[str, bool], int] = {}
+    for program, state, total in rows:
+        key = (program, state in TO_PAY_AGAIN)
+        totals[key] = totals.get(key, 0) + total
+    return [AccountChangeEffect(program, amount, to_new)
+            for (program, to_new), amount in totals.items()]

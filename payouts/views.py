@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from facilities.selectors import facility_for
+from portal import confirmation
 from portal.pdf import render_pdf
 
 from . import selectors, services
@@ -76,9 +77,29 @@ def bank_account(request: HttpRequest, facility_id: int) -> HttpResponse:
         for field, message in errors.errors.items():
             form.add_error(field if field in form.fields else None, message)
         return render(request, "payouts/bank_account.html", context)
+    # Money already in a run (DOMAIN §5.3): the confirmation names what happens to it, and the
+    # registration needs that confirmation (signed, with what it showed) — issue 22.
+    effects = selectors.account_change_effects(facility)
+    shown = [effect.key() for effect in effects]
+    # The account number is not put into the token, only a digest of what was typed (the
+    # typed values travel as the page's hidden fields, as before).
+    values = {"digest": confirmation.digest(confirmation.form_values(form))}
+    confirm = {**context, "account": account, "kigo": kigo, "bango": bango,
+               "effects": effects, "confirmation": confirmation.sign(
+                   purpose="bank", user=request.user, facility=facility, values=values,
+                   shown=shown)}
     if "submit" not in request.POST:
-        return render(request, "payouts/bank_account_confirm.html",
-                      {**context, "account": account, "kigo": kigo, "bango": bango})
+        return render(request, "payouts/bank_account_confirm.html", confirm)
+    if effects:
+        try:
+            confirmed = confirmation.unsign(request.POST.get(confirmation.FIELD, ""),
+                                            purpose="bank", user=request.user,
+                                            facility=facility)
+        except confirmation.ConfirmationRefused:
+            confirmed = None
+        if confirmed is None or confirmed.values != values or confirmed.shown != shown:
+            return render(request, "payouts/bank_account_confirm.html", {
+                **confirm, "changed": confirmation.CHANGED if confirmed else None})
     services.save_bank_account(user=request.user, facility=facility, account=account,
                                kigo=kigo, bango=bango)
     messages.success(request, "振込先口座を登録しました。")

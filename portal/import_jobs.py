@@ -17,7 +17,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from .errors import NotPermitted, ServiceError
-from .imports import ImportFailed, ImportRefused, import_kind, run_import, storable
+from .imports import (
+    ImportFailed,
+    ImportRefused,
+    import_kind,
+    preview_effects,
+    run_import,
+    storable,
+)
 from .models import ImportJob, ImportJobState
 from .workflow import perform
 
@@ -26,6 +33,9 @@ logger = logging.getLogger(__name__)
 MAX_BYTES = 200 * 1024 * 1024
 UNEXPECTED = ("取り込みの途中で予期しないエラーが発生しました。時間をおいてもう一度お試しいただき、"
               "続くときはシステム管理者にお問い合わせください。")
+
+PREVIEW_FAILED = ("確認の途中で、支給判定への影響を計算できませんでした。何も取り込んでいません。"
+                  "時間をおいてもう一度お試しいただき、続くときはシステム管理者にお問い合わせください。")
 
 
 def storage_root() -> Path:
@@ -148,7 +158,18 @@ def _run(pk: int, source: str, running: str, finished: str, *, dry_run: bool) ->
                             progress=_progress(pk))
         values = _counts(result)
         if dry_run:
-            values.update(dry_run=result.as_dict(), checked_at=timezone.now())
+            checked = result.as_dict()
+            kind = import_kind(job.kind)
+            if kind.previews_effects:
+                # The effect on money, shown before the administrator confirms (issue 22):
+                # without it there is nothing to confirm.
+                try:
+                    checked["effects"] = preview_effects(stored_path(job), kind)
+                except Exception:
+                    logger.exception("import job %s: the effect preview failed", pk)
+                    _fail(pk, running, PREVIEW_FAILED)
+                    return
+            values.update(dry_run=checked, checked_at=timezone.now())
         else:
             values.update(finished_at=timezone.now())
         _step(pk, running, state=finished, **values)

@@ -145,6 +145,17 @@ class ImportKind:
         """After the last chunk of an import (not a dry run): e.g. queue the work that
         follows from what was written, once for the whole file."""
 
+    # Kinds whose import changes money (statistics → 一時金) tell the administrator the
+    # effect before the import is confirmed (`preview_effects`, issue 22).
+    previews_effects: bool = False
+
+    def before_write(self, classified: Classified, state: dict) -> None:
+        """In `preview_effects`, before a chunk is written: note what it will change."""
+
+    def effects(self, state: dict) -> list[dict]:
+        """In `preview_effects`, after the whole file is written (then rolled back)."""
+        return []
+
 
 @dataclass
 class ImportResult:
@@ -323,6 +334,34 @@ def run_import(path: Path, kind: ImportKind, *, dry_run: bool,
     if not dry_run:
         kind.finish(state)
     return result
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def preview_effects(path: Path, kind: ImportKind) -> list[dict]:
+    """What the import would change beyond its own rows (money, per program), computed by
+    writing the whole file in one transaction that is rolled back: the kind notes what each
+    chunk touches before it is written (`before_write`) and sums the effect at the end
+    (`effects`). Lines refused by the dry run are refused here too, the same way."""
+    encoding, _ = detect_encoding(path)
+    state: dict = {}
+    found: list[dict] = []
+    try:
+        with transaction.atomic(), open(path, encoding=encoding, newline="") as handle:
+            reader = csv.DictReader(handle)
+            present = _header(reader, kind)
+            for chunk, _refused in _chunks(reader, kind, present, ImportResult()):
+                with transaction.atomic():
+                    classified = kind.classify(chunk, present, state)
+                    kind.before_write(classified, state)
+                    kind.write(classified, present, state)
+            found = kind.effects(state)
+            raise _RolledBack
+    except _RolledBack:
+        pass
+    return found
 
 
 def export_csv(kind: ImportKind, queryset) -> Iterator[str]:

@@ -214,6 +214,9 @@ def explain_cooperation(params: CooperationParams, facts: CooperationFacts,
         text = f"実施期間 {wareki(start)}〜{wareki(end)}"
         if start > end:
             text += "（開始日が終了日より後です）"
+        elif not verdict.dates_ok and earliest > params.period_end:
+            # Live after the period: no range to name (never "8/15〜7/31").
+            text += f"（運用開始日が実施期間の終了（{wareki(params.period_end)}）より後です）"
         elif not verdict.dates_ok:
             text += f"（{wareki(earliest)}〜{wareki(params.period_end)}の間であること）"
         reasons.append(Reason(verdict.dates_ok, text))

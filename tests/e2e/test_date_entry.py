@@ -25,6 +25,9 @@ def test_a_typed_date_in_full_width_is_accepted(new_page):
     page.get_by_label("運用開始日").click()
     page.keyboard.type("２０２５－０６－１０")
     page.keyboard.press("Enter")
+    # The confirmation step names the effect on the money before anything is saved.
+    expect(page.get_by_role("heading", level=1)).to_contain_text("確認")
+    page.get_by_role("button", name="この内容で登録する").click()
     expect(page.locator("main")).to_contain_text("令和7年6月10日")
     assert GoLive.objects.get(facility=facility).date.isoformat() == "2025-06-10"
 
@@ -34,4 +37,5 @@ def test_a_date_picked_from_the_calendar_fills_the_field(new_page):
     page.locator("input.date-picker").fill("2025-07-01")
     expect(page.get_by_label("運用開始日")).to_have_value("2025-07-01")
     page.get_by_role("button", name="送信").click()
+    page.get_by_role("button", name="この内容で登録する").click()
     expect(page.locator("main")).to_contain_text("令和7年7月1日")

@@ -209,6 +209,8 @@ def test_judo_clinic_signs_up_applies_and_is_listed_publicly(new_page, log_in, a
     expect(date_field).to_have_value("")
     date_field.fill("2025-06-10")
     staff.get_by_role("button", name="送信").click()
+    expect(staff.get_by_role("region", name="お支払いへの影響")).to_be_visible()
+    staff.get_by_role("button", name="この内容で登録する").click()
     expect(staff.get_by_role("status")).to_contain_text("運用開始日を登録しました")
     expect(_summary_value(staff, "登録済みの運用開始日")).to_contain_text("令和7年6月10日")
 

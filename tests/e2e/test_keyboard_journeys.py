@@ -167,6 +167,9 @@ def test_sign_up_link_apply_and_go_live_by_keyboard(new_page):
     _errors_announced(page, "運用開始日")
     page.keyboard.type("2025-06-10")
     _enter(page)
+    # The confirmation names the effect on the money; its button is reached by Tab.
+    expect(page.get_by_role("heading", level=1)).to_contain_text("確認")
+    _press(page, "この内容で登録する")
     expect(page.get_by_role("status")).to_contain_text("運用開始日を登録しました")
     assert GoLive.objects.get(facility=facility).date == date(2025, 6, 10)
 
@@ -191,6 +194,8 @@ def test_report_attestation_bank_claim_and_exemption_by_keyboard(new_page, log_i
             key="Shift+Tab")
     page.keyboard.press("Space")
     _press(page, "報告する")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("確認")
+    _press(page, "この内容で登録する")
     expect(page.get_by_role("status")).to_be_visible()
     assert ActivityReport.objects.filter(facility=facility).exists()
 
@@ -203,6 +208,7 @@ def test_report_attestation_bank_claim_and_exemption_by_keyboard(new_page, log_i
     expect(page.get_by_label("患者へのお声掛け・チラシ配付を行った")).to_be_focused()
     page.keyboard.press("Space")
     _press(page, "登録する")
+    _press(page, "この内容で登録する")
     attestation = Attestation.objects.get(facility=clinic)
     assert attestation.poster and attestation.informed
 
@@ -217,7 +223,7 @@ def test_report_attestation_bank_claim_and_exemption_by_keyboard(new_page, log_i
                         ("口座名義（カナ）", "ｹﾝﾊﾞﾝ ﾊﾅｺ")])
     _enter(page)
     expect(page.get_by_role("heading", level=1)).to_contain_text("確認")
-    _press(page, "登録する")
+    _press(page, "この内容で登録する")
     assert BankAccount.objects.filter(facility=facility).exists()
 
     # A subsidy claim with its receipt: the item sent empty first.

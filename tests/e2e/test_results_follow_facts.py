@@ -40,6 +40,7 @@ def test_go_live_entered_then_results_page_shows_it_met(new_page, live_server):
     menu.get_by_role("link", name="運用開始日登録").click()
     staff.get_by_label("運用開始日").fill("2025-06-10")
     staff.get_by_role("button", name="送信").click()
+    staff.get_by_role("button", name="この内容で登録する").click()
     expect(staff.get_by_role("status")).to_contain_text("運用開始日を登録しました")
 
     staff.get_by_role("navigation", name="施設のメニュー").get_by_role(

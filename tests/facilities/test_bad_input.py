@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from facilities.models import GoLive, LinkRequest, Membership, UsageApplication
+from tests.confirming import post_confirmed
 from tests.factories import FacilityFactory, accepted_facility, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +37,8 @@ def test_bad_golive_dates_are_refused(client, value, message):
 def test_golive_accepts_typed_dates_in_common_forms(client, value):
     facility, user, _ = accepted_facility()
     client.force_login(user)
-    response = client.post(reverse("facilities:golive", args=[facility.pk]), {"date": value})
+    response = post_confirmed(client, reverse("facilities:golive", args=[facility.pk]),
+                              {"date": value})
     assert response.status_code == 302
     assert GoLive.objects.get().date.isoformat() == "2025-06-10"
 

@@ -5,6 +5,7 @@ from django.core import mail
 from django.urls import reverse
 
 from facilities.models import ApplicationState, DeviceAccount, GoLive, UsageApplication
+from tests.confirming import post_confirmed
 from tests.factories import FacilityFactory, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +83,7 @@ def test_accepted_application_gives_accounts_and_allows_golive(client, django_us
 
     assert DeviceAccount.objects.filter(facility=facility).count() == 2
     golive_url = reverse("facilities:golive", args=[facility.pk])
-    response = client.post(golive_url, {"date": "２０２５－０６－１０"})
+    response = post_confirmed(client, golive_url, {"date": "２０２５－０６－１０"})
     assert response.status_code == 302
     assert GoLive.objects.get(facility=facility).date.isoformat() == "2025-06-10"
     page = client.get(golive_url).content.decode()

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from facilities import services
+from tests.confirming import post_confirmed
 from tests.factories import accepted_facility
 
 pytestmark = pytest.mark.django_db
@@ -38,8 +39,9 @@ def test_the_report_takes_wareki_dates(client):
     facility, user, _ = accepted_facility(kind="judo")
     client.force_login(user)
     url = reverse("incentives:report", args=[facility.pk, "cooperation-2025"])
-    response = client.post(url, {"voice": "on", "flyer": "on", "activity_from": "R7.6.10",
-                                 "activity_to": "令和7年7月31日"})
+    response = post_confirmed(client, url, {"voice": "on", "flyer": "on",
+                                            "activity_from": "R7.6.10",
+                                            "activity_to": "令和7年7月31日"})
     assert response.status_code == 302
     report = ActivityReport.objects.get(facility=facility)
     assert (report.activity_from, report.activity_to) == (date(2025, 6, 10), date(2025, 7, 31))

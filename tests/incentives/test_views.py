@@ -9,6 +9,7 @@ from django.urls import reverse
 from eligibility import services as eligibility_services
 from eligibility.models import ActivityReport, Attestation, Determination, Program
 from facilities.models import GoLive
+from tests.confirming import post_confirmed
 from tests.factories import FacilityFactory, make_staff, previewed
 
 pytestmark = pytest.mark.django_db
@@ -37,10 +38,10 @@ def test_report_is_saved_once_and_the_result_follows(client, sejutsu,
     GoLive.objects.create(facility=sejutsu, date=date(2025, 6, 10))
     url = reverse("incentives:report", args=[sejutsu.pk, "cooperation-2025"])
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(url, REPORT)
+        response = post_confirmed(client, url, REPORT)
     assert response.status_code == 302
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(url, {**REPORT, "poster": "on"})  # edited, still one report
+        post_confirmed(client, url, {**REPORT, "poster": "on"})  # edited, still one report
     report = ActivityReport.objects.get()
     assert (report.voice, report.flyer, report.poster) == (True, True, True)
     assert report.receipt_number.startswith("R")
@@ -86,7 +87,7 @@ def test_attestation(client):
     facility = FacilityFactory(kind="pharmacy")
     client.force_login(make_staff(facility))
     url = reverse("incentives:attest", args=[facility.pk, "lump-sum-2024"])
-    assert client.post(url, {"poster": "on", "informed": "on"}).status_code == 302
+    assert post_confirmed(client, url, {"poster": "on", "informed": "on"}).status_code == 302
     attestation = Attestation.objects.get()
     assert attestation.poster and attestation.informed
 

@@ -11,8 +11,9 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from payouts import services
-from payouts.models import PaymentLine
+from payouts.models import BankAccount, PaymentLine
 from portal.wareki import to_wareki
+from tests.confirming import confirmation_token, post_bank_confirmed
 from tests.factories import FacilityFactory, make_staff
 from tests.payouts.helpers import (
     eligible,
@@ -191,8 +192,13 @@ def test_a_failed_payment_says_why_and_what_to_do_with_a_link_to_the_form(
 def test_after_the_correction_the_failed_payment_waits_for_the_next_payment(client, facility,
                                                                             staff):
     line = with_result(facility, staff, RESULT["名義相違"])
-    response = client.post(reverse("payouts:bank", args=[facility.pk]),
-                           {**BANK_FORM, "submit": "1"})
+    url = reverse("payouts:bank", args=[facility.pk])
+    # Without the confirmation of what happens to the failed payment, nothing is saved.
+    unconfirmed = client.post(url, {**BANK_FORM, "submit": "1"})
+    assert unconfirmed.status_code == 200
+    assert "振込不能だった" in unconfirmed.content.decode()
+    assert PaymentLine.objects.get(pk=line.pk).state == PaymentLine.State.FAILED
+    response = post_bank_confirmed(client, url, BANK_FORM)
     assert response.status_code == 302
     assert response["Location"] == reverse("payouts:payments", args=[facility.pk])
     body = page(client, facility)
@@ -208,14 +214,14 @@ def test_after_the_correction_the_failed_payment_waits_for_the_next_payment(clie
 
 def test_a_corrected_failed_payment_is_listed_once(client, facility, staff):
     with_result(facility, staff, RESULT["名義相違"])
-    client.post(reverse("payouts:bank", args=[facility.pk]), {**BANK_FORM, "submit": "1"})
+    post_bank_confirmed(client, reverse("payouts:bank", args=[facility.pk]), BANK_FORM)
     amount_rows = [row for row in rows(page(client, facility)) if "200,000円" in row]
     assert len(amount_rows) == 1, amount_rows
 
 
 def test_once_paid_again_no_row_still_promises_the_next_payment(client, facility, staff):
     line = with_result(facility, staff, RESULT["名義相違"])
-    client.post(reverse("payouts:bank", args=[facility.pk]), {**BANK_FORM, "submit": "1"})
+    post_bank_confirmed(client, reverse("payouts:bank", args=[facility.pk]), BANK_FORM)
     creator, releaser = officers()
     run = services.create_run(program=lump_sum(), transfer_date=transfer_day(), actor=creator)
     run = services.release_run(run=run, actor=releaser)
@@ -341,7 +347,7 @@ def test_a_failure_is_mailed_with_what_to_do_and_the_correction_says_it_will_be_
 
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("payouts:bank", args=[facility.pk]), {**BANK_FORM, "submit": "1"})
+        post_bank_confirmed(client, reverse("payouts:bank", args=[facility.pk]), BANK_FORM)
     [changed_mail] = mail.outbox
     assert "振込先口座が変更されました" in changed_mail.subject
     assert ("振込不能となっていた1件のお支払いは、新しい振込先口座へ次回の支払で振り込みます"
@@ -357,6 +363,49 @@ def test_an_account_change_without_failed_payments_promises_nothing(
     decided(facility, staff)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("payouts:bank", args=[facility.pk]), {**BANK_FORM, "submit": "1"})
+        post_bank_confirmed(client, reverse("payouts:bank", args=[facility.pk]), BANK_FORM)
     [changed_mail] = mail.outbox
     assert "振込不能" not in changed_mail.body
+
+
+# ---------------------------------------------------------------- issue 22: a change after a run
+
+def test_changing_the_account_while_a_run_holds_money_says_it_goes_to_the_old_account(
+        client, facility, staff):
+    run, _ = in_run(facility, staff)
+    url = reverse("payouts:bank", args=[facility.pk])
+    body = client.post(url, BANK_FORM).content.decode()
+    assert f"支払手続中の 200,000円（{PROGRAM}）は変更前の口座に振り込まれます。" in body
+    assert "この内容で登録する" in body and "戻って修正する" in body
+    assert "7531864" not in body.split('name="confirmation"', 1)[1].split(">", 1)[0]
+    # The submit button alone (no confirmation of that effect) changes nothing.
+    assert client.post(url, {**BANK_FORM, "submit": "1"}).status_code == 200
+    assert BankAccount.objects.get(facility=facility).account_number == NUMBER
+    assert post_bank_confirmed(client, url, BANK_FORM).status_code == 302
+    assert BankAccount.objects.get(facility=facility).account_number == "7531864"
+    assert run.lines.get().account_number == NUMBER  # the run keeps its account (DOMAIN §5.3)
+
+
+def test_a_failed_payment_goes_to_the_new_account_and_the_page_says_so(client, facility, staff):
+    with_result(facility, staff, RESULT["口座なし"])
+    body = client.post(reverse("payouts:bank", args=[facility.pk]), BANK_FORM).content.decode()
+    assert f"振込不能だった 200,000円（{PROGRAM}）は新しい口座に振り込まれます。" in body
+
+
+def test_a_bank_confirmation_for_other_values_is_asked_again(client, facility, staff):
+    in_run(facility, staff)
+    url = reverse("payouts:bank", args=[facility.pk])
+    token = confirmation_token(client.post(url, BANK_FORM))
+    # The hidden fields altered after the confirmation page: not what was confirmed.
+    body = client.post(url, {**BANK_FORM, "account_number": "1111111", "confirmation": token,
+                             "submit": "1"}).content.decode()
+    assert "この内容で登録する" in body
+    assert BankAccount.objects.get(facility=facility).account_number == NUMBER
+
+
+def test_without_money_in_a_run_the_account_form_is_as_before(client, facility, staff):
+    with_account(facility, number=NUMBER)
+    url = reverse("payouts:bank", args=[facility.pk])
+    body = client.post(url, BANK_FORM).content.decode()
+    assert "お支払いへの影響" not in body
+    assert client.post(url, {**BANK_FORM, "submit": "1"}).status_code == 302

@@ -14,6 +14,7 @@ from portal.notifications import render_email
 from portal.wareki import to_wareki
 from subsidies import services as subsidy_services
 from subsidies.models import Claim, ClaimItem
+from tests.confirming import post_confirmed
 from tests.factories import FacilityFactory, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -130,7 +131,8 @@ def test_report_dates_far_from_the_program_period_are_refused(client, sejutsu, f
 @pytest.mark.parametrize("start, end", [("2025-04-01", "2025-07-31"), ("2025-05-01", "2025-08-31")])
 def test_report_dates_just_outside_the_period_are_recorded(client, sejutsu, start, end):
     url = reverse("incentives:report", args=[sejutsu.pk, "cooperation-2025"])
-    response = client.post(url, {**REPORT, "activity_from": start, "activity_to": end})
+    response = post_confirmed(client, url,
+                              {**REPORT, "activity_from": start, "activity_to": end})
     assert response.status_code == 302
     assert ActivityReport.objects.get().activity_from.isoformat() == start
 

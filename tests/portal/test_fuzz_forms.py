@@ -39,6 +39,7 @@ from portal import roles
 from portal.middleware import NUL_MESSAGE
 from subsidies import services as subsidy_services
 from subsidies.models import Claim, ClaimItem, Document
+from tests.confirming import post_confirmed
 from tests.factories import (
     AdminFactory,
     FacilityFactory,
@@ -362,6 +363,31 @@ def test_report_form(client, accepted, data):
 def test_attestation_form(client, clinic, data):
     send(client, "post", reverse("incentives:attest", args=[clinic.pk, "lump-sum-2024"]), data,
          label="attestation")
+
+
+CONFIRM_STEPS = st.sampled_from([{"confirm": ""}, {"back": ""}, {}])
+
+
+@FUZZ
+@given(token=st.text(max_size=300) | st.sampled_from(["", "x", "a:b:c"]), step=CONFIRM_STEPS,
+       target=st.sampled_from(["golive", "report", "attest"]))
+def test_confirmation_step_of_money_forms(client, accepted, clinic, token, step, target):
+    """The confirm step of the forms that change money (portal/confirmation.py): any token
+    other than the one the server signed is refused, and changes nothing."""
+    from tests.factories import make_staff
+
+    GoLive.objects.get_or_create(facility=accepted, defaults={"date": date(2025, 6, 1)})
+    client.force_login(make_staff(accepted))
+    if target == "golive":
+        url = reverse("facilities:golive", args=[accepted.pk])
+    elif target == "report":
+        url = reverse("incentives:report", args=[accepted.pk, "cooperation-2025"])
+    else:
+        client.force_login(make_staff(clinic))
+        url = reverse("incentives:attest", args=[clinic.pk, "lump-sum-2024"])
+    response = send(client, "post", url, {"confirmation": token, **step},
+                    label=f"{target}_confirmation")
+    assert response.status_code in (200, 400)
 
 
 @FUZZ
@@ -689,7 +715,7 @@ def test_a_nul_byte_in_a_path_or_a_posted_field_is_answered_400(client, accepted
     assert client.get("/public/%00/").status_code == 400
     url = reverse("facilities:golive", args=[accepted.pk])
     assert client.post(url, {"date": "2025-06-10\x00"}).status_code == 400
-    assert client.post(url, {"date": "2025-06-10"}).status_code == 302
+    assert post_confirmed(client, url, {"date": "2025-06-10"}).status_code == 302
 
 
 def test_every_form_was_fuzzed():
