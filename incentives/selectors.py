@@ -9,7 +9,8 @@ from eligibility.engine import (
 )
 from eligibility.models import ActivityReport, Attestation, ParameterVersion, Program
 from eligibility.rules.cooperation import CooperationParams
-from eligibility.selectors import determinations_for, redetermination_pending
+from eligibility.rules.lump_sum import LumpSumParams
+from eligibility.selectors import determinations_for, redetermination_pending, statistics_for
 from facilities.models import Facility
 from facilities.selectors import facility_for
 
@@ -74,9 +75,25 @@ def overview_for(facility: Facility) -> list[dict]:
             "current": current_result(facility, program),
             "report": report_for(facility, program) if program.rule == Program.Rule.COOPERATION
             else attestation_for(facility, program),
+            "statistics": lump_sum_statistics(facility, program),
         }
         for program in programs_for(facility)
     ]
+
+
+def lump_sum_statistics(facility: Facility, program: Program) -> list:
+    """The months a 一時金 reads (baseline and evaluation months of the parameters in force),
+    each saying whether its figure is official (imported) or the counter's, provisional
+    (DOMAIN §8). Empty for other programs or without parameters."""
+    if program.rule != Program.Rule.LUMP_SUM:
+        return []
+    version = parameters_in_force(program)
+    if version is None:
+        return []
+    params = LumpSumParams.from_dict(version.params)
+    months = [date(int(m[:4]), int(m[5:7]), 1)
+              for m in sorted({params.baseline_month, *params.evaluation_months})]
+    return list(statistics_for(facility=facility, months=months))
 
 
 def report_period(program: Program, today: date | None = None, *,
