@@ -152,3 +152,18 @@ def test_confirmations_at_the_same_moment_each_count(postgres, migration_data):
     row = june(facility)
     assert (row.counter_usage_count, row.counter_card_users) == (8, 4)
     assert (row.usage_count, row.card_users, row.imported_at) == (0, 0, None)
+
+
+def test_a_month_entered_in_the_admin_is_official_and_the_counters_stay_read_only(
+        admin_client, clinic):
+    counted(clinic, 2)
+    row = june(clinic)
+    url = reverse("admin:eligibility_monthlystatistic_change", args=[row.pk])
+    response = admin_client.post(url, {
+        "facility": clinic.pk, "month": "2024-06-01", "receipts": 900, "card_users": 70,
+        "usage_count": 80, "counter_card_users": 999, "counter_usage_count": 999})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    row.refresh_from_db()
+    assert (row.receipts, row.card_users, row.usage_count) == (900, 70, 80)
+    assert (row.counter_card_users, row.counter_usage_count) == (2, 2)  # the counter's only
+    assert row.imported_at is not None and row.source_label == "公式（取込）"
