@@ -145,3 +145,26 @@ def test_the_migration_words_the_results_that_kept_only_their_facts():
     assert Determination.objects.get(facility=facility).stored_reasons == worded
     assert Determination.objects.get(facility=kept).stored_reasons == old_texts
     assert Determination.objects.get(facility=locked).stored_reasons == ["運用開始日 未入力 ✗"]
+
+
+def test_a_row_changed_by_another_writer_meanwhile_still_gets_its_texts(postgres, monkeypatch):
+    """PostgreSQL: the rows to word are found before the merge; one that another writer
+    changed in between is merged too, and is worded after it in the same transaction."""
+    program = cooperation()
+    first, second = reported_sejutsu(), reported_sejutsu()
+    services.run_eligibility(program=program)
+    GoLive.objects.filter(facility=first).update(date=date(2025, 6, 1))  # first: to word
+    real_writer = services._reason_writer
+
+    def meanwhile(version_id):
+        # Between finding the rows to word and the merge: another writer spoils `second`.
+        Determination.objects.filter(facility=second).update(amount=12345,
+                                                             stored_reasons=["古い文面"])
+        return real_writer(version_id)
+
+    monkeypatch.setattr(services, "_reason_writer", meanwhile)
+    assert services.run_eligibility(program=program).written == 2
+    rewritten = Determination.objects.get(facility=second)
+    assert rewritten.amount == 50000
+    assert "運用開始日 令和7年6月10日 ✓" in rewritten.stored_reasons
+    assert "運用開始日 令和7年6月1日 ✓" in Determination.objects.get(facility=first).reasons
