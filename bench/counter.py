@@ -174,8 +174,9 @@ def main() -> None:
     from eligibility.models import MonthlyStatistic
 
     row = MonthlyStatistic.objects.get()
-    print(f"  counted this month: usage {row.usage_count}, distinct card users "
-          f"{row.card_users} (of {args.clients * args.cards} cards)")
+    print(f"  counted this month (the counter's, provisional): usage "
+          f"{row.counter_usage_count}, distinct card users {row.counter_card_users} "
+          f"(of {args.clients * args.cards} cards)")
 
 
 if __name__ == "__main__":

@@ -20,8 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from eligibility.models import MonthlyStatistic
-from eligibility.services import request_redetermination
+from eligibility.services import count_confirmation, lock_counter_month
 from facilities.models import DeviceAccount, UsageStatus
 from facilities.selectors import usage_status
 from portal.errors import NotPermitted, ServiceError
@@ -342,14 +341,15 @@ def confirm_qualification(*, device_account: DeviceAccount, certificate: bytes, 
         if answer["qualification"]["status"] == STATUS_VALID:
             # The month's row is locked first: confirmations of one facility's month (so of
             # its day) are counted one at a time, and the first of a card's day counts.
-            statistic = lock_month(facility_id=device_account.facility_id, month=today)
+            lock_counter_month(facility_id=device_account.facility_id, day=today)
             repeat = Confirmation.objects.filter(
                 facility_id=device_account.facility_id, day=today, serial_hash=hashed,
                 counted=True).exists()
             if repeat:
                 outcome = "repeat"
             else:
-                new_user = count_confirmation(statistic=statistic, user_hash=hashed)
+                new_user = count_card_use(facility_id=device_account.facility_id, day=today,
+                                          user_hash=hashed)
                 counted, outcome = True, "valid"
         else:
             outcome = "lost"
@@ -362,29 +362,18 @@ def confirm_qualification(*, device_account: DeviceAccount, certificate: bytes, 
 # ---------------------------------------------------------------- counting (§5.2, §6.3)
 
 
-def lock_month(*, facility_id: int, month: date) -> MonthlyStatistic:
-    """The facility's statistics row of the month of `month`, made if missing and locked
-    until the caller's transaction ends (counts of one facility and month go one at a time)."""
-    first = month.replace(day=1)
-    MonthlyStatistic.objects.bulk_create(
-        [MonthlyStatistic(facility_id=facility_id, month=first)], ignore_conflicts=True)
-    return MonthlyStatistic.objects.select_for_update().get(facility_id=facility_id, month=first)
-
-
-def count_confirmation(*, statistic: MonthlyStatistic, user_hash: str) -> bool:
-    """One confirmation of a valid qualification: 利用件数 + 1 and, for a card not yet seen
-    at the facility that month, 利用人数 + 1; then the facility's results are determined
-    again (after commit). `statistic` is locked by `lock_month` in the caller's transaction.
-    Returns whether the card user was new for the month."""
-    new_user = not CardUse.objects.filter(facility_id=statistic.facility_id,
-                                          month=statistic.month, user_hash=user_hash).exists()
+def count_card_use(*, facility_id: int, day: date, user_hash: str) -> bool:
+    """One confirmation of a valid qualification, counted by the eligibility app into the
+    counter's figures of the facility's month (provisional until the month's statistics are
+    imported, DOMAIN §8): 利用件数 + 1 and, for a card not yet seen at the facility that
+    month, 利用人数 + 1. The month is locked by `lock_counter_month` in the caller's
+    transaction. Returns whether the card user was new for the month."""
+    month = day.replace(day=1)
+    new_user = not CardUse.objects.filter(facility_id=facility_id, month=month,
+                                          user_hash=user_hash).exists()
     if new_user:
-        CardUse.objects.create(facility_id=statistic.facility_id, month=statistic.month,
-                               user_hash=user_hash)
-    statistic.usage_count += 1
-    statistic.card_users += int(new_user)
-    statistic.save(update_fields=["usage_count", "card_users"])
-    request_redetermination([statistic.facility_id])
+        CardUse.objects.create(facility_id=facility_id, month=month, user_hash=user_hash)
+    count_confirmation(facility_id=facility_id, day=day, new_user=new_user)
     return new_user
 
 

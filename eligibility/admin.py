@@ -198,12 +198,31 @@ class ParameterVersionAdmin(WellFormedChoices, SimpleHistoryAdmin):
 
 @admin.register(MonthlyStatistic)
 class MonthlyStatisticAdmin(WellFormedChoices, CsvImportExportAdmin, admin.ModelAdmin):
+    """The official (imported) figures and the counter's (provisional) side by side (DOMAIN
+    §8): the counter's are written only by the counter; a month entered or changed here by
+    hand is an official figure, as an import is."""
+
     import_kind_name = "monthly_statistics"
-    list_display = ["facility", "month", "receipts", "card_users", "usage_count"]
-    list_filter = ["month"]
+    list_display = ["facility", "month", "receipts", "card_users", "usage_count",
+                    "counter_card_users", "counter_usage_count", "figure_source", "imported_at"]
+    list_filter = ["month", ("imported_at", admin.EmptyFieldListFilter)]
     search_fields = ["facility__code", "facility__name"]
     autocomplete_fields = ["facility"]
     list_select_related = ["facility"]
+    readonly_fields = ["counter_card_users", "counter_usage_count", "imported_at",
+                       "figure_source"]
+
+    @admin.display(description="判定に用いる数値")
+    def figure_source(self, statistic: MonthlyStatistic) -> str:
+        if statistic.pk is None:
+            return ""
+        return (f"{statistic.source_label}: 利用人数 {statistic.users:,}人・"
+                f"利用件数 {statistic.uses:,}件")
+
+    def save_model(self, request, obj, form, change):
+        if not change or form.has_changed():
+            obj.imported_at = timezone.now()  # entered by hand: the official figure
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(ActivityReport)

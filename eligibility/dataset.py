@@ -121,10 +121,13 @@ def generate_dataset(*, facilities: int, seed: int = 1) -> dict[str, int]:
                 month_receipts = max(1, int(receipts * rng.uniform(0.9, 1.1)))
                 month_rate = min(1.0, rate * (1 + (growth - 1) * index / (len(MONTHS) - 1)))
                 users = int(month_receipts * month_rate)
-                yield (pk, month, month_receipts, users, int(users * rng.uniform(1.0, 1.6)))
+                yield (pk, month, month_receipts, users, int(users * rng.uniform(1.0, 1.6)),
+                       now)
 
+    # As imported: the official figures of their months (DOMAIN §8).
     counts["statistics"] = _copy(
-        MonthlyStatistic, ["facility_id", "month", "receipts", "card_users", "usage_count"],
+        MonthlyStatistic,
+        ["facility_id", "month", "receipts", "card_users", "usage_count", "imported_at"],
         statistic_rows(),
     )
 

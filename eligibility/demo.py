@@ -6,6 +6,7 @@ holds the synthetic national dataset (generate_dataset) keeps that data as it is
 from datetime import date
 
 from django.db import transaction
+from django.utils import timezone
 
 from facilities.demo import DEMO_FACILITIES
 from facilities.models import MEDICAL_KINDS, Facility, GoLive
@@ -33,7 +34,8 @@ def load_demo_incentives() -> None:
         for index, month in enumerate(MONTHS):
             users = oct_users + (best - oct_users) * max(0, index - 6) // 4
             MonthlyStatistic.objects.create(facility=facility, month=month, receipts=receipts,
-                                            card_users=users, usage_count=users + users // 3)
+                                            card_users=users, usage_count=users + users // 3,
+                                            imported_at=timezone.now())  # as imported
         Attestation.objects.get_or_create(facility=facility, program=lump_sum,
                                           defaults={"poster": True, "informed": True})
     for golive in GoLive.objects.select_related("facility").filter(

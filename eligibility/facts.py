@@ -36,7 +36,8 @@ def lump_sum_facts(
     facility_range: tuple[int, int] | None = None,
 ) -> Iterator[tuple[int, LumpSumFacts]]:
     """One query: the statistics rows of the months the parameters name (the baseline and the
-    evaluation months only) aggregated per facility, joined to the facilities and their
+    evaluation months only; each month's official figure, or the counter's where the month is
+    not imported) aggregated per facility, joined to the facilities and their
     attestation; streamed in chunks (a server-side cursor on PostgreSQL)."""
     baseline = _month(params.baseline_month)
     months = sorted({_month(m) for m in params.evaluation_months})
@@ -52,6 +53,9 @@ def lump_sum_facts(
         only_these = f"AND s.facility_id IN (SELECT f2.facility_id FROM ({facilities_sql}) f2)"  # noqa: S608
     elif facility_range is not None:
         only_these = "AND s.facility_id >= %s AND s.facility_id < %s"
+    # DOMAIN §8 Decision: a month's 利用人数 is the imported one where it is imported, else
+    # the counter's (provisional); receipts come from the import only.
+    users = "(CASE WHEN s.imported_at IS NULL THEN s.counter_card_users ELSE s.card_users END)"
     # Table names come from the models, values are parameters.
     sql = f"""
         SELECT f.facility_id, f.facility_kind, COALESCE(s.oct_receipts, 0), COALESCE(s.oct_users, 0),
@@ -60,8 +64,8 @@ def lump_sum_facts(
         LEFT JOIN (
             SELECT s.facility_id,
                    MAX(CASE WHEN s.month = %s THEN s.receipts END) AS oct_receipts,
-                   MAX(CASE WHEN s.month = %s THEN s.card_users END) AS oct_users,
-                   MAX(CASE WHEN s.month IN ({evaluation}) THEN s.card_users END) AS best_users
+                   MAX(CASE WHEN s.month = %s THEN {users} END) AS oct_users,
+                   MAX(CASE WHEN s.month IN ({evaluation}) THEN {users} END) AS best_users
             FROM {statistic} s
             WHERE s.month IN ({wanted}) {only_these}
             GROUP BY s.facility_id

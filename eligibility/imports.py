@@ -1,10 +1,16 @@
 """Monthly statistics as CSV (facility code, year-month, receipts, card users, usage count),
 read by the import kernel (portal/imports.py). Every column is required and no count is ever
-assumed: a blank cell refuses its line. Written by one bulk upsert per chunk."""
+assumed: a blank cell refuses its line. Written by one bulk upsert per chunk.
+
+DOMAIN §8 Decision: an imported month is the official figure for that month. The import
+writes the official counts and `imported_at` only; the counter's counts of the same month
+are kept as they are (never overwritten nor deleted), shown beside the official ones."""
 
 from collections.abc import Hashable, Iterator
 from datetime import date
 from typing import Any
+
+from django.utils import timezone
 
 from facilities.models import Facility
 from portal.imports import Classified, ImportKind, Line, LineError
@@ -77,9 +83,11 @@ class MonthlyStatisticsImport(ImportKind):
         months = {line.key[1] for line in lines}
         existing = {
             (facility_id, month): counts
-            for facility_id, month, *counts in MonthlyStatistic.objects.filter(
+            for facility_id, month, imported_at, *counts in MonthlyStatistic.objects.filter(
                 facility_id__in=ids.values(), month__in=months,
-            ).values_list("facility_id", "month", *(column for column, _ in COUNTS))
+            ).values_list("facility_id", "month", "imported_at",
+                          *(column for column, _ in COUNTS))
+            if imported_at is not None  # a month only the counter counted: new to the import
         }
         for line in lines:
             code, month = line.key
@@ -100,9 +108,10 @@ class MonthlyStatisticsImport(ImportKind):
 
     def write(self, classified: Classified, present: frozenset[str],
               state: dict) -> list[tuple[int, str]]:
+        now = timezone.now()
         rows = [
             MonthlyStatistic(facility_id=facility_id, month=month, receipts=counts[0],
-                             card_users=counts[1], usage_count=counts[2])
+                             card_users=counts[1], usage_count=counts[2], imported_at=now)
             for facility_id, month, counts in (line.row for line in
                                                classified.new + classified.changed)
         ]
@@ -110,7 +119,7 @@ class MonthlyStatisticsImport(ImportKind):
             MonthlyStatistic.objects.bulk_create(
                 rows, batch_size=2000, update_conflicts=True,
                 unique_fields=["facility", "month"],
-                update_fields=[column for column, _ in COUNTS])
+                update_fields=[*(column for column, _ in COUNTS), "imported_at"])
             # The facilities touched are determined again once the whole file is in.
             request_redetermination({row.facility_id for row in rows}, enqueue=False)
             state["touched"] = True
@@ -134,7 +143,10 @@ class MonthlyStatisticsImport(ImportKind):
         return changes.summary() if changes is not None else []
 
     def export_rows(self, queryset) -> Iterator[list[str]]:
-        rows = queryset.order_by("facility__code", "month").values_list(
+        # The official figures only: a month only the counter counted is not exported as
+        # zeros (imported again, they would become official).
+        rows = queryset.filter(imported_at__isnull=False).order_by(
+            "facility__code", "month").values_list(
             "facility__code", "month", *(column for column, _ in COUNTS))
         for code, month, *counts in rows.iterator(chunk_size=5000):
             yield [code, month.strftime("%Y-%m"), *counts]

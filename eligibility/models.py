@@ -9,6 +9,7 @@ from simple_history.models import HistoricalRecords
 
 from facilities.activity import FacilityMoveEffects
 from facilities.models import Facility
+from portal.wareki import to_wareki, to_wareki_month
 from portal.workflow import WorkflowModel, move, state_field
 
 APPLY_PERMISSION = "eligibility.apply_parameterversion"
@@ -112,15 +113,36 @@ class ParameterVersion(WorkflowModel, models.Model):
         pass
 
 
+OFFICIAL_LABEL = "公式（取込）"
+PROVISIONAL_LABEL = "暫定（窓口の確認）"
+
+
+def figure_used(official: str, counter: str) -> models.Case:
+    """The figure the rules read (DOMAIN §8 Decision): the imported one where the month is
+    imported, else the counter's, provisional."""
+    return models.Case(models.When(imported_at__isnull=False, then=models.F(official)),
+                       default=models.F(counter))
+
+
 class MonthlyStatistic(models.Model):
     """One facility's month: レセプト件数, マイナ保険証利用人数, 利用件数 (DOMAIN §5.2, §6.3).
-    Imported by administrators; the card-reader endpoint adds to the same counts."""
+    DOMAIN §8 Decision: the imported figures (receipts, card_users, usage_count, written only
+    by the statistics import, which stamps `imported_at`) are the official figure of their
+    month; the counter's confirmations are counted beside them (counter_*, written only by
+    `eligibility.services.count_confirmation`), never overwritten or deleted by an import,
+    and are the month's figure, provisional, until the month is imported."""
 
     facility = models.ForeignKey(Facility, verbose_name="施設", on_delete=models.CASCADE, related_name="statistics")
     month = models.DateField("年月")  # the first day of the month
     receipts = models.PositiveIntegerField("レセプト件数", default=0)
-    card_users = models.PositiveIntegerField("利用人数", default=0)
-    usage_count = models.PositiveIntegerField("利用件数", default=0)
+    card_users = models.PositiveIntegerField("利用人数（公式・取込）", default=0)
+    usage_count = models.PositiveIntegerField("利用件数（公式・取込）", default=0)
+    imported_at = models.DateTimeField("取込日時", null=True, blank=True)  # None: not imported
+    # db_default: rows written by COPY or SQL that name only the official columns count 0.
+    counter_card_users = models.PositiveIntegerField("利用人数（暫定・窓口の確認）", default=0,
+                                                     db_default=0)
+    counter_usage_count = models.PositiveIntegerField("利用件数（暫定・窓口の確認）", default=0,
+                                                      db_default=0)
 
     class Meta:
         verbose_name = "月次統計"
@@ -134,6 +156,29 @@ class MonthlyStatistic(models.Model):
 
     def __str__(self) -> str:
         return f"{self.facility.code} {self.month:%Y-%m}"
+
+    @property
+    def official(self) -> bool:
+        return self.imported_at is not None
+
+    @property
+    def users(self) -> int:
+        """利用人数 as the rules read it (official where imported, else provisional)."""
+        return self.card_users if self.official else self.counter_card_users
+
+    @property
+    def uses(self) -> int:
+        """利用件数 as the rules read it (official where imported, else provisional)."""
+        return self.usage_count if self.official else self.counter_usage_count
+
+    @property
+    def source_label(self) -> str:
+        return OFFICIAL_LABEL if self.official else PROVISIONAL_LABEL
+
+    @property
+    def month_label(self) -> str:
+        """令和6年6月."""
+        return to_wareki_month(self.month)
 
 
 class ActivityReport(models.Model):
@@ -211,13 +256,13 @@ class Determination(models.Model):
     parameter_version = models.ForeignKey(ParameterVersion, verbose_name="パラメータの版", on_delete=models.PROTECT)
     eligible = models.BooleanField("支給対象")
     amount = models.PositiveIntegerField("金額（円）")
-    # The facts the rule read (JSON of the rule's facts) and the cell it chose: the reason
-    # texts are written from them by the rule when a page shows them (`reasons`).
+    # The facts the rule read (JSON of the rule's facts) and the cell it chose.
     facts = models.JSONField("判定に用いた事実", null=True, blank=True)
     details = models.JSONField("判定の区分", default=dict)
-    # The texts of results determined before the facts were kept (kept as they were shown,
-    # e.g. results already in a payout); empty for results that keep their facts.
-    stored_reasons = models.JSONField("判定理由（記録済みの文面）", default=list, blank=True,
+    # The reason texts as decided (each criterion met ✓ or not ✗, and the amount), worded
+    # by the rule under `parameter_version` when the result was written; never worded again
+    # when a page shows them (DOMAIN §5.4: a result keeps the reasons it was decided with).
+    stored_reasons = models.JSONField("判定理由（判定時の文面）", default=list, blank=True,
                                       db_column="reasons")
     determined_at = models.DateTimeField("判定日時")
     payout_locked = models.BooleanField("支払処理済み", default=False)
@@ -241,18 +286,19 @@ class Determination(models.Model):
 
     @property
     def reasons(self) -> list[str]:
-        """The reason texts the facility reads: written by the program's rule from the facts
-        kept with this result, under the parameter version that produced it (the rule stays
-        the one place that words them); the stored texts for results kept from before."""
-        if self.facts is None:
-            return list(self.stored_reasons or [])
-        from .engine import reason_texts_for  # the engine imports these models
-
-        return reason_texts_for(self)
+        """The reason texts the facility reads, as they were worded when this result was
+        decided (the batch stores them with each row it writes)."""
+        return list(self.stored_reasons or [])
 
     @reasons.setter
     def reasons(self, texts: list[str]) -> None:
         self.stored_reasons = list(texts)
+
+    @property
+    def decision_label(self) -> str:
+        """令和7年8月1日の判定、第2版: when the result was decided, under which version."""
+        day = timezone.localdate(self.determined_at)
+        return f"{to_wareki(day)}の判定、第{self.parameter_version.version}版"
 
 
 class EligibilityRun(models.Model):

@@ -26,8 +26,15 @@ def open_programs_for(*, facility: Facility, rule: str) -> QuerySet[Program]:
     return Program.objects.filter(is_open=True, rule=rule).order_by("code")
 
 
-def statistics_for(*, facility: Facility) -> QuerySet[MonthlyStatistic]:
-    return MonthlyStatistic.objects.filter(facility=facility).order_by("month")
+def statistics_for(*, facility: Facility,
+                   months: list[date] | None = None) -> QuerySet[MonthlyStatistic]:
+    """The facility's months (those given, or all), each with its official figure where
+    imported and the counter's, provisional, beside it (`MonthlyStatistic.users`,
+    `source_label`; DOMAIN §8)."""
+    rows = MonthlyStatistic.objects.filter(facility=facility)
+    if months is not None:
+        rows = rows.filter(month__in=months)
+    return rows.order_by("month")
 
 
 def redetermination_pending(*, facility: Facility) -> bool:

@@ -18,7 +18,7 @@ from time import perf_counter
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Max, Min, Q
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from facilities.models import Facility
@@ -35,6 +35,7 @@ from .engine import (
 from .models import (
     Determination,
     EligibilityRun,
+    MonthlyStatistic,
     ParameterPreview,
     ParameterVersion,
     PendingDetermination,
@@ -234,12 +235,29 @@ def determine_part(
 def _write(program_id: int, version_id: int, now, verdicts: list[tuple]) -> int:
     """Insert or replace each facility's result — only where it changed (verdict, facts,
     cell or version), so `determined_at` says when a result became what it is (a nightly
-    run that finds the same result rewrites nothing). Returns how many rows were written."""
+    run that finds the same result rewrites nothing). Each row written keeps the reason
+    texts as its rule words them now, under its version (DOMAIN §5.4: a result keeps the
+    reasons it was decided with); they are worded only for the rows written. Returns how
+    many rows were written."""
     if not verdicts:
         return 0
     if connection.vendor == "postgresql":
         return _write_postgresql(program_id, version_id, now, verdicts)
     return _write_orm(program_id, version_id, now, verdicts)
+
+
+def _reason_writer(version_id: int):
+    """facts → the reason texts of the rule of the version's program under its parameters
+    (the texts shown as the criteria met ✓ or not ✗, and the amount), as decided."""
+    version = ParameterVersion.objects.select_related("program").get(pk=version_id)
+    binding = RULES[version.program.rule]
+    params = binding.params_from_dict(version.params)
+    determine = binding.determine
+
+    def texts(fact) -> list[str]:
+        return determine(params, fact).reason_texts
+
+    return texts
 
 
 _CELL_TEXTS: dict[tuple, str] = {}
@@ -258,8 +276,12 @@ def _copy_field(text: str) -> str:
 
 
 def _write_postgresql(program_id: int, version_id: int, now, verdicts: list[tuple]) -> int:
-    """The verdicts are streamed with COPY into a temporary table and merged in one
-    statement; payout-locked rows are never touched, even one locked since we read."""
+    """The verdicts are streamed with COPY into a temporary table; the results that differ
+    from them are found in one query, only their reason texts are worded (COPYed into a
+    second temporary table), and everything is merged in one statement, so that each row is
+    written once; payout-locked rows are never touched, even one locked since we read. A
+    row that changed meanwhile (another writer) and was merged without texts gets them in
+    the same transaction. A rerun that changes nothing words and merges nothing."""
     lines = []
     for facility_id, fact, verdict in verdicts:
         lines.append(f"{facility_id}\t{'t' if verdict.eligible else 'f'}\t{verdict.amount}\t"
@@ -268,12 +290,7 @@ def _write_postgresql(program_id: int, version_id: int, now, verdicts: list[tupl
     table = Determination._meta.db_table
     reasons = Determination._meta.get_field("stored_reasons").column
     # Table and column names come from the model, never from input.
-    merge = f"""
-        INSERT INTO {table} AS t (facility_id, program_id, parameter_version_id, eligible,
-                                  amount, {reasons}, details, facts, determined_at,
-                                  payout_locked)
-        SELECT v.facility_id, %s, %s, v.eligible, v.amount, '[]'::jsonb, v.details, v.facts,
-               %s, false
+    changed = f"""
         FROM determination_verdicts v
         LEFT JOIN {table} cur ON cur.facility_id = v.facility_id AND cur.program_id = %s
             AND cur.facility_id BETWEEN %s AND %s  -- the chunk's ids (they come in order)
@@ -281,6 +298,16 @@ def _write_postgresql(program_id: int, version_id: int, now, verdicts: list[tupl
         WHERE cur.id IS NULL OR (NOT cur.payout_locked
             AND (cur.parameter_version_id, cur.eligible, cur.amount, cur.details, cur.facts)
                 IS DISTINCT FROM (%s, v.eligible, v.amount, v.details, v.facts))
+    """  # noqa: S608
+    merge = f"""
+        INSERT INTO {table} AS t (facility_id, program_id, parameter_version_id, eligible,
+                                  amount, {reasons}, details, facts, determined_at,
+                                  payout_locked)
+        SELECT v.facility_id, %s, %s, v.eligible, v.amount,
+               COALESCE((SELECT r.reasons FROM determination_reasons r
+                         WHERE r.facility_id = v.facility_id), '[]'::jsonb),
+               v.details, v.facts, %s, false
+        {changed}
         ON CONFLICT (facility_id, program_id) DO UPDATE SET
             parameter_version_id = EXCLUDED.parameter_version_id,
             eligible = EXCLUDED.eligible, amount = EXCLUDED.amount,
@@ -294,23 +321,59 @@ def _write_postgresql(program_id: int, version_id: int, now, verdicts: list[tupl
             AND (t.parameter_version_id, t.eligible, t.amount, t.details, t.facts)
                 IS DISTINCT FROM (EXCLUDED.parameter_version_id, EXCLUDED.eligible,
                                   EXCLUDED.amount, EXCLUDED.details, EXCLUDED.facts)
+        RETURNING t.facility_id, t.{reasons} = '[]'::jsonb
     """  # noqa: S608
+    set_reasons = f"""
+        UPDATE {table} t SET {reasons} = r.reasons
+        FROM determination_reasons r
+        WHERE t.facility_id = r.facility_id AND t.program_id = %s
+    """  # noqa: S608
+    facts = {facility_id: fact for facility_id, fact, _verdict in verdicts}
+    first, last = min(facts), max(facts)
+    texts = None
+
+    def copy_texts(cursor, ids) -> None:
+        nonlocal texts
+        texts = texts or _reason_writer(version_id)
+        cursor.execute("TRUNCATE determination_reasons")
+        with cursor.cursor.copy("COPY determination_reasons FROM STDIN") as copy:
+            copy.write("".join(
+                f"{facility_id}\t"
+                f"{_copy_field(json.dumps(texts(facts[facility_id]), ensure_ascii=False))}\n"
+                for facility_id in ids))
+
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS determination_verdicts (facility_id bigint, "
             "eligible boolean, amount integer, details jsonb, facts jsonb) "
             "ON COMMIT DELETE ROWS")
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS determination_reasons (facility_id bigint "
+            "PRIMARY KEY, reasons jsonb) ON COMMIT DELETE ROWS")
         cursor.execute("TRUNCATE determination_verdicts")  # left over in an enclosing transaction
         with cursor.cursor.copy("COPY determination_verdicts FROM STDIN") as copy:
             copy.write("".join(lines))
-        first, last = min(row[0] for row in verdicts), max(row[0] for row in verdicts)
-        cursor.execute(merge, [program_id, version_id, now, program_id, first, last, version_id])
-        return cursor.rowcount
+        cursor.execute(f"SELECT v.facility_id {changed}",  # noqa: S608
+                       [program_id, first, last, version_id])
+        to_word = [row[0] for row in cursor.fetchall()]
+        if not to_word:
+            return 0  # nothing differs: nothing worded, nothing merged
+        copy_texts(cursor, to_word)
+        cursor.execute(merge, [program_id, version_id, now, program_id, first, last,
+                               version_id])
+        written = cursor.fetchall()
+        unworded = [facility_id for facility_id, empty in written if empty]
+        if unworded:  # changed by another writer between the two statements
+            copy_texts(cursor, unworded)
+            cursor.execute(set_reasons, [program_id])
+        return len(written)
 
 
 def _write_orm(program_id: int, version_id: int, now, verdicts: list[tuple]) -> int:
-    """The same with the ORM (SQLite, tests): stored rows compared in Python."""
+    """The same with the ORM (SQLite, tests): stored rows compared in Python, the reason
+    texts worded for the rows written only."""
     written = 0
+    texts = None
     for part in _chunks(verdicts, SQLITE_CHUNK):
         stored = {
             facility_id: (version, eligible, amount, details, facts, determined_at)
@@ -328,10 +391,11 @@ def _write_orm(program_id: int, version_id: int, now, verdicts: list[tuple]) -> 
             if old is not None and old[:5] == new:
                 continue
             kept = old is not None and old[4] is None and old[:3] == new[:3]
+            texts = texts or _reason_writer(version_id)
             rows.append(Determination(
                 facility_id=facility_id, program_id=program_id, parameter_version_id=version_id,
                 eligible=new[1], amount=new[2], details=new[3], facts=new[4],
-                stored_reasons=[], determined_at=old[5] if kept else now))
+                stored_reasons=texts(fact), determined_at=old[5] if kept else now))
         if rows:
             with transaction.atomic():
                 Determination.objects.bulk_create(
@@ -422,6 +486,36 @@ def redetermine_pending(*, today: date | None = None) -> int:
         done += len(rows)
         if deleted == 0:
             return done  # every row was asked for again meanwhile: its own task follows
+
+
+# ---------------------------------------------------------------- the counter's counts (§8)
+
+
+def lock_counter_month(*, facility_id: int, day: date) -> None:
+    """The facility's statistics row of the month of `day`, made if missing (not imported:
+    its figures are the counter's, provisional) and locked until the caller's transaction
+    ends, so that the counter decides one confirmation of the facility's month at a time."""
+    month = day.replace(day=1)
+    MonthlyStatistic.objects.bulk_create(
+        [MonthlyStatistic(facility_id=facility_id, month=month)], ignore_conflicts=True)
+    MonthlyStatistic.objects.select_for_update().filter(
+        facility_id=facility_id, month=month).values_list("pk", flat=True).get()
+
+
+def count_confirmation(*, facility_id: int, day: date, new_user: bool) -> None:
+    """One confirmation at the counter (DOMAIN §8): the counter's 利用件数 of the month of
+    `day` + 1 and, for a card user new to the facility that month, its 利用人数 + 1. Added in
+    the database (F()), so two confirmations at once each count; the imported figures are
+    never touched. While the month is not imported the counter's figure is the one the rules
+    read, so the facility is determined again (after commit)."""
+    month = day.replace(day=1)
+    MonthlyStatistic.objects.bulk_create(
+        [MonthlyStatistic(facility_id=facility_id, month=month)], ignore_conflicts=True)
+    rows = MonthlyStatistic.objects.filter(facility_id=facility_id, month=month)
+    rows.update(counter_usage_count=F("counter_usage_count") + 1,
+                counter_card_users=F("counter_card_users") + int(new_user))
+    if rows.filter(imported_at__isnull=True).exists():
+        request_redetermination([facility_id])
 
 
 # ---------------------------------------------------------------- parameter versions

@@ -11,7 +11,7 @@ from eligibility.engine import (
 )
 from eligibility.models import ActivityReport, Attestation, ParameterVersion, Program
 from eligibility.rules.cooperation import CooperationParams
-from eligibility.selectors import determinations_for, redetermination_pending
+from eligibility.selectors import determinations_for, redetermination_pending, statistics_for
 from facilities.models import Facility
 from facilities.selectors import facility_for
 
@@ -84,9 +84,26 @@ def overview_for(facility: Facility) -> list[dict]:
             "current": current_result(facility, program),
             "todo": todo_of(program),
             "report": given_for(facility, program),
+            "statistics": lump_sum_statistics(facility, program),
         }
         for program in programs_for(facility)
     ]
+
+
+def lump_sum_statistics(facility: Facility, program: Program) -> list:
+    """The months a 一時金 reads (baseline and evaluation months of the parameters in force),
+    each saying whether its figure is official (imported) or the counter's, provisional
+    (DOMAIN §8). Empty for programs whose parameters name no statistics months, or without
+    parameters."""
+    version = parameters_in_force(program)
+    if version is None:
+        return []
+    params = parse_params(program, version.params)
+    if not hasattr(params, "evaluation_months"):
+        return []
+    months = [date(int(m[:4]), int(m[5:7]), 1)
+              for m in sorted({params.baseline_month, *params.evaluation_months})]
+    return list(statistics_for(facility=facility, months=months))
 
 
 def report_period(program: Program, today: date | None = None, *,

@@ -6,7 +6,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from eligibility import engine
-from eligibility.models import MonthlyStatistic, Program
+from eligibility.models import MonthlyStatistic, Program, figure_used
 from eligibility.rules.base import Determination
 from eligibility.rules.subsidies import (
     CostSubsidyParams,
@@ -39,7 +39,7 @@ def max_monthly_usage(facility: Facility, params: ReaderParams) -> int:
     first, last = (_month(m) for m in params.usage_months)
     return MonthlyStatistic.objects.filter(
         facility=facility, month__gte=first, month__lte=last
-    ).aggregate(m=Max("usage_count"))["m"] or 0
+    ).aggregate(m=Max(figure_used("usage_count", "counter_usage_count")))["m"] or 0
 
 
 def free_readers(facility: Facility) -> int:

@@ -276,17 +276,18 @@ def rate_row(params: LumpSumParams, receipts: int, users: int) -> tuple[int, Fra
 
 def _percent(rate: Fraction) -> str:
     """One decimal, rounded down (shown only, never compared): 2.9% never reads as 3.0%."""
-    tenths = int(rate * 1000)
+    tenths = rate.numerator * 1000 // rate.denominator  # a rate is never negative
     return f"{tenths // 10}.{tenths % 10}%"
 
 
 @cache
-def _bound_labels(bounds: tuple[Fraction, ...]) -> tuple[str, ...]:
-    return tuple(_percent(bound) for bound in bounds)  # 3.0%, 5.0% … as the rate is shown
+def _bound_labels(pairs: tuple[tuple[int, int], ...]) -> tuple[str, ...]:
+    # 3.0%, 5.0% … as the rate is shown; keyed by integer pairs (quick to hash).
+    return tuple(_percent(Fraction(n, d)) for n, d in pairs)
 
 
 def _row_label(params: LumpSumParams, row: int) -> str:
-    bounds = _bound_labels(params.rate_bounds)
+    bounds = _bound_labels(_bound_pairs(params.rate_bounds))
     if row == 0:
         return f"{bounds[0]}未満"
     if row == len(bounds):
@@ -442,16 +443,17 @@ def explain_lump_sum(params: LumpSumParams, facts: LumpSumFacts,
     first, last = min(params.evaluation_months), max(params.evaluation_months)
     months = f"{_month_label(first)}〜{_month_label(last)}"
 
+    percent, row_label = _percent(rate), _row_label(params, row)
     reasons = [
         Reason(None, f"{baseline}: レセプト {facts.oct_receipts:,}件、利用 {facts.oct_users:,}人"
-                     f"（利用率 {_percent(rate)}、区分 {_row_label(params, row)}）"),
+                     f"（利用率 {percent}、区分 {row_label}）"),
         Reason(None, f"評価対象月（{months}）の最多利用人数 {facts.best_users:,}人"),
     ]
     if small:
         switched = " → 診療所・薬局の表で判定" if verdict.table != "small" else ""
         reasons.append(Reason(None, f"小規模施設（{baseline}のレセプト "
                                     f"{params.small_max_receipts:,}件以下）{switched}"))
-    grew = (f"増加人数 {increase:+,}人 (基準: {_percent(rate)}, 表: {label}) → "
+    grew = (f"増加人数 {increase:+,}人 (基準: {percent}, 表: {label}) → "
             f"{yen(verdict.table_amount)}")
     if verdict.table_amount == 0:
         needed = _first_paying_increase(params.tables[base], small_rule, row)
@@ -477,10 +479,10 @@ def explain_lump_sum(params: LumpSumParams, facts: LumpSumFacts,
         "table": verdict.table,
         "table_label": label,
         "row": row,
-        "row_label": _row_label(params, row),
+        "row_label": row_label,
         "column": verdict.column,
         "column_label": column_label,
-        "rate": _percent(rate),
+        "rate": percent,
         "increase": increase,
         "small_facility": small,
         "table_amount": verdict.table_amount,

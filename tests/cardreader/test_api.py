@@ -236,7 +236,7 @@ def test_pin_mode_answers_the_qualification_and_nothing_else(counter):
     assert answer["certificate"] == {"not_after": FAR.isoformat()}
     assert response["Cache-Control"] == "no-store"
     statistic = this_month()
-    assert (statistic.usage_count, statistic.card_users) == (1, 1)
+    assert (statistic.counter_usage_count, statistic.counter_card_users) == (1, 1)
 
 
 def test_face_mode_needs_no_challenge(counter):
@@ -263,7 +263,7 @@ def test_a_bad_signature_in_pin_mode_is_refused_and_not_counted(counter):
                                         "challenge": b64(challenge),
                                         "signature": b64(card.sign(b"other"))}, token)
     assert (response.status_code, response.json()["error"]) == (403, "signature_invalid")
-    assert this_month() is None or this_month().usage_count == 0
+    assert this_month() is None or this_month().counter_usage_count == 0
 
 
 def test_pin_mode_without_a_signature_is_a_bad_request(counter):
@@ -280,7 +280,7 @@ def test_a_reused_challenge_is_refused(counter):
     assert call(client, "confirm", body, token).status_code == 200
     response = call(client, "confirm", body, token)
     assert (response.status_code, response.json()["error"]) == (403, "challenge_used")
-    assert this_month().usage_count == 1
+    assert this_month().counter_usage_count == 1
 
 
 def test_a_challenge_spent_by_a_failed_confirmation_cannot_be_used_again(counter):
@@ -343,7 +343,7 @@ def test_expired_two_months_ago_is_accepted_with_the_grace_end(counter):
     assert certificate["not_after"] == expires.isoformat()
     assert certificate["grace_until"] == (expires + relativedelta(months=3)).isoformat()
     assert "切れています" in certificate["warning"]
-    assert this_month().usage_count == 1
+    assert this_month().counter_usage_count == 1
 
 
 def test_expired_four_months_ago_is_refused(counter):
@@ -351,7 +351,7 @@ def test_expired_four_months_ago_is_refused(counter):
     register(card)
     response = confirm_pin(counter["client"], counter["token"], card)
     assert (response.status_code, response.json()["error"]) == (403, "certificate_expired")
-    assert this_month() is None or this_month().usage_count == 0
+    assert this_month() is None or this_month().counter_usage_count == 0
 
 
 def test_expiring_in_two_months_is_accepted_with_the_renewal_warning(counter):
@@ -377,7 +377,7 @@ def test_a_lost_qualification_is_answered_as_lost_and_not_counted(counter):
     qualification = response.json()["qualification"]
     assert (qualification["status"], qualification["lost_on"]) == (
         "資格喪失", timezone.localdate().isoformat())
-    assert this_month() is None or this_month().usage_count == 0
+    assert this_month() is None or this_month().counter_usage_count == 0
     assert Confirmation.objects.filter(endpoint="confirm").get().outcome == "lost"
 
 
@@ -387,10 +387,10 @@ def test_the_same_request_sent_again_is_answered_but_counted_once(counter):
     again = confirm_face(client, token, card, request=7)
     assert first.status_code == again.status_code == 200
     assert first.json() == again.json()
-    assert (this_month().usage_count, this_month().card_users) == (1, 1)
+    assert (this_month().counter_usage_count, this_month().counter_card_users) == (1, 1)
     # A new check of the same card the same day: answered, counted nothing (DOMAIN §8).
     assert confirm_face(client, token, card, request=8).status_code == 200
-    assert (this_month().usage_count, this_month().card_users) == (1, 1)
+    assert (this_month().counter_usage_count, this_month().counter_card_users) == (1, 1)
 
 
 # ---------------------------------------------------------------- rate limits

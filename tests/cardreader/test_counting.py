@@ -8,6 +8,7 @@ reaches. On PostgreSQL, confirmations at the same moment count each card once a 
 from datetime import date
 
 import pytest
+from django.utils import timezone
 
 from cardreader import services
 from cardreader.models import CardUse, Confirmation
@@ -63,7 +64,9 @@ def test_a_confirmation_counts_one_use_and_one_new_user_in_a_new_row(clinic):
     confirmed = confirm(account, registered(2001))
     assert (confirmed.outcome, confirmed.counted, confirmed.new_user) == ("valid", True, True)
     row = statistic(facility)
-    assert (row.receipts, row.usage_count, row.card_users) == (0, 1, 1)
+    # The counter's figures, provisional: the month is not imported (DOMAIN §8).
+    assert (row.counter_usage_count, row.counter_card_users) == (1, 1)
+    assert (row.receipts, row.usage_count, row.card_users, row.imported_at) == (0, 0, 0, None)
     assert CardUse.objects.filter(facility=facility, month=date(2024, 6, 1)).count() == 1
 
 
@@ -81,21 +84,26 @@ def test_twenty_replays_of_one_certificate_count_one_use(clinic):
     assert {(r.outcome, r.counted, r.new_user) for r in replays} == {("repeat", False, False)}
     assert all(r.answer == first.answer for r in replays)
     row = statistic(facility)
-    assert (row.usage_count, row.card_users) == (1, 1)
+    assert (row.counter_usage_count, row.counter_card_users) == (1, 1)
     assert Confirmation.objects.filter(counted=True).count() == 1
     # The next day it is one more use, not one more user (the same month).
     again = confirm(account, certificate, today=date(2024, 6, 16))
     assert (again.counted, again.new_user) == (True, False)
-    assert (statistic(facility).usage_count, statistic(facility).card_users) == (2, 1)
+    row = statistic(facility)
+    assert (row.counter_usage_count, row.counter_card_users) == (2, 1)
 
 
-def test_imported_statistics_of_the_month_are_added_to(clinic):
+def test_an_imported_month_is_counted_beside_never_into(clinic):
+    """DOMAIN §8: the imported figures are the month's official ones; the counter counts
+    beside them and the rules keep reading the official figure."""
     facility, account = clinic
     MonthlyStatistic.objects.create(facility=facility, month=date(2024, 6, 1), receipts=900,
-                                    card_users=60, usage_count=75)
+                                    card_users=60, usage_count=75, imported_at=timezone.now())
     confirm(account, registered(2003))
     row = statistic(facility)
-    assert (row.receipts, row.usage_count, row.card_users) == (900, 76, 61)
+    assert (row.receipts, row.usage_count, row.card_users) == (900, 75, 60)
+    assert (row.counter_usage_count, row.counter_card_users) == (1, 1)
+    assert (row.uses, row.users, row.source_label) == (75, 60, "公式（取込）")
 
 
 def test_the_month_is_the_confirmations_date(clinic):
@@ -103,9 +111,10 @@ def test_the_month_is_the_confirmations_date(clinic):
     certificate = registered(2004)
     confirm(account, certificate, today=date(2024, 6, 30))
     confirm(account, certificate, today=date(2024, 7, 1))
-    assert (statistic(facility).usage_count, statistic(facility).card_users) == (1, 1)
+    assert (statistic(facility).counter_usage_count, statistic(facility).counter_card_users) == (
+        1, 1)
     july = statistic(facility, date(2024, 7, 1))
-    assert (july.usage_count, july.card_users) == (1, 1)  # a user again in a new month
+    assert (july.counter_usage_count, july.counter_card_users) == (1, 1)  # again a new month
 
 
 def test_a_card_seen_at_another_facility_is_a_new_user_here(clinic):
@@ -114,7 +123,7 @@ def test_a_card_seen_at_another_facility_is_a_new_user_here(clinic):
     certificate = registered(2005)
     confirm(account, certificate)
     assert confirm(other_accounts[0][0], certificate).new_user
-    assert statistic(other_facility).card_users == 1
+    assert statistic(other_facility).counter_card_users == 1
 
 
 def test_a_lost_qualification_is_not_counted(clinic):
@@ -165,36 +174,45 @@ def lump_sum_amount(facility) -> int:
 
 def test_confirming_n_distinct_cards_moves_the_clinics_lump_sum_to_the_right_cell(
         clinic, django_capture_on_commit_callbacks):
-    """Notice seed 002, 診療所・薬局 table. October 2023: 1,000 receipts, 40 users (4% → row
-    r1). June 2024 already had 60 users: +20 reaches the column 20人以上, r1 → 3万円. Ten
-    more distinct cards confirmed in June (and one of them twice): 70 users, +30 reaches the
-    column 30人以上, r1 → 5万円 = 50,000円."""
+    """Notice seed 002, 診療所・薬局 table. October 2023 imported: 1,000 receipts, no card
+    users (0% → row r0). June 2024 is not imported: the counter's count is its figure,
+    provisional (DOMAIN §8). 29 distinct cards confirmed in June (one of them twice): +29
+    reaches the column 20人以上, r0 → 0円; one more: +30, the column 30人以上, r0 → 3万円 =
+    30,000円. Once June is imported (50 users), the official figure decides: +50, the
+    column 50人以上 → 5万円 = 50,000円, and the counter's 30 are kept beside it."""
     facility, account = clinic
     program = Program.objects.get(code="lump-sum-2024")
     MonthlyStatistic.objects.create(facility=facility, month=date(2023, 10, 1), receipts=1000,
-                                    card_users=40, usage_count=40)
-    MonthlyStatistic.objects.create(facility=facility, month=date(2024, 6, 1), receipts=1000,
-                                    card_users=60, usage_count=80)
+                                    card_users=0, usage_count=0, imported_at=timezone.now())
     Attestation.objects.create(facility=facility, program=program, poster=True, informed=True)
     eligibility_services.run_eligibility(program=program, facility_ids=[facility.pk])
-    assert lump_sum_amount(facility) == 30_000
+    assert lump_sum_amount(facility) == 0
 
-    cards = [registered(3000 + n) for n in range(10)]
+    cards = [registered(3000 + n) for n in range(30)]
     with django_capture_on_commit_callbacks(execute=True):
-        for certificate in [*cards, cards[0]]:
+        for certificate in [*cards[:29], cards[0]]:
             confirm(account, certificate)
     row = statistic(facility)
-    assert (row.card_users, row.usage_count) == (70, 90)  # cards[0] again that day: nothing
-    assert lump_sum_amount(facility) == 50_000
+    assert (row.counter_card_users, row.counter_usage_count) == (29, 29)  # cards[0] again: 0
+    assert lump_sum_amount(facility) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        confirm(account, cards[29])
+    assert lump_sum_amount(facility) == 30_000
     assert not PendingDetermination.objects.exists()
 
     # Counted in September (outside May–August), more users change nothing.
-    more = [registered(3100 + n) for n in range(30)]
     with django_capture_on_commit_callbacks(execute=True):
-        for certificate in more:
+        for certificate in cards[:5]:
             confirm(account, certificate, today=date(2024, 9, 2))
-    assert statistic(facility, date(2024, 9, 1)).card_users == 30
+    assert statistic(facility, date(2024, 9, 1)).counter_card_users == 5
+    assert lump_sum_amount(facility) == 30_000
+
+    # June's statistics are imported: the official 50 users decide, the counter's 30 stay.
+    MonthlyStatistic.objects.filter(facility=facility, month=date(2024, 6, 1)).update(
+        receipts=1000, card_users=50, usage_count=70, imported_at=timezone.now())
+    eligibility_services.run_eligibility(program=program, facility_ids=[facility.pk])
     assert lump_sum_amount(facility) == 50_000
+    assert statistic(facility).counter_card_users == 30
 
 
 # ---------------------------------------------------------------- at the same moment (PostgreSQL)
@@ -212,7 +230,7 @@ def test_confirmations_at_the_same_moment_each_count_once(postgres, migration_da
     ])
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     row = statistic(facility)
-    assert (row.usage_count, row.card_users) == (6, 6)  # each card once that day
+    assert (row.counter_usage_count, row.counter_card_users) == (6, 6)  # each card once a day
     assert CardUse.objects.filter(facility=facility).count() == 6
     assert sum(o.new_user for o in outcomes) == 6
     assert sorted(o.outcome for o in outcomes) == ["repeat"] * 10 + ["valid"] * 6
@@ -228,7 +246,7 @@ def test_the_same_request_sent_at_the_same_moment_is_counted_once(postgres, migr
         lambda: confirm(accounts[0][0], certificate, client_request=42) for _ in range(6)])
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     assert sorted(o.outcome for o in outcomes) == ["repeat"] * 5 + ["valid"]
-    assert statistic(facility).usage_count == 1
+    assert statistic(facility).counter_usage_count == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -248,4 +266,4 @@ def test_one_challenge_used_at_the_same_moment_confirms_once(postgres, migration
     refused = [o for o in outcomes if isinstance(o, services.CounterRefused)]
     assert len(confirmed) == 1 and len(refused) == 7, outcomes
     assert {o.code for o in refused} == {"challenge_used"}
-    assert statistic(facility).usage_count == 1
+    assert statistic(facility).counter_usage_count == 1

@@ -63,7 +63,7 @@ def page(site, check_id: str) -> str:
 
 def counted() -> tuple[int, int]:
     row = MonthlyStatistic.objects.filter(month=timezone.localdate().replace(day=1)).first()
-    return (row.usage_count, row.card_users) if row else (0, 0)
+    return (row.counter_usage_count, row.counter_card_users) if row else (0, 0)
 
 
 @pytest.mark.parametrize("mode", ["pin", "face"])

@@ -8,6 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from eligibility import services
 from eligibility.models import (
@@ -36,14 +37,18 @@ def cooperation():
 def clinic(oct_receipts=1000, oct_users=40, best=(("2024-05", 120), ("2024-08", 200)),
            attested=True, kind="clinic"):
     facility = FacilityFactory(kind=kind)
+    imported = timezone.now()  # the official figures (DOMAIN §8)
     MonthlyStatistic.objects.create(facility=facility, month=date(2023, 10, 1),
-                                    receipts=oct_receipts, card_users=oct_users)
+                                    receipts=oct_receipts, card_users=oct_users,
+                                    imported_at=imported)
     MonthlyStatistic.objects.create(facility=facility, month=date(2024, 3, 1),
-                                    receipts=oct_receipts, card_users=900)  # outside the months
+                                    receipts=oct_receipts, card_users=900,  # outside the months
+                                    imported_at=imported)
     for month, users in best:
         year, number = month.split("-")
         MonthlyStatistic.objects.create(facility=facility, month=date(int(year), int(number), 1),
-                                        receipts=oct_receipts, card_users=users)
+                                        receipts=oct_receipts, card_users=users,
+                                        imported_at=imported)
     if attested:
         Attestation.objects.create(facility=facility, program=lump_sum(), poster=True,
                                    informed=True)

@@ -199,7 +199,7 @@ def test_stored_results_are_the_plain_rule_on_a_generated_dataset(seed):
 @pytest.mark.django_db
 def test_a_result_kept_from_before_the_facts_keeps_its_texts_and_date():
     """Results written before facts were kept: a payout-locked one is never touched and shows
-    its stored texts; an unlocked one gets its facts without becoming news."""
+    its stored texts; an unlocked one gets its facts (and its texts) without becoming news."""
     program = Program.objects.get(code="cooperation-2025")
     version = parameters_in_force(program)
     locked, unlocked = FacilityFactory(kind="judo"), FacilityFactory(kind="judo")
@@ -216,7 +216,8 @@ def test_a_result_kept_from_before_the_facts_keeps_its_texts_and_date():
     assert (kept.facts, kept.reasons, kept.determined_at) == (
         None, ["運用開始日 未入力 ✗", "支給額 0円"], before)
     given_facts = Determination.objects.get(facility=unlocked)
-    assert given_facts.facts["kind"] == "judo" and given_facts.stored_reasons == []
+    assert given_facts.facts["kind"] == "judo"
     assert given_facts.determined_at == before  # same verdict: not news on the to-do list
-    assert "運用開始日 未入力 ✗" in given_facts.reasons
+    # Written again with its facts, it keeps the texts as the rule words them now.
+    assert "運用開始日 未入力 ✗" in given_facts.stored_reasons
     assert run.skipped_locked == 1

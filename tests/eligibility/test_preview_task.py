@@ -36,7 +36,7 @@ def clinic(best_may, best_august):
     for month, users, receipts in ((date(2023, 10, 1), 40, 1000), (date(2024, 5, 1), best_may, 1000),
                                    (date(2024, 8, 1), best_august, 1000)):
         MonthlyStatistic.objects.create(facility=facility, month=month, receipts=receipts,
-                                        card_users=users)
+                                        card_users=users, imported_at=timezone.now())
     Attestation.objects.create(facility=facility, program=lump_sum(), poster=True, informed=True)
     return facility
 

@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 from django_fsm_log.models import StateLog
 
 from eligibility.models import MonthlyStatistic
@@ -382,7 +383,7 @@ def test_the_master_export_streams_utf8_with_bom_and_neutralises_formulas(system
 def test_an_export_imports_back_unchanged(system_admin, tmp_path):
     facility = FacilityFactory(kind="clinic")
     MonthlyStatistic.objects.create(facility=facility, month=date(2024, 5, 1), receipts=10,
-                                    card_users=2, usage_count=3)
+                                    card_users=2, usage_count=3, imported_at=timezone.now())
     response = system_admin.get(reverse(STATS_URLS[1]))
     path = tmp_path / "s.csv"
     path.write_bytes(b"".join(response.streaming_content))

@@ -9,6 +9,7 @@ import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 from pypdf import PdfReader
 
 from eligibility.models import MonthlyStatistic, Program
@@ -266,7 +267,8 @@ def test_reader_expansion_offers_only_the_readers_allowed(client):
     hospital = FacilityFactory(kind="hospital")
     FreeReaderGrant.objects.create(facility=hospital, free_readers=2)
     MonthlyStatistic.objects.create(facility=hospital, month=date(2024, 6, 1), receipts=5000,
-                                    card_users=1200, usage_count=1600)
+                                    card_users=1200, usage_count=1600,
+                                    imported_at=timezone.now())
     offer = {o.program.code: o for o in selectors.offers_for(hospital)}["reader-expansion-2024"]
     assert offer.offered and offer.readers_allowed == 2
     user = make_staff(hospital)
