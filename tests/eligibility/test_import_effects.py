@@ -23,9 +23,11 @@ def _clinic(best_users: int):
     """A clinic at 4% in October 2023 (1,000 receipts, 40 users) that attested."""
     facility = FacilityFactory(kind="clinic")
     MonthlyStatistic.objects.create(facility=facility, month=date(2023, 10, 1), receipts=1000,
-                                    card_users=40, usage_count=40)
+                                    card_users=40, usage_count=40,
+                                    imported_at=timezone.now())
     MonthlyStatistic.objects.create(facility=facility, month=date(2024, 6, 1), receipts=1000,
-                                    card_users=best_users, usage_count=best_users)
+                                    card_users=best_users, usage_count=best_users,
+                                    imported_at=timezone.now())
     from eligibility.models import Attestation
 
     Attestation.objects.create(facility=facility, program=Program.objects.get(code=LUMP_SUM),

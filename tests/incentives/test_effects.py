@@ -255,9 +255,11 @@ def _clinic_with_statistics(best_users: int):
     """A clinic at 4% in October 2023 (1,000 receipts, 40 users)."""
     facility, user, _ = accepted_facility("clinic")
     MonthlyStatistic.objects.create(facility=facility, month=date(2023, 10, 1), receipts=1000,
-                                    card_users=40, usage_count=40)
+                                    card_users=40, usage_count=40,
+                                    imported_at=timezone.now())
     MonthlyStatistic.objects.create(facility=facility, month=date(2024, 6, 1), receipts=1000,
-                                    card_users=best_users, usage_count=best_users)
+                                    card_users=best_users, usage_count=best_users,
+                                    imported_at=timezone.now())
     return facility, user
 
 
