@@ -270,6 +270,8 @@ class EligibilityRun(models.Model):
     rule_seconds = models.FloatField("判定（秒）", default=0)
     write_seconds = models.FloatField("書き込み（秒）", default=0)
     written = models.PositiveIntegerField("書き込んだ結果の数", default=0)
+    # Paid (payout-locked) results whose amount changed: the adjustments (調整) proposed.
+    adjustments_proposed = models.PositiveIntegerField("提案した調整の数", default=0)
 
     class Meta:
         verbose_name = "判定バッチの実行"
@@ -384,12 +386,13 @@ FACILITY_ADJUSTMENT_LABELS = {
     AdjustmentState.NETTED: "次回の支払と相殺",
     AdjustmentState.RECOVERY: "返還のお願い",
 }
-# States in which an adjustment's difference counts as settled or to be settled: the amount a
-# facility is owed is its paid result plus these differences (DOMAIN §5.4).
+# States in which an adjustment's difference is decided and counts (settled or to be
+# settled): the amount a facility is owed is its paid result plus these differences (DOMAIN
+# §5.4). A proposal waiting for its decision does not count yet; a rejected or withdrawn one
+# never does.
 COUNTED_ADJUSTMENT_STATES = (
-    AdjustmentState.PROPOSED, AdjustmentState.REVIEWED, AdjustmentState.APPROVED,
-    AdjustmentState.PAYING, AdjustmentState.PAID, AdjustmentState.NETTED,
-    AdjustmentState.RECOVERY,
+    AdjustmentState.APPROVED, AdjustmentState.PAYING, AdjustmentState.PAID,
+    AdjustmentState.NETTED, AdjustmentState.RECOVERY,
 )
 OPEN_ADJUSTMENT_STATES = (AdjustmentState.PROPOSED, AdjustmentState.REVIEWED)
 
@@ -460,6 +463,15 @@ class Adjustment(FacilityMoveEffects, WorkflowModel, models.Model):
     @property
     def direction(self) -> str:
         return "pay" if self.difference > 0 else "recover"
+
+    @property
+    def direction_label(self) -> str:
+        return "追加のお支払い" if self.difference > 0 else "返還"
+
+    @property
+    def difference_yen(self) -> str:
+        """The difference with its sign, as the pages and e-mails write it: +50,000円."""
+        return f"{self.difference:+,}円"
 
     @property
     def facility_state_label(self) -> str:
