@@ -25,7 +25,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from portal.errors import ServiceError
-from portal.workflow import perform
+from portal.workflow import perform, refusal
 
 from .models import (
     COUNTED_ADJUSTMENT_STATES,
@@ -234,6 +234,11 @@ def decision_summary(adjustment: Adjustment) -> str:
                 "（次回の支払でお振り込みします）。")
     return (f"差額 {-adjustment.difference:,}円の返還をお願いすることに決定しました"
             "（次回のお支払いとの相殺、または返還請求のご案内をお送りします）。")
+
+
+def refusal_of(adjustment: Adjustment, move: str, user) -> ServiceError | None:
+    """Why `user` may not make this move on the adjustment now (None when they may)."""
+    return refusal(adjustment, move, user)
 
 
 def review(*, adjustment: Adjustment, actor) -> Adjustment:

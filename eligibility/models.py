@@ -482,6 +482,16 @@ class Adjustment(FacilityMoveEffects, WorkflowModel, models.Model):
     def email_context(self) -> dict:
         return {"adjustment": self}
 
+    def move_refusal(self, name: str, user):
+        """The reviewer never decides (DOMAIN §5.4), said in the reviewer's terms."""
+        from portal.errors import NotPermitted
+
+        if name in ("approve", "reject") and self.reviewed_by_id is not None \
+                and self.reviewed_by_id == getattr(user, "pk", None):
+            return NotPermitted("この調整を審査した方は決定できません（二者確認）。"
+                                "審査した方とは別の決定権者が決定してください。")
+        return None
+
     # ---- moves (made only through portal.workflow.perform)
 
     @move(source=AdjustmentState.PROPOSED, target=AdjustmentState.REVIEWED,

@@ -9,7 +9,11 @@ from eligibility.engine import (
 )
 from eligibility.models import ActivityReport, Attestation, ParameterVersion, Program
 from eligibility.rules.cooperation import CooperationParams
-from eligibility.selectors import determinations_for, redetermination_pending
+from eligibility.selectors import (
+    adjustments_for,
+    determinations_for,
+    redetermination_pending,
+)
 from facilities.models import Facility
 from facilities.selectors import facility_for
 
@@ -63,14 +67,19 @@ def attestation_for(facility: Facility, program: Program) -> Attestation | None:
 
 def overview_for(facility: Facility) -> list[dict]:
     """Each program's stored result; while a re-determination is pending (a fact changed
-    since), `pending` is set and the page says so instead of showing a stale verdict."""
+    since), `pending` is set and the page says so instead of showing a stale verdict. A paid
+    result's adjustments (調整, DOMAIN §5.4) come with it, latest first."""
     stored = {d.program_id: d for d in determinations_for(facility=facility)}
     pending = redetermination_pending(facility=facility)
+    adjusted: dict[int, list] = {}
+    for adjustment in adjustments_for(facility=facility):
+        adjusted.setdefault(adjustment.program_id, []).append(adjustment)
     return [
         {
             "program": program,
             "pending": pending,
             "determination": stored.get(program.pk),
+            "adjustments": adjusted.get(program.pk, []),
             "current": current_result(facility, program),
             "report": report_for(facility, program) if program.rule == Program.Rule.COOPERATION
             else attestation_for(facility, program),
