@@ -22,7 +22,13 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from eligibility import adjustments
-from eligibility.models import Adjustment, AdjustmentState, Program
+from eligibility.models import (
+    DECIDE_ADJUSTMENT_PERMISSION,
+    REVIEW_ADJUSTMENT_PERMISSION,
+    Adjustment,
+    AdjustmentState,
+    Program,
+)
 from portal.errors import ServiceError
 from portal.officers import authenticated_officer
 
@@ -58,6 +64,13 @@ class Command(BaseCommand):
             return self._list(program, options.get("state"))
         officer = authenticated_officer(options["by"], secrets_from=self.secrets_from,
                                         command="adjustments")
+        permission, label = {
+            "review": (REVIEW_ADJUSTMENT_PERMISSION, "審査する"),
+            "approve": (DECIDE_ADJUSTMENT_PERMISSION, "決定する"),
+        }[action]
+        if not officer.has_perm(permission):
+            raise CommandError(f"--by {officer.email}: 調整を「{label}」権限がありません"
+                               "（審査は審査担当、決定は決定権者）。何も変更していません。")
         if action == "review":
             return self._move(program, officer, AdjustmentState.PROPOSED, adjustments.review,
                               "審査しました", "審査を待つ調整はありません。")
