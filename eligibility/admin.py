@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -356,6 +356,16 @@ class AdjustmentAdmin(WorkflowAdmin, CsvExportAdmin, EvidenceAdmin, SimpleHistor
 
     def has_add_permission(self, request):
         return False  # proposed by the batch only
+
+    def response_action(self, request, queryset):
+        """Django filters the selection by the posted keys as they are: a key that is no
+        number is a message on the list, not a failed page."""
+        try:
+            return super().response_action(request, queryset)
+        except (ValueError, ValidationError):
+            self.message_user(request, "選択が正しくありません。一覧から選び直してください。",
+                              messages.ERROR)
+            return redirect(request.get_full_path())
 
     def has_change_permission(self, request, obj=None):
         return False  # changes only by its moves
