@@ -104,18 +104,19 @@ def _rows_by_facility(queryset: QuerySet) -> dict[int, list[_Row]]:
     return rows
 
 
-def locked_results(program: Program, facility_ids: list[int]) -> dict[int, tuple]:
-    """The chunk's paid results: facility → (determination pk, amount, version pk), read in
-    one query over the chunk's id range (the facts come in facility order)."""
-    if not facility_ids:
-        return {}
-    return {
-        facility_id: (pk, amount, version_id)
-        for facility_id, pk, amount, version_id in Determination.objects.filter(
-            program=program, payout_locked=True, facility_id__gte=min(facility_ids),
-            facility_id__lte=max(facility_ids),
-        ).values_list("facility_id", "pk", "amount", "parameter_version_id")
-    }
+def locked_results(program: Program, *, facility_ids: list[int] | None = None,
+                   facility_range: tuple[int, int] | None = None) -> dict[int, tuple]:
+    """The paid results of the facilities a batch part determines: facility →
+    (determination pk, amount, version pk), read in one query for the part (as the set of
+    locked facilities was before: a scan of the results table per chunk would cost more
+    than the rest of an unchanged paid result's work)."""
+    rows = Determination.objects.filter(program=program, payout_locked=True)
+    if facility_ids is not None:
+        rows = rows.filter(facility_id__in=facility_ids)
+    if facility_range is not None:
+        rows = rows.filter(facility_id__gte=facility_range[0], facility_id__lt=facility_range[1])
+    return {facility_id: (pk, amount, version_id) for facility_id, pk, amount, version_id in
+            rows.values_list("facility_id", "pk", "amount", "parameter_version_id")}
 
 
 def propose_for_locked(*, program: Program, version: ParameterVersion, binding, params,
@@ -127,9 +128,15 @@ def propose_for_locked(*, program: Program, version: ParameterVersion, binding, 
     ids = [facility_id for facility_id, _fact, _verdict in verdicts]
     rows = _rows_by_facility(Adjustment.objects.filter(
         program=program, facility_id__gte=min(ids), facility_id__lte=max(ids)))
-    wanted = [(facility_id, fact, verdict) for facility_id, fact, verdict in verdicts
-              if _decide(paid=locked[facility_id][1], paid_version_id=locked[facility_id][2],
-                         rows=rows.get(facility_id, []), amount=verdict.amount) is not None]
+    wanted = []
+    for facility_id, fact, verdict in verdicts:
+        _pk, paid, paid_version_id = locked[facility_id]
+        facility_rows = rows.get(facility_id)
+        if facility_rows is None and verdict.amount == paid:
+            continue  # most paid results: never adjusted, unchanged
+        if _decide(paid=paid, paid_version_id=paid_version_id, rows=facility_rows or [],
+                   amount=verdict.amount) is not None:
+            wanted.append((facility_id, fact, verdict))
     if not wanted:
         return 0
     return _apply_moves(program=program, version=version, binding=binding, params=params,

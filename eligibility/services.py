@@ -196,6 +196,8 @@ def determine_part(
     them when neither is given), in chunks, one transaction each. A paid (payout-locked)
     result is judged too but never rewritten: where its amount is no longer what the
     facility is owed, an adjustment is proposed (eligibility/adjustments.py, DOMAIN §5.4)."""
+    locked = adjustments.locked_results(program, facility_ids=facility_ids,
+                                        facility_range=facility_range)
     binding = RULES[program.rule]
     params = binding.params_from_dict(version.params)
     judge = binding.judge(params)
@@ -210,7 +212,6 @@ def determine_part(
             tally.facts_seconds += judged_at - started
             if not chunk:
                 break
-            locked = adjustments.locked_results(program, [row[0] for row in chunk])
             verdicts, locked_verdicts = [], []
             eligible = total = 0
             for facility_id, fact in chunk:
