@@ -32,7 +32,7 @@ from pathlib import Path
 from django_setup import ROOT, fresh_database, rss_mb, setup_django
 
 
-def child_batch(database_url: str) -> None:
+def child_batch(database_url: str, locked: bool = False) -> None:
     setup_django(database_url)
     from eligibility import services
 
@@ -43,7 +43,9 @@ def child_batch(database_url: str) -> None:
     started = time.perf_counter()
     reruns = services.run_all_open_programs()
     rerun = time.perf_counter() - started
+    locked_figures = _locked_rerun(services) if locked else {}
     print(json.dumps({
+        **locked_figures,
         "seconds": elapsed,
         "facts_seconds": sum(r.facts_seconds for r in runs),
         "rule_seconds": sum(r.rule_seconds for r in runs),
@@ -56,6 +58,20 @@ def child_batch(database_url: str) -> None:
         "eligible": sum(r.eligible for r in runs),
         "total_amount": sum(r.total_amount for r in runs),
     }))
+
+
+def _locked_rerun(services) -> dict:
+    """Every eligible result put into a payout (as after a payout run of every program),
+    then the batch again: a paid result is judged again and compared with what it was paid
+    plus its adjustments (DOMAIN §5.4); unchanged, it proposes nothing."""
+    from eligibility.models import Determination
+
+    locked = Determination.objects.filter(eligible=True).update(payout_locked=True)
+    started = time.perf_counter()
+    runs = services.run_all_open_programs()
+    return {"locked": locked, "locked_rerun_seconds": time.perf_counter() - started,
+            "locked_rerun_skipped": sum(r.skipped_locked for r in runs),
+            "locked_rerun_proposed": sum(getattr(r, "adjustments_proposed", 0) for r in runs)}
 
 
 def child_spread(database_url: str, redis_url: str, parts: int) -> None:
@@ -136,6 +152,8 @@ def main() -> None:
     parser.add_argument("--db-prefix", default="portal_bench")
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--child-batch", action="store_true")
+    parser.add_argument("--locked", action="store_true",
+                        help="then lock every eligible result (paid) and run again")
     parser.add_argument("--child-scan", action="store_true")
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--tasks", type=int, default=8)
@@ -145,7 +163,7 @@ def main() -> None:
     if not 0 <= args.workers <= 64 or not 1 <= args.tasks <= 1000:
         parser.error("--workers 0..64, --tasks 1..1000")
     if args.child_batch:
-        return child_batch(args.database_url)
+        return child_batch(args.database_url, locked=args.locked)
     if args.child_spread:
         return child_spread(args.database_url, args.redis, args.tasks)
     if args.child_scan:
@@ -185,7 +203,7 @@ def main() -> None:
         _manage(url, "shell", "-c", "from django.db import connection; "
                 "connection.cursor().execute('VACUUM ANALYZE')")
         scan = _run_child("scan", url)
-        batch = _run_child("batch", url)
+        batch = _run_child("batch", url, *(["--locked"] if args.locked else []))
         print(f"{size:>10,} {scan['statistics']:>10,} {generated:>10.1f} "
               f"{batch['seconds']:>8.2f} {batch['facts_seconds']:>8.2f} "
               f"{batch['rule_seconds']:>7.2f} {batch['write_seconds']:>8.2f} "
@@ -196,6 +214,11 @@ def main() -> None:
               f"{batch['eligible']:>9,} {batch['total_amount']:>15,}", flush=True)
         print(f"{'':>10} written: {batch['written']:,} results; on the rerun "
               f"{batch['rerun_written']:,} (nothing changed)", flush=True)
+        if args.locked:
+            print(f"{'':>10} {batch['locked']:,} eligible results locked (paid), then run "
+                  f"again: {batch['locked_rerun_seconds']:.2f} s, "
+                  f"{batch['locked_rerun_skipped']:,} locked and unchanged, "
+                  f"{batch['locked_rerun_proposed']:,} adjustments proposed", flush=True)
         if args.workers:
             spread = _spread(url, args)
             print(f"{'':>10} spread over a worker of {args.workers} processes as {args.tasks} "

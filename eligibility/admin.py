@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -13,14 +14,15 @@ from simple_history.admin import SimpleHistoryAdmin
 from portal.admin_imports import CsvImportExportAdmin
 from portal.admin_permissions import EvidenceAdmin, permission_check
 from portal.admin_widgets import WellFormedChoices
-from portal.admin_workflow import CsvExportAdmin
+from portal.admin_workflow import CsvExportAdmin, WorkflowAdmin
 from portal.errors import ServiceError
 from portal.wareki import to_wareki
 
-from . import services
+from . import adjustments, services
 from .engine import RULES
 from .models import (
     ActivityReport,
+    Adjustment,
     Attestation,
     Determination,
     EligibilityRun,
@@ -303,3 +305,156 @@ class EligibilityRunAdmin(EvidenceAdmin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class DirectionFilter(admin.SimpleListFilter):
+    title = "向き"
+    parameter_name = "direction"
+
+    def lookups(self, request, model_admin):
+        return [("pay", "追加のお支払い（プラス）"), ("recover", "返還（マイナス）")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "pay":
+            return queryset.filter(difference__gt=0)
+        if self.value() == "recover":
+            return queryset.filter(difference__lt=0)
+        return queryset
+
+
+# The admin's actions on adjustments: (service, the move's name, what the message says).
+ADJUSTMENT_ACTIONS = {
+    "review_selected": (adjustments.review, "review", "審査しました"),
+    "approve_selected": (adjustments.approve, "approve", "決定しました"),
+    "reject_selected": (adjustments.reject, "reject", "不採用にしました"),
+}
+
+
+@admin.register(Adjustment)
+class AdjustmentAdmin(WorkflowAdmin, CsvExportAdmin, EvidenceAdmin, SimpleHistoryAdmin):
+    """調整 (DOMAIN §5.4): proposed by the batch for paid results whose amount changed,
+    reviewed by 審査担当 and decided by 決定権者 — never the reviewer (four-eyes). The page
+    is read-only: the reasons as the result was paid, beside the reasons of the
+    re-determination (frozen when it was proposed). Paying, netting and claiming back are
+    the payout runs' (their moves are not offered here)."""
+
+    list_display = ["facility", "program", "paid_yen", "new_yen", "difference_text",
+                    "direction_text", "state", "cause", "proposed_at", "reviewed_by",
+                    "decided_by"]
+    list_filter = ["program", "state", DirectionFilter]
+    search_fields = ["facility__code", "facility__name"]
+    list_select_related = ["facility", "program", "reviewed_by", "decided_by"]
+    actions = list(ADJUSTMENT_ACTIONS)
+    move_services = {
+        "review": lambda request, obj, reason: adjustments.review(adjustment=obj,
+                                                                  actor=request.user),
+        "approve": lambda request, obj, reason: adjustments.approve(adjustment=obj,
+                                                                    actor=request.user),
+        "reject": lambda request, obj, reason: adjustments.reject(adjustment=obj,
+                                                                  actor=request.user),
+    }
+    export_filename = "adjustments"
+    export_columns = [
+        ("医療機関等コード・登録記号番号", lambda a: a.facility.code),
+        ("施設名", lambda a: a.facility.name),
+        ("プログラム", lambda a: a.program.name),
+        ("これまでの支給額（円）", lambda a: a.paid_amount),
+        ("再判定の金額（円）", lambda a: a.new_amount),
+        ("差額（円）", lambda a: a.difference),
+        ("向き", lambda a: a.direction_label),
+        ("状態", lambda a: a.get_state_display()),
+    ]
+    fields = ["facility", "program", "state", "cause", "paid_yen", "new_yen",
+              "difference_text", "direction_text", "eligible", "parameter_version",
+              "determination", "reasons_before", "reasons_after", "details", "facts",
+              "proposed_at", "reviewed_by", "reviewed_at", "decided_by", "decided_at",
+              "settled_at"]
+    readonly_fields = fields
+    has_review_permission = permission_check("review_adjustment")
+    has_decide_permission = permission_check("decide_adjustment")
+
+    def has_add_permission(self, request):
+        return False  # proposed by the batch only
+
+    def response_action(self, request, queryset):
+        """Django filters the selection by the posted keys as they are: a key that is no
+        number is a message on the list, not a failed page."""
+        try:
+            return super().response_action(request, queryset)
+        except (ValueError, ValidationError):
+            self.message_user(request, "選択が正しくありません。一覧から選び直してください。",
+                              messages.ERROR)
+            return redirect(request.get_full_path())
+
+    def has_change_permission(self, request, obj=None):
+        return False  # changes only by its moves
+
+    @admin.display(description="これまでの支給額", ordering="paid_amount")
+    def paid_yen(self, adjustment: Adjustment) -> str:
+        return f"{adjustment.paid_amount:,}円"
+
+    @admin.display(description="再判定の金額", ordering="new_amount")
+    def new_yen(self, adjustment: Adjustment) -> str:
+        return f"{adjustment.new_amount:,}円"
+
+    @admin.display(description="差額", ordering="difference")
+    def difference_text(self, adjustment: Adjustment) -> str:
+        return adjustment.difference_yen
+
+    @admin.display(description="向き")
+    def direction_text(self, adjustment: Adjustment) -> str:
+        return adjustment.direction_label
+
+    @admin.display(description="支払済みの判定の理由（支払時）")
+    def reasons_before(self, adjustment: Adjustment):
+        return format_html_join(mark_safe("<br>"), "{}",
+                                ((text,) for text in adjustment.determination.reasons))
+
+    @admin.display(description="再判定の理由（提案時の文面）")
+    def reasons_after(self, adjustment: Adjustment):
+        return format_html_join(mark_safe("<br>"), "{}",
+                                ((text,) for text in adjustment.reasons))
+
+    @admin.action(description="審査する", permissions=["review"])
+    def review_selected(self, request, queryset):
+        return self._confirm(request, queryset, "review_selected")
+
+    @admin.action(description="決定する", permissions=["decide"])
+    def approve_selected(self, request, queryset):
+        return self._confirm(request, queryset, "approve_selected")
+
+    @admin.action(description="不採用とする", permissions=["decide"])
+    def reject_selected(self, request, queryset):
+        return self._confirm(request, queryset, "reject_selected")
+
+    def _confirm(self, request, queryset, action: str):
+        """A confirmation page naming the adjustments and their differences first; then each
+        is moved through the workflow in its own transaction (a refused one — the reviewer
+        deciding, a state that moved meanwhile — is named and the others are done)."""
+        service, move, done_words = ADJUSTMENT_ACTIONS[action]
+        label = dict(self.get_action_choices(request)).get(action, action)
+        chosen = list(queryset.select_related("facility", "program").order_by(
+            "facility__code", "pk"))
+        if request.POST.get("confirm") != "1":
+            return TemplateResponse(request, "admin/eligibility/adjustment/confirm.html", {
+                **self.admin_site.each_context(request), "opts": self.opts,
+                "title": f"調整を{label}", "label": label, "action": action,
+                "adjustments": chosen,
+                "refusals": [(adjustment, problem.message) for adjustment in chosen
+                             if (problem := adjustments.refusal_of(adjustment, move,
+                                                                   request.user))],
+                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                "select_across": request.POST.get("select_across", "0"),
+            })
+        done = 0
+        for adjustment in chosen:
+            try:
+                service(adjustment=adjustment, actor=request.user)
+            except ServiceError as error:
+                self.message_user(request, f"{adjustment.facility.code}: {error.message}",
+                                  messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{done}件を{done_words}。", messages.SUCCESS)
+        return None

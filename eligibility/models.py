@@ -316,6 +316,8 @@ class EligibilityRun(models.Model):
     rule_seconds = models.FloatField("判定（秒）", default=0)
     write_seconds = models.FloatField("書き込み（秒）", default=0)
     written = models.PositiveIntegerField("書き込んだ結果の数", default=0)
+    # Paid (payout-locked) results whose amount changed: the adjustments (調整) proposed.
+    adjustments_proposed = models.PositiveIntegerField("提案した調整の数", default=0)
 
     class Meta:
         verbose_name = "判定バッチの実行"
@@ -430,12 +432,13 @@ FACILITY_ADJUSTMENT_LABELS = {
     AdjustmentState.NETTED: "次回の支払と相殺",
     AdjustmentState.RECOVERY: "返還のお願い",
 }
-# States in which an adjustment's difference counts as settled or to be settled: the amount a
-# facility is owed is its paid result plus these differences (DOMAIN §5.4).
+# States in which an adjustment's difference is decided and counts (settled or to be
+# settled): the amount a facility is owed is its paid result plus these differences (DOMAIN
+# §5.4). A proposal waiting for its decision does not count yet; a rejected or withdrawn one
+# never does.
 COUNTED_ADJUSTMENT_STATES = (
-    AdjustmentState.PROPOSED, AdjustmentState.REVIEWED, AdjustmentState.APPROVED,
-    AdjustmentState.PAYING, AdjustmentState.PAID, AdjustmentState.NETTED,
-    AdjustmentState.RECOVERY,
+    AdjustmentState.APPROVED, AdjustmentState.PAYING, AdjustmentState.PAID,
+    AdjustmentState.NETTED, AdjustmentState.RECOVERY,
 )
 OPEN_ADJUSTMENT_STATES = (AdjustmentState.PROPOSED, AdjustmentState.REVIEWED)
 
@@ -508,6 +511,15 @@ class Adjustment(FacilityMoveEffects, WorkflowModel, models.Model):
         return "pay" if self.difference > 0 else "recover"
 
     @property
+    def direction_label(self) -> str:
+        return "追加のお支払い" if self.difference > 0 else "返還"
+
+    @property
+    def difference_yen(self) -> str:
+        """The difference with its sign, as the pages and e-mails write it: +50,000円."""
+        return f"{self.difference:+,}円"
+
+    @property
     def facility_state_label(self) -> str:
         from portal.workflow import facility_state_label
 
@@ -515,6 +527,16 @@ class Adjustment(FacilityMoveEffects, WorkflowModel, models.Model):
 
     def email_context(self) -> dict:
         return {"adjustment": self}
+
+    def move_refusal(self, name: str, user):
+        """The reviewer never decides (DOMAIN §5.4), said in the reviewer's terms."""
+        from portal.errors import NotPermitted
+
+        if name in ("approve", "reject") and self.reviewed_by_id is not None \
+                and self.reviewed_by_id == getattr(user, "pk", None):
+            return NotPermitted("この調整を審査した方は決定できません（二者確認）。"
+                                "審査した方とは別の決定権者が決定してください。")
+        return None
 
     # ---- moves (made only through portal.workflow.perform)
 

@@ -5,7 +5,14 @@ from django.db.models import QuerySet
 from facilities.models import Facility
 
 from .engine import parameters_in_force_for_code
-from .models import Determination, MonthlyStatistic, PendingDetermination, Program
+from .models import (
+    Adjustment,
+    AdjustmentState,
+    Determination,
+    MonthlyStatistic,
+    PendingDetermination,
+    Program,
+)
 
 
 def simulation_params(program_code: str, *, on: date | None = None) -> dict | None:
@@ -40,3 +47,11 @@ def statistics_for(*, facility: Facility,
 def redetermination_pending(*, facility: Facility) -> bool:
     """A fact of this facility changed and its results are being determined again."""
     return PendingDetermination.objects.filter(facility=facility).exists()
+
+
+def adjustments_for(*, facility: Facility) -> QuerySet[Adjustment]:
+    """The facility's adjustments (調整) as its money page lists them, latest first; one
+    withdrawn by a later re-determination (replaced or no longer needed) is not its news."""
+    return (Adjustment.objects.filter(facility=facility)
+            .exclude(state=AdjustmentState.WITHDRAWN)
+            .select_related("program").order_by("-proposed_at", "-pk"))

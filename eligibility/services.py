@@ -25,6 +25,7 @@ from facilities.models import Facility
 from portal.errors import ServiceError
 from portal.workflow import last_actor, perform
 
+from . import adjustments
 from .engine import (
     PARAMETER_PARSERS,
     RULES,
@@ -93,15 +94,17 @@ class PartTally:
     facilities: int = 0
     eligible: int = 0
     total_amount: int = 0
-    skipped_locked: int = 0
+    skipped_locked: int = 0  # paid results for which nothing new was proposed
+    adjustments_proposed: int = 0
     written: int = 0
     facts_seconds: float = 0.0
     rule_seconds: float = 0.0
     write_seconds: float = 0.0
 
     def add_to(self, run: EligibilityRun) -> None:
-        for name in ("facilities", "eligible", "total_amount", "skipped_locked", "written",
-                     "facts_seconds", "rule_seconds", "write_seconds"):
+        for name in ("facilities", "eligible", "total_amount", "skipped_locked",
+                     "adjustments_proposed", "written", "facts_seconds", "rule_seconds",
+                     "write_seconds"):
             setattr(run, name, getattr(run, name) + getattr(self, name))
 
 
@@ -112,7 +115,8 @@ def run_eligibility(
     force today (or on `on`) and upsert the results (one row per facility and program):
     each result keeps its verdict, the facts the rule read and the cell it chose (the
     reason texts are written from them when a page shows them). Only results that changed
-    are written; payout-locked results are left alone. Facts, rule and write are timed.
+    are written; payout-locked results are never rewritten, and where one's amount changed an
+    adjustment is proposed (DOMAIN §5.4). Facts, rule and write are timed.
 
     On PostgreSQL, outside a transaction, the whole program is determined in PARTS ranges of
     facility ids side by side, each on its own connection (the database does most of the
@@ -190,14 +194,11 @@ def determine_part(
     facility_range: tuple[int, int] | None = None,
 ) -> PartTally:
     """Judge and write the facilities of the program given by ids or by an id range (all of
-    them when neither is given), in chunks, one transaction each."""
-    locked_rows = Determination.objects.filter(program=program, payout_locked=True)
-    if facility_ids is not None:
-        locked_rows = locked_rows.filter(facility_id__in=facility_ids)
-    if facility_range is not None:
-        locked_rows = locked_rows.filter(facility_id__gte=facility_range[0],
-                                         facility_id__lt=facility_range[1])
-    locked = set(locked_rows.values_list("facility_id", flat=True))
+    them when neither is given), in chunks, one transaction each. A paid (payout-locked)
+    result is judged too but never rewritten: where its amount is no longer what the
+    facility is owed, an adjustment is proposed (eligibility/adjustments.py, DOMAIN §5.4)."""
+    locked = adjustments.locked_results(program, facility_ids=facility_ids,
+                                        facility_range=facility_range)
     binding = RULES[program.rule]
     params = binding.params_from_dict(version.params)
     judge = binding.judge(params)
@@ -212,13 +213,13 @@ def determine_part(
             tally.facts_seconds += judged_at - started
             if not chunk:
                 break
-            verdicts = []
+            verdicts, locked_verdicts = [], []
             eligible = total = 0
             for facility_id, fact in chunk:
-                if facility_id in locked:
-                    tally.skipped_locked += 1
-                    continue
                 verdict = judge(fact)
+                if facility_id in locked:
+                    locked_verdicts.append((facility_id, fact, verdict))
+                    continue
                 verdicts.append((facility_id, fact, verdict))
                 eligible += verdict.eligible
                 total += verdict.amount
@@ -228,6 +229,11 @@ def determine_part(
             writing_at = perf_counter()
             tally.rule_seconds += writing_at - judged_at
             tally.written += _write(program.pk, version.pk, now, verdicts)
+            proposed = adjustments.propose_for_locked(
+                program=program, version=version, binding=binding, params=params,
+                locked=locked, verdicts=locked_verdicts)
+            tally.adjustments_proposed += proposed
+            tally.skipped_locked += len(locked_verdicts) - proposed
             tally.write_seconds += perf_counter() - writing_at
     return tally
 

@@ -68,7 +68,8 @@ def finish_run(tallies: list[dict], run_id: int) -> dict:
 
 def _summary(run: EligibilityRun) -> dict:
     return {"program": run.program.code, "facilities": run.facilities, "eligible": run.eligible,
-            "total_amount": run.total_amount, "skipped_locked": run.skipped_locked}
+            "total_amount": run.total_amount, "skipped_locked": run.skipped_locked,
+            "adjustments_proposed": run.adjustments_proposed}
 
 
 # Set while a re-determination is queued and not yet started: a change made meanwhile is

@@ -11,7 +11,12 @@ from eligibility.engine import (
 )
 from eligibility.models import ActivityReport, Attestation, ParameterVersion, Program
 from eligibility.rules.cooperation import CooperationParams
-from eligibility.selectors import determinations_for, redetermination_pending, statistics_for
+from eligibility.selectors import (
+    adjustments_for,
+    determinations_for,
+    redetermination_pending,
+    statistics_for,
+)
 from facilities.models import Facility
 from facilities.selectors import facility_for
 
@@ -73,14 +78,19 @@ def given_for(facility: Facility, program: Program):
 
 def overview_for(facility: Facility) -> list[dict]:
     """Each program's stored result; while a re-determination is pending (a fact changed
-    since), `pending` is set and the page says so instead of showing a stale verdict."""
+    since), `pending` is set and the page says so instead of showing a stale verdict. A paid
+    result's adjustments (調整, DOMAIN §5.4) come with it, latest first."""
     stored = {d.program_id: d for d in determinations_for(facility=facility)}
     pending = redetermination_pending(facility=facility)
+    adjusted: dict[int, list] = {}
+    for adjustment in adjustments_for(facility=facility):
+        adjusted.setdefault(adjustment.program_id, []).append(adjustment)
     return [
         {
             "program": program,
             "pending": pending,
             "determination": stored.get(program.pk),
+            "adjustments": adjusted.get(program.pk, []),
             "current": current_result(facility, program),
             "todo": todo_of(program),
             "report": given_for(facility, program),

@@ -25,7 +25,7 @@ _VIEW = [
     "eligibility.view_program", "eligibility.view_parameterversion",
     "eligibility.view_monthlystatistic", "eligibility.view_activityreport",
     "eligibility.view_attestation", "eligibility.view_determination",
-    "eligibility.view_eligibilityrun",
+    "eligibility.view_eligibilityrun", "eligibility.view_adjustment",
     "subsidies.view_claim", "subsidies.view_claimitem", "subsidies.view_document",
     "subsidies.view_freereadergrant",
     "payouts.view_bankaccount", "payouts.view_payoutrun", "payouts.view_paymentline",
@@ -45,15 +45,17 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # First staff of a facility: the letters with their confirmation code; cancelling.
         "facilities.handle_linkrequest",
         "subsidies.review_claim",
+        "eligibility.review_adjustment",  # 調整の審査 (DOMAIN §5.4)
         # The obligation (DOMAIN §7): declarations, survey answers by post or e-mail,
         # explanation sessions, 併設 corrections and the follow-up ladder with its letters.
         "obligation.review_exemption", "obligation.add_surveyanswer",
         "obligation.change_surveyanswer", "obligation.schedule_session",
         "obligation.manage_annex", "obligation.follow_up", "obligation.add_letterbatch",
     ],
-    APPROVER: [*_VIEW, "subsidies.decide_claim"],
+    APPROVER: [*_VIEW, "subsidies.decide_claim", "eligibility.decide_adjustment"],
     PAYOUT_OFFICER: [
-        *_VIEW, "subsidies.pay_claim", "payouts.view_account_number",
+        *_VIEW, "subsidies.pay_claim", "eligibility.pay_adjustment",
+        "payouts.view_account_number",
         "payouts.add_payoutrun", "payouts.release_payoutrun", "payouts.write_transfer_file",
         "payouts.import_bank_results", "payouts.view_consignor",
     ],

@@ -111,7 +111,9 @@ def test_a_result_put_into_a_payout_is_never_replaced():
     run = services.run_eligibility(program=lump_sum())
     result = Determination.objects.get(facility=facility)
     assert (result.eligible, result.amount) == (True, 200000)
-    assert run.skipped_locked == 1
+    # Its new amount is an adjustment of its own (tests/eligibility/test_adjustments.py).
+    assert (run.skipped_locked, run.adjustments_proposed) == (0, 1)
+    assert services.run_eligibility(program=lump_sum()).skipped_locked == 1
 
 
 def test_cooperation_annex_cases_from_the_database():

@@ -533,6 +533,88 @@ def test_obligation_changelist_filters_survive_fuzzing(admin_client, key, value)
         assert response.status_code in (200, 302, 400)
 
 
+def _proposed_adjustment():
+    """A paid clinic whose best month fell after payment: its adjustment, proposed."""
+    from tests.eligibility.test_adjustments import best_month, open_one, paid, rerun
+    from tests.eligibility.test_batch import clinic
+
+    facility = clinic()
+    rerun()
+    paid(facility)
+    best_month(facility, 100)
+    rerun()
+    return open_one(facility)
+
+
+@FUZZ
+@given(key=st.sampled_from(["state__exact", "program__id__exact", "direction", "q", "o", "p",
+                            "e", "_changelist_filters"]),
+       value=st.one_of(_TEXT.filter(lambda v: "\x00" not in v), _DATES, _NUMBERS))
+def test_adjustment_changelist_and_csv_filters_survive_fuzzing(admin_client, key, value):
+    FUZZED["inputs"] += 1
+    for url in ("admin:eligibility_adjustment_changelist", "admin:eligibility_adjustment_csv"):
+        response = admin_client.get(reverse(url), {key: value})
+        assert response.status_code in (200, 302, 400)
+
+
+def test_the_adjustment_actions_survive_fuzzing(client):
+    """The review / decide / reject actions with any selection and confirmation: never a
+    500, and the reviewer's own decision never made."""
+    from eligibility.models import Adjustment
+    from portal import roles
+    from tests.factories import login_admin, make_admin
+
+    adjustment = _proposed_adjustment()
+    both = make_admin(roles.REVIEWER, roles.APPROVER)
+    login_admin(client, both)
+
+    @FUZZ
+    @given(action=st.sampled_from(["review_selected", "approve_selected", "reject_selected"]),
+           chosen=st.lists(st.one_of(st.just(str(adjustment.pk)), _NUMBERS, _TEXT),
+                           max_size=3),
+           across=st.sampled_from(["0", "1", "x", ""]),
+           confirm=st.sampled_from(["1", "", "yes", "\x00"]))
+    def post(action, chosen, across, confirm):
+        FUZZED["inputs"] += 1
+        response = client.post(reverse("admin:eligibility_adjustment_changelist"), {
+            "action": action, "_selected_action": chosen, "select_across": across,
+            "confirm": confirm})
+        assert response.status_code in (200, 302, 400)
+        decided = Adjustment.objects.get(pk=adjustment.pk)
+        assert decided.decided_by_id is None or decided.reviewed_by_id is None
+
+    post()
+
+
+def test_the_adjustments_commands_password_and_code_survive_fuzzing():
+    """`manage.py adjustments review --by` reads a password and a code from standard input:
+    any text there is refused with the command's message (exit 1) and nothing is reviewed."""
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from eligibility.models import Adjustment
+    from portal import roles
+    from tests.factories import make_admin
+
+    adjustment = _proposed_adjustment()
+    reviewer = make_admin(roles.REVIEWER)
+    line = st.one_of(_TEXT, _NUMBERS, st.text(alphabet="0123456789０１２ ", max_size=12))
+
+    @FUZZ
+    @given(password=line, code=line, separator=st.sampled_from(["\n", "\r\n", "\x00", ""]))
+    def post(password, code, separator):
+        FUZZED["inputs"] += 1
+        with pytest.raises(CommandError):
+            call_command("adjustments", "review", "--program", adjustment.program.code,
+                         "--by", reviewer.email, stdout=StringIO(),
+                         stdin=StringIO(password + separator + code + "\n"))
+        assert Adjustment.objects.get(pk=adjustment.pk).state == "proposed"
+
+    post()
+
+
 # ---- what the fuzzing found, kept as plain regression tests
 
 

@@ -65,6 +65,8 @@ POLICY: dict[str, tuple[set[str], set[str], set[str]]] = {
     "eligibility.attestation": (ADMINS, NOBODY, NOBODY),
     "eligibility.determination": (ADMINS, NOBODY, NOBODY),
     "eligibility.eligibilityrun": (ADMINS, NOBODY, NOBODY),
+    # Proposed by the batch only; changed only by its moves (review, decide).
+    "eligibility.adjustment": (ADMINS, NOBODY, NOBODY),
     "subsidies.claim": (ADMINS, NOBODY, NOBODY),
     "subsidies.document": (ADMINS, NOBODY, NOBODY),
     "subsidies.freereadergrant": (ADMINS, {S, SU}, {S, SU}),
@@ -132,6 +134,7 @@ LIST_PAGES: dict[str, set[str]] = {
     "facilities_usageapplication_csv": ADMINS,
     "subsidies_claim_csv": ADMINS,
     "eligibility_determination_csv": ADMINS,
+    "eligibility_adjustment_csv": ADMINS,
     "payouts_payoutrun_create": {P, SU},  # 支払バッチを作成
     "cardreader_insuredperson_import": {S, SU},  # 被保険者台帳の取り込み
     "obligation_exemptiondeclaration_csv": ADMINS,
@@ -167,6 +170,11 @@ MOVE_PAGES: dict[str, dict[str, set[str]]] = {
     "payouts.payoutrun": {"release": {P, SU}, "cancel": {P, SU}, "finish": NOBODY,
                           "finish_empty": NOBODY, "settle": NOBODY, "verify": NOBODY,
                           "finish_to_check": NOBODY},
+    # A proposed adjustment: reviewed by 審査担当, or rejected by 決定権者 at once; it is
+    # decided only once reviewed; withdrawn by the batch, paid by the payout runs.
+    "eligibility.adjustment": {"review": {R, SU}, "approve": NOBODY, "reject": {A, SU},
+                               "withdraw": NOBODY, "enter_payout": NOBODY, "net": NOBODY,
+                               "claim_back": NOBODY},
     # A declaration waiting for its check (withdrawal is the facility's).
     "obligation.exemptiondeclaration": {"accept": {R, SU}, "send_back": {R, SU},
                                         "withdraw": NOBODY},
@@ -182,6 +190,9 @@ MOVE_PAGES: dict[str, dict[str, set[str]]] = {
 OTHER_MOVE_PAGES: dict[str, dict[str, set[str]]] = {
     "payouts.payoutrun:scheduled": {"verify": {P, SU}, "release": NOBODY, "cancel": {P, SU}},
     "payouts.payoutrun:checked": {"verify": NOBODY, "release": {P, SU}, "cancel": {P, SU}},
+    # A reviewed adjustment (its reviewer is none of the roles): decided by 決定権者.
+    "eligibility.adjustment:reviewed": {"approve": {A, SU}, "reject": {A, SU},
+                                        "review": NOBODY},
 }
 
 # What a role may not do although a payout officer may (the four-eyes rule): role → model →
@@ -212,6 +223,9 @@ ACTIONS: dict[str, dict[str, set[str]]] = {
     "subsidies.claim": {"start_review_selected": {R, SU}, "assign_to_me": {R, SU}},
     "eligibility.program": {"run_selected": {S, SU}},
     "eligibility.parameterversion": {"copy_as_draft": {S, SU}},
+    # Each through a confirmation page, then the workflow (the reviewer never decides).
+    "eligibility.adjustment": {"review_selected": {R, SU}, "approve_selected": {A, SU},
+                               "reject_selected": {A, SU}},
     "django_celery_beat.periodictask": {"enable_tasks": {S, SU}, "disable_tasks": {S, SU},
                                         "toggle_tasks": {S, SU}, "run_tasks": {S, SU}},
     "account.emailaddress": {"make_verified": {SU}},
@@ -334,7 +348,9 @@ def _world() -> dict[str, object]:
         serial_hash="a" * 52)
 
     obligation = _obligation_world(_admin)
+    adjustment_world = _adjustment_world(cooperation)
     return {
+        **adjustment_world,
         **obligation,
         "facilities.facility": facility,
         "facilities.membership": Membership.objects.filter(facility=facility).first(),
@@ -382,6 +398,30 @@ def _world() -> dict[str, object]:
         "payouts.payoutrun:scheduled": scheduled_run,
         "payouts.payoutrun:checked": checked_run,
     }
+
+
+def _adjustment_world(program) -> dict[str, object]:
+    """A proposed adjustment of a paid result, and a reviewed one of another."""
+    from django.utils import timezone
+
+    from eligibility import adjustments
+    from eligibility.models import Adjustment
+    from eligibility.services import run_eligibility
+
+    run_eligibility(program=program)  # the facilities made since have results too
+    made = []
+    for determination in program.determinations.all()[:2]:
+        determination.payout_locked = True
+        determination.save()
+        made.append(Adjustment.objects.create(
+            facility=determination.facility, program=program, determination=determination,
+            parameter_version=determination.parameter_version,
+            paid_amount=determination.amount, new_amount=determination.amount + 10000,
+            difference=10000, eligible=True, cause="施設の入力内容・統計の変更",
+            proposed_at=timezone.now()))
+    proposed, other = made
+    reviewed = adjustments.review(adjustment=other, actor=make_admin(R))
+    return {"eligibility.adjustment": proposed, "eligibility.adjustment:reviewed": reviewed}
 
 
 def _obligation_world(admin_user) -> dict[str, object]:

@@ -23,5 +23,6 @@ class Command(BaseCommand):
         for run in runs:
             self.stdout.write(
                 f"{run.program.code}: {run.facilities}施設を判定、支給対象 {run.eligible}施設、"
-                f"合計 {run.total_amount:,}円（支払処理済みで対象外 {run.skipped_locked}件）"
+                f"合計 {run.total_amount:,}円（支払処理済みで据え置き {run.skipped_locked}件、"
+                f"調整の提案 {run.adjustments_proposed}件）"
             )
