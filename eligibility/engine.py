@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from facilities.kinds import MEDICAL_KINDS, SEJUTSU_KINDS
+from obligation.rules import ExemptionParams
 
 from . import facts
 from .models import ParameterVersion, Program
@@ -84,6 +85,9 @@ REGISTRY: dict[str, RuleBinding] = {
     Program.Rule.READER_EXPANSION: RuleBinding(
         ReaderParams.from_dict, MEDICAL_KINDS, offer=offer_reader_expansion
     ),
+    # The obligation's dates (DOMAIN §7): parameters only; not determined by the batch, not
+    # offered as a claim (obligation.services reads them at the declaration's date).
+    Program.Rule.OBLIGATION: RuleBinding(ExemptionParams.from_dict, SEJUTSU_KINDS),
 }
 
 # The programs determined by the batch, and every rule's parameter parser.
@@ -91,18 +95,28 @@ RULES: dict[str, RuleBinding] = {rule: b for rule, b in REGISTRY.items() if b.ba
 PARAMETER_PARSERS: dict[str, Callable[[dict], Any]] = {
     rule: binding.params_from_dict for rule, binding in REGISTRY.items()
 }
-IN_FORCE_STATUSES = (ParameterVersion.Status.ACTIVE, ParameterVersion.Status.SCHEDULED)
+# The versions ever applied (superseded ones included): the ones a date is answered from.
+APPLIED_STATUSES = (ParameterVersion.Status.ACTIVE, ParameterVersion.Status.SCHEDULED,
+                    ParameterVersion.Status.SUPERSEDED)
+IN_FORCE_STATUSES = APPLIED_STATUSES  # the former name
+
+
+def _applied(program: Program):
+    return ParameterVersion.objects.filter(program=program, status__in=APPLIED_STATUSES,
+                                           applied_at__isnull=False)
 
 
 def parameters_in_force(program: Program, *, on: date | None = None) -> ParameterVersion | None:
-    """The version in force on `on` (today by default): of the applied versions (in force or
-    waiting for their day), the one with the latest effective_from on or before the date.
-    A version applied ahead of its effective_from changes nothing before that day."""
+    """The version in force on `on` (today by default), or None: no version covers that day
+    and there is no amount (never a default from code). DOMAIN §5.4 "Parameters at a date":
+    of the versions ever applied (superseded ones included), the most recently applied one
+    whose effective_from is on or before the date. A version applied ahead of its
+    effective_from changes nothing before that day; a version applied later governs every
+    date from its effective_from on, over the versions applied before it."""
     on = on or timezone.localdate()
     version = (
-        ParameterVersion.objects.filter(program=program, status__in=IN_FORCE_STATUSES,
-                                        effective_from__lte=on)
-        .order_by("-effective_from", "-version")
+        _applied(program).filter(effective_from__lte=on)
+        .order_by("-applied_at", "-version")
         .first()
     )
     if version is not None:
@@ -111,14 +125,39 @@ def parameters_in_force(program: Program, *, on: date | None = None) -> Paramete
 
 
 def parameters_in_force_for_code(code: str, *, on: date | None = None) -> dict | None:
-    """The parameters (a dict) in force for a program code, or None (the rules' defaults)."""
+    """The parameters (a dict) in force for a program code on a date, or None where no
+    version covers it (or no such program): then there is no amount."""
     program = Program.objects.filter(code=code).first()
     version = parameters_in_force(program, on=on) if program else None
     return version.params if version else None
 
 
+def version_statuses(program: Program, *, today: date,
+                     also: ParameterVersion | None = None) -> dict[int, str]:
+    """What the status of each applied version of the program is on `today` (pk → status):
+    適用中 the one in force today; 適用待ち applied, starting later, and not overridden for its
+    first day by a version applied after it; 過去の版 every other (in force no more, or
+    never). `also`: a draft as if applied now (the apply computes the statuses with it)."""
+    versions = list(_applied(program).order_by("-applied_at", "-version"))
+    if also is not None:
+        versions.insert(0, also)  # applied last
+    statuses: dict[int, str] = {}
+    in_force = next((v for v in versions if v.effective_from <= today), None)
+    for index, version in enumerate(versions):
+        later = versions[:index]  # applied after it
+        if version is in_force:
+            status = ParameterVersion.Status.ACTIVE
+        elif version.effective_from > today and not any(
+                other.effective_from <= version.effective_from for other in later):
+            status = ParameterVersion.Status.SCHEDULED
+        else:
+            status = ParameterVersion.Status.SUPERSEDED
+        statuses[version.pk] = status
+    return statuses
+
+
 def due_versions(*, on: date) -> Q:
-    """Applied versions waiting for a day that has come (the nightly job makes them 適用中)."""
+    """Applied versions waiting for a day that has come (the nightly job moves them on)."""
     return Q(status=ParameterVersion.Status.SCHEDULED, effective_from__lte=on)
 
 

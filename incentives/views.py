@@ -2,11 +2,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from eligibility.engine import determine
 from eligibility.models import Program
-from eligibility.rules.lump_sum import DEFAULT_LUMP_SUM_2024, LumpSumFacts, LumpSumParams
+from eligibility.rules.lump_sum import LumpSumFacts, LumpSumParams
 from eligibility.selectors import simulation_params
 from facilities.selectors import facility_for
 from portal.errors import ServiceError, add_error_to_form
@@ -98,7 +99,10 @@ SIMULATOR_PROGRAM = "lump-sum-2024"
 
 def simulator(request: HttpRequest) -> HttpResponse:
     """Public: anyone enters the figures of §5.2 and sees the amount and the cell."""
-    params_dict = simulation_params(SIMULATOR_PROGRAM) or DEFAULT_LUMP_SUM_2024
+    params_dict = simulation_params(SIMULATOR_PROGRAM)
+    if params_dict is None:  # no version covers today: no amount, never a default
+        return render(request, "incentives/simulator.html",
+                      {"no_version": True, "today": timezone.localdate()})
     params = LumpSumParams.from_dict(params_dict)
     form = LumpSumSimulatorForm(request.GET or None, params=params)
     result = None

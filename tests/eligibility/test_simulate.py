@@ -9,7 +9,17 @@ from hypothesis import strategies as st
 
 from eligibility.rules.cooperation import DEFAULT_COOPERATION_2025
 from eligibility.rules.lump_sum import DEFAULT_LUMP_SUM_2024
-from eligibility.rules.simulate import simulate_line
+from eligibility.rules.simulate import NO_VERSION
+from eligibility.rules.simulate import simulate_line as simulate_in_force
+
+# The parameters the command would pass (the notices' values, version 1 of each program).
+IN_FORCE = {"lump-sum-2024": DEFAULT_LUMP_SUM_2024, "cooperation-2025": DEFAULT_COOPERATION_2025}
+
+
+def simulate_line(program: str, line: str, params: dict | None = None) -> dict:
+    """A line under `params`, else under the program's version 1 (as the command passes)."""
+    return simulate_in_force(program, line, params if params is not None
+                             else IN_FORCE.get(program, {}))
 
 
 @pytest.fixture(autouse=True)
@@ -107,8 +117,15 @@ def test_the_parameters_in_force_are_used():
     assert simulate_line("cooperation-2025", coop(), params)["amount"] == 60000
     small_200 = {**DEFAULT_LUMP_SUM_2024, "small_max_receipts": 200}
     line = lump(oct_receipts=200, oct_users=4, best_users=14)
-    assert simulate_line("lump-sum-2024", line)["amount"] == 0
+    assert simulate_line("lump-sum-2024", line, DEFAULT_LUMP_SUM_2024)["amount"] == 0
     assert simulate_line("lump-sum-2024", line, small_200)["amount"] == 10000
+
+
+def test_no_version_in_force_is_an_answer_in_words_never_a_default():
+    """DOMAIN §5.4: where no version covers the date there is no amount."""
+    assert simulate_in_force("lump-sum-2024", lump(), None) == {"error": NO_VERSION}
+    assert simulate_in_force("cooperation-2025", coop()) == {"error": NO_VERSION}
+    assert "パラメータの版がありません" in NO_VERSION
 
 
 def test_malformed_parameters_give_an_error_not_an_exception():

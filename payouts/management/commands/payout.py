@@ -11,33 +11,19 @@ admin and the schedule.
     payout results RUN --file PATH --by EMAIL    imports the bank's results (CSV)
 
 Whoever runs the command is the officer `--by` names, and proves it as at the admin's
-log-in: the command asks for that officer's password and the current code of their
-authenticator app (two-factor), read without echo from the terminal, or as two lines
-(password, then code) from standard input when it is not a terminal (a script; the tests).
-Never from an argument: it would stay in the shell's history and the list of processes.
-A wrong password or code is refused (exit code 1) and changes nothing; after
-PAYOUT_COMMAND_RATE_LIMIT failures (5 in 5 minutes per officer, as the log-in's limit per
-account) the command refuses that officer until the window passes. The failures count in
-the shared cache, as the log-in's do (a process-local cache counts per process: the deploy
-check portal.W001 says so). What the officer may do is checked by the services. A refusal
-is a CommandError with the services' Japanese message (exit code 1).
+log-in, with their password and the current code of their authenticator app, typed or read
+from standard input (portal.officers, shared with `manage.py parameters apply`). What the
+officer may do is checked by the services. A refusal is a CommandError with the services'
+Japanese message (exit code 1).
 """
 
-import getpass
-import logging
 import os
 import sys
 import tempfile
 from pathlib import Path
 
-from allauth.core.internal import ratelimit
-from allauth.mfa.models import Authenticator
-from allauth.mfa.totp.internal.auth import TOTP
-from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.http import HttpRequest
 
 from eligibility.models import Program
 from facilities.prefectures import PREFECTURE_NAMES
@@ -47,24 +33,10 @@ from payouts.sources import source_for
 from payouts.zengin import ZenginError
 from portal.errors import ServiceError
 from portal.forms import ISODateField
+from portal.officers import LIMITED, WRONG, authenticated_officer, staff_account
 from portal.wareki import to_wareki
 
-logger = logging.getLogger(__name__)
-
-# Failed authentications per officer (allauth's rate limits, counted in the cache like the
-# log-in's `login_failed`); only per-key rates apply (a command has no address).
-DEFAULT_RATE_LIMIT = "5/5m/key"
-WRONG = "パスワードまたは認証アプリの確認コードが正しくありません。何も変更していません。"
-LIMITED = ("パスワードまたは確認コードの誤りが続いたため、この支払担当者ではしばらく操作できません。"
-           "時間をおいてから、もう一度お試しください。何も変更していません。")
-
-
-def _failures(user, *, dry_run: bool = False):
-    """Spend one attempt of the officer's limit (None: none left)."""
-    rates = getattr(settings, "PAYOUT_COMMAND_RATE_LIMIT", DEFAULT_RATE_LIMIT)
-    return ratelimit.consume(HttpRequest(), app="payouts", action="command_authentication",
-                             config={"command_authentication": rates},
-                             key=f"payout-command:{user.pk}", limit_get=True, dry_run=dry_run)
+__all__ = ["LIMITED", "WRONG", "Command"]
 
 
 class Command(BaseCommand):
@@ -109,49 +81,11 @@ class Command(BaseCommand):
     # ---- who runs the command
 
     def _actor(self, email: str):
-        user = get_user_model().objects.filter(email__iexact=email.strip()).first()
-        if user is None or not (user.is_active and user.is_staff):
-            raise CommandError(f"--by {email}: 有効な管理者アカウントが見つかりません。")
-        return user
-
-    def _read_secrets(self, email: str) -> tuple[str, str]:
-        stream = self.secrets_from
-        try:
-            if callable(getattr(stream, "isatty", None)) and stream.isatty():
-                password = getpass.getpass(f"{email} のパスワード: ")
-                code = getpass.getpass("認証アプリの確認コード（6桁）: ")
-            else:
-                password = stream.readline().rstrip("\r\n")
-                code = stream.readline().strip()
-        except (EOFError, OSError, ValueError):  # nothing to read, or closed
-            password = code = ""
-        return password, code
+        return staff_account(email)
 
     def _officer(self, email: str):
         """The officer `--by` names, once they typed their password and current code."""
-        user = self._actor(email)
-        authenticator = Authenticator.objects.filter(
-            user=user, type=Authenticator.Type.TOTP).first()
-        if authenticator is None:
-            raise CommandError(f"--by {email}: 2段階認証（認証アプリ）が設定されていないため、"
-                               "コマンドでは操作できません。管理画面へのログインで設定してください。")
-        if not _failures(user, dry_run=True):
-            raise CommandError(LIMITED)
-        password, code = self._read_secrets(user.email)
-        if not password or not code:
-            raise CommandError("パスワードと認証アプリの確認コードを入力してください"
-                               "（端末でない標準入力からは、1行目にパスワード、2行目に確認コード）。"
-                               "何も変更していません。")
-        attempt = _failures(user)
-        if not attempt:
-            raise CommandError(LIMITED)
-        # The code is checked (and spent) only after the right password.
-        if not (user.check_password(password) and TOTP(authenticator).validate_code(code)):
-            logger.warning("manage.py payout: wrong password or code for user %s", user.pk)
-            raise CommandError(WRONG)
-        attempt.rollback()  # a success spends nothing (as allauth's log-in)
-        authenticator.record_usage()
-        return user
+        return authenticated_officer(email, self.secrets_from, command="payout")
 
     # ---- arguments
 
