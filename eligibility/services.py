@@ -562,12 +562,25 @@ def current_preview(version: ParameterVersion) -> ParameterPreview | None:
     return version.previews.filter(params_hash=params_hash(version.params)).first()
 
 
-def start_preview(*, version: ParameterVersion, actor) -> ParameterPreview:
-    """Queue 「適用前の確認」 of a draft as a task (in-process without a broker); one already
-    queued or running for the same parameters is returned instead of a second."""
+def _new_preview(version: ParameterVersion, actor) -> ParameterPreview:
+    """A queued preview row of a draft (inside the caller's transaction)."""
+    binding = RULES[version.program.rule]
+    kinds = getattr(binding.params_from_dict(version.params), "kinds", binding.kinds)
+    return ParameterPreview.objects.create(
+        version=version, params_hash=params_hash(version.params), created_by=actor,
+        total=Facility.objects.filter(kind__in=list(kinds)).count())
+
+
+def _check_draft_previewable(version: ParameterVersion) -> None:
     if version.status != ParameterVersion.Status.DRAFT:
         raise ParameterError("適用前の確認は下書きの版だけです。")
     _check_previewable(version)
+
+
+def start_preview(*, version: ParameterVersion, actor) -> ParameterPreview:
+    """Queue 「適用前の確認」 of a draft as a task (in-process without a broker); one already
+    queued or running for the same parameters is returned instead of a second."""
+    _check_draft_previewable(version)
     digest = params_hash(version.params)
     with transaction.atomic():
         ParameterVersion.objects.select_for_update().get(pk=version.pk)
@@ -575,14 +588,23 @@ def start_preview(*, version: ParameterVersion, actor) -> ParameterPreview:
             params_hash=digest, state__in=[PreviewState.QUEUED, PreviewState.RUNNING]).first()
         if running is not None:
             return running
-        binding = RULES[version.program.rule]
-        kinds = getattr(binding.params_from_dict(version.params), "kinds", binding.kinds)
-        preview = ParameterPreview.objects.create(
-            version=version, params_hash=digest, created_by=actor,
-            total=Facility.objects.filter(kind__in=list(kinds)).count())
+        preview = _new_preview(version, actor)
         from .tasks import make_preview
 
         transaction.on_commit(lambda: make_preview.delay(preview.pk))
+    return preview
+
+
+def preview_now(*, version: ParameterVersion, actor) -> ParameterPreview:
+    """「適用前の確認」 computed in this process (`manage.py parameters apply`): the same row and
+    the same work as the admin's task, kept for the apply step. Returns the finished row (or
+    the failed one, whose `failure` says why)."""
+    _check_draft_previewable(version)
+    with transaction.atomic():
+        ParameterVersion.objects.select_for_update().get(pk=version.pk)
+        preview = _new_preview(version, actor)
+    make_preview(preview.pk)
+    preview.refresh_from_db()
     return preview
 
 
@@ -714,6 +736,15 @@ def apply_version(*, version: ParameterVersion, actor, today: date | None = None
         if queued:
             queue_program_batch(version.program)
     return Applied(version, queued=queued)
+
+
+def apply_refusal(version: ParameterVersion, user) -> str | None:
+    """Why `user` may not apply this draft (four-eyes, the permission), or None."""
+    if version.status != ParameterVersion.Status.DRAFT:
+        return None
+    name = "schedule" if version.effective_from > timezone.localdate() else "apply"
+    problem = refusal(version, name, user)
+    return problem.message if problem is not None else None
 
 
 def _restatus(program: Program, *, today: date, actor, also: ParameterVersion | None = None,
