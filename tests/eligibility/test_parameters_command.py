@@ -67,6 +67,7 @@ def test_draft_then_apply_by_a_second_officer(tmp_path):
     paid, unpaid = sejutsu(), sejutsu()
     services.run_eligibility(program=cooperation())
     Determination.objects.filter(facility=paid).update(payout_locked=True)
+    assert Determination.objects.get(facility=unpaid).amount == 50000
 
     number = draft(tmp_path, drafter, amount=70000)
     version = ParameterVersion.objects.get(program=cooperation(), version=number)
@@ -84,6 +85,7 @@ def test_draft_then_apply_by_a_second_officer(tmp_path):
     preview = ParameterPreview.objects.get(version=version)  # kept, as in the admin
     assert (preview.state, preview.paid_up_yen, preview.created_by) == ("done", 20000, second)
     assert engine.parameters_in_force(cooperation()) == version
+    assert Determination.objects.get(facility=paid).amount == 50000  # paid: frozen
 
 
 def test_the_drafter_is_refused_and_nothing_changes(tmp_path):
