@@ -430,7 +430,8 @@ def redetermine_pending(*, today: date | None = None) -> int:
 def validate_params(program: Program, params: dict) -> None:
     try:
         PARAMETER_PARSERS[program.rule](params)
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError,
+            ArithmeticError) as error:  # any shape of JSON: a message, never a failure
         raise ParameterError(f"パラメータの形式が正しくありません: {error}") from error
 
 
