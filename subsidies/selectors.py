@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from eligibility import engine
 from eligibility.models import MonthlyStatistic, Program
-from eligibility.rules.base import Determination
+from eligibility.rules.base import Determination, Reason
 from eligibility.rules.subsidies import (
     CostSubsidyParams,
     OfferFacts,
@@ -96,6 +96,9 @@ def compute(claim: Claim, on: date | None = None, extra_cost: int = 0) -> Determ
     estimate), by the program's rule and the parameters in force."""
     params = active_params(claim.program, on=on)
     cost = claim.total_cost + extra_cost
+    if params is None:  # no version covers the day: no amount, never a default (DOMAIN §5.4)
+        return Determination(False, 0, (Reason(False, "この日付に適用されるパラメータの版が"
+                                                      "ありません。金額は計算できません。"),))
     if claim.program.rule == Program.Rule.READER_EXPANSION:
         reader_params = ReaderParams.from_dict(params)
         kind = "hospital" if claim.facility.kind == "hospital" else "clinic"
