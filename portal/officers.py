@@ -68,7 +68,7 @@ def authenticated_officer(email: str, stream, *, command: str):
     authenticator = Authenticator.objects.filter(
         user=user, type=Authenticator.Type.TOTP).first()
     if authenticator is None:
-        raise CommandError(f"--by {email}: 2段階認証（認証アプリ）が設定されていないため、"
+        raise CommandError(f"--by {email}: 二段階認証（認証アプリ）が設定されていないため、"
                            "コマンドでは操作できません。管理画面へのログインで設定してください。")
     if not _failures(user, dry_run=True):
         raise CommandError(LIMITED)

@@ -206,7 +206,7 @@ def test_the_admin_refuses_the_drafter_on_the_preview_and_on_apply(client):
     assert version.created_by == drafter
     preview = previewed(version)
     page = client.get(reverse("admin:eligibility_parameterversion_preview", args=[version.pk]))
-    assert "二者確認" in page.content.decode()
+    assert "作成した方・パラメータを変更した方とは別の方が行ってください" in page.content.decode()
     response = client.post(reverse("admin:eligibility_parameterversion_apply",
                                    args=[version.pk]), {"preview": preview.pk}, follow=True)
     assert "二者確認" in response.content.decode()
@@ -214,7 +214,7 @@ def test_the_admin_refuses_the_drafter_on_the_preview_and_on_apply(client):
 
     login_admin(client, second)
     page = client.get(reverse("admin:eligibility_parameterversion_preview", args=[version.pk]))
-    assert "二者確認" not in page.content.decode().split("適用前の確認")[-1].split("<form")[0]
+    assert "別の方が行ってください" not in page.content.decode()  # the refusal is the drafter's
     client.post(reverse("admin:eligibility_parameterversion_apply", args=[version.pk]),
                 {"preview": preview.pk})
     assert ParameterVersion.objects.get(pk=version.pk).status != Status.DRAFT
@@ -258,6 +258,21 @@ def test_the_public_simulator_says_there_is_no_version(client, monkeypatch):
     page = client.get(reverse("simulator")).content.decode()
     assert "適用される一時金のパラメータの版がありません" in page
     assert "計算する" not in page
+
+
+def test_the_facilitys_pages_say_there_is_no_version(client, monkeypatch):
+    from tests.factories import accepted_facility
+
+    from eligibility.models import PendingDetermination
+
+    facility, staff, _ = accepted_facility(kind="judo")
+    PendingDetermination.objects.all().delete()  # its facts are determined
+    client.force_login(staff)
+    monkeypatch.setattr(timezone, "localdate", lambda *args: V1_FROM - DAY)
+    for url in (reverse("incentives:overview", args=[facility.pk]),
+                reverse("incentives:report", args=[facility.pk, "cooperation-2025"])):
+        page = client.get(url).content.decode()
+        assert "今日に適用されるパラメータの版がないため" in page, url
 
 
 def test_no_runtime_module_reads_a_default_of_the_rules():
