@@ -261,9 +261,8 @@ def test_the_public_simulator_says_there_is_no_version(client, monkeypatch):
 
 
 def test_the_facilitys_pages_say_there_is_no_version(client, monkeypatch):
-    from tests.factories import accepted_facility
-
     from eligibility.models import PendingDetermination
+    from tests.factories import accepted_facility
 
     facility, staff, _ = accepted_facility(kind="judo")
     PendingDetermination.objects.all().delete()  # its facts are determined
