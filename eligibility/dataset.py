@@ -15,6 +15,7 @@ from facilities.demo import DEMO_FACILITIES
 from facilities.models import Facility, GoLive
 from payouts.models import BankAccount
 
+from .engine import rules_where
 from .models import ActivityReport, Attestation, MonthlyStatistic, Program
 
 # Shares of ~400,000 facilities (hospitals ~8k, clinics ~105k, dental ~67k, pharmacies ~62k,
@@ -127,8 +128,8 @@ def generate_dataset(*, facilities: int, seed: int = 1) -> dict[str, int]:
         statistic_rows(),
     )
 
-    cooperation = Program.objects.filter(rule=Program.Rule.COOPERATION).order_by("code").first()
-    lump_sum = Program.objects.filter(rule=Program.Rule.LUMP_SUM).order_by("code").first()
+    cooperation = _program_given_by(ActivityReport)
+    lump_sum = _program_given_by(Attestation)
     if cooperation:
         def report_rows():
             for pk, kind, *_ in planned:
@@ -162,3 +163,10 @@ def generate_dataset(*, facilities: int, seed: int = 1) -> dict[str, int]:
          for pk, *_ in planned if rng.random() < 0.9),
     )
     return counts
+
+
+def _program_given_by(model: type) -> Program | None:
+    """The first program whose to-do (its registry entry) the facility gives as a `model`
+    row: the reports' (協力金) or the attestations' (一時金)."""
+    rules = rules_where(lambda binding: binding.todo is not None and binding.todo.model is model)
+    return Program.objects.filter(rule__in=list(rules)).order_by("code").first()

@@ -1,9 +1,12 @@
-"""Which parameters, facts, rule and offer belong to each program kind (`Program.Rule`): the
-one table the batch, the preview, the simulator, `manage.py simulate`, the facility's live
-result and the subsidy offers all go through, and `parameters_in_force`, the one way the
-parameters of a program are read (at a date, like OpenFisca's value at a date)."""
+"""The one program registry: per program kind (`Program.Rule`) its parameter parser and
+schema, its facts, its rule (judge/determine, or offer), its simulate adapter, its payable
+source, its claim amount and its to-do — the one table the batch, the preview, the simulator,
+`manage.py simulate`, the facility's pages, the subsidy claims, payouts and the to-do list go
+through; and `parameters_in_force`, the one way the parameters of a program are read (at a
+date, like OpenFisca's value at a date)."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -15,7 +18,7 @@ from facilities.kinds import MEDICAL_KINDS, SEJUTSU_KINDS
 from obligation.rules import ExemptionParams
 
 from . import facts
-from .models import ParameterVersion, Program
+from .models import ActivityReport, Attestation, ParameterVersion, Program
 from .rules.base import Determination as Result
 from .rules.cooperation import (
     CooperationFacts,
@@ -28,6 +31,14 @@ from .rules.lump_sum import (
     LumpSumJudge,
     LumpSumParams,
     determine_lump_sum,
+)
+from .rules.simulate import (
+    COOPERATION_SIMULATION,
+    DEVICE_LIMITED_SIMULATION,
+    DEVICE_SEJUTSU_SIMULATION,
+    LUMP_SUM_SIMULATION,
+    READER_EXPANSION_SIMULATION,
+    SimulateAdapter,
 )
 from .rules.subsidies import (
     CostSubsidyParams,
@@ -44,7 +55,47 @@ NOT_CLAIMED = OfferAnswer(False, "申請は不要です（施設の入力内容�
 
 
 @dataclass(frozen=True)
+class ParamField:
+    """One parameter of a program kind as the administrators edit it (`parameter_form`)."""
+
+    name: str  # the key in the version's params JSON
+    label: str  # Japanese, next to the field
+    type: str  # one of PARAM_TYPES
+    required: bool = True  # else it may be left empty (null: e.g. a cap not yet published)
+
+
+# yen, int: a non-negative integer; date: YYYY-MM-DD (a day of the programs, 2019 on);
+# birth_date: a date of birth (1900 on); month: YYYY-MM; months: a list of months;
+# fraction(s): "3/100" (exact, never a float); kinds: facility kinds; text: one line;
+# table: a JSON object (tables, caps, bands).
+PARAM_TYPES = ("yen", "int", "date", "birth_date", "month", "months", "fraction", "fractions",
+               "kinds", "text", "table")
+
+
+@dataclass(frozen=True)
+class ProgramTodo:
+    """What a program waits for from the facility (its 報告 or 確認): a to-do item until a
+    row of `model` exists for (facility, program), and the money page's button to the page
+    where it is given (`incentives:<page>`, with the facility and the program code)."""
+
+    kind: str  # the to-do item's kind
+    model: type  # its row (facility, program) marks it given
+    page: str  # "report" | "attest"
+    title: str  # "{program}" is the program's name
+    detail: str
+    link_text: str
+    button: str  # the money page's button, nothing given yet
+    button_again: str  # once given
+
+    @property
+    def url_name(self) -> str:
+        return f"incentives:{self.page}"
+
+
+@dataclass(frozen=True)
 class RuleBinding:
+    """One program kind's entry in the registry."""
+
     params_from_dict: Callable[[dict], Any]
     kinds: frozenset[str]  # the facility kinds the program family is for
     # Determined by the batch from the facts (協力金, 一時金) …
@@ -57,44 +108,233 @@ class RuleBinding:
     facts_type: type | None = None  # its `json_text()` is kept, `from_json` reads it back
     # … or offered to the facility as a claim (補助金): (params, OfferFacts) → OfferAnswer.
     offer: Callable[[Any, OfferFacts], OfferAnswer] | None = None
+    schema: tuple[ParamField, ...] = ()  # its parameters, for the administrators' form
+    simulate: SimulateAdapter | None = None  # `manage.py simulate` and the public simulator
+    # The payable source (portal.payables.PayableSource.kind) that pays it, resolved by
+    # payouts.sources: "determination" (an eligible result) or "claim" (an approved claim).
+    payable: str | None = None
+    # How a claim's amount is computed, resolved by subsidies.selectors.CLAIM_AMOUNTS:
+    # "cost" (事業費 × rate, capped) or "readers" (the reader expansion: a number of readers).
+    claim_amount: str | None = None
+    todo: ProgramTodo | None = None  # what the facility gives for it (to-do list, money page)
 
     @property
     def batch(self) -> bool:
         return self.determine is not None
 
 
+def _fields(*rows: tuple) -> tuple[ParamField, ...]:
+    return tuple(ParamField(*row) for row in rows)
+
+
+NOTICE = ("notice", "根拠となる通知", "text", False)
+COOPERATION_SCHEMA = _fields(
+    ("amount", "支給額（円）", "yen"), ("period_start", "取組期間の開始日", "date"),
+    ("period_end", "取組期間の終了日", "date"), ("kinds", "対象の施設種別", "kinds"), NOTICE)
+LUMP_SUM_SCHEMA = _fields(
+    ("baseline_month", "基準月", "month"), ("evaluation_months", "評価対象月", "months"),
+    ("rate_bounds", "利用率の区分の下限（r1〜r6）", "fractions"),
+    ("tables", "支給額の表（列と額）", "table"),
+    ("small_max_receipts", "小規模施設とする基準月のレセプト件数（以下）", "int"),
+    ("small_rows", "小規模施設の表で全列を定める行数", "int"),
+    ("small_partial_row_columns", "その次の行で定める列数", "int"), NOTICE)
+COST_SUBSIDY_SCHEMA = _fields(
+    ("rate", "補助率", "fraction"), ("cap", "上限額（円、未定なら空欄）", "yen", False),
+    ("deadline", "申請期限（なければ空欄）", "date", False), NOTICE)
+READER_SCHEMA = _fields(
+    ("rate", "補助率", "fraction"), ("usage_threshold", "月間利用件数の基準（以上）", "int"),
+    ("usage_months", "利用件数を数える月（最初と最後）", "months"),
+    ("caps", "台数ごとの上限額（円）", "table"),
+    ("hospital_bands", "病院: 無償提供台数ごとの増設台数の基準", "table"), NOTICE)
+OBLIGATION_SCHEMA = _fields(
+    ("born_on_or_before", "70歳以上とする生年月日（この日以前に生まれた人）", "birth_date"),
+    ("deadline", "廃止・休止・受領委任をやめる予定日の期限（この日まで）", "date"), NOTICE)
+
+REPORT_TODO = ProgramTodo(
+    "report_due", ActivityReport, "report", "{program}の取組の実施報告が未提出です",
+    "お声掛けとチラシ配付またはポスター掲示の実施状況を報告してください。",
+    "取組の実施報告をする（報告の画面へ）",
+    "取組の実施報告をする", "取組の実施報告を確認・修正する")
+ATTESTATION_TODO = ProgramTodo(
+    "attestation_due", Attestation, "attest", "{program}の実施状況の確認が未登録です",
+    "共通ポスターの掲示と、患者へのお声掛け・チラシ配付の実施状況を登録してください。",
+    "実施状況を登録する（確認の画面へ）",
+    "実施状況の確認をする", "実施状況の確認を見直す")
+
 REGISTRY: dict[str, RuleBinding] = {
     Program.Rule.COOPERATION: RuleBinding(
         CooperationParams.from_dict, SEJUTSU_KINDS, facts.cooperation_facts,
         determine_cooperation, judge=CooperationJudge,
-        facts_type=CooperationFacts,
+        facts_type=CooperationFacts, schema=COOPERATION_SCHEMA,
+        simulate=COOPERATION_SIMULATION, payable="determination", todo=REPORT_TODO,
     ),
     Program.Rule.LUMP_SUM: RuleBinding(
         LumpSumParams.from_dict, MEDICAL_KINDS, facts.lump_sum_facts, determine_lump_sum,
-        judge=LumpSumJudge, facts_type=LumpSumFacts,
+        judge=LumpSumJudge, facts_type=LumpSumFacts, schema=LUMP_SUM_SCHEMA,
+        simulate=LUMP_SUM_SIMULATION, payable="determination", todo=ATTESTATION_TODO,
     ),
     Program.Rule.DEVICE_SEJUTSU: RuleBinding(
-        CostSubsidyParams.from_dict, SEJUTSU_KINDS, offer=offer_sejutsu_cost
+        CostSubsidyParams.from_dict, SEJUTSU_KINDS, offer=offer_sejutsu_cost,
+        schema=COST_SUBSIDY_SCHEMA, simulate=DEVICE_SEJUTSU_SIMULATION, payable="claim",
+        claim_amount="cost",
     ),
     Program.Rule.RECECOM: RuleBinding(
-        CostSubsidyParams.from_dict, SEJUTSU_KINDS, offer=offer_sejutsu_cost
+        CostSubsidyParams.from_dict, SEJUTSU_KINDS, offer=offer_sejutsu_cost,
+        schema=COST_SUBSIDY_SCHEMA, payable="claim", claim_amount="cost",
     ),
     Program.Rule.DEVICE_LIMITED: RuleBinding(
-        CostSubsidyParams.from_dict, MEDICAL_KINDS, offer=offer_device_limited
+        CostSubsidyParams.from_dict, MEDICAL_KINDS, offer=offer_device_limited,
+        schema=COST_SUBSIDY_SCHEMA, simulate=DEVICE_LIMITED_SIMULATION, payable="claim",
+        claim_amount="cost",
     ),
     Program.Rule.READER_EXPANSION: RuleBinding(
-        ReaderParams.from_dict, MEDICAL_KINDS, offer=offer_reader_expansion
+        ReaderParams.from_dict, MEDICAL_KINDS, offer=offer_reader_expansion,
+        schema=READER_SCHEMA, simulate=READER_EXPANSION_SIMULATION, payable="claim",
+        claim_amount="readers",
     ),
     # The obligation's dates (DOMAIN §7): parameters only; not determined by the batch, not
     # offered as a claim (obligation.services reads them at the declaration's date).
-    Program.Rule.OBLIGATION: RuleBinding(ExemptionParams.from_dict, SEJUTSU_KINDS),
+    Program.Rule.OBLIGATION: RuleBinding(ExemptionParams.from_dict, SEJUTSU_KINDS,
+                                         schema=OBLIGATION_SCHEMA),
 }
 
+
+class RegistryView(Mapping):
+    """A live view of the registry's entries that satisfy `where`, each shown as `shown`
+    of it: an entry registered later (a test's throw-away kind) is in it at once."""
+
+    def __init__(self, where: Callable[[RuleBinding], bool],
+                 shown: Callable[[RuleBinding], Any] = lambda binding: binding):
+        self._where, self._shown = where, shown
+
+    def __getitem__(self, rule: str):
+        binding = REGISTRY[rule]
+        if not self._where(binding):
+            raise KeyError(rule)
+        return self._shown(binding)
+
+    def __iter__(self) -> Iterator[str]:
+        return (rule for rule, binding in list(REGISTRY.items()) if self._where(binding))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class RulesWhere(Sequence):
+    """A live tuple of the rules whose entries satisfy `where` (for `rule__in=`)."""
+
+    def __init__(self, where: Callable[[RuleBinding], bool]):
+        self._where = where
+
+    def _rules(self) -> tuple[str, ...]:
+        return tuple(rule for rule, binding in list(REGISTRY.items()) if self._where(binding))
+
+    def __getitem__(self, index):
+        return self._rules()[index]
+
+    def __len__(self) -> int:
+        return len(self._rules())
+
+    def __contains__(self, rule) -> bool:
+        binding = REGISTRY.get(rule)
+        return binding is not None and self._where(binding)
+
+    def __repr__(self) -> str:
+        return repr(self._rules())
+
+
 # The programs determined by the batch, and every rule's parameter parser.
-RULES: dict[str, RuleBinding] = {rule: b for rule, b in REGISTRY.items() if b.batch}
-PARAMETER_PARSERS: dict[str, Callable[[dict], Any]] = {
-    rule: binding.params_from_dict for rule, binding in REGISTRY.items()
-}
+RULES: Mapping[str, RuleBinding] = RegistryView(lambda binding: binding.batch)
+PARAMETER_PARSERS: Mapping[str, Callable[[dict], Any]] = RegistryView(
+    lambda binding: True, lambda binding: binding.params_from_dict)
+
+
+def binding_for(program_or_rule: Program | str) -> RuleBinding | None:
+    """The registry's entry of a program (or of a rule), None for a rule not registered."""
+    rule = getattr(program_or_rule, "rule", program_or_rule)
+    return REGISTRY.get(rule)
+
+
+def rules_where(where: Callable[[RuleBinding], bool]) -> RulesWhere:
+    return RulesWhere(where)
+
+
+def rules_paid_by(source_kind: str) -> RulesWhere:
+    """The rules whose money the payable source of this kind pays."""
+    return RulesWhere(lambda binding: binding.payable == source_kind)
+
+
+def payable_kind(program: Program) -> str | None:
+    """The kind of the payable source that pays the program's money (payouts.sources)."""
+    binding = binding_for(program)
+    return binding.payable if binding else None
+
+
+def claim_amount_kind(program: Program) -> str | None:
+    """How a claim of the program is computed (subsidies.selectors.CLAIM_AMOUNTS)."""
+    binding = binding_for(program)
+    return binding.claim_amount if binding else None
+
+
+def todo_of(program: Program) -> ProgramTodo | None:
+    binding = binding_for(program)
+    return binding.todo if binding else None
+
+
+def gives_on(program: Program, facility_kind: str, page: str) -> bool:
+    """Whether a facility of this kind gives this program's to-do on that page."""
+    binding = binding_for(program)
+    return (binding is not None and binding.todo is not None and binding.todo.page == page
+            and facility_kind in binding.kinds)
+
+
+def todo_models() -> list[type]:
+    """The rows that mark a program's to-do given, each once, in the registry's order."""
+    models: list[type] = []
+    for binding in list(REGISTRY.values()):
+        if binding.todo is not None and binding.todo.model not in models:
+            models.append(binding.todo.model)
+    return models
+
+
+def parse_params(program: Program, params: dict) -> Any:
+    return REGISTRY[program.rule].params_from_dict(params)
+
+
+def simulate_adapter(code: str) -> SimulateAdapter | None:
+    """The simulate adapter of the program with this code (None: no such program, or one
+    that is not simulated)."""
+    program = Program.objects.filter(code=code).first()
+    binding = binding_for(program) if program else None
+    return binding.simulate if binding else None
+
+
+def simulated_codes() -> list[str]:
+    """The codes of the programs `manage.py simulate` takes."""
+    rules = RulesWhere(lambda binding: binding.simulate is not None)
+    return list(Program.objects.filter(rule__in=list(rules)).order_by("code")
+                .values_list("code", flat=True))
+
+
+def simulator_programs() -> list[Program]:
+    """The programs the public simulator offers: determined by a rule, with a form."""
+    rules = RulesWhere(lambda binding: binding.batch and binding.simulate is not None
+                       and binding.simulate.form is not None)
+    return list(Program.objects.filter(rule__in=list(rules)).order_by("code"))
+
+
+@contextmanager
+def registered(rule: str, binding: RuleBinding) -> Iterator[RuleBinding]:
+    """An entry for a program kind while the block runs (a test's throw-away kind)."""
+    if rule in REGISTRY:
+        raise ValueError(f"{rule!r} is registered already")
+    REGISTRY[rule] = binding
+    try:
+        yield binding
+    finally:
+        REGISTRY.pop(rule, None)
+
+
 # The versions ever applied (superseded ones included): the ones a date is answered from.
 APPLIED_STATUSES = (ParameterVersion.Status.ACTIVE, ParameterVersion.Status.SCHEDULED,
                     ParameterVersion.Status.SUPERSEDED)

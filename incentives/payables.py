@@ -6,10 +6,12 @@ from collections.abc import Iterable
 
 from django.db.models import F, QuerySet
 
+from eligibility.engine import rules_paid_by
 from eligibility.models import Determination, Program
 from portal.wareki import to_wareki
 
-RULES = (Program.Rule.COOPERATION, Program.Rule.LUMP_SUM)
+# The programs whose registry entry names this source (live: eligibility.engine.REGISTRY).
+RULES = rules_paid_by("determination")
 
 
 class DeterminationPayables:
@@ -21,7 +23,7 @@ class DeterminationPayables:
 
     def payable(self, program: Program | None = None) -> QuerySet:
         rows = Determination.objects.filter(eligible=True, amount__gt=0,
-                                            program__rule__in=RULES)
+                                            program__rule__in=list(RULES))
         if program is not None:
             rows = rows.filter(program=program)
         return rows.annotate(payable_amount=F("amount"))

@@ -3,9 +3,11 @@ from datetime import date
 
 from eligibility.engine import (
     parameters_in_force,
+    parse_params,
     programs_for_kind,
     reason_texts,
     result_under,
+    todo_of,
 )
 from eligibility.models import ActivityReport, Attestation, ParameterVersion, Program
 from eligibility.rules.cooperation import CooperationParams
@@ -61,6 +63,14 @@ def attestation_for(facility: Facility, program: Program) -> Attestation | None:
     return Attestation.objects.filter(facility=facility, program=program).first()
 
 
+def given_for(facility: Facility, program: Program):
+    """What the facility gave for the program's to-do (its report or attestation), or None."""
+    todo = todo_of(program)
+    if todo is None:
+        return None
+    return todo.model.objects.filter(facility=facility, program=program).first()
+
+
 def overview_for(facility: Facility) -> list[dict]:
     """Each program's stored result; while a re-determination is pending (a fact changed
     since), `pending` is set and the page says so instead of showing a stale verdict."""
@@ -72,8 +82,8 @@ def overview_for(facility: Facility) -> list[dict]:
             "pending": pending,
             "determination": stored.get(program.pk),
             "current": current_result(facility, program),
-            "report": report_for(facility, program) if program.rule == Program.Rule.COOPERATION
-            else attestation_for(facility, program),
+            "todo": todo_of(program),
+            "report": given_for(facility, program),
         }
         for program in programs_for(facility)
     ]
@@ -85,9 +95,10 @@ def report_period(program: Program, today: date | None = None, *,
     version in force on `today`, when read already."""
     if version is UNREAD:
         version = parameters_in_force(program, on=today)
-    if version is None or program.rule != Program.Rule.COOPERATION:
+    if version is None:
         return None
-    return CooperationParams.from_dict(version.params)
+    params = parse_params(program, version.params)
+    return params if isinstance(params, CooperationParams) else None
 
 
 def reportable_period(facility: Facility, program: Program, *,

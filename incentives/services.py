@@ -8,9 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from eligibility import services as eligibility_services
+from eligibility.engine import gives_on
 from eligibility.models import ActivityReport, Attestation, Program
 from facilities.activity import record_activity
-from facilities.kinds import MEDICAL_KINDS, SEJUTSU_KINDS
 from facilities.models import Facility
 from facilities.selectors import facility_emails
 from portal.errors import ServiceError
@@ -48,7 +48,7 @@ class ReportInput:
 def submit_activity_report(
     *, user, facility: Facility, program: Program, data: ReportInput
 ) -> ActivityReport:
-    if facility.kind not in SEJUTSU_KINDS or program.rule != Program.Rule.COOPERATION:
+    if not gives_on(program, facility.kind, "report"):
         raise ServiceError("この施設はこの報告の対象ではありません。")
     if report_is_locked(program):
         raise ServiceError(
@@ -99,7 +99,7 @@ def submit_activity_report(
 def submit_attestation(
     *, user, facility: Facility, program: Program, poster: bool, informed: bool
 ) -> Attestation:
-    if facility.kind not in MEDICAL_KINDS or program.rule != Program.Rule.LUMP_SUM:
+    if not gives_on(program, facility.kind, "attest"):
         raise ServiceError("この施設はこの確認の対象ではありません。")
     if report_is_locked(program):
         raise ServiceError(f"期限（{to_wareki(program.report_deadline)}）を過ぎたため、登録・修正はできません。")

@@ -1,19 +1,18 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.views.decorators.http import require_http_methods
 
-from eligibility.engine import determine
-from eligibility.models import Program
-from eligibility.rules.lump_sum import LumpSumFacts, LumpSumParams
+from eligibility.engine import binding_for, determine, simulator_programs, todo_of
 from eligibility.selectors import simulation_params
 from facilities.selectors import facility_for
 from portal.errors import ServiceError, add_error_to_form
 
 from . import selectors, services
-from .forms import ActivityReportForm, AttestationForm, LumpSumSimulatorForm
+from .forms import ActivityReportForm, AttestationForm
 
 
 @login_required
@@ -30,7 +29,7 @@ def overview(request: HttpRequest, facility_id: int) -> HttpResponse:
 def report(request: HttpRequest, facility_id: int, code: str) -> HttpResponse:
     facility, program = selectors.program_for(user=request.user, facility_id=facility_id,
                                               code=code)
-    if program.rule != Program.Rule.COOPERATION:
+    if todo_of(program) is None or todo_of(program).page != "report":
         return redirect("incentives:attest", facility_id=facility.pk, code=code)
     locked = services.report_is_locked(program)
     version = selectors.in_force(program)  # read once: the period and the current result
@@ -70,7 +69,7 @@ def report(request: HttpRequest, facility_id: int, code: str) -> HttpResponse:
 def attest(request: HttpRequest, facility_id: int, code: str) -> HttpResponse:
     facility, program = selectors.program_for(user=request.user, facility_id=facility_id,
                                               code=code)
-    if program.rule != Program.Rule.LUMP_SUM:
+    if todo_of(program) is None or todo_of(program).page != "attest":
         return redirect("incentives:report", facility_id=facility.pk, code=code)
     existing = selectors.attestation_for(facility, program)
     locked = services.report_is_locked(program)
@@ -94,19 +93,33 @@ def attest(request: HttpRequest, facility_id: int, code: str) -> HttpResponse:
     })
 
 
-SIMULATOR_PROGRAM = "lump-sum-2024"
-
-
 def simulator(request: HttpRequest) -> HttpResponse:
-    """Public: anyone enters the figures of §5.2 and sees the amount and the cell."""
-    params_dict = simulation_params(SIMULATOR_PROGRAM)
+    """Public: anyone enters the figures a program's rule reads and sees the amount (the
+    programs whose registry entry names a simulator form; `?program=CODE`, else the first).
+    Where no version of the program's parameters covers today the page says so and computes
+    nothing: there is no default from code (DOMAIN §5.4)."""
+    programs = simulator_programs()
+    if not programs:
+        raise Http404("シミュレーターのあるプログラムはありません")
+    code = request.GET.get("program")
+    program = next((p for p in programs if p.code == code), None) if code else programs[0]
+    unknown = program is None  # the first program's page, saying the one asked has none
+    program = program or programs[0]
+    binding = binding_for(program)
+    adapter = binding.simulate
+    status = 400 if unknown else 200
+    params_dict = simulation_params(program.code)
     if params_dict is None:  # no version covers today: no amount, never a default
-        return render(request, "incentives/simulator.html",
-                      {"no_version": True, "today": timezone.localdate()})
-    params = LumpSumParams.from_dict(params_dict)
-    form = LumpSumSimulatorForm(request.GET or None, params=params)
+        return render(request, adapter.template,
+                      {"no_version": True, "today": timezone.localdate(), "program": program,
+                       "programs": programs, "unknown_program": unknown}, status=status)
+    params = binding.params_from_dict(params_dict)
+    typed = set(request.GET) - {"program"}  # choosing a program is not a submission
+    form = import_string(adapter.form)(request.GET if typed and not unknown else None,
+                                       params=params)
     result = None
     if form.is_bound and form.is_valid():
-        result = determine(Program.Rule.LUMP_SUM, params_dict, LumpSumFacts(**form.cleaned_data))
-    return render(request, "incentives/simulator.html",
-                  {"form": form, "result": result, "params": params})
+        result = determine(program.rule, params_dict, binding.facts_type(**form.cleaned_data))
+    return render(request, adapter.template,
+                  {"form": form, "result": result, "params": params, "program": program,
+                   "programs": programs, "unknown_program": unknown}, status=status)

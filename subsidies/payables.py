@@ -6,13 +6,14 @@ from collections.abc import Iterable
 
 from django.db.models import F, QuerySet
 
+from eligibility.engine import rules_paid_by
 from eligibility.models import Program
 from portal.workflow import perform
 
 from .models import Claim, ClaimState
 
-RULES = (Program.Rule.DEVICE_SEJUTSU, Program.Rule.DEVICE_LIMITED,
-         Program.Rule.READER_EXPANSION, Program.Rule.RECECOM)
+# The programs whose registry entry names this source (live: eligibility.engine.REGISTRY).
+RULES = rules_paid_by("claim")
 
 
 class ClaimPayables:

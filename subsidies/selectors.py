@@ -20,8 +20,8 @@ from facilities.models import Facility
 
 from .models import Claim, ClaimState, FreeReaderGrant
 
-SUBSIDY_RULES = (Program.Rule.DEVICE_SEJUTSU, Program.Rule.DEVICE_LIMITED,
-                 Program.Rule.READER_EXPANSION, Program.Rule.RECECOM)
+# The programs claimed by the facility (the registry's entries with an offer), live.
+SUBSIDY_RULES = engine.rules_where(lambda binding: binding.offer is not None)
 
 
 def _month(text: str) -> date:
@@ -67,7 +67,7 @@ def offers_for(facility: Facility, *, on: date | None = None,
     live = {c.program_id: c for c in claims if c.state != ClaimState.REJECTED}
     offers = []
     readers = None  # the facility's free readers, read once (when a program is offered)
-    for program in Program.objects.filter(rule__in=SUBSIDY_RULES).order_by("code"):
+    for program in Program.objects.filter(rule__in=list(SUBSIDY_RULES)).order_by("code"):
         if program.pk in live:
             offers.append(Offer(program, False, "この補助はすでに申請しています。", 0,
                                 live[program.pk]))
@@ -85,10 +85,34 @@ def offers_for(facility: Facility, *, on: date | None = None,
 
 def _usage_for_offer(facility: Facility, program: Program, on: date) -> int:
     """The busiest month's usage, for the reader expansion only (the others do not read it)."""
-    if program.rule != Program.Rule.READER_EXPANSION:
+    if not takes_readers(program):
         return 0
     params = active_params(program, on=on)
     return max_monthly_usage(facility, ReaderParams.from_dict(params)) if params else 0
+
+
+def takes_readers(program: Program) -> bool:
+    """A claim of this program says how many readers it adds (the reader expansion)."""
+    return engine.claim_amount_kind(program) == "readers"
+
+
+def _readers_amount(claim: Claim, params: dict, cost: int, on: date | None):
+    reader_params = ReaderParams.from_dict(params)
+    kind = "hospital" if claim.facility.kind == "hospital" else "clinic"
+    return determine_reader_expansion(reader_params, ReaderFacts(
+        kind=kind, max_monthly_usage=max_monthly_usage(claim.facility, reader_params),
+        free_readers=free_readers(claim.facility), readers=claim.readers or 0, cost=cost,
+    ))
+
+
+def _cost_amount(claim: Claim, params: dict, cost: int, on: date | None):
+    return determine_cost_subsidy(CostSubsidyParams.from_dict(params), cost,
+                                  on or timezone.localdate())
+
+
+# How a claim's amount is computed, by the kind its program's registry entry names
+# (eligibility.engine.RuleBinding.claim_amount).
+CLAIM_AMOUNTS = {"cost": _cost_amount, "readers": _readers_amount}
 
 
 def compute(claim: Claim, on: date | None = None, extra_cost: int = 0) -> Determination:
@@ -99,15 +123,7 @@ def compute(claim: Claim, on: date | None = None, extra_cost: int = 0) -> Determ
     if params is None:  # no version covers the day: no amount, never a default (DOMAIN §5.4)
         return Determination(False, 0, (Reason(False, "この日付に適用されるパラメータの版が"
                                                       "ありません。金額は計算できません。"),))
-    if claim.program.rule == Program.Rule.READER_EXPANSION:
-        reader_params = ReaderParams.from_dict(params)
-        kind = "hospital" if claim.facility.kind == "hospital" else "clinic"
-        return determine_reader_expansion(reader_params, ReaderFacts(
-            kind=kind, max_monthly_usage=max_monthly_usage(claim.facility, reader_params),
-            free_readers=free_readers(claim.facility), readers=claim.readers or 0, cost=cost,
-        ))
-    return determine_cost_subsidy(CostSubsidyParams.from_dict(params), cost,
-                                  on or timezone.localdate())
+    return CLAIM_AMOUNTS[engine.claim_amount_kind(claim.program)](claim, params, cost, on)
 
 
 def claims_for(*, facility: Facility) -> QuerySet[Claim]:

@@ -34,7 +34,7 @@ def start_claim(*, user, facility: Facility, program: Program) -> Claim:
         with transaction.atomic():
             claim = Claim.objects.create(
                 facility=facility, program=program, created_by=user,
-                readers=1 if program.rule == Program.Rule.READER_EXPANSION else None,
+                readers=1 if selectors.takes_readers(program) else None,
             )
     except IntegrityError:
         raise ServiceError("この補助はすでに申請しています。") from None

@@ -94,7 +94,7 @@ def claim(request: HttpRequest, facility_id: int, pk: int) -> HttpResponse:
         "facility": facility, "claim": claim, "items": claim.items.prefetch_related("documents"),
         "item_form": item_form, "readers_form": readers_form,
         "result": result,
-        "is_reader": claim.program.rule == Program.Rule.READER_EXPANSION,
+        "is_reader": selectors.takes_readers(claim.program),
     })
 
 

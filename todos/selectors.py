@@ -11,8 +11,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from eligibility.models import ActivityReport, Attestation, Determination, Program
-from facilities.kinds import MEDICAL_KINDS, SEJUTSU_KINDS
+from eligibility.engine import binding_for, rules_where, todo_models
+from eligibility.models import Determination, Program
 from facilities.models import (
     Activity,
     ApplicationKind,
@@ -40,9 +40,17 @@ class Urgency(IntEnum):
         return {0: "至急", 1: "期限あり", 2: "期限なし"}[self.value]
 
 
-# Kinds, in the order they are shown when equally urgent (and their order of need).
+# Kinds, in the order they are shown when equally urgent (and their order of need). A
+# program's own item (its registry entry's `todo`) not named here comes just before
+# bank_account_missing.
 KINDS = ("application_returned", "claim_returned", "bank_account_refused", "report_due",
          "attestation_due", "bank_account_missing", "device_settings", "golive_missing")
+
+
+def _kind_rank(kind: str) -> float:
+    if kind in KINDS:
+        return KINDS.index(kind)
+    return KINDS.index("bank_account_missing") - 0.5
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,7 @@ class Todo:
         return to_wareki(self.deadline) if self.deadline else "期限なし"
 
     def sort_key(self) -> tuple:
-        return (self.urgency, self.deadline or date.max, KINDS.index(self.kind),
+        return (self.urgency, self.deadline or date.max, _kind_rank(self.kind),
                 self.facility_name, self.title)
 
 
@@ -133,21 +141,18 @@ def _urgency(deadline: date | None, today: date, *, returned: bool = False) -> U
 
 
 def _open_incentive_programs(today: date) -> list[Program]:
-    """協力金 and 一時金 programs still taking reports (their deadline not passed)."""
+    """The programs with a to-do in the registry (協力金, 一時金) still taking reports (their
+    deadline not passed)."""
     return list(
         Program.objects.filter(is_open=True,
-                               rule__in=[Program.Rule.COOPERATION, Program.Rule.LUMP_SUM])
+                               rule__in=list(rules_where(lambda b: b.todo is not None)))
         .filter(Q(report_deadline__isnull=True) | Q(report_deadline__gte=today))
         .order_by("code")
     )
 
 
 def _programs_of(facility: Facility, programs: list[Program]) -> list[Program]:
-    if facility.kind in SEJUTSU_KINDS:
-        return [p for p in programs if p.rule == Program.Rule.COOPERATION]
-    if facility.kind in MEDICAL_KINDS:
-        return [p for p in programs if p.rule == Program.Rule.LUMP_SUM]
-    return []
+    return [p for p in programs if facility.kind in binding_for(p).kinds]
 
 
 def _earliest(deadlines) -> date | None:
@@ -179,10 +184,10 @@ def _todos(facilities: list[Facility], today: date,
     with_bank = set(BankAccount.objects.filter(facility_id__in=ids).values_list("facility_id",
                                                                                 flat=True))
     refused = refused_bank_accounts(ids)
-    reported = set(ActivityReport.objects.filter(facility_id__in=ids).values_list(
-        "facility_id", "program_id"))
-    attested = set(Attestation.objects.filter(facility_id__in=ids).values_list(
-        "facility_id", "program_id"))
+    # What each facility gave for a program's to-do: one query per kind of row (report,
+    # attestation) whatever the programs.
+    given = {model: set(model.objects.filter(facility_id__in=ids).values_list(
+        "facility_id", "program_id")) for model in todo_models()}
     live_claims = list(Claim.objects.filter(facility_id__in=ids)
                        .exclude(state__in=[ClaimState.DRAFT, ClaimState.REJECTED])
                        .select_related("program").order_by("pk"))
@@ -218,18 +223,11 @@ def _todos(facilities: list[Facility], today: date,
                 "振込先口座を直す（振込先口座の画面へ）", returned=True)
         own_programs = _programs_of(facility, programs)
         for program in own_programs:
-            if program.rule == Program.Rule.COOPERATION and (facility.pk, program.pk) not in reported:
-                add("report_due", f"{program.name}の取組の実施報告が未提出です",
-                    "お声掛けとチラシ配付またはポスター掲示の実施状況を報告してください。",
+            todo = binding_for(program).todo
+            if (facility.pk, program.pk) not in given[todo.model]:
+                add(todo.kind, todo.title.format(program=program.name), todo.detail,
                     program.report_deadline,
-                    reverse("incentives:report", args=[facility.pk, program.code]),
-                    "取組の実施報告をする（報告の画面へ）")
-            if program.rule == Program.Rule.LUMP_SUM and (facility.pk, program.pk) not in attested:
-                add("attestation_due", f"{program.name}の実施状況の確認が未登録です",
-                    "共通ポスターの掲示と、患者へのお声掛け・チラシ配付の実施状況を登録してください。",
-                    program.report_deadline,
-                    reverse("incentives:attest", args=[facility.pk, program.code]),
-                    "実施状況を登録する（確認の画面へ）")
+                    reverse(todo.url_name, args=[facility.pk, program.code]), todo.link_text)
         claims_here = [c for c in live_claims if c.facility_id == facility.pk]
         if facility.pk not in with_bank and (own_programs or claims_here):
             add("bank_account_missing", "振込先口座が未登録です",

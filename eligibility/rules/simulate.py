@@ -1,11 +1,14 @@
-"""JSON-line adapters for `manage.py simulate PROGRAM`: one object in, one object out; a bad
-line gives {"error": ...} naming the field, and never raises. Pure: the command passes the
-parameters in force (a dict); None means no version covers the date, and then there is no
-answer (DOMAIN §5.4: never a default from code)."""
+"""Simulate adapters, one per program kind (named by its entry in the program registry,
+eligibility.engine.REGISTRY): how `manage.py simulate PROGRAM` reads one JSON object and shows
+the result (a bad line gives {"error": ...} naming the field, and never raises), and which
+form the public simulator shows. Pure: the command passes the parameters in force on the date
+asked (a dict); None means no version covers the date, and then there is no answer (DOMAIN
+§5.4: never a default from code)."""
 
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -197,16 +200,32 @@ def _exemption(data: dict, params: dict) -> dict:
     return {"accepted": result.accepted, "reasons": result.reason_texts}
 
 
-PROGRAMS: dict[str, Callable[[dict, dict], dict]] = {
-    "lump-sum-2024": _lump_sum,
-    "cooperation-2025": _cooperation,
-    "reader-expansion-2024": _reader_expansion,
-    "device-sejutsu": _device_sejutsu,
-    "device-limited": _device_limited,
-    "exemption": _exemption,  # the obligation's exemption rule
-}
+@dataclass(frozen=True)
+class SimulateAdapter:
+    """How one program kind is simulated. `line`: (a JSON object, the parameters in force)
+    → the result as a JSON-able dict (`manage.py simulate`). `form`: the public simulator's
+    form (a dotted path, or None: not offered there), built with the parsed parameters
+    (`params=`); its cleaned data are the rule's facts (the entry's facts type). There are no
+    default parameters: where no version is in force there is no answer (DOMAIN §5.4)."""
+
+    line: Callable[[dict, dict], dict]
+    form: str | None = None
+    template: str = "incentives/simulator_program.html"
+
+
+LUMP_SUM_SIMULATION = SimulateAdapter(
+    _lump_sum, form="incentives.forms.LumpSumSimulatorForm",
+    template="incentives/simulator.html")
+COOPERATION_SIMULATION = SimulateAdapter(_cooperation)
+READER_EXPANSION_SIMULATION = SimulateAdapter(_reader_expansion)
+DEVICE_SEJUTSU_SIMULATION = SimulateAdapter(_device_sejutsu)
+DEVICE_LIMITED_SIMULATION = SimulateAdapter(_device_limited)
+# Not a program of its own: the obligation's exemption rule, `simulate exemption`, under the
+# parameters of the program "obligation" (its dates, DOMAIN §7).
+EXEMPTION = "exemption"
+EXEMPTION_SIMULATION = SimulateAdapter(_exemption)
 # The program whose parameters a simulated name reads (its own code unless named here).
-PARAMETER_PROGRAMS = {"exemption": "obligation"}
+PARAMETER_PROGRAMS = {EXEMPTION: "obligation"}
 # Former name: every rule now reads its program's parameters.
 WITHOUT_PARAMETERS: frozenset[str] = frozenset()
 NO_VERSION = "この日付に適用されるパラメータの版がありません（判定できません）。"
@@ -217,12 +236,11 @@ def parameter_program(program_code: str) -> str:
     return PARAMETER_PROGRAMS.get(program_code, program_code)
 
 
-def simulate_line(program_code: str, line: str, params: dict | None = None) -> dict:
-    """One JSON line in → one JSON-able dict out: the result, or {"error": "..."}. `params`:
-    the parameters in force on the date asked; None (no version covers it) answers every line
-    with that error, never from a default."""
-    if program_code not in PROGRAMS:
-        return {"error": f"unknown program {program_code!r}; one of {', '.join(PROGRAMS)}"}
+def simulate_line(adapter: SimulateAdapter, line: str, params: dict | None = None) -> dict:
+    """One JSON line in → one JSON-able dict out: the result, or {"error": "..."}. `adapter`:
+    the program's (`eligibility.engine.simulate_adapter(code)`); `params`: the parameters in
+    force on the date asked; None (no version covers it) answers every line with that error,
+    never from a default."""
     if params is None:
         return {"error": NO_VERSION}
     try:
@@ -234,9 +252,9 @@ def simulate_line(program_code: str, line: str, params: dict | None = None) -> d
     if not isinstance(data, dict):
         return {"error": "each line must be a JSON object"}
     try:
-        return PROGRAMS[program_code](data, params)
+        return adapter.line(data, params)
     except InputError as error:
         return {"error": str(error)}
     except (KeyError, TypeError, ValueError, ArithmeticError) as error:
         # Only malformed parameters get here (the line was checked above).
-        return {"error": f"parameters of {program_code}: {error}"}
+        return {"error": f"parameters: {error}"}

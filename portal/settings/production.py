@@ -1,7 +1,26 @@
-"""Production: every secret from the environment, HTTPS only (`manage.py check --deploy` clean)."""
+"""Production: every secret from the environment, HTTPS only (`manage.py check --deploy` clean).
+
+Production refuses to start (web, worker, beat and every command alike) without a broker and
+a shared cache: without CELERY_BROKER_URL the base settings run Celery tasks in the web
+process (the newcomer's default), and a process-local cache counts rate limits per process
+(docs/operations.md)."""
+
+from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import CACHES, DATABASES, EMAIL_URL, env
+from .base import CACHES, CELERY_BROKER_URL, DATABASES, EMAIL_URL, env
+
+if not CELERY_BROKER_URL:
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL is not set: production runs its tasks (batches, payouts, e-mails) on "
+        "Celery workers through a broker, e.g. redis://redis:6379/0. Without one they would run "
+        "inside the web process, one request at a time.")
+_PROCESS_LOCAL_CACHES = ("LocMemCache", "DummyCache")
+if CACHES["default"]["BACKEND"].rsplit(".", 1)[-1] in _PROCESS_LOCAL_CACHES:
+    raise ImproperlyConfigured(
+        "CACHE_URL is not set to a shared cache: the rate limits (log-in, linking, the counter) "
+        "count in the default cache and would count per process. Set CACHE_URL, e.g. "
+        "redis://redis:6379/1.")
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")

@@ -9,17 +9,22 @@ from hypothesis import strategies as st
 
 from eligibility.rules.cooperation import DEFAULT_COOPERATION_2025
 from eligibility.rules.lump_sum import DEFAULT_LUMP_SUM_2024
-from eligibility.rules.simulate import NO_VERSION
+from eligibility.rules.simulate import (
+    COOPERATION_SIMULATION,
+    LUMP_SUM_SIMULATION,
+    NO_VERSION,
+)
 from eligibility.rules.simulate import simulate_line as simulate_in_force
 
 # The parameters the command would pass (the notices' values, version 1 of each program).
-IN_FORCE = {"lump-sum-2024": DEFAULT_LUMP_SUM_2024, "cooperation-2025": DEFAULT_COOPERATION_2025}
+IN_FORCE = {LUMP_SUM_SIMULATION: DEFAULT_LUMP_SUM_2024,
+            COOPERATION_SIMULATION: DEFAULT_COOPERATION_2025}
 
 
-def simulate_line(program: str, line: str, params: dict | None = None) -> dict:
+def simulate_line(adapter, line: str, params: dict | None = None) -> dict:
     """A line under `params`, else under the program's version 1 (as the command passes)."""
-    return simulate_in_force(program, line, params if params is not None
-                             else IN_FORCE.get(program, {}))
+    return simulate_in_force(adapter, line, params if params is not None
+                             else IN_FORCE.get(adapter, {}))
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +56,7 @@ def without(data: dict, name: str) -> str:
 
 
 def test_lump_sum_line_gives_the_worked_example():
-    out = simulate_line("lump-sum-2024", lump())
+    out = simulate_line(LUMP_SUM_SIMULATION, lump())
     assert set(out) == {"eligible", "amount", "table", "reasons"}
     assert (out["eligible"], out["amount"], out["table"]) == (True, 200000, "clinic")
     assert "増加人数 +160人 (基準: 4.0%, 表: 診療所・薬局) → 200,000円 ✓" in out["reasons"]
@@ -71,17 +76,17 @@ def test_lump_sum_line_gives_the_worked_example():
     ],
 )
 def test_lump_sum_lines(changes, eligible, amount, table):
-    out = simulate_line("lump-sum-2024", lump(**changes))
+    out = simulate_line(LUMP_SUM_SIMULATION, lump(**changes))
     assert (out["eligible"], out["amount"], out["table"]) == (eligible, amount, table)
 
 
 def test_missing_requirement_is_marked_in_the_reasons():
-    out = simulate_line("lump-sum-2024", lump(poster=False))
+    out = simulate_line(LUMP_SUM_SIMULATION, lump(poster=False))
     assert "② 窓口での共通ポスターの掲示 未確認 ✗" in out["reasons"]
 
 
 def test_cooperation_line():
-    out = simulate_line("cooperation-2025", coop())
+    out = simulate_line(COOPERATION_SIMULATION, coop())
     assert set(out) == {"eligible", "amount", "reasons"}
     assert (out["eligible"], out["amount"]) == (True, 50000)
     assert "運用開始日 令和7年6月10日 ✓" in out["reasons"]
@@ -103,35 +108,35 @@ def test_cooperation_line():
     ],
 )
 def test_cooperation_lines(changes, eligible):
-    out = simulate_line("cooperation-2025", coop(**changes))
+    out = simulate_line(COOPERATION_SIMULATION, coop(**changes))
     assert (out["eligible"], out["amount"]) == (eligible, 50000 if eligible else 0)
 
 
 def test_extra_fields_are_ignored():
     line = json.dumps({**LUMP, "facility": "A001"})
-    assert simulate_line("lump-sum-2024", line)["amount"] == 200000
+    assert simulate_line(LUMP_SUM_SIMULATION, line)["amount"] == 200000
 
 
 def test_the_parameters_in_force_are_used():
     params = {**DEFAULT_COOPERATION_2025, "amount": 60000}
-    assert simulate_line("cooperation-2025", coop(), params)["amount"] == 60000
+    assert simulate_line(COOPERATION_SIMULATION, coop(), params)["amount"] == 60000
     small_200 = {**DEFAULT_LUMP_SUM_2024, "small_max_receipts": 200}
     line = lump(oct_receipts=200, oct_users=4, best_users=14)
-    assert simulate_line("lump-sum-2024", line, DEFAULT_LUMP_SUM_2024)["amount"] == 0
-    assert simulate_line("lump-sum-2024", line, small_200)["amount"] == 10000
+    assert simulate_line(LUMP_SUM_SIMULATION, line, DEFAULT_LUMP_SUM_2024)["amount"] == 0
+    assert simulate_line(LUMP_SUM_SIMULATION, line, small_200)["amount"] == 10000
 
 
 def test_no_version_in_force_is_an_answer_in_words_never_a_default():
     """DOMAIN §5.4: where no version covers the date there is no amount."""
-    assert simulate_in_force("lump-sum-2024", lump(), None) == {"error": NO_VERSION}
-    assert simulate_in_force("cooperation-2025", coop()) == {"error": NO_VERSION}
+    assert simulate_in_force(LUMP_SUM_SIMULATION, lump(), None) == {"error": NO_VERSION}
+    assert simulate_in_force(COOPERATION_SIMULATION, coop()) == {"error": NO_VERSION}
     assert "パラメータの版がありません" in NO_VERSION
 
 
 def test_malformed_parameters_give_an_error_not_an_exception():
-    out = simulate_line("cooperation-2025", coop(), {"amount": 1})
+    out = simulate_line(COOPERATION_SIMULATION, coop(), {"amount": 1})
     assert set(out) == {"error"} and "parameters" in out["error"]
-    out = simulate_line("lump-sum-2024", lump(), {**DEFAULT_LUMP_SUM_2024, "rate_bounds": [0.03]})
+    out = simulate_line(LUMP_SUM_SIMULATION, lump(), {**DEFAULT_LUMP_SUM_2024, "rate_bounds": [0.03]})
     assert set(out) == {"error"} and "rate_bounds" in out["error"]
 
 
@@ -141,14 +146,13 @@ def test_malformed_parameters_give_an_error_not_an_exception():
 @pytest.mark.parametrize(
     "program, line, fragment",
     [
-        ("lump-sum-2024", "{not json", "not valid JSON"),
-        ("lump-sum-2024", "", "not valid JSON"),
-        ("lump-sum-2024", "[1, 2]", "JSON object"),
-        ("lump-sum-2024", '"clinic"', "JSON object"),
-        ("lump-sum-2024", "null", "JSON object"),
-        ("lump-sum-2024", "[" * 100_000, "not valid JSON"),
-        ("lump-sum-2024", '{"oct_receipts": 1' + "0" * 5000 + "}", "not valid JSON"),
-        ("unknown-program", json.dumps(LUMP), "unknown program"),
+        (LUMP_SUM_SIMULATION, "{not json", "not valid JSON"),
+        (LUMP_SUM_SIMULATION, "", "not valid JSON"),
+        (LUMP_SUM_SIMULATION, "[1, 2]", "JSON object"),
+        (LUMP_SUM_SIMULATION, '"clinic"', "JSON object"),
+        (LUMP_SUM_SIMULATION, "null", "JSON object"),
+        (LUMP_SUM_SIMULATION, "[" * 100_000, "not valid JSON"),
+        (LUMP_SUM_SIMULATION, '{"oct_receipts": 1' + "0" * 5000 + "}", "not valid JSON"),
     ],
 )
 def test_lines_that_are_not_a_json_object(program, line, fragment):
@@ -159,13 +163,13 @@ def test_lines_that_are_not_a_json_object(program, line, fragment):
 
 @pytest.mark.parametrize("field", list(LUMP))
 def test_lump_sum_missing_field(field):
-    assert simulate_line("lump-sum-2024", without(LUMP, field)) == {
+    assert simulate_line(LUMP_SUM_SIMULATION, without(LUMP, field)) == {
         "error": f"missing field: {field}"}
 
 
 @pytest.mark.parametrize("field", list(COOP))
 def test_cooperation_missing_field(field):
-    assert simulate_line("cooperation-2025", without(COOP, field)) == {
+    assert simulate_line(COOPERATION_SIMULATION, without(COOP, field)) == {
         "error": f"missing field: {field}"}
 
 
@@ -184,7 +188,7 @@ def test_cooperation_missing_field(field):
     ],
 )
 def test_lump_sum_counts(field, value, fragment):
-    out = simulate_line("lump-sum-2024", lump(**{field: value}))
+    out = simulate_line(LUMP_SUM_SIMULATION, lump(**{field: value}))
     assert set(out) == {"error"}
     assert out["error"].startswith(field) and fragment in out["error"]
 
@@ -192,17 +196,17 @@ def test_lump_sum_counts(field, value, fragment):
 @pytest.mark.parametrize(
     "program, field, value",
     [
-        ("lump-sum-2024", "poster", "yes"),
-        ("lump-sum-2024", "poster", 1),
-        ("lump-sum-2024", "informed", None),
-        ("cooperation-2025", "voice", 0),
-        ("cooperation-2025", "flyer", "true"),
-        ("cooperation-2025", "poster", None),
-        ("cooperation-2025", "partner_introduced", []),
+        (LUMP_SUM_SIMULATION, "poster", "yes"),
+        (LUMP_SUM_SIMULATION, "poster", 1),
+        (LUMP_SUM_SIMULATION, "informed", None),
+        (COOPERATION_SIMULATION, "voice", 0),
+        (COOPERATION_SIMULATION, "flyer", "true"),
+        (COOPERATION_SIMULATION, "poster", None),
+        (COOPERATION_SIMULATION, "partner_introduced", []),
     ],
 )
 def test_flags_must_be_true_or_false(program, field, value):
-    base = LUMP if program == "lump-sum-2024" else COOP
+    base = LUMP if program == LUMP_SUM_SIMULATION else COOP
     out = simulate_line(program, json.dumps({**base, field: value}))
     assert set(out) == {"error"}
     assert out["error"].startswith(f"{field} must be true or false")
@@ -211,18 +215,18 @@ def test_flags_must_be_true_or_false(program, field, value):
 @pytest.mark.parametrize(
     "program, value",
     [
-        ("lump-sum-2024", "judo"),
-        ("lump-sum-2024", "Clinic"),
-        ("lump-sum-2024", None),
-        ("lump-sum-2024", 1),
-        ("cooperation-2025", "clinic"),
-        ("cooperation-2025", "massage"),
-        ("cooperation-2025", True),
-        ("cooperation-2025", ["judo"]),
+        (LUMP_SUM_SIMULATION, "judo"),
+        (LUMP_SUM_SIMULATION, "Clinic"),
+        (LUMP_SUM_SIMULATION, None),
+        (LUMP_SUM_SIMULATION, 1),
+        (COOPERATION_SIMULATION, "clinic"),
+        (COOPERATION_SIMULATION, "massage"),
+        (COOPERATION_SIMULATION, True),
+        (COOPERATION_SIMULATION, ["judo"]),
     ],
 )
 def test_unknown_kind(program, value):
-    base = LUMP if program == "lump-sum-2024" else COOP
+    base = LUMP if program == LUMP_SUM_SIMULATION else COOP
     out = simulate_line(program, json.dumps({**base, "kind": value}))
     assert set(out) == {"error"}
     assert out["error"].startswith("kind must be one of")
@@ -245,14 +249,14 @@ def test_unknown_kind(program, value):
     ],
 )
 def test_bad_dates(field, value, fragment):
-    out = simulate_line("cooperation-2025", coop(**{field: value}))
+    out = simulate_line(COOPERATION_SIMULATION, coop(**{field: value}))
     assert set(out) == {"error"}
     assert out["error"].startswith(field) and fragment in out["error"]
 
 
 @pytest.mark.parametrize("value", ["other", "Main", True, 0, ""])
 def test_unknown_annex_role(value):
-    out = simulate_line("cooperation-2025", coop(annex_role=value))
+    out = simulate_line(COOPERATION_SIMULATION, coop(annex_role=value))
     assert set(out) == {"error"}
     assert out["error"].startswith("annex_role must be one of null, main, subordinate")
 
@@ -264,7 +268,7 @@ def test_unknown_annex_role(value):
 def test_a_half_given_period_is_judged_not_refused(field, reason):
     """The contract: activity_from and activity_to may each be null; a period given by one
     end only is a report not made — not eligible, with the reason — never an error."""
-    out = simulate_line("cooperation-2025", coop(**{field: None}))
+    out = simulate_line(COOPERATION_SIMULATION, coop(**{field: None}))
     assert "error" not in out
     assert (out["eligible"], out["amount"]) == (False, 0)
     assert reason in out["reasons"]
@@ -272,9 +276,9 @@ def test_a_half_given_period_is_judged_not_refused(field, reason):
 
 @pytest.mark.parametrize("field", ["activity_from", "activity_to"])
 def test_each_activity_date_may_be_null_or_absent_only_as_null(field):
-    assert simulate_line("cooperation-2025", without(COOP, field)) == {
+    assert simulate_line(COOPERATION_SIMULATION, without(COOP, field)) == {
         "error": f"missing field: {field}"}
-    assert set(simulate_line("cooperation-2025", coop(**{field: None}))) == {
+    assert set(simulate_line(COOPERATION_SIMULATION, coop(**{field: None}))) == {
         "eligible", "amount", "reasons"}
 
 
@@ -289,17 +293,17 @@ JSON_VALUES = st.recursive(
 )
 
 
-@given(program=st.sampled_from(["lump-sum-2024", "cooperation-2025"]), line=st.text())
+@given(program=st.sampled_from([LUMP_SUM_SIMULATION, COOPERATION_SIMULATION]), line=st.text())
 def test_any_text_gives_a_dict(program, line):
     assert isinstance(simulate_line(program, line), dict)
 
 
-@given(program=st.sampled_from(["lump-sum-2024", "cooperation-2025"]),
+@given(program=st.sampled_from([LUMP_SUM_SIMULATION, COOPERATION_SIMULATION]),
        changes=st.dictionaries(st.sampled_from(list(LUMP) + list(COOP)), JSON_VALUES))
 def test_any_field_values_give_a_result_or_an_error(program, changes):
-    base = LUMP if program == "lump-sum-2024" else COOP
+    base = LUMP if program == LUMP_SUM_SIMULATION else COOP
     out = simulate_line(program, json.dumps({**base, **changes}))
-    keys = {"eligible", "amount", "table", "reasons"} if program == "lump-sum-2024" \
+    keys = {"eligible", "amount", "table", "reasons"} if program == LUMP_SUM_SIMULATION \
         else {"eligible", "amount", "reasons"}
     assert set(out) in ({"error"}, keys)
     json.dumps(out)

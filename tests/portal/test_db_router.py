@@ -139,7 +139,8 @@ def test_production_keeps_the_replica_connection_as_it_keeps_the_primary():
         DATABASE_URL="postgres://portal@primary.internal:5432/portal",
         DATABASE_REPLICA_URL="postgres://portal@replica.internal:5432/portal",
         DJANGO_SECRET_KEY="test-only-" + "x" * 50, DJANGO_ALLOWED_HOSTS="portal.example.jp",
-        DJANGO_CONN_MAX_AGE="45")
+        DJANGO_CONN_MAX_AGE="45", CELERY_BROKER_URL="redis://redis:6379/0",
+        CACHE_URL="redis://redis:6379/1")
     for alias in ("default", "replica"):
         assert found["databases"][alias]["CONN_MAX_AGE"] == 45, alias
         assert found["databases"][alias]["CONN_HEALTH_CHECKS"] is True, alias

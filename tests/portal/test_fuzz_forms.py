@@ -661,7 +661,8 @@ def test_public_list_filter(client, public_entries, data):
 @given(data=form(kind=field("clinic", "hospital", "dental", "pharmacy"),
                  oct_receipts=field("1000", strategy=numbers),
                  oct_users=field("40", strategy=numbers),
-                 best_users=field("200", strategy=numbers), poster=BOOL, informed=BOOL))
+                 best_users=field("200", strategy=numbers), poster=BOOL, informed=BOOL,
+                 program=field("lump-sum-2024")))
 def test_simulator(client, data):
     send(client, "get", reverse("simulator"), data, label="simulator")
 

@@ -86,7 +86,8 @@ def test_check_deploy_is_clean_with_production_settings():
         "DJANGO_SETTINGS_MODULE": "portal.settings.production",
         "DJANGO_SECRET_KEY": "x" * 30 + "-a-long-random-production-secret-value",
         "DJANGO_ALLOWED_HOSTS": "portal.example.jp",
-        "CACHE_URL": "redis://redis:6379/1",  # a process-local cache is warned of (W001)
+        "CACHE_URL": "redis://redis:6379/1",  # production refuses a process-local cache
+        "CELERY_BROKER_URL": "redis://redis:6379/0",  # and a missing broker
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -94,3 +95,26 @@ def test_check_deploy_is_clean_with_production_settings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(("missing", "named"), [
+    ("CELERY_BROKER_URL", "CELERY_BROKER_URL is not set"),
+    ("CACHE_URL", "CACHE_URL is not set to a shared cache"),
+])
+def test_production_refuses_to_start_without_a_broker_or_a_shared_cache(missing, named):
+    env = {
+        **{k: v for k, v in os.environ.items()
+           if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "CELERY_BROKER_URL", "CACHE_URL")},
+        "DJANGO_SETTINGS_MODULE": "portal.settings.production",
+        "DJANGO_SECRET_KEY": "x" * 30 + "-a-long-random-production-secret-value",
+        "DJANGO_ALLOWED_HOSTS": "portal.example.jp",
+        "CACHE_URL": "redis://redis:6379/1",
+        "CELERY_BROKER_URL": "redis://redis:6379/0",
+    }
+    del env[missing]
+    for command in (["manage.py", "check"], ["-m", "celery", "-A", "portal", "inspect", "ping"]):
+        result = subprocess.run([sys.executable, *command], env=env, capture_output=True,
+                                text=True, cwd=settings.BASE_DIR, timeout=120)
+        assert result.returncode != 0, command
+        assert "ImproperlyConfigured" in result.stderr and named in result.stderr, (
+            command, result.stderr[-2000:])

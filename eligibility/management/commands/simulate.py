@@ -1,7 +1,8 @@
 """`manage.py simulate PROGRAM`: one JSON object per input line on stdin → one per output
 line on stdout, computed by the same rule functions as the batch, with the program's
 parameters in force on the date (`--on`, today by default). Where no version covers the date
-the command says so and stops (exit code 1): there is no default in code (DOMAIN §5.4).
+the command says so and stops (exit code 1): there is no default in code (DOMAIN §5.4). The
+program's kind names its simulate adapter in the program registry (eligibility.engine.REGISTRY).
 `simulate exemption` checks an exemption declaration (DOMAIN §7) with the function the
 declaration form uses, under the parameters of the program "obligation"."""
 
@@ -12,7 +13,13 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from eligibility.rules.simulate import PROGRAMS, parameter_program, simulate_line
+from eligibility.engine import simulate_adapter, simulated_codes
+from eligibility.rules.simulate import (
+    EXEMPTION,
+    EXEMPTION_SIMULATION,
+    parameter_program,
+    simulate_line,
+)
 from eligibility.selectors import simulation_params
 
 
@@ -20,13 +27,15 @@ class Command(BaseCommand):
     help = "判定ルールのシミュレーション（標準入力の1行1JSON → 標準出力の1行1JSON）"
 
     def add_arguments(self, parser):
-        parser.add_argument("program", help=f"one of: {', '.join(sorted(PROGRAMS))}")
+        parser.add_argument("program", help=f"a program code, or {EXEMPTION}")
         parser.add_argument("--on", type=date.fromisoformat, default=None,
                             help="the parameters in force on this date YYYY-MM-DD (default: today)")
 
     def handle(self, *args, program, on=None, **options):
-        if program not in PROGRAMS:
-            raise CommandError(f"unknown program {program!r}; choose from {', '.join(sorted(PROGRAMS))}")
+        adapter = EXEMPTION_SIMULATION if program == EXEMPTION else simulate_adapter(program)
+        if adapter is None:
+            codes = sorted([*simulated_codes(), EXEMPTION])
+            raise CommandError(f"unknown program {program!r}; choose from {', '.join(codes)}")
         on = on or timezone.localdate()
         params = simulation_params(parameter_program(program), on=on)
         if params is None:
@@ -35,6 +44,6 @@ class Command(BaseCommand):
         for line in sys.stdin:
             if not line.strip():
                 continue
-            result = simulate_line(program, line, params)
+            result = simulate_line(adapter, line, params)
             self.stdout.write(json.dumps(result, ensure_ascii=False))
             self.stdout.flush()
