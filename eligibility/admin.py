@@ -150,6 +150,8 @@ class ParameterVersionAdmin(WellFormedChoices, SimpleHistoryAdmin):
             "batch": version.program.rule in RULES,
             "opts": self.model._meta,
             "is_draft": version.status == ParameterVersion.Status.DRAFT,
+            # Four-eyes: the drafter (or whoever changed the parameters) is told at once.
+            "apply_refusal": services.apply_refusal(version, request.user),
         }
         return TemplateResponse(request, "admin/eligibility/preview.html", context)
 

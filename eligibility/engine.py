@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from facilities.kinds import MEDICAL_KINDS, SEJUTSU_KINDS
+from obligation.rules import ExemptionParams
 
 from . import facts
 from .models import ActivityReport, Attestation, ParameterVersion, Program
@@ -63,11 +64,12 @@ class ParamField:
     required: bool = True  # else it may be left empty (null: e.g. a cap not yet published)
 
 
-# yen, int: a non-negative integer; date: YYYY-MM-DD; month: YYYY-MM; months: a list of
-# months; fraction(s): "3/100" (exact, never a float); kinds: facility kinds; text: one line;
+# yen, int: a non-negative integer; date: YYYY-MM-DD (a day of the programs, 2019 on);
+# birth_date: a date of birth (1900 on); month: YYYY-MM; months: a list of months;
+# fraction(s): "3/100" (exact, never a float); kinds: facility kinds; text: one line;
 # table: a JSON object (tables, caps, bands).
-PARAM_TYPES = ("yen", "int", "date", "month", "months", "fraction", "fractions", "kinds",
-               "text", "table")
+PARAM_TYPES = ("yen", "int", "date", "birth_date", "month", "months", "fraction", "fractions",
+               "kinds", "text", "table")
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,9 @@ READER_SCHEMA = _fields(
     ("usage_months", "利用件数を数える月（最初と最後）", "months"),
     ("caps", "台数ごとの上限額（円）", "table"),
     ("hospital_bands", "病院: 無償提供台数ごとの増設台数の基準", "table"), NOTICE)
+OBLIGATION_SCHEMA = _fields(
+    ("born_on_or_before", "70歳以上とする生年月日（この日以前に生まれた人）", "birth_date"),
+    ("deadline", "廃止・休止・受領委任をやめる予定日の期限（この日まで）", "date"), NOTICE)
 
 REPORT_TODO = ProgramTodo(
     "report_due", ActivityReport, "report", "{program}の取組の実施報告が未提出です",
@@ -187,6 +192,10 @@ REGISTRY: dict[str, RuleBinding] = {
         schema=READER_SCHEMA, simulate=READER_EXPANSION_SIMULATION, payable="claim",
         claim_amount="readers",
     ),
+    # The obligation's dates (DOMAIN §7): parameters only; not determined by the batch, not
+    # offered as a claim (obligation.services reads them at the declaration's date).
+    Program.Rule.OBLIGATION: RuleBinding(ExemptionParams.from_dict, SEJUTSU_KINDS,
+                                         schema=OBLIGATION_SCHEMA),
 }
 
 
@@ -326,18 +335,28 @@ def registered(rule: str, binding: RuleBinding) -> Iterator[RuleBinding]:
         REGISTRY.pop(rule, None)
 
 
-IN_FORCE_STATUSES = (ParameterVersion.Status.ACTIVE, ParameterVersion.Status.SCHEDULED)
+# The versions ever applied (superseded ones included): the ones a date is answered from.
+APPLIED_STATUSES = (ParameterVersion.Status.ACTIVE, ParameterVersion.Status.SCHEDULED,
+                    ParameterVersion.Status.SUPERSEDED)
+IN_FORCE_STATUSES = APPLIED_STATUSES  # the former name
+
+
+def _applied(program: Program):
+    return ParameterVersion.objects.filter(program=program, status__in=APPLIED_STATUSES,
+                                           applied_at__isnull=False)
 
 
 def parameters_in_force(program: Program, *, on: date | None = None) -> ParameterVersion | None:
-    """The version in force on `on` (today by default): of the applied versions (in force or
-    waiting for their day), the one with the latest effective_from on or before the date.
-    A version applied ahead of its effective_from changes nothing before that day."""
+    """The version in force on `on` (today by default), or None: no version covers that day
+    and there is no amount (never a default from code). DOMAIN §5.4 "Parameters at a date":
+    of the versions ever applied (superseded ones included), the most recently applied one
+    whose effective_from is on or before the date. A version applied ahead of its
+    effective_from changes nothing before that day; a version applied later governs every
+    date from its effective_from on, over the versions applied before it."""
     on = on or timezone.localdate()
     version = (
-        ParameterVersion.objects.filter(program=program, status__in=IN_FORCE_STATUSES,
-                                        effective_from__lte=on)
-        .order_by("-effective_from", "-version")
+        _applied(program).filter(effective_from__lte=on)
+        .order_by("-applied_at", "-version")
         .first()
     )
     if version is not None:
@@ -346,14 +365,39 @@ def parameters_in_force(program: Program, *, on: date | None = None) -> Paramete
 
 
 def parameters_in_force_for_code(code: str, *, on: date | None = None) -> dict | None:
-    """The parameters (a dict) in force for a program code, or None (the rules' defaults)."""
+    """The parameters (a dict) in force for a program code on a date, or None where no
+    version covers it (or no such program): then there is no amount."""
     program = Program.objects.filter(code=code).first()
     version = parameters_in_force(program, on=on) if program else None
     return version.params if version else None
 
 
+def version_statuses(program: Program, *, today: date,
+                     also: ParameterVersion | None = None) -> dict[int, str]:
+    """What the status of each applied version of the program is on `today` (pk → status):
+    適用中 the one in force today; 適用待ち applied, starting later, and not overridden for its
+    first day by a version applied after it; 過去の版 every other (in force no more, or
+    never). `also`: a draft as if applied now (the apply computes the statuses with it)."""
+    versions = list(_applied(program).order_by("-applied_at", "-version"))
+    if also is not None:
+        versions.insert(0, also)  # applied last
+    statuses: dict[int, str] = {}
+    in_force = next((v for v in versions if v.effective_from <= today), None)
+    for index, version in enumerate(versions):
+        later = versions[:index]  # applied after it
+        if version is in_force:
+            status = ParameterVersion.Status.ACTIVE
+        elif version.effective_from > today and not any(
+                other.effective_from <= version.effective_from for other in later):
+            status = ParameterVersion.Status.SCHEDULED
+        else:
+            status = ParameterVersion.Status.SUPERSEDED
+        statuses[version.pk] = status
+    return statuses
+
+
 def due_versions(*, on: date) -> Q:
-    """Applied versions waiting for a day that has come (the nightly job makes them 適用中)."""
+    """Applied versions waiting for a day that has come (the nightly job moves them on)."""
     return Q(status=ParameterVersion.Status.SCHEDULED, effective_from__lte=on)
 
 

@@ -3,6 +3,7 @@
 typed as the schema says; `to_params()` gives the params JSON the rule's parser reads."""
 
 import re
+from datetime import date
 from fractions import Fraction
 
 from django import forms
@@ -13,6 +14,7 @@ from portal.forms import ISODateField, NormalizedForm
 from .engine import PARAM_TYPES, ParamField
 
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)  # as the declaration form's practitioners
 
 
 def _split(text: str) -> list[str]:
@@ -72,6 +74,8 @@ def _field(param: ParamField) -> forms.Field:
             return forms.IntegerField(min_value=0, **common)
         case "date":
             return ISODateField(**common)
+        case "birth_date":  # the obligation's "70 or older" (DOMAIN §7): born in the 1950s
+            return ISODateField(earliest=EARLIEST_BIRTH_DATE, **common)
         case "month" | "months":
             return _MonthsField(single=param.type == "month", **common)
         case "fraction" | "fractions":
@@ -94,7 +98,7 @@ class ParameterForm(NormalizedForm):
         params = {}
         for param in self.schema:
             value = self.cleaned_data.get(param.name)
-            if param.type == "date" and value is not None:
+            if param.type in ("date", "birth_date") and value is not None:
                 value = value.isoformat()
             if value in ("", []) and not param.required:
                 value = None if param.type != "text" else ""

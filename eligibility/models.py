@@ -25,6 +25,9 @@ class Program(models.Model):
         DEVICE_LIMITED = "device_limited", "補助金: 義務化対象外機関の端末（3/4・上限あり）"
         READER_EXPANSION = "reader_expansion", "補助金: 顔認証付きカードリーダー増設（1/2）"
         RECECOM = "rececom", "補助金: レセコン連携改修"
+        # Not money: the obligation's dates (DOMAIN §7), kept as a program's versioned
+        # parameters so that they are read at a date like every other parameter.
+        OBLIGATION = "obligation", "義務化の猶予（やむを得ない事由）"
 
     code = models.SlugField("プログラムコード", max_length=40, unique=True)
     name = models.CharField("名称", max_length=100)
@@ -44,9 +47,13 @@ class Program(models.Model):
 
 class ParameterVersion(WorkflowModel, models.Model):
     """One version of a program's parameters, with the notice it comes from. A draft is
-    previewed (which facilities' results change, by how much) and then applied: at once when
-    its effective_from has come (適用中), else it waits for that day (適用待ち) and changes
-    no result before it (`eligibility.engine.parameters_in_force`)."""
+    previewed (which facilities' results change, by how much) and then applied by a second
+    officer (not whoever drafted it or changed its parameters). The version in force on a
+    date D is the most recently applied one whose effective_from is on or before D (DOMAIN
+    §5.4 "Parameters at a date"; `eligibility.engine.parameters_in_force`): superseded
+    versions stay answerable for the past. Status (of today): 適用中 the one in force today,
+    適用待ち applied and in force from a later day, 過去の版 applied and in force no more
+    (or never again: a later-applied version governs its dates)."""
 
     class Status(models.TextChoices):
         DRAFT = "draft", "下書き"
@@ -78,13 +85,14 @@ class ParameterVersion(WorkflowModel, models.Model):
             models.UniqueConstraint(
                 fields=["program"], condition=Q(status="active"), name="one_active_version"
             ),
-            # On any date exactly one applied version is in force: two applied versions
-            # never start on the same day.
+            # Two applied versions may start on the same day (the later applied governs it,
+            # the earlier one is a past version): only one of them can still be waiting.
             models.UniqueConstraint(
-                fields=["program", "effective_from"],
-                condition=Q(status__in=["active", "scheduled"]),
-                name="one_applied_version_per_effective_date",
+                fields=["program", "effective_from"], condition=Q(status="scheduled"),
+                name="one_scheduled_version_per_effective_date",
             ),
+            models.CheckConstraint(condition=Q(status="draft") | Q(applied_at__isnull=False),
+                                   name="applied_version_has_applied_at"),
         ]
 
     def __str__(self) -> str:
@@ -103,14 +111,38 @@ class ParameterVersion(WorkflowModel, models.Model):
         self.applied_at = timezone.now()
 
     @move(field="status", source=Status.SCHEDULED, target=Status.ACTIVE,
-          permission=APPLY_PERMISSION, label="適用開始日になったので適用中にする")
+          permission=APPLY_PERMISSION, label="適用開始日になったので適用中にする", system=True)
     def take_effect(self, *, actor):
         pass
 
-    @move(field="status", source=Status.ACTIVE, target=Status.SUPERSEDED,
-          permission=APPLY_PERMISSION, label="過去の版にする")
+    @move(field="status", source=[Status.ACTIVE, Status.SCHEDULED], target=Status.SUPERSEDED,
+          permission=APPLY_PERMISSION, label="過去の版にする", system=True)
     def supersede(self, *, actor):
         pass
+
+    def move_refusal(self, name: str, user):
+        """Four-eyes (DOMAIN §5.4: applying a version takes a second officer): whoever
+        drafted this version or changed its parameters afterwards (its history says who)
+        neither applies it nor schedules it."""
+        from portal.errors import NotPermitted
+
+        if name not in ("apply", "schedule") or user is None:
+            return None
+        if user.pk in self.authors():
+            return NotPermitted("「パラメータの版の適用」は、この版を作成した方・パラメータを変更した方とは"
+                                "別の方が行ってください（二者確認）。")
+        return None
+
+    def authors(self) -> set[int]:
+        """Who drafted this version or changed its parameters (user ids), from its history."""
+        authors = {self.created_by_id} - {None}
+        previous = None
+        for record in self.history.order_by("history_date", "history_id"):
+            if record.history_user_id is not None and (
+                    previous is None or record.params != previous.params):
+                authors.add(record.history_user_id)
+            previous = record
+        return authors
 
 
 OFFICIAL_LABEL = "公式（取込）"
@@ -373,6 +405,13 @@ class ParameterPreview(models.Model):
     no_longer_eligible = models.PositiveIntegerField("対象外になる", default=0)
     locked_changes = models.PositiveIntegerField("支払処理済みのため変わらない施設", default=0)
     total_difference = models.BigIntegerField("支給額の増減の合計（円）", default=0)
+    # Paid results (payout_locked) whose amount would change: they are not changed, an
+    # adjustment (調整) of the difference is proposed instead (DOMAIN §5.4). Against the
+    # determination's amount; up and down apart.
+    paid_up_count = models.PositiveIntegerField("支払済みで増額になる施設", default=0)
+    paid_up_yen = models.PositiveBigIntegerField("支払済みの増額の合計（円）", default=0)
+    paid_down_count = models.PositiveIntegerField("支払済みで減額になる施設", default=0)
+    paid_down_yen = models.PositiveBigIntegerField("支払済みの減額の合計（円）", default=0)
     # The largest changes (facility, code, name, before and after), as the page lists them.
     rows = models.JSONField("結果が変わる施設（増減の大きい順）", default=list)
     failure = models.TextField("確認できなかった理由", blank=True)

@@ -16,8 +16,8 @@ from .models import (
 
 
 def simulation_params(program_code: str, *, on: date | None = None) -> dict | None:
-    """The parameters in force (today, or on `on`) for a program code, or None (the rules'
-    defaults)."""
+    """The parameters in force (today, or on `on`) for a program code, or None: no version
+    covers the date, and there is no answer (never a default from code, DOMAIN §5.4)."""
     return parameters_in_force_for_code(program_code, on=on)
 
 

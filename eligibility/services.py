@@ -16,14 +16,13 @@ from itertools import islice
 from operator import or_
 from time import perf_counter
 
-from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from facilities.models import Facility
 from portal.errors import ServiceError
-from portal.workflow import last_actor, perform
+from portal.workflow import perform, refusal
 
 from . import adjustments
 from .engine import (
@@ -32,6 +31,7 @@ from .engine import (
     due_versions,
     parameters_in_force,
     verdicts_for,
+    version_statuses,
 )
 from .models import (
     Determination,
@@ -530,20 +530,27 @@ def count_confirmation(*, facility_id: int, day: date, new_user: bool) -> None:
 def validate_params(program: Program, params: dict) -> None:
     try:
         PARAMETER_PARSERS[program.rule](params)
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError,
+            ArithmeticError) as error:  # any shape of JSON: a message, never a failure
         raise ParameterError(f"パラメータの形式が正しくありません: {error}") from error
 
 
 def create_draft_version(
     *, program: Program, params: dict, effective_from, notice: str, actor=None
 ) -> ParameterVersion:
+    """A new draft (the next version number), checked by the program's parser. Its drafter
+    (`actor`, kept as created_by and in its history) never applies it (four-eyes)."""
     validate_params(program, params)
     with transaction.atomic():
         latest = program.versions.select_for_update().aggregate(v=Max("version"))["v"] or 0
-        return ParameterVersion.objects.create(
+        version = ParameterVersion(
             program=program, version=latest + 1, effective_from=effective_from, notice=notice,
             params=params, created_by=actor,
         )
+        if actor is not None:
+            version._history_user = actor  # simple-history: who made this record
+        version.save()
+        return version
 
 
 @dataclass(frozen=True)
@@ -575,6 +582,12 @@ class Preview:
     no_longer_eligible: int = 0
     total_difference: int = 0
     locked_changes: int = 0
+    # Paid results (payout_locked) whose amount would change: not changed, an adjustment of
+    # the difference is proposed (DOMAIN §5.4); against the determination's amount.
+    paid_up_count: int = 0
+    paid_up_yen: int = 0
+    paid_down_count: int = 0
+    paid_down_yen: int = 0
     changes: list[Change] = field(default_factory=list)
 
 
@@ -606,6 +619,13 @@ def preview_version(version: ParameterVersion, *, progress=None) -> Preview:
                 continue
             if old is not None and old[2]:
                 preview.locked_changes += 1
+                difference = verdict.amount - old[1]
+                if difference > 0:
+                    preview.paid_up_count += 1
+                    preview.paid_up_yen += difference
+                elif difference < 0:
+                    preview.paid_down_count += 1
+                    preview.paid_down_yen -= difference
                 continue
             change = Change(facility_id=facility_id,
                             old_eligible=old[0] if old else None,
@@ -643,12 +663,25 @@ def current_preview(version: ParameterVersion) -> ParameterPreview | None:
     return version.previews.filter(params_hash=params_hash(version.params)).first()
 
 
-def start_preview(*, version: ParameterVersion, actor) -> ParameterPreview:
-    """Queue 「適用前の確認」 of a draft as a task (in-process without a broker); one already
-    queued or running for the same parameters is returned instead of a second."""
+def _new_preview(version: ParameterVersion, actor) -> ParameterPreview:
+    """A queued preview row of a draft (inside the caller's transaction)."""
+    binding = RULES[version.program.rule]
+    kinds = getattr(binding.params_from_dict(version.params), "kinds", binding.kinds)
+    return ParameterPreview.objects.create(
+        version=version, params_hash=params_hash(version.params), created_by=actor,
+        total=Facility.objects.filter(kind__in=list(kinds)).count())
+
+
+def _check_draft_previewable(version: ParameterVersion) -> None:
     if version.status != ParameterVersion.Status.DRAFT:
         raise ParameterError("適用前の確認は下書きの版だけです。")
     _check_previewable(version)
+
+
+def start_preview(*, version: ParameterVersion, actor) -> ParameterPreview:
+    """Queue 「適用前の確認」 of a draft as a task (in-process without a broker); one already
+    queued or running for the same parameters is returned instead of a second."""
+    _check_draft_previewable(version)
     digest = params_hash(version.params)
     with transaction.atomic():
         ParameterVersion.objects.select_for_update().get(pk=version.pk)
@@ -656,14 +689,23 @@ def start_preview(*, version: ParameterVersion, actor) -> ParameterPreview:
             params_hash=digest, state__in=[PreviewState.QUEUED, PreviewState.RUNNING]).first()
         if running is not None:
             return running
-        binding = RULES[version.program.rule]
-        kinds = getattr(binding.params_from_dict(version.params), "kinds", binding.kinds)
-        preview = ParameterPreview.objects.create(
-            version=version, params_hash=digest, created_by=actor,
-            total=Facility.objects.filter(kind__in=list(kinds)).count())
+        preview = _new_preview(version, actor)
         from .tasks import make_preview
 
         transaction.on_commit(lambda: make_preview.delay(preview.pk))
+    return preview
+
+
+def preview_now(*, version: ParameterVersion, actor) -> ParameterPreview:
+    """「適用前の確認」 computed in this process (`manage.py parameters apply`): the same row and
+    the same work as the admin's task, kept for the apply step. Returns the finished row (or
+    the failed one, whose `failure` says why)."""
+    _check_draft_previewable(version)
+    with transaction.atomic():
+        ParameterVersion.objects.select_for_update().get(pk=version.pk)
+        preview = _new_preview(version, actor)
+    make_preview(preview.pk)
+    preview.refresh_from_db()
     return preview
 
 
@@ -710,6 +752,9 @@ def make_preview(preview_id: int) -> None:
                       newly_eligible=result.newly_eligible,
                       no_longer_eligible=result.no_longer_eligible,
                       locked_changes=result.locked_changes,
+                      paid_up_count=result.paid_up_count, paid_up_yen=result.paid_up_yen,
+                      paid_down_count=result.paid_down_count,
+                      paid_down_yen=result.paid_down_yen,
                       total_difference=result.total_difference, rows=rows,
                       finished_at=timezone.now())
     except ServiceError as error:
@@ -749,15 +794,19 @@ class Applied:
 
 def apply_version(*, version: ParameterVersion, actor, today: date | None = None,
                   preview: ParameterPreview | None = None) -> Applied:
-    """Apply a draft. If its effective_from has come it is in force at once (the version in
-    force becomes a past version) and the program's batch is queued as a task after commit
-    (never run in the admin's request); if its effective_from is still to come it waits
-    (適用待ち) and changes no result before that day, when the nightly job makes it 適用中
-    and determines under it. Every move needs the apply permission. A program determined
-    by the batch is applied (or set waiting) only on the preview the administrator saw:
-    finished and computed with the parameters as they are at the apply, read under the
-    version's row lock (`preview_for_apply`); it is named in the version's history. A
-    claim-based program has no preview (each claim is computed when made)."""
+    """Apply a draft. It is applied last, so it governs every date from its effective_from
+    on (DOMAIN §5.4 "Parameters at a date"): if that day has come it is in force at once
+    (the version in force before becomes a past version) and the program's batch is queued
+    as a task after commit (never run in the admin's request); if it is still to come it
+    waits (適用待ち) and changes no result before that day, when the nightly job makes it
+    適用中 and determines under it. A version waiting for a day it now governs becomes a
+    past version. Every move needs the apply permission and a second officer: whoever
+    drafted the version or changed its parameters is refused (`ParameterVersion.
+    move_refusal`). A program determined by the batch is applied (or set waiting) only on
+    the preview the administrator saw: finished and computed with the parameters as they
+    are at the apply, read under the version's row lock (`preview_for_apply`); it is named
+    in the version's history. A claim-based program has no preview (each claim is computed
+    when made)."""
     today = today or timezone.localdate()
     validate_params(version.program, version.params)
     with transaction.atomic():
@@ -765,6 +814,10 @@ def apply_version(*, version: ParameterVersion, actor, today: date | None = None
         version = ParameterVersion.objects.select_for_update().get(pk=version.pk)
         if version.status != ParameterVersion.Status.DRAFT:
             raise ParameterError("下書きの版だけを適用できます。")
+        name = "schedule" if version.effective_from > today else "apply"
+        problem = refusal(version, name, actor)  # four-eyes first: nothing moves otherwise
+        if problem is not None:
+            raise problem
         if preview is None and version.program.rule in RULES:
             raise ParameterError("適用前の確認がまだです。確認を実行し、結果を見てから"
                                  "適用してください。")
@@ -772,23 +825,53 @@ def apply_version(*, version: ParameterVersion, actor, today: date | None = None
         if preview is not None:
             preview = preview_for_apply(version=version, preview_id=preview.pk)
             seen = (f"適用前の確認 #{preview.pk}（結果が変わる施設 {preview.changed:,}、"
-                    f"支給額の増減 {preview.total_difference:+,}円）による")
-        if version.effective_from > today:
-            if ParameterVersion.objects.filter(
-                program=version.program, status=ParameterVersion.Status.SCHEDULED,
-                effective_from=version.effective_from,
-            ).exists():
-                raise ParameterError("同じ適用開始日の版がすでに適用待ちです。")
-            return Applied(perform(version, "schedule", actor=actor, summary=seen), queued=False)
-        for active in ParameterVersion.objects.filter(
-            program=version.program, status=ParameterVersion.Status.ACTIVE
-        ):
-            perform(active, "supersede", actor=actor, summary=f"{version} の適用により")
-        version = perform(version, "apply", actor=actor, summary=seen)
+                    f"支給額の増減 {preview.total_difference:+,}円、支払済みで増額 "
+                    f"{preview.paid_up_count:,}件 {preview.paid_up_yen:,}円・減額 "
+                    f"{preview.paid_down_count:,}件 {preview.paid_down_yen:,}円）による")
+        _restatus(version.program, today=today, actor=actor, also=version,
+                  summary=f"{version} の適用により")
+        version = perform(version, name, actor=actor, summary=seen)
+        if name == "schedule":
+            return Applied(version, queued=False)
         queued = version.program.rule in RULES  # claim-based: each claim is computed when made
         if queued:
             queue_program_batch(version.program)
     return Applied(version, queued=queued)
+
+
+def apply_refusal(version: ParameterVersion, user) -> str | None:
+    """Why `user` may not apply this draft (four-eyes, the permission), or None."""
+    if version.status != ParameterVersion.Status.DRAFT:
+        return None
+    name = "schedule" if version.effective_from > timezone.localdate() else "apply"
+    problem = refusal(version, name, user)
+    return problem.message if problem is not None else None
+
+
+def _restatus(program: Program, *, today: date, actor, also: ParameterVersion | None = None,
+              summary: str) -> list[ParameterVersion]:
+    """Move the program's applied versions to their status of `today`
+    (`engine.version_statuses`; `also`: a draft being applied, moved by the caller): first
+    every version that is no longer in force or waiting becomes a past version, then the
+    one in force today becomes 適用中 (a row lock on the program is held by the caller)."""
+    wanted = version_statuses(program, today=today, also=also)
+    Status = ParameterVersion.Status
+    versions = {v.pk: v for v in ParameterVersion.objects.select_for_update().filter(
+        pk__in=[pk for pk in wanted if also is None or pk != also.pk])}
+    moved = []
+    for pk, version in sorted(versions.items()):
+        if wanted[pk] == Status.SUPERSEDED and version.status in (Status.ACTIVE,
+                                                                  Status.SCHEDULED):
+            moved.append(perform(version, "supersede", actor=actor, summary=summary))
+    for pk, version in sorted(versions.items()):
+        if wanted[pk] == Status.ACTIVE and version.status == Status.SCHEDULED:
+            moved.append(perform(version, "take_effect", actor=actor, summary=summary))
+        elif wanted[pk] != version.status and wanted[pk] != Status.SUPERSEDED:
+            # Only from data older than this rule (a past version it would now put in force):
+            # left as it is, and said; parameters_in_force reads the dates all the same.
+            logger.warning("parameter version %s is %s, its dates say %s", pk,
+                           version.status, wanted[pk])
+    return moved
 
 
 def queue_program_batch(program: Program) -> None:
@@ -799,24 +882,20 @@ def queue_program_batch(program: Program) -> None:
 
 
 def take_effect_due_versions(*, today: date) -> list[ParameterVersion]:
-    """Versions waiting for a day that has come become 適用中 (and the one in force before
-    them a past version). The move is recorded as made by whoever applied the version;
+    """The nightly job: every program's applied versions get their status of today — a
+    version waiting for a day that has come becomes 適用中, the one in force before it (and
+    any version it overrides) a past version. Made as the portal's own job (no actor);
     `parameters_in_force` reads the dates, so the results are right even before this runs."""
     moved = []
-    for due in ParameterVersion.objects.filter(due_versions(on=today)).select_related(
-        "program"
-    ).order_by("program", "effective_from", "version"):
-        actor = get_user_model().objects.filter(pk=last_actor(due, ("schedule",))).first()
-        summary = f"適用開始日（{due.effective_from:%Y-%m-%d}）になったため"
+    programs = Program.objects.filter(
+        pk__in=ParameterVersion.objects.filter(due_versions(on=today)).values("program_id"))
+    for program in programs.order_by("code"):
+        summary = f"適用開始日（{today:%Y-%m-%d}）になったため"
         try:
             with transaction.atomic():
-                for active in ParameterVersion.objects.filter(
-                    program=due.program, status=ParameterVersion.Status.ACTIVE,
-                    effective_from__lte=due.effective_from,
-                ):
-                    perform(active, "supersede", actor=actor, summary=f"{due} の{summary}")
-                moved.append(perform(due, "take_effect", actor=actor, summary=summary))
+                Program.objects.select_for_update().get(pk=program.pk)
+                moved += _restatus(program, today=today, actor=None, summary=summary)
         except ServiceError as error:
             # Left waiting; parameters_in_force already reads it from its effective date.
-            logger.warning("version %s not moved to active: %s", due.pk, error.message)
+            logger.warning("versions of %s not moved: %s", program.code, error.message)
     return moved

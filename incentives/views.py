@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.views.decorators.http import require_http_methods
 
@@ -172,7 +173,9 @@ def attest(request: HttpRequest, facility_id: int, code: str) -> HttpResponse:
 
 def simulator(request: HttpRequest) -> HttpResponse:
     """Public: anyone enters the figures a program's rule reads and sees the amount (the
-    programs whose registry entry names a simulator form; `?program=CODE`, else the first)."""
+    programs whose registry entry names a simulator form; `?program=CODE`, else the first).
+    Where no version of the program's parameters covers today the page says so and computes
+    nothing: there is no default from code (DOMAIN §5.4)."""
     programs = simulator_programs()
     if not programs:
         raise Http404("シミュレーターのあるプログラムはありません")
@@ -182,7 +185,12 @@ def simulator(request: HttpRequest) -> HttpResponse:
     program = program or programs[0]
     binding = binding_for(program)
     adapter = binding.simulate
-    params_dict = simulation_params(program.code) or adapter.defaults
+    status = 400 if unknown else 200
+    params_dict = simulation_params(program.code)
+    if params_dict is None:  # no version covers today: no amount, never a default
+        return render(request, adapter.template,
+                      {"no_version": True, "today": timezone.localdate(), "program": program,
+                       "programs": programs, "unknown_program": unknown}, status=status)
     params = binding.params_from_dict(params_dict)
     typed = set(request.GET) - {"program"}  # choosing a program is not a submission
     form = import_string(adapter.form)(request.GET if typed and not unknown else None,
@@ -192,5 +200,4 @@ def simulator(request: HttpRequest) -> HttpResponse:
         result = determine(program.rule, params_dict, binding.facts_type(**form.cleaned_data))
     return render(request, adapter.template,
                   {"form": form, "result": result, "params": params, "program": program,
-                   "programs": programs, "unknown_program": unknown},
-                  status=400 if unknown else 200)
+                   "programs": programs, "unknown_program": unknown}, status=status)

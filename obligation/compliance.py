@@ -41,7 +41,8 @@ from .models import (
     FollowUpStep,
     SurveyAnswer,
 )
-from .rules import DEFAULT_EXEMPTION, ExemptionReason
+from .parameters import Timeline, no_version
+from .rules import ExemptionReason
 
 CHUNK = 2000
 _WRITTEN = ["prefecture", "state", "exemption_reason", "valid_until", "basis", "computed_at"]
@@ -56,7 +57,8 @@ class _Status:
     basis: str = ""
 
 
-def _exemption(declaration, survey, today: date) -> tuple[_Status | None, list[str]]:
+def _exemption(declaration, survey, today: date,
+               timeline: Timeline | None = None) -> tuple[_Status | None, list[str]]:
     """The exemption that holds today (None if none) and what the basis says about the
     others: a declaration not yet accepted, one expired."""
     notes: list[str] = []
@@ -74,9 +76,14 @@ def _exemption(declaration, survey, today: date) -> tuple[_Status | None, list[s
                          "は確認待ちのため、まだ事由として扱っていません。")
     if survey is not None:
         reason = _SURVEY_REASON[survey["reason"]]
-        until = None if reason == "1" else DEFAULT_EXEMPTION.deadline
-        candidates.append((reason, until, f"調査票の回答（{wareki(survey['received_on'])}受付、"
-                                          f"事由{reason}）があります"))
+        text = f"調査票の回答（{wareki(survey['received_on'])}受付、事由{reason}）があります"
+        # The deadline in force on the day the answer was received (DOMAIN §5.4).
+        params = (timeline or Timeline()).on(survey["received_on"])
+        if reason != "1" and params is None:
+            notes.append(f"{text}が、{no_version(survey['received_on'])}")
+        else:
+            until = None if reason == "1" else params.deadline
+            candidates.append((reason, until, text))
     for reason, until, text in candidates:
         if until is not None and until < today:
             notes.append(f"{text}が、期限の{wareki(until)}を過ぎています。")
@@ -87,7 +94,7 @@ def _exemption(declaration, survey, today: date) -> tuple[_Status | None, list[s
 
 
 def decide(facility: dict, *, golive, main_golive, declaration, survey, application,
-           today: date) -> _Status:
+           today: date, timeline: Timeline | None = None) -> _Status:
     """One 施術所's state from its facts (plain values, as the chunk query reads them)."""
     if golive is not None:
         return _Status(ComplianceState.INTRODUCED,
@@ -96,7 +103,7 @@ def decide(facility: dict, *, golive, main_golive, declaration, survey, applicat
         return _Status(ComplianceState.COVERED,
                        basis=f"併設の主たる施術所（{facility['main_name']}）の運用開始日"
                              f"（{wareki(main_golive)}）が登録されています。")
-    exempt, notes = _exemption(declaration, survey, today)
+    exempt, notes = _exemption(declaration, survey, today, timeline)
     if facility["main_facility_id"]:
         notes.insert(0, f"併設の主たる施術所（{facility['main_name']}）は、まだ運用開始日が"
                         "登録されていません。")
@@ -115,7 +122,8 @@ def decide(facility: dict, *, golive, main_golive, declaration, survey, applicat
     return _Status(ComplianceState.NOT_INTRODUCED, basis=" ".join([text, *notes]))
 
 
-def _compute_chunk(facilities: list[dict], *, today: date, now, whole_range: bool) -> int:
+def _compute_chunk(facilities: list[dict], *, today: date, now, whole_range: bool,
+                   timeline: Timeline | None = None) -> int:
     """`whole_range`: the chunk is every 施術所 between its first and last pk (the full
     run), so the facts are read by pk range — much cheaper than a list of 2,000 ids."""
     ids = [f["pk"] for f in facilities]
@@ -147,13 +155,14 @@ def _compute_chunk(facilities: list[dict], *, today: date, now, whole_range: boo
         applications.setdefault(application["facility_id"], application)
 
     rows = []
+    timeline = timeline or Timeline()  # the obligation's parameters, read once for the run
     for facility in facilities:
         pk = facility["pk"]
         facility["main_name"] = main_names.get(facility["main_facility_id"], "")
         status = decide(facility, golive=golives.get(pk),
                         main_golive=golives.get(facility["main_facility_id"]),
                         declaration=declarations.get(pk), survey=surveys.get(pk),
-                        application=applications.get(pk), today=today)
+                        application=applications.get(pk), today=today, timeline=timeline)
         values = {"prefecture": facility["prefecture"], "state": status.state,
                   "exemption_reason": status.exemption_reason,
                   "valid_until": status.valid_until, "basis": status.basis}
@@ -178,6 +187,7 @@ def compute_statuses(facility_ids: Iterable[int] | None = None, *,
     today = today or timezone.localdate()
     now = timezone.now()
     changed = 0
+    timeline = Timeline()
     sejutsu = Facility.objects.filter(kind__in=SEJUTSU_KINDS)
     if facility_ids is None:
         ComplianceStatus.objects.exclude(facility__kind__in=SEJUTSU_KINDS).delete()
@@ -188,7 +198,8 @@ def compute_statuses(facility_ids: Iterable[int] | None = None, *,
             if not chunk:
                 return changed
             with transaction.atomic():
-                changed += _compute_chunk(chunk, today=today, now=now, whole_range=True)
+                changed += _compute_chunk(chunk, today=today, now=now, whole_range=True,
+                                          timeline=timeline)
             last = chunk[-1]["pk"]
     ids = sorted({int(pk) for pk in facility_ids if pk is not None})
     for start in range(0, len(ids), CHUNK):
@@ -198,7 +209,8 @@ def compute_statuses(facility_ids: Iterable[int] | None = None, *,
         with transaction.atomic():
             ComplianceStatus.objects.filter(facility_id__in=set(part) - found).delete()
             if chunk:
-                changed += _compute_chunk(chunk, today=today, now=now, whole_range=False)
+                changed += _compute_chunk(chunk, today=today, now=now, whole_range=False,
+                                              timeline=timeline)
     return changed
 
 

@@ -2,16 +2,19 @@
 the declaration form, `manage.py simulate exemption` and the administrators' review all call
 `determine_exemption`. Pure Python: no Django here.
 
-The two dates are parameters (`ExemptionParams`), not literals in the checks: "70 or older as
-of April 2024" is a birth date on or before 1954-04-01 (DOMAIN §7 Decision), and the planned
-closure or end of 受領委任 must fall on or before 2025-12-02."""
+The two dates are parameters (`ExemptionParams`) of the program "obligation", read at the
+declaration's date like every program's (DOMAIN §5.4): "70 or older as of April 2024" is a
+birth date on or before 1954-04-01 (DOMAIN §7 Decision), and the planned closure or end of
+受領委任 must fall on or before 2025-12-02 (version 1); the code holds no default."""
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
 from eligibility.rules.base import Reason, wareki
 from facilities.kinds import SEJUTSU_KINDS
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 JUDO_KINDS = frozenset({"judo"})
 AHAKI_KINDS = SEJUTSU_KINDS - JUDO_KINDS  # あん摩マッサージ指圧・はり・きゅう
 
@@ -34,11 +37,35 @@ class ExemptionReason:
 
 @dataclass(frozen=True)
 class ExemptionParams:
-    born_on_or_before: date = date(1954, 4, 1)  # 70 on 2024-04-01 (DOMAIN §7 Decision)
-    deadline: date = date(2025, 12, 2)          # the last planned date accepted for 2 and 3
+    """The program "obligation"'s parameters in force at the declaration's date (read through
+    eligibility.engine.parameters_in_force; version 1 by migration: 1954-04-01 and
+    2025-12-02). No default here: where no version covers a date there is no answer."""
+
+    born_on_or_before: date  # 70 on 2024-04-01 (DOMAIN §7 Decision)
+    deadline: date           # the last planned date accepted for 2 and 3
+    notice: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ExemptionParams":
+        """Build from the JSON-able dict kept in a parameter version; ValueError if malformed."""
+        if not isinstance(data, dict):
+            raise ValueError("parameters must be an object")
+        return cls(born_on_or_before=_iso_date(data, "born_on_or_before"),
+                   deadline=_iso_date(data, "deadline"), notice=str(data.get("notice", "")))
+
+    def to_dict(self) -> dict:
+        return {"born_on_or_before": self.born_on_or_before.isoformat(),
+                "deadline": self.deadline.isoformat(), "notice": self.notice}
 
 
-DEFAULT_EXEMPTION = ExemptionParams()
+def _iso_date(data: dict, name: str) -> date:
+    value = data.get(name)
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError(f"{name} must be a date YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{name}: {value!r} is not a real date") from None
 
 
 @dataclass(frozen=True)

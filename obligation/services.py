@@ -8,6 +8,7 @@ from datetime import date, datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from eligibility.rules.base import Reason
 from facilities.activity import record_activity
 from facilities.fact_changes import facts_changed
 from facilities.models import Facility
@@ -28,8 +29,8 @@ from .models import (
     SessionRequest,
     SurveyAnswer,
 )
+from .parameters import exemption_params, no_version
 from .rules import (
-    DEFAULT_EXEMPTION,
     ExemptionFacts,
     ExemptionReason,
     ExemptionResult,
@@ -61,11 +62,17 @@ class DeclarationRefused(ServiceError):
         self.result = result
 
 
-def judge(facility: Facility, data: DeclarationInput) -> ExemptionResult:
-    """The rule applied to what was typed (the form shows it on its confirmation page)."""
+def judge(facility: Facility, data: DeclarationInput, *, on: date | None = None) -> ExemptionResult:
+    """The rule applied to what was typed (the form shows it on its confirmation page), under
+    the obligation's parameters in force on the declaration's day (today); where no version
+    covers it, a refusal that says so."""
+    on = on or timezone.localdate()
+    params = exemption_params(on)
+    if params is None:
+        return ExemptionResult(False, (Reason(False, no_version(on)),))
     practitioners = data.practitioners if data.reason in ExemptionReason.WITH_PRACTITIONERS else ()
     planned = data.planned_date if data.reason not in ExemptionReason.WITH_PRACTITIONERS else None
-    return determine_exemption(DEFAULT_EXEMPTION, ExemptionFacts(
+    return determine_exemption(params, ExemptionFacts(
         kind=facility.kind, reason=data.reason, practitioners=practitioners,
         planned_date=planned))
 

@@ -1,14 +1,13 @@
-"""Who runs a management command that moves money or decides it: the officer `--by` names,
-proving it as at the admin's log-in — that officer's password and the current code of their
-authenticator app (two-factor), read without echo from the terminal, or as two lines
-(password, then code) from standard input when it is not a terminal (a script; the tests).
-Never from an argument: it would stay in the shell's history and the list of processes.
-
-A wrong password or code is refused (CommandError, exit code 1) and changes nothing; after
-PAYOUT_COMMAND_RATE_LIMIT failures (5 in 5 minutes per officer, as the log-in's limit per
-account) every such command refuses that officer until the window passes. The failures count
-in the shared cache, as the log-in's do. What the officer may do is checked by the services.
-Used by `payout` and `adjustments`."""
+"""Who runs an officer's command (`manage.py payout`, `parameters apply`, `adjustments`): the
+officer `--by` names, proved as at the admin's log-in — the officer's password and the current
+code of their authenticator app (two-factor), read without echo from the terminal, or as two
+lines (password, then code) from standard input when it is not a terminal (a script; the
+tests). Never from an argument: it would stay in the shell's history and the list of
+processes. A wrong password or code is refused (CommandError, exit code 1) and changes
+nothing; after PAYOUT_COMMAND_RATE_LIMIT failures (5 in 5 minutes per officer, as the log-in's
+limit per account; one count for every officer's command) the officer is refused until the
+window passes. The failures count in the shared cache, as the log-in's do. What the officer
+may do is checked by the services."""
 
 import getpass
 import logging
@@ -24,12 +23,13 @@ from django.http import HttpRequest
 logger = logging.getLogger(__name__)
 
 # Failed authentications per officer (allauth's rate limits, counted in the cache like the
-# log-in's `login_failed`); only per-key rates apply (a command has no address). One count
-# per officer for every command.
+# log-in's `login_failed`); only per-key rates apply (a command has no address).
 DEFAULT_RATE_LIMIT = "5/5m/key"
 WRONG = "パスワードまたは認証アプリの確認コードが正しくありません。何も変更していません。"
-LIMITED = ("パスワードまたは確認コードの誤りが続いたため、この支払担当者ではしばらく操作できません。"
+LIMITED = ("パスワードまたは確認コードの誤りが続いたため、この担当者ではしばらく操作できません。"
            "時間をおいてから、もう一度お試しください。何も変更していません。")
+MISSING = ("パスワードと認証アプリの確認コードを入力してください"
+           "（端末でない標準入力からは、1行目にパスワード、2行目に確認コード）。何も変更していません。")
 
 
 def _failures(user, *, dry_run: bool = False):
@@ -41,14 +41,15 @@ def _failures(user, *, dry_run: bool = False):
 
 
 def staff_account(email: str):
-    """The active staff account `--by` names (nothing typed yet)."""
+    """The active staff account `--by` names (not yet proved)."""
     user = get_user_model().objects.filter(email__iexact=email.strip()).first()
     if user is None or not (user.is_active and user.is_staff):
         raise CommandError(f"--by {email}: 有効な管理者アカウントが見つかりません。")
     return user
 
 
-def _read_secrets(stream, email: str) -> tuple[str, str]:
+def read_secrets(stream, email: str) -> tuple[str, str]:
+    """The password and the code, typed at a terminal (no echo) or two lines of `stream`."""
     try:
         if callable(getattr(stream, "isatty", None)) and stream.isatty():
             password = getpass.getpass(f"{email} のパスワード: ")
@@ -61,22 +62,19 @@ def _read_secrets(stream, email: str) -> tuple[str, str]:
     return password, code
 
 
-def authenticated_officer(email: str, *, secrets_from, command: str = "payout"):
-    """The officer `--by` names, once they typed their password and current code
-    (`secrets_from`: the terminal or standard input)."""
+def authenticated_officer(email: str, stream, *, command: str):
+    """The officer `--by` names, once they typed their password and current code."""
     user = staff_account(email)
     authenticator = Authenticator.objects.filter(
         user=user, type=Authenticator.Type.TOTP).first()
     if authenticator is None:
-        raise CommandError(f"--by {email}: 2段階認証（認証アプリ）が設定されていないため、"
+        raise CommandError(f"--by {email}: 二段階認証（認証アプリ）が設定されていないため、"
                            "コマンドでは操作できません。管理画面へのログインで設定してください。")
     if not _failures(user, dry_run=True):
         raise CommandError(LIMITED)
-    password, code = _read_secrets(secrets_from, user.email)
+    password, code = read_secrets(stream, user.email)
     if not password or not code:
-        raise CommandError("パスワードと認証アプリの確認コードを入力してください"
-                           "（端末でない標準入力からは、1行目にパスワード、2行目に確認コード）。"
-                           "何も変更していません。")
+        raise CommandError(MISSING)
     attempt = _failures(user)
     if not attempt:
         raise CommandError(LIMITED)

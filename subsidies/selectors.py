@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from eligibility import engine
 from eligibility.models import MonthlyStatistic, Program, figure_used
-from eligibility.rules.base import Determination
+from eligibility.rules.base import Determination, Reason
 from eligibility.rules.subsidies import (
     CostSubsidyParams,
     OfferFacts,
@@ -96,7 +96,7 @@ def takes_readers(program: Program) -> bool:
     return engine.claim_amount_kind(program) == "readers"
 
 
-def _readers_amount(claim: Claim, params: dict | None, cost: int, on: date | None):
+def _readers_amount(claim: Claim, params: dict, cost: int, on: date | None):
     reader_params = ReaderParams.from_dict(params)
     kind = "hospital" if claim.facility.kind == "hospital" else "clinic"
     return determine_reader_expansion(reader_params, ReaderFacts(
@@ -105,7 +105,7 @@ def _readers_amount(claim: Claim, params: dict | None, cost: int, on: date | Non
     ))
 
 
-def _cost_amount(claim: Claim, params: dict | None, cost: int, on: date | None):
+def _cost_amount(claim: Claim, params: dict, cost: int, on: date | None):
     return determine_cost_subsidy(CostSubsidyParams.from_dict(params), cost,
                                   on or timezone.localdate())
 
@@ -120,6 +120,9 @@ def compute(claim: Claim, on: date | None = None, extra_cost: int = 0) -> Determ
     estimate), by the program's rule and the parameters in force."""
     params = active_params(claim.program, on=on)
     cost = claim.total_cost + extra_cost
+    if params is None:  # no version covers the day: no amount, never a default (DOMAIN §5.4)
+        return Determination(False, 0, (Reason(False, "この日付に適用されるパラメータの版が"
+                                                      "ありません。金額は計算できません。"),))
     return CLAIM_AMOUNTS[engine.claim_amount_kind(claim.program)](claim, params, cost, on)
 
 

@@ -37,7 +37,7 @@ def freeze_texts(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("eligibility", "0011_adjustments"),
+        ("eligibility", "0013_obligation_program"),
     ]
 
     operations = [

@@ -35,7 +35,7 @@ class CooperationParams:
         amount = data.get("amount")
         if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
             raise ValueError("amount must be a whole number of yen, 0 or more")
-        kinds = data.get("kinds", sorted(SEJUTSU_KINDS))
+        kinds = data.get("kinds")  # required: no default stands in for a missing one
         if not isinstance(kinds, list | tuple) or not all(isinstance(k, str) for k in kinds):
             raise ValueError("kinds must be a list of facility kinds")
         params = cls(
@@ -66,6 +66,8 @@ def _iso_date(data: dict, name: str) -> date:
 
 
 # The notices' parameters (seeds 000 and 001): 50,000 yen, activities 2025-05-01..2025-07-31.
+# Written as version 1 by migration 0002 and used by tests as the notice's values; never read
+# by the running code (no default from code, DOMAIN §5.4).
 DEFAULT_COOPERATION_2025: dict = {
     "amount": 50000,
     "period_start": "2025-05-01",

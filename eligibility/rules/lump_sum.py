@@ -197,6 +197,8 @@ def _table(name: str, spec: dict) -> Table:
 
 # The notice's parameters (seed 002: 厚生労働省 報道発表 2024-07-30, forwarded by 日本薬剤師会):
 # baseline October 2023, evaluation May–July 2024 extended by one month to August.
+# The notice's values (seed 002), written as version 1 by migration 0002 and used by tests;
+# never read by the running code (no default from code, DOMAIN §5.4).
 DEFAULT_LUMP_SUM_2024: dict = {
     "baseline_month": "2023-10",
     "evaluation_months": ["2024-05", "2024-06", "2024-07", "2024-08"],

@@ -1,8 +1,9 @@
 """Simulate adapters, one per program kind (named by its entry in the program registry,
 eligibility.engine.REGISTRY): how `manage.py simulate PROGRAM` reads one JSON object and shows
 the result (a bad line gives {"error": ...} naming the field, and never raises), and which
-form the public simulator shows. Pure: the command passes the parameters in force (a dict),
-or None for the built-in defaults."""
+form the public simulator shows. Pure: the command passes the parameters in force on the date
+asked (a dict); None means no version covers the date, and then there is no answer (DOMAIN
+§5.4: never a default from code)."""
 
 import json
 import re
@@ -13,8 +14,8 @@ from typing import Any
 
 from facilities.kinds import MEDICAL_KINDS, SEJUTSU_KINDS
 from obligation.rules import (
-    DEFAULT_EXEMPTION,
     ExemptionFacts,
+    ExemptionParams,
     ExemptionReason,
     Practitioner,
     determine_exemption,
@@ -22,16 +23,12 @@ from obligation.rules import (
 
 from .cooperation import (
     ANNEX_ROLES,
-    DEFAULT_COOPERATION_2025,
     CooperationFacts,
     CooperationParams,
     determine_cooperation,
 )
-from .lump_sum import DEFAULT_LUMP_SUM_2024, LumpSumFacts, LumpSumParams, determine_lump_sum
+from .lump_sum import LumpSumFacts, LumpSumParams, determine_lump_sum
 from .subsidies import (
-    DEFAULT_DEVICE_LIMITED,
-    DEFAULT_DEVICE_SEJUTSU,
-    DEFAULT_READER_EXPANSION_2024,
     CostSubsidyParams,
     ReaderFacts,
     ReaderParams,
@@ -96,7 +93,7 @@ def _choice(data: dict, name: str, choices: tuple) -> Any:
     return value
 
 
-def _lump_sum(data: dict, params: dict | None) -> dict:
+def _lump_sum(data: dict, params: dict) -> dict:
     facts = LumpSumFacts(
         kind=_choice(data, "kind", LUMP_SUM_KINDS),
         oct_receipts=_count(data, "oct_receipts"),
@@ -105,12 +102,12 @@ def _lump_sum(data: dict, params: dict | None) -> dict:
         poster=_flag(data, "poster"),
         informed=_flag(data, "informed"),
     )
-    result = determine_lump_sum(LumpSumParams.from_dict(params or DEFAULT_LUMP_SUM_2024), facts)
+    result = determine_lump_sum(LumpSumParams.from_dict(params), facts)
     return {"eligible": result.eligible, "amount": result.amount,
             "table": result.details["table"], "reasons": result.reason_texts}
 
 
-def _cooperation(data: dict, params: dict | None) -> dict:
+def _cooperation(data: dict, params: dict) -> dict:
     facts = CooperationFacts(
         kind=_choice(data, "kind", COOPERATION_KINDS),
         golive=_date(data, "golive"),
@@ -124,12 +121,12 @@ def _cooperation(data: dict, params: dict | None) -> dict:
     )
     # A half-given period is judged like the report it stands for: not reported, so not
     # eligible, with the reason (the rule says which end is missing).
-    params_obj = CooperationParams.from_dict(params or DEFAULT_COOPERATION_2025)
+    params_obj = CooperationParams.from_dict(params)
     result = determine_cooperation(params_obj, facts)
     return {"eligible": result.eligible, "amount": result.amount, "reasons": result.reason_texts}
 
 
-def _reader_expansion(data: dict, params: dict | None) -> dict:
+def _reader_expansion(data: dict, params: dict) -> dict:
     free = _field(data, "free_readers")
     if isinstance(free, bool) or not isinstance(free, int) or free not in (1, 2, 3):
         raise InputError("free_readers must be 1, 2 or 3")
@@ -140,26 +137,24 @@ def _reader_expansion(data: dict, params: dict | None) -> dict:
         readers=_count(data, "readers"),
         cost=_count(data, "cost"),
     )
-    result = determine_reader_expansion(
-        ReaderParams.from_dict(params or DEFAULT_READER_EXPANSION_2024), facts
-    )
+    result = determine_reader_expansion(ReaderParams.from_dict(params), facts)
     return {"eligible": result.eligible, "readers_allowed": result.details["readers_allowed"],
             "amount": result.amount, "reasons": result.reason_texts}
 
 
-def _device_sejutsu(data: dict, params: dict | None) -> dict:
+def _device_sejutsu(data: dict, params: dict) -> dict:
     result = determine_cost_subsidy(
-        CostSubsidyParams.from_dict(params or DEFAULT_DEVICE_SEJUTSU), _count(data, "cost")
+        CostSubsidyParams.from_dict(params), _count(data, "cost")
     )
     return {"eligible": result.eligible, "amount": result.amount, "reasons": result.reason_texts}
 
 
-def _device_limited(data: dict, params: dict | None) -> dict:
+def _device_limited(data: dict, params: dict) -> dict:
     claimed_on = _date(data, "claimed_on")
     if claimed_on is None:
         raise InputError("claimed_on must be a date YYYY-MM-DD")
     result = determine_cost_subsidy(
-        CostSubsidyParams.from_dict(params or DEFAULT_DEVICE_LIMITED), _count(data, "cost"),
+        CostSubsidyParams.from_dict(params), _count(data, "cost"),
         claimed_on,
     )
     return {"eligible": result.eligible, "amount": result.amount, "reasons": result.reason_texts}
@@ -184,8 +179,9 @@ def _practitioner(index: int, value: Any) -> Practitioner:
     return Practitioner(birth_date=birth_date, full_time=full_time, visually_impaired=impaired)
 
 
-def _exemption(data: dict, params: dict | None) -> dict:
-    """An exemption declaration (DOMAIN §7); its two dates are not program parameters."""
+def _exemption(data: dict, params: dict) -> dict:
+    """An exemption declaration (DOMAIN §7), under the obligation's parameters (the program
+    "obligation")."""
     reason = _choice(data, "reason", ExemptionReason.ALL)
     practitioners = data.get("practitioners", [])
     if practitioners is None:
@@ -200,42 +196,53 @@ def _exemption(data: dict, params: dict | None) -> dict:
         practitioners=tuple(_practitioner(i, p) for i, p in enumerate(practitioners)),
         planned_date=_date(data, "planned_date") if "planned_date" in data else None,
     )
-    result = determine_exemption(DEFAULT_EXEMPTION, facts)
+    result = determine_exemption(ExemptionParams.from_dict(params), facts)
     return {"accepted": result.accepted, "reasons": result.reason_texts}
 
 
 @dataclass(frozen=True)
 class SimulateAdapter:
-    """How one program kind is simulated. `line`: (a JSON object, the parameters in force or
-    None) → the result as a JSON-able dict (`manage.py simulate`). `form`: the public
-    simulator's form (a dotted path, or None: not offered there), built with the parsed
-    parameters (`params=`); its cleaned data are the rule's facts (the entry's facts type).
-    `defaults`: the parameters the simulator shows when none are in force."""
+    """How one program kind is simulated. `line`: (a JSON object, the parameters in force)
+    → the result as a JSON-able dict (`manage.py simulate`). `form`: the public simulator's
+    form (a dotted path, or None: not offered there), built with the parsed parameters
+    (`params=`); its cleaned data are the rule's facts (the entry's facts type). There are no
+    default parameters: where no version is in force there is no answer (DOMAIN §5.4)."""
 
-    line: Callable[[dict, dict | None], dict]
+    line: Callable[[dict, dict], dict]
     form: str | None = None
     template: str = "incentives/simulator_program.html"
-    defaults: dict | None = None
 
 
 LUMP_SUM_SIMULATION = SimulateAdapter(
     _lump_sum, form="incentives.forms.LumpSumSimulatorForm",
-    template="incentives/simulator.html", defaults=DEFAULT_LUMP_SUM_2024)
-COOPERATION_SIMULATION = SimulateAdapter(_cooperation, defaults=DEFAULT_COOPERATION_2025)
-READER_EXPANSION_SIMULATION = SimulateAdapter(_reader_expansion,
-                                              defaults=DEFAULT_READER_EXPANSION_2024)
-DEVICE_SEJUTSU_SIMULATION = SimulateAdapter(_device_sejutsu, defaults=DEFAULT_DEVICE_SEJUTSU)
-DEVICE_LIMITED_SIMULATION = SimulateAdapter(_device_limited, defaults=DEFAULT_DEVICE_LIMITED)
-# Not a program: the obligation's exemption rule, `simulate exemption`.
+    template="incentives/simulator.html")
+COOPERATION_SIMULATION = SimulateAdapter(_cooperation)
+READER_EXPANSION_SIMULATION = SimulateAdapter(_reader_expansion)
+DEVICE_SEJUTSU_SIMULATION = SimulateAdapter(_device_sejutsu)
+DEVICE_LIMITED_SIMULATION = SimulateAdapter(_device_limited)
+# Not a program of its own: the obligation's exemption rule, `simulate exemption`, under the
+# parameters of the program "obligation" (its dates, DOMAIN §7).
 EXEMPTION = "exemption"
 EXEMPTION_SIMULATION = SimulateAdapter(_exemption)
-# Rules whose dates are not program parameters kept in the database.
-WITHOUT_PARAMETERS = frozenset({EXEMPTION})
+# The program whose parameters a simulated name reads (its own code unless named here).
+PARAMETER_PROGRAMS = {EXEMPTION: "obligation"}
+# Former name: every rule now reads its program's parameters.
+WITHOUT_PARAMETERS: frozenset[str] = frozenset()
+NO_VERSION = "この日付に適用されるパラメータの版がありません（判定できません）。"
+
+
+def parameter_program(program_code: str) -> str:
+    """The code of the program whose parameters `simulate PROGRAM` reads."""
+    return PARAMETER_PROGRAMS.get(program_code, program_code)
 
 
 def simulate_line(adapter: SimulateAdapter, line: str, params: dict | None = None) -> dict:
     """One JSON line in → one JSON-able dict out: the result, or {"error": "..."}. `adapter`:
-    the program's (`eligibility.engine.simulate_adapter(code)`)."""
+    the program's (`eligibility.engine.simulate_adapter(code)`); `params`: the parameters in
+    force on the date asked; None (no version covers it) answers every line with that error,
+    never from a default."""
+    if params is None:
+        return {"error": NO_VERSION}
     try:
         data = json.loads(line)
     except json.JSONDecodeError as error:

@@ -41,11 +41,13 @@ class CostSubsidyParams:
 
     @classmethod
     def from_dict(cls, data: dict) -> "CostSubsidyParams":
-        cap = data.get("cap")
+        # cap and deadline must be given (null meaning "not published" / "none"): a missing
+        # one is an error, never a default.
+        cap, deadline = data["cap"], data["deadline"]
         params = cls(
             rate=Fraction(str(data["rate"])),
             cap=None if cap is None else int(cap),
-            deadline=date.fromisoformat(data["deadline"]) if data.get("deadline") else None,
+            deadline=date.fromisoformat(deadline) if deadline else None,
             notice=str(data.get("notice", "")),
         )
         if not 0 < params.rate <= 1 or (params.cap is not None and params.cap < 0):
@@ -53,6 +55,8 @@ class CostSubsidyParams:
         return params
 
 
+# The notices' values, written as version 1 by migration 0004 and used by tests; never read by
+# the running code (no default from code, DOMAIN §5.4).
 DEFAULT_DEVICE_SEJUTSU = {"rate": "1", "cap": 41000, "deadline": None,
                           "notice": "施術所等向け 資格確認限定型 モバイル端末等の購入等に対する費用補助（最大4.1万円）"}
 DEFAULT_DEVICE_LIMITED = {"rate": "3/4", "cap": 31000, "deadline": "2025-01-15",
@@ -107,6 +111,7 @@ class ReaderParams:
         )
 
 
+# The notice's values (migration 0004, tests); never read by the running code.
 DEFAULT_READER_EXPANSION_2024 = {
     "rate": "1/2",
     "usage_threshold": 500,

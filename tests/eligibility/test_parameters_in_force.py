@@ -116,17 +116,22 @@ def test_simulate_command_reads_the_parameters_in_force_on_a_date(monkeypatch):
     assert amounts == [50000, 70000]
 
 
-def test_two_versions_never_wait_for_the_same_day():
-    first = future_draft(cooperation())
+def test_of_two_versions_for_the_same_day_the_later_applied_waits_the_other_is_past():
+    """DOMAIN §5.4: the most recently applied version governs its dates; only one version can
+    still wait for a day."""
+    first = future_draft(cooperation(), amount=60000)
     services.apply_version(version=first, actor=AdminFactory(), today=TODAY,
                            preview=previewed(first))
-    second = future_draft(cooperation())
-    with pytest.raises(services.ParameterError, match="適用待ち"):
-        services.apply_version(version=second, actor=AdminFactory(), today=TODAY,
-                               preview=previewed(second))
+    second = future_draft(cooperation(), amount=70000)
+    services.apply_version(version=second, actor=AdminFactory(), today=TODAY,
+                           preview=previewed(second))
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == (ParameterVersion.Status.SUPERSEDED,
+                                             ParameterVersion.Status.SCHEDULED)
+    assert engine.parameters_in_force(cooperation(), on=DAY) == second
     with pytest.raises(IntegrityError), transaction.atomic():  # and the database says so too
-        ParameterVersion.objects.filter(program=cooperation(), status="draft").update(
-            status="scheduled")
+        ParameterVersion.objects.filter(pk=first.pk).update(status="scheduled")
 
 
 def test_a_version_whose_day_has_come_applies_at_once(django_capture_on_commit_callbacks):

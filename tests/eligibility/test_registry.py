@@ -29,6 +29,7 @@ from eligibility.rules.subsidies import DEFAULT_RECECOM, CostSubsidyParams, offe
 from facilities.kinds import SEJUTSU_KINDS
 from facilities.models import Facility
 from incentives.payables import SOURCE as DETERMINATIONS
+from obligation.rules import ExemptionParams
 from payouts import services as payout_services
 from payouts.models import PaymentLine
 from payouts.sources import source_for
@@ -132,8 +133,7 @@ TOY_BINDING = engine.RuleBinding(
     facts_type=ToyFacts,
     schema=(engine.ParamField("amount", "支給額（円）", "yen"),
             engine.ParamField("kinds", "対象の施設種別", "kinds")),
-    simulate=SimulateAdapter(toy_line, form=f"{__name__}.ToySimulatorForm",
-                             defaults=TOY_PARAMS),
+    simulate=SimulateAdapter(toy_line, form=f"{__name__}.ToySimulatorForm"),
     payable="determination", todo=TOY_TODO,
 )
 
@@ -198,6 +198,16 @@ def test_the_public_simulator_offers_a_registered_program(client, toy):
     page = client.get(reverse("simulator"), {"program": TOY_CODE, "kind": "clinic",
                                              "attested": "on"}).content.decode()
     assert "結果: 12,345円" in page
+
+
+def test_the_public_simulator_says_a_registered_program_has_no_version_today(client, toy,
+                                                                           monkeypatch):
+    """No version covers today: the page says so and computes nothing (no default)."""
+    monkeypatch.setattr(timezone, "localdate", lambda *args: date(2019, 12, 31))
+    page = client.get(reverse("simulator"), {"program": TOY_CODE, "kind": "clinic",
+                                             "attested": "on"}).content.decode()
+    assert "適用されるお試し協力金のパラメータの版がありません" in page
+    assert "計算する" not in page and "結果:" not in page
 
 
 def test_the_money_page_shows_a_registered_program(client, toy, clinics):
@@ -276,6 +286,21 @@ def test_every_rule_has_an_entry_with_a_schema_naming_its_parameters():
         assert (binding.claim_amount is not None) == (binding.offer is not None)
 
 
+def test_the_obligations_schema_names_its_dates_in_japanese():
+    schema = engine.REGISTRY[Program.Rule.OBLIGATION].schema
+    assert {field.name for field in schema} == set(
+        ExemptionParams(date(1954, 4, 1), date(2025, 12, 2)).to_dict())
+    labels = {field.name: field.label for field in schema
+              if field.type in ("date", "birth_date")}
+    assert set(labels) == {"born_on_or_before", "deadline"}
+    assert all(label and not label.isascii() for label in labels.values())  # Japanese
+    form = parameter_form(schema)({"born_on_or_before": "1954-04-01",
+                                   "deadline": "2025-12-02", "notice": ""})
+    assert form.is_valid(), form.errors
+    assert ExemptionParams.from_dict(form.to_params()) == ExemptionParams(
+        date(1954, 4, 1), date(2025, 12, 2))
+
+
 def test_the_payable_sources_pay_what_the_registry_says():
     for rule, binding in engine.REGISTRY.items():
         program = Program(code=f"x-{rule}", name=rule, rule=rule)
@@ -336,7 +361,8 @@ def test_a_registered_subsidy_kind_is_offered_claimed_and_paid_as_a_claim():
                                          rule="toy_claim")
         ParameterVersion.objects.create(
             program=program, version=1, effective_from=date(2020, 1, 1), notice="試験用",
-            params={"rate": "1/2", "cap": 10000}, status=ParameterVersion.Status.ACTIVE,
+            params={"rate": "1/2", "cap": 10000, "deadline": None},
+            status=ParameterVersion.Status.ACTIVE,
             applied_at=timezone.now())
         facility = FacilityFactory(kind="judo")
         offer = next(o for o in claim_selectors.offers_for(facility) if o.program == program)

@@ -12,8 +12,19 @@ from eligibility.rules.lump_sum import DEFAULT_LUMP_SUM_2024
 from eligibility.rules.simulate import (
     COOPERATION_SIMULATION,
     LUMP_SUM_SIMULATION,
-    simulate_line,
+    NO_VERSION,
 )
+from eligibility.rules.simulate import simulate_line as simulate_in_force
+
+# The parameters the command would pass (the notices' values, version 1 of each program).
+IN_FORCE = {LUMP_SUM_SIMULATION: DEFAULT_LUMP_SUM_2024,
+            COOPERATION_SIMULATION: DEFAULT_COOPERATION_2025}
+
+
+def simulate_line(adapter, line: str, params: dict | None = None) -> dict:
+    """A line under `params`, else under the program's version 1 (as the command passes)."""
+    return simulate_in_force(adapter, line, params if params is not None
+                             else IN_FORCE.get(adapter, {}))
 
 
 @pytest.fixture(autouse=True)
@@ -111,8 +122,15 @@ def test_the_parameters_in_force_are_used():
     assert simulate_line(COOPERATION_SIMULATION, coop(), params)["amount"] == 60000
     small_200 = {**DEFAULT_LUMP_SUM_2024, "small_max_receipts": 200}
     line = lump(oct_receipts=200, oct_users=4, best_users=14)
-    assert simulate_line(LUMP_SUM_SIMULATION, line)["amount"] == 0
+    assert simulate_line(LUMP_SUM_SIMULATION, line, DEFAULT_LUMP_SUM_2024)["amount"] == 0
     assert simulate_line(LUMP_SUM_SIMULATION, line, small_200)["amount"] == 10000
+
+
+def test_no_version_in_force_is_an_answer_in_words_never_a_default():
+    """DOMAIN §5.4: where no version covers the date there is no amount."""
+    assert simulate_in_force(LUMP_SUM_SIMULATION, lump(), None) == {"error": NO_VERSION}
+    assert simulate_in_force(COOPERATION_SIMULATION, coop()) == {"error": NO_VERSION}
+    assert "パラメータの版がありません" in NO_VERSION
 
 
 def test_malformed_parameters_give_an_error_not_an_exception():

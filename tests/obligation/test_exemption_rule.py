@@ -8,7 +8,10 @@ from datetime import date
 import pytest
 from django.core.management import call_command
 
-from obligation.rules import DEFAULT_EXEMPTION, ExemptionFacts, Practitioner, determine_exemption
+from obligation.rules import ExemptionFacts, ExemptionParams, Practitioner, determine_exemption
+
+# Version 1 of the program "obligation" (its data migration), typed from DOMAIN §7.
+V1 = ExemptionParams(born_on_or_before=date(1954, 4, 1), deadline=date(2025, 12, 2))
 
 OLD = date(1954, 4, 1)        # 70 on 2024-04-01: the last birthday that counts
 YOUNG = date(1954, 4, 2)      # one day too young
@@ -56,7 +59,7 @@ CASES = [
 @pytest.mark.parametrize(("kind", "reason", "practitioners", "planned", "accepted", "why"), CASES,
                          ids=[case[-1] for case in CASES])
 def test_the_rule_at_its_edges(kind, reason, practitioners, planned, accepted, why):
-    result = determine_exemption(DEFAULT_EXEMPTION, ExemptionFacts(
+    result = determine_exemption(V1, ExemptionFacts(
         kind=kind, reason=reason, practitioners=tuple(practitioners), planned_date=planned))
 
     assert result.accepted is accepted, (why, result.reason_texts)
@@ -66,7 +69,7 @@ def test_the_rule_at_its_edges(kind, reason, practitioners, planned, accepted, w
 
 
 def test_a_refusal_names_the_practitioner_who_blocks():
-    result = determine_exemption(DEFAULT_EXEMPTION, ExemptionFacts(
+    result = determine_exemption(V1, ExemptionFacts(
         kind="judo", reason="1-1", practitioners=(
             Practitioner(OLD, True, name="山田 一郎"), Practitioner(YOUNG, True, name="佐藤 次郎"))))
 
@@ -88,8 +91,9 @@ def _simulate(*lines: str) -> list[dict]:
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
+@pytest.mark.django_db
 def test_simulate_exemption_answers_line_by_line_and_goes_on_after_a_bad_line():
-    """No database is needed: the exemption's dates are not program parameters."""
+    """Under the parameters of the program "obligation" in force today (version 1)."""
     answers = _simulate(
         json.dumps({"kind": "judo", "reason": "1-1", "practitioners": [
             {"birth_date": "1954-04-01", "full_time": True, "visually_impaired": False},

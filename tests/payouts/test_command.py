@@ -272,7 +272,7 @@ class TestAuthentication:
 
         run, _, releaser = created_run(1)
         Authenticator.objects.filter(user=releaser).delete()
-        with pytest.raises(CommandError, match="2段階認証"):
+        with pytest.raises(CommandError, match="二段階認証"):
             payout("release", run.pk, "--by", releaser.email, typing=StringIO("x\n1\n"))
         assert PayoutRun.objects.get().state == PayoutRun.State.CREATED
 

@@ -4,6 +4,8 @@ results upload, and the changelist filters, fed by hypothesis with dates from 00
 in several notations, very long text, control characters, arbitrary bytes and huge or
 negative numbers. Never a 500; a refused form writes nothing."""
 
+from datetime import date
+
 import pytest
 from django import forms
 from django.contrib import admin
@@ -677,6 +679,97 @@ def test_the_payout_commands_password_and_code_survive_fuzzing():
         assert PayoutRun.objects.get(pk=run.pk).state == PayoutRun.State.CREATED
 
     post()
+
+
+def test_the_parameters_commands_password_and_code_survive_fuzzing():
+    """`manage.py parameters apply --by` reads a password and a code from standard input, as
+    `payout` does: any text there is refused with the command's message (exit 1), never an
+    exception, and the draft stays a draft."""
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from eligibility import engine, services
+    from eligibility.models import ParameterVersion, Program
+    from portal import roles
+    from tests.factories import make_admin
+
+    program = Program.objects.get(code="device-sejutsu")
+    draft = services.create_draft_version(
+        program=program, params=engine.parameters_in_force(program).params,
+        effective_from=date(2026, 4, 1), notice="試験", actor=make_admin(roles.SYSTEM_ADMIN))
+    officer = make_admin(roles.SYSTEM_ADMIN)
+    line = st.one_of(_TEXT, _NUMBERS, st.text(alphabet="0123456789０１２ ", max_size=12))
+
+    @FUZZ
+    @given(password=line, code=line, separator=st.sampled_from(["\n", "\r\n", "\x00", ""]))
+    def post(password, code, separator):
+        FUZZED["inputs"] += 1
+        with pytest.raises(CommandError):
+            call_command("parameters", "apply", "--program", program.code, "--version",
+                         str(draft.version), "--by", officer.email, stdout=StringIO(),
+                         stdin=StringIO(password + separator + code + "\n"))
+        assert ParameterVersion.objects.get(pk=draft.pk).status == "draft"
+
+    post()
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**12) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=4),
+    max_leaves=8,
+)
+
+
+@pytest.mark.parametrize("code", ["cooperation-2025", "lump-sum-2024", "device-limited",
+                                  "reader-expansion-2024", "obligation"])
+def test_the_parameters_draft_file_survives_fuzzing(code, tmp_path):
+    """`manage.py parameters draft --file`: any content (text, JSON of any shape, the real
+    parameters with one value changed to anything) makes a draft the program's parser
+    accepts, or is refused with a message (exit 1) and creates nothing; never an exception."""
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from eligibility import engine, services
+    from eligibility.models import ParameterVersion, Program
+    from portal import roles
+    from tests.factories import make_admin
+
+    program = Program.objects.get(code=code)
+    real = engine.parameters_in_force(program).params
+    officer = make_admin(roles.SYSTEM_ADMIN)
+    path = tmp_path / "params.json"
+    content = st.one_of(
+        _TEXT,
+        JSON_VALUES.map(json.dumps),
+        st.tuples(st.sampled_from(sorted(real)), JSON_VALUES).map(
+            lambda change: json.dumps({**real, change[0]: change[1]})),
+        st.sampled_from(sorted(real)).map(
+            lambda name: json.dumps({k: v for k, v in real.items() if k != name})),
+    )
+
+    @FUZZ
+    @given(text=content)
+    def draft(text):
+        FUZZED["inputs"] += 1
+        path.write_text(text, encoding="utf-8")
+        before = ParameterVersion.objects.filter(program=program).count()
+        try:
+            call_command("parameters", "draft", "--program", code, "--file", str(path),
+                         "--effective-from", "2026-04-01", "--notice", "試験",
+                         "--by", officer.email, stdout=StringIO())
+        except CommandError:
+            assert ParameterVersion.objects.filter(program=program).count() == before
+        else:
+            made = ParameterVersion.objects.filter(program=program).latest("version")
+            services.validate_params(program, made.params)  # only what the parser accepts
+
+    draft()
 
 
 def test_admin_fuzzing_ran(capsys):

@@ -758,3 +758,68 @@ def test_two_factor_enrolment_pages_for(role):
         if answer != expected:
             wrong.append(f"{url}: {answer}, expected {expected}")
     assert not wrong, wrong
+
+
+# ---------------------------------------------------------------- commands
+
+# `manage.py` commands an officer runs as themself (--by, authenticated by password and
+# authenticator code where they apply or pay): command → who may. The four-eyes refusals (the
+# drafter never applies) are tested in tests/eligibility/test_parameters_command.py.
+COMMANDS: dict[str, set[str]] = {
+    "parameters draft": {S, SU},
+    "parameters apply": {S, SU},
+}
+COMMAND_ROLES = [NO_GROUP, R, A, P, V, S, SU]
+
+
+def _officer(role: str):
+    if role == SU:
+        return AdminFactory()
+    return make_admin(*([] if role == NO_GROUP else [role]))
+
+
+@pytest.mark.parametrize("role", COMMAND_ROLES)
+def test_parameters_command_for(role, tmp_path, settings):
+    """`parameters draft` and `parameters apply` for each role, as COMMANDS declares: a
+    refusal is exit code 1 with a message and changes nothing."""
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+    from django.utils import timezone
+
+    from eligibility import engine, services
+    from eligibility.models import ParameterVersion, Program
+    from tests.factories import PASSWORD
+    from tests.payouts.helpers import totp_code
+
+    settings.MFA_TOTP_TOLERANCE = 1
+    program = Program.objects.get(code="device-sejutsu")  # claim-based: no preview to wait for
+    user = _officer(role)
+    path = tmp_path / "params.json"
+    path.write_text(json.dumps(engine.parameters_in_force(program).params), encoding="utf-8")
+    count = ParameterVersion.objects.count()
+    try:
+        call_command("parameters", "draft", "--program", program.code, "--file", str(path),
+                     "--effective-from", "2026-04-01", "--notice", "試験", "--by", user.email,
+                     stdout=StringIO())
+        drafted = True
+    except CommandError:
+        drafted = False
+    assert drafted is (role in COMMANDS["parameters draft"])
+    assert ParameterVersion.objects.count() == count + drafted
+
+    draft = services.create_draft_version(
+        program=program, params=engine.parameters_in_force(program).params,
+        effective_from=timezone.localdate(), notice="別の方が作った版", actor=_officer(S))
+    try:
+        call_command("parameters", "apply", "--program", program.code, "--version",
+                     str(draft.version), "--by", user.email, stdout=StringIO(),
+                     stdin=StringIO(f"{PASSWORD}\n{totp_code(user)}\n"))
+        applied = True
+    except CommandError:
+        applied = False
+    assert applied is (role in COMMANDS["parameters apply"])
+    draft.refresh_from_db()
+    assert (draft.status != ParameterVersion.Status.DRAFT) is applied

@@ -62,7 +62,7 @@ class Command(BaseCommand):
                                f"{codes}）。")
         if action == "list":
             return self._list(program, options.get("state"))
-        officer = authenticated_officer(options["by"], secrets_from=self.secrets_from,
+        officer = authenticated_officer(options["by"], self.secrets_from,
                                         command="adjustments")
         permission, label = {
             "review": (REVIEW_ADJUSTMENT_PERMISSION, "審査する"),

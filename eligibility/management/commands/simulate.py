@@ -1,21 +1,23 @@
 """`manage.py simulate PROGRAM`: one JSON object per input line on stdin → one per output
 line on stdout, computed by the same rule functions as the batch, with the program's
-parameters in force (the built-in defaults where the database has none). The program's kind
-names its simulate adapter in the program registry (eligibility.engine.REGISTRY).
+parameters in force on the date (`--on`, today by default). Where no version covers the date
+the command says so and stops (exit code 1): there is no default in code (DOMAIN §5.4). The
+program's kind names its simulate adapter in the program registry (eligibility.engine.REGISTRY).
 `simulate exemption` checks an exemption declaration (DOMAIN §7) with the function the
-declaration form uses."""
+declaration form uses, under the parameters of the program "obligation"."""
 
 import json
 import sys
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from eligibility.engine import simulate_adapter, simulated_codes
 from eligibility.rules.simulate import (
     EXEMPTION,
     EXEMPTION_SIMULATION,
-    WITHOUT_PARAMETERS,
+    parameter_program,
     simulate_line,
 )
 from eligibility.selectors import simulation_params
@@ -34,7 +36,11 @@ class Command(BaseCommand):
         if adapter is None:
             codes = sorted([*simulated_codes(), EXEMPTION])
             raise CommandError(f"unknown program {program!r}; choose from {', '.join(codes)}")
-        params = None if program in WITHOUT_PARAMETERS else simulation_params(program, on=on)
+        on = on or timezone.localdate()
+        params = simulation_params(parameter_program(program), on=on)
+        if params is None:
+            raise CommandError(f"{on:%Y-%m-%d} に適用される {parameter_program(program)} の"
+                               "パラメータの版がありません。この日付では判定できません。")
         for line in sys.stdin:
             if not line.strip():
                 continue

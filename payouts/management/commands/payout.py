@@ -11,17 +11,10 @@ admin and the schedule.
     payout results RUN --file PATH --by EMAIL    imports the bank's results (CSV)
 
 Whoever runs the command is the officer `--by` names, and proves it as at the admin's
-log-in: the command asks for that officer's password and the current code of their
-authenticator app (two-factor), read without echo from the terminal, or as two lines
-(password, then code) from standard input when it is not a terminal (a script; the tests).
-Never from an argument: it would stay in the shell's history and the list of processes.
-A wrong password or code is refused (exit code 1) and changes nothing; after
-PAYOUT_COMMAND_RATE_LIMIT failures (5 in 5 minutes per officer, as the log-in's limit per
-account) the command refuses that officer until the window passes. The failures count in
-the shared cache, as the log-in's do (a process-local cache counts per process: the deploy
-check portal.W001 says so). What the officer may do is checked by the services. A refusal
-is a CommandError with the services' Japanese message (exit code 1). The officer is
-authenticated by portal/officers.py, shared with the other commands that move money.
+log-in, with their password and the current code of their authenticator app, typed or read
+from standard input (portal.officers, shared with `manage.py parameters apply`). What the
+officer may do is checked by the services. A refusal is a CommandError with the services'
+Japanese message (exit code 1).
 """
 
 import logging
@@ -93,7 +86,7 @@ class Command(BaseCommand):
 
     def _officer(self, email: str):
         """The officer `--by` names, once they typed their password and current code."""
-        return authenticated_officer(email, secrets_from=self.secrets_from, command="payout")
+        return authenticated_officer(email, self.secrets_from, command="payout")
 
     # ---- arguments
 
