@@ -1,14 +1,30 @@
-"""The payable sources (portal.payables.PayableSource) the payouts app pays from."""
+"""The payable sources (portal.payables.PayableSource) the payouts app pays from.
 
+A program's run pays its own source (eligibility results or approved claims) and, beside it,
+its approved positive adjustments (DOMAIN §5.4: lines of their own, source_kind
+"adjustment"); the approved negative adjustments are netted or claimed back by the same run
+(`ADJUSTMENTS.owed`)."""
+
+from incentives.payables import ADJUSTMENTS
 from incentives.payables import SOURCE as DETERMINATIONS
 from portal.errors import ServiceError
 from subsidies.payables import SOURCE as CLAIMS
 
-SOURCES = {source.kind: source for source in (DETERMINATIONS, CLAIMS)}
+SOURCES = {source.kind: source for source in (DETERMINATIONS, CLAIMS, ADJUSTMENTS)}
+# The sources that decide a program's money (one per program); adjustments come beside them.
+PRIMARY = (DETERMINATIONS, CLAIMS)
 
 
 def source_for(program):
-    for source in SOURCES.values():
+    """The program's own source (refused for a program payouts does not pay)."""
+    for source in PRIMARY:
         if source.pays(program):
             return source
     raise ServiceError(f"「{program.name}」は支払の対象となるプログラムではありません。", "program")
+
+
+def sources_for(program) -> list:
+    """Every source a run of the program pays from: its own first, then its adjustments."""
+    own = source_for(program)
+    return [own, *(source for source in SOURCES.values()
+                   if source is not own and source not in PRIMARY and source.pays(program))]
