@@ -280,3 +280,89 @@ def test_recovery_remind_and_confirm_through_the_workflow(django_capture_on_comm
         f"返還請求: 納付済（通知番号 {recovery.notice_number}）"]
     assert StateLog.objects.for_(recovery).count() == 2
     assert Adjustment.objects.get(pk=recovery.adjustment_id).state == AdjustmentState.RECOVERY
+
+
+# ---------------------------------------------------------------- the pages and the admin
+
+
+def _claimed_back(facility=None):
+    set_consignor()
+    facility = facility or FacilityFactory()
+    with_account(facility)
+    adjustment(facility, paid=200_000, new=150_000, cause="パラメータの改定（第2版）")
+    eligible(FacilityFactory())
+    build()
+    return Recovery.objects.get(facility=facility)
+
+
+def _pdf_text(content: bytes) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+def test_the_facility_reads_its_recovery_and_downloads_its_notice(client):
+    from django.urls import reverse
+
+    from tests.factories import make_staff
+
+    facility = FacilityFactory()
+    recovery = _claimed_back(facility)
+    client.force_login(make_staff(facility))
+    body = client.get(reverse("payouts:payments", args=[facility.pk])).content.decode()
+    assert "返還のお願い（返還請求）" in body and recovery.notice_number in body
+    assert "50,000円" in body
+    url = reverse("payouts:recovery_notice", args=[facility.pk, recovery.pk])
+    assert url in body
+    response = client.get(url)
+    assert response["Content-Type"] == "application/pdf"
+    text = _pdf_text(response.content)
+    for expected in ("返還請求書", "50,000円", "200,000円", "150,000円", "パラメータの改定",
+                     "7654321", recovery.notice_number, "お問い合わせ"):
+        assert expected in text.replace(" ", "").replace("\n", "") or expected in text
+
+
+def test_another_facilitys_recovery_notice_is_not_found(client):
+    from django.urls import reverse
+
+    from tests.factories import make_staff
+
+    recovery = _claimed_back()
+    other = FacilityFactory()
+    client.force_login(make_staff(other))
+    response = client.get(reverse("payouts:recovery_notice", args=[other.pk, recovery.pk]))
+    assert response.status_code == 404
+    response = client.get(reverse("payouts:recovery_notice",
+                                  args=[recovery.facility_id, recovery.pk]))
+    assert response.status_code in (403, 404)
+
+
+def test_the_admin_reminds_after_a_confirmation_page_and_exports_csv(client):
+    from django.urls import reverse
+
+    from portal import roles
+    from tests.factories import login_admin, make_admin
+
+    recovery = _claimed_back()
+    officer = make_admin(roles.PAYOUT_OFFICER)
+    login_admin(client, officer)
+    changelist = reverse("admin:payouts_recovery_changelist")
+    response = client.post(changelist, {"action": "remind_selected",
+                                        "_selected_action": [recovery.pk]})
+    assert response.status_code == 200 and "督促する（確定）" in response.content.decode()
+    assert state(recovery) == Recovery.State.CLAIMED  # nothing before the confirmation
+    client.post(changelist, {"action": "remind_selected", "_selected_action": [recovery.pk],
+                             "confirmed": "1"})
+    assert state(recovery) == Recovery.State.REMINDED
+    client.post(changelist, {"action": "confirm_selected", "_selected_action": [recovery.pk],
+                             "confirmed": "1"})
+    assert state(recovery) == Recovery.State.PAID
+    csv_text = b"".join(client.get(reverse("admin:payouts_recovery_csv")).streaming_content
+                        ).decode("utf-8-sig")
+    assert recovery.notice_number in csv_text and "50000" in csv_text and "納付済" in csv_text
+    response = client.get(reverse("admin:payouts_recovery_notice", args=[recovery.pk]))
+    assert response["Content-Type"] == "application/pdf"
+    page = client.get(reverse("admin:payouts_recovery_change", args=[recovery.pk]))
+    assert page.status_code == 200
