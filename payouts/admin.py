@@ -428,7 +428,8 @@ class PaymentLineAdmin(EvidenceAdmin, admin.ModelAdmin):
     list_display = ["number", "run", "facility", "program", "amount_yen", "state",
                     "failure_reason", "bank_name", "branch_name", "account_number",
                     "holder_name", "result_at"]
-    fields = ["number", "run", "facility", "program", "source", "amount_yen", "state",
+    fields = ["number", "run", "facility", "program", "source", "gross_amount", "deducted",
+              "amount_yen", "state",
               "failure_reason", "result_at", "bank_code", "bank_name", "bank_kana",
               "branch_code", "branch_name", "branch_kana", "account_type", "account_number",
               "holder_name"]
