@@ -366,3 +366,43 @@ def test_the_admin_reminds_after_a_confirmation_page_and_exports_csv(client):
     assert response["Content-Type"] == "application/pdf"
     page = client.get(reverse("admin:payouts_recovery_change", args=[recovery.pk]))
     assert page.status_code == 200
+
+
+def test_a_run_built_twice_and_released_twice_pays_and_nets_once():
+    from portal.errors import IllegalTransition
+
+    creator, releaser = officers()
+    set_consignor()
+    facility = FacilityFactory()
+    with_account(facility)
+    plus = adjustment(facility, paid=100_000, new=150_000)
+    minus = adjustment(facility, paid=150_000, new=140_000)
+    run = build(creator)
+    # The second creation (a retry, another officer's at once) finds the run built.
+    second = build(creator)
+    assert second.pk != run.pk and second.state == PayoutRun.State.EMPTY
+    assert Netting.objects.count() == 1 and not Recovery.objects.exists()
+    services.release_run(run=run, actor=releaser)
+    with pytest.raises(IllegalTransition):
+        services.release_run(run=run, actor=releaser)
+    line = run.lines.get()
+    assert StateLog.objects.filter(transition="release", object_id=line.pk,
+                                   content_type__model="paymentline").count() == 1
+    assert (line.amount, state(plus), state(minus)) == (40_000, AdjustmentState.PAYING,
+                                                        AdjustmentState.NETTED)
+
+
+def test_lines_move_only_by_the_permission_of_their_move():
+    from portal.errors import NotPermitted
+    from portal.workflow import perform_many
+    from tests.factories import make_admin
+
+    creator, _ = officers()
+    eligible(FacilityFactory())
+    run = build(creator)
+    ids = list(run.lines.values_list("pk", flat=True))
+    with pytest.raises(NotPermitted):
+        perform_many(PaymentLine, ids, "release", actor=make_admin())
+    with pytest.raises(NotPermitted):
+        perform_many(PaymentLine, ids, "release", actor=None)  # not the schedule's move
+    assert set(run.lines.values_list("state", flat=True)) == {PaymentLine.State.SCHEDULED}

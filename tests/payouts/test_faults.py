@@ -405,19 +405,6 @@ def test_a_run_survives_a_redis_restart(faults, people):
                                                         releaser=releaser)
 
 
-def test_fault_trials_ran(capsys):
-    """Runs last in this file: how many trials each scenario passed."""
-    if not TRIALS:
-        pytest.skip("run with the file's other tests")
-    counts = ", ".join(f"{scenario} {TRIALS[scenario]}" for scenario in SCENARIOS)
-    empty = ", ".join(f"{scenario[:1]} {count}" for scenario, count in EMPTY_RUNS.items())
-    with capsys.disabled():
-        print(f"\npayout fault trials: {counts} ({sum(TRIALS[s] for s in SCENARIOS)} in all); "
-              f"empty runs made by a message delivered again: {empty or 'none'}")
-    if all(TRIALS[scenario] for scenario in SCENARIOS):
-        assert sum(TRIALS[scenario] for scenario in SCENARIOS) >= 30
-
-
 # ---------------------------------------------------------------- adjustment runs
 
 ADJUSTMENT_POINTS = [("start", None, False), ("in_chunk", 1, False), ("after_chunk", 2, True),
@@ -441,8 +428,8 @@ def test_adjustment_runs_pay_and_net_exactly_once_when_a_worker_dies_or_a_run_is
     for at, n, twice in ADJUSTMENT_POINTS:
         label = f"adjustments, killed at {at} {n or ''}{', built twice' if twice else ''}"
         with faults.trial(SCENARIOS[0], label):
+            expected = adjustments(program)  # with the settled run that paid the results
             since = last_run_pk()
-            expected = adjustments(program)
             task = faults.create(program, day, creator,
                                  plan={"at": at, "n": n, "chunk": CHUNK})
             victim = faults.worker(faults.paused()["worker"])
@@ -452,3 +439,16 @@ def test_adjustment_runs_pay_and_net_exactly_once_when_a_worker_dies_or_a_run_is
             for end in [faults.done(task_id) for task_id in tasks]:
                 _succeeded(end)
             check_adjustments_once(program, expected, releaser=releaser, since=since)
+
+
+def test_fault_trials_ran(capsys):
+    """Runs last in this file: how many trials each scenario passed."""
+    if not TRIALS:
+        pytest.skip("run with the file's other tests")
+    counts = ", ".join(f"{scenario} {TRIALS[scenario]}" for scenario in SCENARIOS)
+    empty = ", ".join(f"{scenario[:1]} {count}" for scenario, count in EMPTY_RUNS.items())
+    with capsys.disabled():
+        print(f"\npayout fault trials: {counts} ({sum(TRIALS[s] for s in SCENARIOS)} in all); "
+              f"empty runs made by a message delivered again: {empty or 'none'}")
+    if all(TRIALS[scenario] for scenario in SCENARIOS):
+        assert sum(TRIALS[scenario] for scenario in SCENARIOS) >= 30
