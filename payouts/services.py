@@ -376,10 +376,9 @@ def release_run(*, run: PayoutRun, actor) -> PayoutRun:
         if (totals["count"] or 0, totals["total"] or 0) != (locked.line_count,
                                                              locked.total_amount):
             raise ServiceError("支払明細が作成時の件数・金額と一致しません。承認できません。")
-        ids = list(locked.lines.filter(state=PaymentLine.State.SCHEDULED)
-                   .values_list("pk", flat=True))
-        perform_many(PaymentLine, ids, "release", actor=actor,
-                     summary=f"支払バッチ{locked.pk}の承認")
+        # Under the run's lock: its lines change under it only.
+        ids = perform_many(PaymentLine, locked.lines.filter(state=PaymentLine.State.SCHEDULED),
+                           "release", actor=actor, summary=f"支払バッチ{locked.pk}の承認")
         # A line netted to nothing: its source is paid by the netting, final now that the
         # run can no longer be cancelled (DOMAIN §5.4).
         _pay_sources(locked.lines.filter(state=PaymentLine.State.NETTED), actor)
