@@ -538,7 +538,14 @@ class RecoveryAdmin(WorkflowAdmin, CsvExportAdmin, EvidenceAdmin, SimpleHistoryA
     def _bulk(self, request, queryset, name: str, label: str, make):
         """A confirmation page listing what the move will do, then the move on each
         recovery that may make it (the others are named with the reason)."""
-        chosen = list(queryset.select_related("facility", "program").order_by("pk"))
+        from django.core.exceptions import ValidationError
+
+        try:
+            chosen = list(queryset.select_related("facility", "program").order_by("pk"))
+        except (ValueError, ValidationError):  # a selection that is no recovery's number
+            self.message_user(request, "選択が正しくありません。一覧から選び直してください。",
+                              messages.ERROR)
+            return None
         if "confirmed" not in request.POST:
             return TemplateResponse(request, "admin/payouts/recovery_confirm.html", {
                 **self.admin_site.each_context(request), "opts": self.opts,
