@@ -629,3 +629,12 @@ class Adjustment(FacilityMoveEffects, WorkflowModel, models.Model):
           permission=PAY_ADJUSTMENT_PERMISSION, label="返還請求に回す", system=True)
     def claim_back(self, *, actor):
         self.settled_at = timezone.now()
+
+    @move(source=[AdjustmentState.NETTED, AdjustmentState.RECOVERY],
+          target=AdjustmentState.APPROVED, permission=PAY_ADJUSTMENT_PERMISSION,
+          label="相殺を取り消す（支払バッチの取消）", system=True,
+          email="adjustment_state_changed")
+    def reopen(self, *, actor):
+        """The run that netted it was cancelled before any money moved: what it netted is
+        owed again (a recovery already noticed stays; payouts counts it)."""
+        self.settled_at = None

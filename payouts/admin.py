@@ -18,9 +18,9 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from eligibility.models import Program
 from facilities.prefectures import PREFECTURE_NAMES
-from portal.admin_permissions import EvidenceAdmin
+from portal.admin_permissions import EvidenceAdmin, permission_check
 from portal.admin_widgets import WellFormedChoices, WellFormedModelChoiceField
-from portal.admin_workflow import WorkflowAdmin
+from portal.admin_workflow import CsvExportAdmin, WorkflowAdmin
 from portal.errors import IllegalTransition, ServiceError, add_error_to_form
 from portal.forms import ISODateField
 from portal.templatetags.yen import yen_filter
@@ -38,6 +38,7 @@ from .models import (
     Consignor,
     PaymentLine,
     PayoutRun,
+    Recovery,
 )
 from .sources import source_for
 from .zengin import ZENGIN_CHARACTERS, ZenginError, zengin_text
@@ -78,7 +79,7 @@ class ConsignorForm(forms.ModelForm):
     class Meta:
         model = Consignor
         fields = ["code", "name", "bank_code", "bank_name", "branch_code", "branch_name",
-                  "account_type", "account_number"]
+                  "account_type", "account_number", "recovery_due_days", "recovery_contact"]
         help_texts = {
             "code": "金融機関と契約した振込依頼人コード（数字10桁）。",
             "name": "全角カナ・ひらがなでも入力できます（半角カナに直して保存します）。",
@@ -427,7 +428,8 @@ class PaymentLineAdmin(EvidenceAdmin, admin.ModelAdmin):
     list_display = ["number", "run", "facility", "program", "amount_yen", "state",
                     "failure_reason", "bank_name", "branch_name", "account_number",
                     "holder_name", "result_at"]
-    fields = ["number", "run", "facility", "program", "source", "amount_yen", "state",
+    fields = ["number", "run", "facility", "program", "source", "gross_amount", "deducted",
+              "amount_yen", "state",
               "failure_reason", "result_at", "bank_code", "bank_name", "bank_kana",
               "branch_code", "branch_name", "branch_kana", "account_type", "account_number",
               "holder_name"]
@@ -450,3 +452,131 @@ class PaymentLineAdmin(EvidenceAdmin, admin.ModelAdmin):
     @admin.display(description="支払の元")
     def source(self, line) -> str:
         return services.describe_line(line)
+
+
+# ------------------------------------------------------------------------------ recoveries
+
+
+@admin.register(Recovery)
+class RecoveryAdmin(WorkflowAdmin, CsvExportAdmin, EvidenceAdmin, SimpleHistoryAdmin):
+    """返還請求 (DOMAIN §5.4), made by a payout run for what an approved negative adjustment
+    leaves after netting. Reminded (督促する) and settled (納付を確認する) by a payout officer,
+    one by one from its page or for several from the list, after a confirmation page; the
+    notice (PDF) as the facility reads it."""
+
+    list_display = ["notice_number", "facility", "program", "amount_yen", "notice_date",
+                    "due_date", "state", "paid_on"]
+    list_filter = ["state", "program"]
+    search_fields = ["notice_number", "facility__code", "facility__name"]
+    list_select_related = ["facility", "program"]
+    ordering = ["due_date", "pk"]
+    actions = ["remind_selected", "confirm_selected"]
+    fields = ["notice_number", "facility", "program", "adjustment", "run", "state",
+              "amount_yen", "reason", "amount_before", "amount_after", "netted",
+              "notice_date", "due_date", "reminded_at", "reminded_by", "paid_on",
+              "confirmed_by", "notice_link"]
+    readonly_fields = fields
+    move_services = {
+        "remind": lambda request, obj, reason: _netting().remind(obj, actor=request.user),
+        "confirm_payment": lambda request, obj, reason: _netting().confirm_payment(
+            obj, actor=request.user),
+    }
+    export_filename = "recoveries"
+    export_columns = [
+        ("通知番号", lambda r: r.notice_number),
+        ("通知日", lambda r: r.notice_date.isoformat()),
+        ("医療機関等コード・登録記号番号", lambda r: r.facility.code),
+        ("施設名", lambda r: r.facility.name),
+        ("プログラム", lambda r: r.program.name),
+        ("調整の番号", lambda r: r.adjustment_id),
+        ("これまでの支給額（円）", lambda r: r.amount_before),
+        ("再判定の金額（円）", lambda r: r.amount_after),
+        ("相殺した額（円）", lambda r: r.netted),
+        ("返還額（円）", lambda r: r.amount),
+        ("理由", lambda r: r.reason),
+        ("納付期限", lambda r: r.due_date.isoformat()),
+        ("状態", lambda r: r.get_state_display()),
+        ("納付日", lambda r: r.paid_on.isoformat() if r.paid_on else ""),
+    ]
+    has_change_recovery_permission = permission_check("change_recovery")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/notice.pdf", self.admin_site.admin_view(self.notice_view),
+                 name="payouts_recovery_notice"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="返還額", ordering="amount")
+    def amount_yen(self, recovery) -> str:
+        return yen_filter(recovery.amount)
+
+    @admin.display(description="通知書")
+    def notice_link(self, recovery) -> str:
+        return format_html('<a href="{}">返還請求書（PDF）</a>',
+                           reverse("admin:payouts_recovery_notice", args=[recovery.pk]))
+
+    def notice_view(self, request, pk: int):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        recovery = get_object_or_404(self.get_queryset(request), pk=pk)
+        response = HttpResponse(_netting().notice_pdf(recovery), content_type="application/pdf")
+        response["Content-Disposition"] = (
+            f'attachment; filename="recovery-notice-{recovery.notice_number}.pdf"')
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    def _bulk(self, request, queryset, name: str, label: str, make):
+        """A confirmation page listing what the move will do, then the move on each
+        recovery that may make it (the others are named with the reason)."""
+        from django.core.exceptions import ValidationError
+
+        try:
+            chosen = list(queryset.select_related("facility", "program").order_by("pk"))
+        except (ValueError, ValidationError):  # a selection that is no recovery's number
+            self.message_user(request, "選択が正しくありません。一覧から選び直してください。",
+                              messages.ERROR)
+            return None
+        if "confirmed" not in request.POST:
+            return TemplateResponse(request, "admin/payouts/recovery_confirm.html", {
+                **self.admin_site.each_context(request), "opts": self.opts,
+                "title": f"{label}: 確認", "label": label, "recoveries": chosen,
+                "action": request.POST.get("action", ""),
+                "refusals": {r.pk: problem.message for r in chosen
+                             if (problem := refusal(r, name, request.user)) is not None},
+            })
+        done = 0
+        for recovery in chosen:
+            try:
+                make(recovery, actor=request.user)
+            except ServiceError as error:
+                self.message_user(request, f"{recovery.notice_number}: {error.message}",
+                                  messages.WARNING)
+            else:
+                done += 1
+        self.message_user(request, f"{done}件について「{label}」を行いました。", messages.SUCCESS)
+        return None
+
+    @admin.action(description="選択した返還請求を督促する", permissions=["change_recovery"])
+    def remind_selected(self, request, queryset):
+        return self._bulk(request, queryset, "remind", "督促する", _netting().remind)
+
+    @admin.action(description="選択した返還請求の納付を確認する", permissions=["change_recovery"])
+    def confirm_selected(self, request, queryset):
+        return self._bulk(request, queryset, "confirm_payment", "納付を確認する",
+                          _netting().confirm_payment)
+
+
+def _netting():
+    from . import netting
+
+    return netting

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from facilities.activity import FacilityMoveEffects
 from facilities.models import Facility
 from portal.workflow import WorkflowModel, move, state_field
 
@@ -81,6 +82,14 @@ class Consignor(models.Model):
     account_type = models.CharField("預金種目", max_length=1,
                                     choices=ConsignorAccountType.choices)
     account_number = models.CharField("口座番号", max_length=7)
+    # DOMAIN §5.4: a 返還請求's due date is its notice date plus this (a parameter kept here,
+    # beside the account the facility pays into; the code has no default of its own).
+    recovery_due_days = models.PositiveSmallIntegerField(
+        "返還の納付期限（通知日からの日数）", default=30,
+        help_text="返還請求の納付期限は、通知日にこの日数を加えた日です（1か月: 30日）。")
+    recovery_contact = models.CharField(
+        "返還のお問い合わせ先", max_length=200, blank=True,
+        help_text="返還請求の通知書に記載するお問い合わせ先（窓口名・電話番号）。")
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name="更新者", null=True, blank=True,
         on_delete=models.SET_NULL, related_name="+",
@@ -292,10 +301,23 @@ FIX_ADVICE = {
 }
 
 
-class PaymentLine(models.Model):
-    """One payment: one source record (an eligibility result or an approved claim) paid to
-    the bank account as it stood when the run was built. Its number is 顧客コード1 of the
-    transfer record."""
+def is_line_facility_staff(line, user) -> bool:
+    from facilities.activity import is_facility_staff
+
+    return is_facility_staff(line, user)
+
+
+class PaymentLine(WorkflowModel, models.Model):
+    """One payment: one source record (an eligibility result, an approved claim or an
+    approved positive adjustment) paid to the bank account as it stood when the run was
+    built. Its number is 顧客コード1 of the transfer record. `gross_amount` is the source's
+    amount, `deducted` what was netted against it (an approved negative adjustment of the
+    same program, DOMAIN §5.4), `amount` what is transferred. A line netted to nothing is
+    相殺済み: never in the file, its source paid by the netting when the run is released.
+
+    State changes are workflow moves (history in StateLog). A run's lines move together:
+    `portal.workflow.perform_many` checks the move once and writes one StateLog per line in
+    bulk (a run has up to hundreds of thousands of lines)."""
 
     class State(models.TextChoices):
         SCHEDULED = "scheduled", "承認待ち"
@@ -304,9 +326,13 @@ class PaymentLine(models.Model):
         FAILED = "failed", "振込不能"
         REISSUED = "reissued", "口座修正済み（再振込待ち）"
         CANCELLED = "cancelled", "取消"
+        NETTED = "netted", "相殺済み（振込なし）"
 
     # States in which the line still stands for its source: the source is not payable again.
-    LIVE_STATES = (State.SCHEDULED, State.RELEASED, State.PAID, State.FAILED)
+    LIVE_STATES = (State.SCHEDULED, State.RELEASED, State.PAID, State.FAILED, State.NETTED)
+    # States whose lines are transferred (in the file, the run's count and total).
+    TRANSFER_STATES = (State.SCHEDULED, State.RELEASED, State.PAID, State.FAILED,
+                       State.REISSUED)
 
     run = models.ForeignKey(PayoutRun, verbose_name="支払バッチ", on_delete=models.PROTECT,
                             related_name="lines")
@@ -316,9 +342,10 @@ class PaymentLine(models.Model):
                                 on_delete=models.PROTECT, related_name="+")
     source_kind = models.CharField("支払の元", max_length=20)
     source_id = models.BigIntegerField("元の番号")
-    amount = models.PositiveIntegerField("金額（円）")
-    state = models.CharField("状態", max_length=12, choices=State.choices,
-                             default=State.SCHEDULED, db_index=True)
+    gross_amount = models.PositiveIntegerField("支払の元の金額（円）")
+    deducted = models.PositiveIntegerField("相殺額（円）", default=0)
+    amount = models.PositiveIntegerField("振込金額（円）")
+    state = state_field("状態", choices=State.choices, default=State.SCHEDULED)
     # The account as it stood when the run was built (a later change never alters this line).
     bank_code = models.CharField("金融機関コード", max_length=4)
     bank_name = models.CharField("金融機関名", max_length=100)
@@ -341,10 +368,15 @@ class PaymentLine(models.Model):
             # Exactly once: a source record stands in one live line at most.
             models.UniqueConstraint(
                 fields=["source_kind", "source_id"],
-                condition=Q(state__in=["scheduled", "released", "paid", "failed"]),
+                condition=Q(state__in=["scheduled", "released", "paid", "failed", "netted"]),
                 name="one_live_line_per_source",
             ),
-            models.CheckConstraint(condition=Q(amount__gte=1), name="line_amount_positive"),
+            # Never below 1 yen in the file; a line netted to nothing is 相殺済み (0 yen).
+            models.CheckConstraint(condition=Q(amount__gte=1) | Q(state="netted", amount=0),
+                                   name="line_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(amount=models.F("gross_amount") - models.F("deducted")),
+                name="line_amount_is_gross_less_deducted"),
             models.CheckConstraint(
                 condition=Q(state="failed", failure_reason__gt="")
                 | (~Q(state="failed") & ~Q(state="reissued") & Q(failure_reason=""))
@@ -360,3 +392,157 @@ class PaymentLine(models.Model):
     @property
     def masked_number(self) -> str:
         return "****" + self.account_number[-3:]
+
+    # ---- moves (a run's lines: portal.workflow.perform_many; one line: perform)
+
+    @move(source=State.SCHEDULED, target=State.NETTED, permission=CREATE_PERMISSION,
+          label="全額を相殺する", system=True)
+    def net_fully(self, *, actor):
+        pass
+
+    @move(source=State.SCHEDULED, target=State.RELEASED, permission=RELEASE_PERMISSION,
+          label="振込予定にする")
+    def release(self, *, actor):
+        pass
+
+    @move(source=State.RELEASED, target=State.PAID, permission=RESULTS_PERMISSION,
+          label="振込済にする")
+    def mark_paid(self, *, actor, result_at=None):
+        self.result_at = result_at
+
+    @move(source=State.RELEASED, target=State.FAILED, permission=RESULTS_PERMISSION,
+          label="振込不能にする")
+    def mark_failed(self, *, actor, failure_reason: str = FailureReason.OTHER,
+                    result_at=None):
+        self.failure_reason, self.result_at = failure_reason, result_at
+
+    @move(source=State.FAILED, target=State.REISSUED, permission=is_line_facility_staff,
+          label="口座の修正により再振込を待つ")
+    def reissue(self, *, actor):
+        pass
+
+    @move(source=[State.SCHEDULED, State.NETTED], target=State.CANCELLED,
+          permission=RELEASE_PERMISSION, label="取り消す（支払バッチの取消）")
+    def cancel(self, *, actor):
+        pass
+
+
+# ------------------------------------------------------------- netting and recoveries
+
+
+class Netting(models.Model):
+    """相殺 (DOMAIN §5.4): part (or all) of an approved negative adjustment deducted from a
+    payment line of the same facility and program. Undone when the run is cancelled or the
+    line's transfer fails and is paid again (the money never arrived, so neither did the
+    deduction): the adjustment is owed again and the next run nets it."""
+
+    run = models.ForeignKey(PayoutRun, verbose_name="支払バッチ", on_delete=models.PROTECT,
+                            related_name="nettings")
+    line = models.ForeignKey(PaymentLine, verbose_name="支払明細", on_delete=models.PROTECT,
+                             related_name="nettings")
+    adjustment = models.ForeignKey("eligibility.Adjustment", verbose_name="調整",
+                                   on_delete=models.PROTECT, related_name="nettings")
+    facility = models.ForeignKey(Facility, verbose_name="施設", on_delete=models.PROTECT,
+                                 related_name="+")
+    amount = models.PositiveIntegerField("相殺額（円）")
+    created_at = models.DateTimeField("相殺日時", auto_now_add=True)
+    undone_at = models.DateTimeField("取消日時", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "相殺"
+        verbose_name_plural = "相殺"
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["line", "adjustment"], name="one_netting_per_line"),
+            models.CheckConstraint(condition=Q(amount__gte=1), name="netting_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"相殺 {self.amount:,}円（支払明細{self.line_id}・調整{self.adjustment_id}）"
+
+
+RECOVERY_PERMISSION = "payouts.change_recovery"
+
+
+class Recovery(FacilityMoveEffects, WorkflowModel, models.Model):
+    """返還請求 (DOMAIN §5.4): what an approved negative adjustment leaves after netting,
+    claimed back from the facility with a notice (PDF): amount, reason, the result before and
+    after, the due date (notice date + the consignor row's `recovery_due_days`) and the
+    account to pay into. 請求 → 納付済, or 請求 → 督促 → 納付済."""
+
+    activity_prefix = "recovery"
+
+    class State(models.TextChoices):
+        CLAIMED = "claimed", "請求"
+        REMINDED = "reminded", "督促"
+        PAID = "paid", "納付済"
+
+    facility_state_labels = {State.CLAIMED: "返還のお願い", State.REMINDED: "返還の督促",
+                             State.PAID: "納付済"}
+
+    facility = models.ForeignKey(Facility, verbose_name="施設", on_delete=models.PROTECT,
+                                 related_name="recoveries")
+    program = models.ForeignKey("eligibility.Program", verbose_name="プログラム",
+                                on_delete=models.PROTECT, related_name="recoveries")
+    adjustment = models.ForeignKey("eligibility.Adjustment", verbose_name="調整",
+                                   on_delete=models.PROTECT, related_name="recoveries")
+    run = models.ForeignKey(PayoutRun, verbose_name="請求した支払バッチ", null=True, blank=True,
+                            on_delete=models.PROTECT, related_name="recoveries")
+    amount = models.PositiveIntegerField("返還額（円）")
+    reason = models.CharField("理由", max_length=200)
+    amount_before = models.PositiveIntegerField("これまでの支給額（円）")
+    amount_after = models.PositiveIntegerField("再判定の金額（円）")
+    netted = models.PositiveIntegerField("支払と相殺した額（円）", default=0)
+    notice_number = models.CharField("通知番号", max_length=20, unique=True)
+    notice_date = models.DateField("通知日")
+    due_date = models.DateField("納付期限")
+    state = state_field("状態", choices=State.choices, default=State.CLAIMED)
+    reminded_at = models.DateTimeField("督促日時", null=True, blank=True)
+    reminded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="督促した人",
+                                    null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    paid_on = models.DateField("納付日", null=True, blank=True)
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="納付を確認した人",
+                                     null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    created_at = models.DateTimeField("作成日時", auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "返還請求"
+        verbose_name_plural = "返還請求"
+        ordering = ["-notice_date", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=1), name="recovery_amount_positive"),
+            # A run claims an adjustment back once, whoever builds it and however often.
+            models.UniqueConstraint(fields=["adjustment", "run"],
+                                    name="one_recovery_per_adjustment_and_run"),
+        ]
+        indexes = [models.Index(fields=["facility", "state"])]
+
+    def __str__(self) -> str:
+        return f"返還請求 {self.notice_number} {self.amount:,}円"
+
+    def email_context(self) -> dict:
+        return {"recovery": self}
+
+    @property
+    def facility_state_label(self) -> str:
+        from portal.workflow import facility_state_label
+
+        return facility_state_label(self)
+
+    # ---- moves (made only through portal.workflow.perform)
+
+    @move(source=State.CLAIMED, target=State.REMINDED, permission=RECOVERY_PERMISSION,
+          label="督促する", email="recovery_state_changed")
+    def remind(self, *, actor):
+        from django.utils import timezone
+
+        self.reminded_at, self.reminded_by = timezone.now(), actor
+
+    @move(source=[State.CLAIMED, State.REMINDED], target=State.PAID,
+          permission=RECOVERY_PERMISSION, label="納付を確認する",
+          email="recovery_state_changed")
+    def confirm_payment(self, *, actor, paid_on):
+        self.paid_on, self.confirmed_by = paid_on, actor

@@ -52,7 +52,12 @@ def _line_payment(line: PaymentLine, description: str, *, replaced: bool = False
         State.REISSUED: ("振込不能（口座修正済み）",
                          "修正された振込先口座への振込は、この表の別の行に表示しています。"
                          if replaced else "修正された振込先口座へ、次回の支払で振り込みます。"),
+        State.NETTED: ("相殺済み", f"支給額 {line.gross_amount:,}円の全額を、調整の差額（返還分）と"
+                   "相殺しました。振込はありません。"),
     }.get(line.state, (line.get_state_display(), ""))
+    if line.deducted and line.state != State.NETTED:
+        explanation = (f"支給額 {line.gross_amount:,}円から調整の差額 {line.deducted:,}円を"
+                       f"差し引いた額です。{explanation}")
     return Payment(program=line.program.name, description=description, amount=line.amount,
                    label=label, explanation=explanation, transfer_date=line.run.transfer_date,
                    line=line, needs_account=line.state == State.FAILED)
@@ -162,3 +167,22 @@ def account_change_effects(facility: Facility) -> list[AccountChangeEffect]:
         totals[key] = totals.get(key, 0) + total
     return [AccountChangeEffect(program, amount, to_new)
             for (program, to_new), amount in totals.items()]
+
+
+def recoveries_for(facility: Facility) -> list:
+    """The facility's 返還請求, newest first."""
+    from .models import Recovery
+
+    return list(Recovery.objects.filter(facility=facility).select_related("program")
+                .order_by("-notice_date", "-pk"))
+
+
+def recovery_for(*, facility: Facility, pk: int):
+    """A 返還請求 of this facility (its notice), else 404: never another facility's."""
+    from .models import Recovery
+
+    recovery = (Recovery.objects.filter(facility=facility, pk=pk)
+                .select_related("program", "facility").first())
+    if recovery is None:
+        raise Http404("返還請求が見つかりません")
+    return recovery

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, OuterRef, Sum
+from django.db.models import Count, Exists, F, OuterRef, Sum
 from django.utils import timezone
 
 from eligibility.models import Program
@@ -18,7 +18,7 @@ from facilities.selectors import facility_emails
 from portal.errors import IllegalTransition, NotPermitted, ServiceError
 from portal.notifications import notify
 from portal.wareki import to_wareki
-from portal.workflow import perform
+from portal.workflow import perform, perform_many
 
 from . import zengin
 from .banking import NormalizedAccount, mask_account_number
@@ -34,7 +34,7 @@ from .models import (
     PaymentLine,
     PayoutRun,
 )
-from .sources import SOURCES, source_for
+from .sources import SOURCES, source_for, sources_for
 
 
 def save_bank_account(
@@ -176,6 +176,7 @@ def _fill_chunk(run: PayoutRun, source, actor, after: int = 0) -> int:
         PaymentLine.objects.bulk_create(
             [PaymentLine(run=run, facility_id=facility_id, program_id=run.program_id,
                          source_kind=source.kind, source_id=pk, amount=amount,
+                         gross_amount=amount,
                          **dict(zip(ACCOUNT_FIELDS, accounts[facility_id], strict=True)))
              for pk, facility_id, amount in rows],
             batch_size=FILL_CHUNK,
@@ -208,10 +209,17 @@ def _finish(run: PayoutRun, actor, *, last_attempt: bool = True) -> PayoutRun | 
         locked = PayoutRun.objects.select_for_update().get(pk=run.pk)
         if locked.state != PayoutRun.State.BUILDING:
             return locked  # finished by another worker building the same run
-        if not last_attempt and payable_records(source_for(locked.program),
-                                                locked.program).exists():
+        if not last_attempt and any(
+                payable_records(source, locked.program).exists()
+                for source in sources_for(locked.program)):
             return None
-        totals = locked.lines.aggregate(count=Count("pk"), total=Sum("amount"))
+        # DOMAIN §5.4: what the program's facilities owe is netted against their lines now,
+        # or claimed back; in this transaction, so once whoever finishes the run.
+        from .netting import net_and_claim_back
+
+        net_and_claim_back(locked, actor)
+        totals = locked.lines.filter(state=PaymentLine.State.SCHEDULED).aggregate(
+            count=Count("pk"), total=Sum("amount"))
         if not totals["count"]:
             return perform(locked, "finish_empty", actor=actor,
                            summary="支払の対象がありませんでした。")
@@ -245,17 +253,22 @@ def create_run(*, program: Program, transfer_date: date, actor=None) -> PayoutRu
     any failure, and from two workers at once; a run with nothing payable ends 支払対象なし."""
     _require(actor, CREATE_PERMISSION, "支払バッチの作成")
     _check_date(transfer_date)
-    source = source_for(program)
+    source_for(program)  # refused for a program payouts does not pay
+    from .netting import recovery_refusal
+
+    if (problem := recovery_refusal(program)) is not None:
+        raise ServiceError(problem, "program")
     run = _building_run(program, transfer_date, actor)
-    return _build(run, source, actor)
+    return _build(run, actor)
 
 
-def _build(run: PayoutRun, source, actor) -> PayoutRun:
+def _build(run: PayoutRun, actor) -> PayoutRun:
     """Fill, then finish; filled again when payables were left by a worker that died while
     holding them. Rows held by something else for longer (the eligibility batch) are left
     for the next run after a few attempts."""
     for attempt in range(FINISH_ATTEMPTS):
-        _fill(run, source, actor)
+        for source in sources_for(run.program):
+            _fill(run, source, actor)
         finished = _finish(run, actor, last_attempt=attempt == FINISH_ATTEMPTS - 1)
         if finished is not None:
             return finished
@@ -267,21 +280,25 @@ def resume_building_runs() -> list[PayoutRun]:
     finished = []
     for run in PayoutRun.objects.filter(state=PayoutRun.State.BUILDING).select_related(
             "program", "created_by"):
-        finished.append(_build(run, source_for(run.program), run.created_by))
+        finished.append(_build(run, run.created_by))
     return finished
 
 
 def has_payables(program: Program) -> bool:
+    """Something to pay (or, DOMAIN §5.4, something owed to net or claim back)."""
+    from .netting import owed_adjustments
+
     try:
-        source = source_for(program)
+        sources = sources_for(program)
     except ServiceError:
         return False
-    return payable_records(source, program).exists()
+    return (any(payable_records(source, program).exists() for source in sources)
+            or owed_adjustments(program).exists())
 
 
 def run_totals(run: PayoutRun) -> dict:
     """What is checked before release: count and sum, by prefecture (from the lines)."""
-    lines = run.lines.exclude(state=PaymentLine.State.CANCELLED)
+    lines = run.lines.filter(state__in=PaymentLine.TRANSFER_STATES)
     overall = lines.aggregate(count=Count("pk"), total=Sum("amount"))
     by_prefecture = list(lines.values("facility__prefecture").annotate(
         count=Count("pk"), total=Sum("amount")).order_by("facility__prefecture"))
@@ -354,13 +371,17 @@ def release_run(*, run: PayoutRun, actor) -> PayoutRun:
     _check_date(run.transfer_date)
 
     def effect(locked: PayoutRun) -> str:
-        totals = locked.lines.aggregate(count=Count("pk"), total=Sum("amount"))
-        if (totals["count"], totals["total"]) != (locked.line_count, locked.total_amount):
+        totals = locked.lines.filter(state=PaymentLine.State.SCHEDULED).aggregate(
+            count=Count("pk"), total=Sum("amount"))
+        if (totals["count"] or 0, totals["total"] or 0) != (locked.line_count,
+                                                             locked.total_amount):
             raise ServiceError("支払明細が作成時の件数・金額と一致しません。承認できません。")
-        ids = list(locked.lines.filter(state=PaymentLine.State.SCHEDULED)
-                   .values_list("pk", flat=True))
-        locked.lines.filter(state=PaymentLine.State.SCHEDULED).update(
-            state=PaymentLine.State.RELEASED)
+        # Under the run's lock: its lines change under it only.
+        ids = perform_many(PaymentLine, locked.lines.filter(state=PaymentLine.State.SCHEDULED),
+                           "release", actor=actor, summary=f"支払バッチ{locked.pk}の承認")
+        # A line netted to nothing: its source is paid by the netting, final now that the
+        # run can no longer be cancelled (DOMAIN §5.4).
+        _pay_sources(locked.lines.filter(state=PaymentLine.State.NETTED), actor)
         date_text = to_wareki(locked.transfer_date)
         _record_lines(
             locked.lines.filter(state=PaymentLine.State.RELEASED),
@@ -378,17 +399,37 @@ def cancel_run(*, run: PayoutRun, actor) -> PayoutRun:
     """A run not yet released is withdrawn: its records are payable again as before."""
 
     def effect(locked: PayoutRun) -> str:
-        lines = locked.lines.filter(state=PaymentLine.State.SCHEDULED)
+        from .netting import undo_nettings
+
+        # Nettings first: the lines get their source's amount back (a recovery already
+        # noticed stays; the adjustment owes only the rest).
+        undo_nettings(locked.nettings.filter(undone_at__isnull=True), actor)
+        locked.lines.filter(deducted__gt=0).update(amount=F("gross_amount"), deducted=0)
+        lines = locked.lines.filter(state__in=[PaymentLine.State.SCHEDULED,
+                                               PaymentLine.State.NETTED])
         by_kind: dict[str, list[int]] = {}
-        for kind, source_id in lines.values_list("source_kind", "source_id"):
+        ids = []
+        for pk, kind, source_id in lines.values_list("pk", "source_kind", "source_id"):
             by_kind.setdefault(kind, []).append(source_id)
-        count = lines.update(state=PaymentLine.State.CANCELLED)
-        for kind, ids in by_kind.items():
-            for chunk in _chunks(ids):
+            ids.append(pk)
+        count = len(perform_many(PaymentLine, ids, "cancel", actor=actor,
+                                 summary=f"支払バッチ{locked.pk}の取消"))
+        for kind, source_ids in by_kind.items():
+            for chunk in _chunks(source_ids):
                 SOURCES[kind].give_back(chunk, actor=actor)
         return f"取り消しました（{count:,}件を支払対象に戻しました）。"
 
     return perform(run, "cancel", actor=actor, effect=effect)
+
+
+def _pay_sources(lines, actor) -> None:
+    """The sources of these lines were paid (by the bank, or by a netting)."""
+    by_kind: dict[str, list[int]] = {}
+    for kind, source_id in lines.values_list("source_kind", "source_id"):
+        by_kind.setdefault(kind, []).append(source_id)
+    for kind, ids in by_kind.items():
+        for chunk in _chunks(ids):
+            SOURCES[kind].paid(chunk, actor=actor)
 
 
 def describe_line(line: PaymentLine) -> str:
@@ -442,7 +483,7 @@ def transfer_file(*, run: PayoutRun, actor) -> bytes:
             branch_name=branch_kana, account_type=account_type, account_number=number,
             holder_name=holder, amount=amount, customer_code_1=pk)
         for pk, bank_code, bank_kana, branch_code, branch_kana, account_type, number, holder,
-        amount in run.lines.exclude(state=PaymentLine.State.CANCELLED).order_by("pk")
+        amount in run.lines.filter(state__in=PaymentLine.TRANSFER_STATES).order_by("pk")
         .values_list("pk", "bank_code", "bank_kana", "branch_code", "branch_kana",
                      "account_type", "account_number", "holder_name", "amount")
         .iterator(chunk_size=10000)
@@ -605,16 +646,10 @@ def import_results(*, run: PayoutRun, data: bytes, actor) -> ResultsSummary:
         # The lines this import changes are those with its timestamp.
         now = timezone.now()
         if paid_ids:
-            for chunk in _chunks(paid_ids):
-                PaymentLine.objects.filter(pk__in=chunk).update(
-                    state=PaymentLine.State.PAID, result_at=now)
+            perform_many(PaymentLine, paid_ids, "mark_paid", actor=actor, result_at=now,
+                         summary="振込結果の取込（振込済）")
             changed = locked.lines.filter(state=PaymentLine.State.PAID, result_at=now)
-            by_kind: dict[str, list[int]] = {}
-            for kind, source_id in changed.values_list("source_kind", "source_id"):
-                by_kind.setdefault(kind, []).append(source_id)
-            for kind, ids in by_kind.items():
-                for chunk in _chunks(ids):
-                    SOURCES[kind].paid(chunk, actor=actor)
+            _pay_sources(changed, actor)
             _record_lines(
                 changed, verb="payment_paid", actor=actor,
                 summary=lambda line, program: f"{program} {line.amount:,}円を振り込みました"
@@ -623,9 +658,8 @@ def import_results(*, run: PayoutRun, data: bytes, actor) -> ResultsSummary:
             _notify_after_commit(paid_ids, "paid")
         failed_ids = [pk for ids in failed.values() for pk in ids]
         for reason, ids in failed.items():
-            for chunk in _chunks(ids):
-                PaymentLine.objects.filter(pk__in=chunk).update(
-                    state=PaymentLine.State.FAILED, failure_reason=reason, result_at=now)
+            perform_many(PaymentLine, ids, "mark_failed", actor=actor, failure_reason=reason,
+                         result_at=now, summary=f"振込結果の取込（振込不能: {reason}）")
         if failed_ids:
             _record_lines(
                 locked.lines.filter(state=PaymentLine.State.FAILED, result_at=now),
@@ -659,7 +693,13 @@ def reissue_failed_lines(*, facility: Facility, actor) -> int:
         "pk", *CORRECTABLE_FIELDS) if tuple(frozen) != now]
     if not ids:
         return 0
-    PaymentLine.objects.filter(pk__in=ids).update(state=PaymentLine.State.REISSUED)
+    perform_many(PaymentLine, ids, "reissue", actor=actor, summary="振込先口座の修正")
+    # The money never arrived, so neither did what was netted against it: the adjustment is
+    # owed again and the next run (which pays the source again) nets it (DOMAIN §5.4).
+    from .models import Netting
+    from .netting import undo_nettings
+
+    undo_nettings(Netting.objects.filter(line_id__in=ids, undone_at__isnull=True), None)
     _record_lines(
         PaymentLine.objects.filter(pk__in=ids),
         verb="payment_reissued", actor=actor,

@@ -1,15 +1,19 @@
 """Payout jobs. Every task is idempotent and acknowledged late: a worker killed mid-task
 leaves its message to be delivered again, and doing it again finishes the work once."""
 
+import logging
 from datetime import date, timedelta
 
 from celery import shared_task
 from django.utils import timezone
 
 from eligibility.models import Program
+from portal.errors import ServiceError
 
 from . import services
 from .calendar import next_business_day
+
+logger = logging.getLogger(__name__)
 
 
 # A pool process killed mid-build (the out-of-memory killer picks a pool process, not the
@@ -40,7 +44,12 @@ def create_scheduled_runs(lead_business_days: int = 5) -> list[dict]:
     for program in Program.objects.order_by("code"):
         if not services.has_payables(program):
             continue
-        run = services.create_run(program=program, transfer_date=day, actor=None)
+        try:
+            run = services.create_run(program=program, transfer_date=day, actor=None)
+        except ServiceError as error:  # e.g. a recovery to notice and no consignor's row
+            logger.warning("payout run of %s not created: %s", program.code, error.message)
+            results.append({"program": program.code, "refused": error.message})
+            continue
         results.append({"run": run.pk, "state": run.state, "lines": run.line_count})
     return results
 

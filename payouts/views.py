@@ -23,7 +23,23 @@ def payments(request: HttpRequest, facility_id: int) -> HttpResponse:
     return render(request, "payouts/payments.html", {
         "facility": facility, "bank_account": selectors.bank_account_for(facility),
         "payments": selectors.payments_for(facility),
+        "recoveries": selectors.recoveries_for(facility),
     })
+
+
+@login_required
+@require_GET
+def recovery_notice(request: HttpRequest, facility_id: int, pk: int) -> HttpResponse:
+    """返還請求書 (PDF) of one of the facility's own recoveries (404 for any other)."""
+    from .netting import notice_pdf
+
+    facility = facility_for(user=request.user, pk=facility_id)
+    recovery = selectors.recovery_for(facility=facility, pk=pk)
+    response = HttpResponse(notice_pdf(recovery), content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="recovery-notice-{recovery.notice_number}.pdf"')
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @login_required

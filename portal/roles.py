@@ -29,6 +29,7 @@ _VIEW = [
     "subsidies.view_claim", "subsidies.view_claimitem", "subsidies.view_document",
     "subsidies.view_freereadergrant",
     "payouts.view_bankaccount", "payouts.view_payoutrun", "payouts.view_paymentline",
+    "payouts.view_recovery", "payouts.view_netting",
     "cardreader.view_trustedissuer", "cardreader.view_confirmation",
     "cardreader.view_revocationlist",
     "obligation.view_exemptiondeclaration", "obligation.view_declaredpractitioner",
@@ -58,6 +59,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "payouts.view_account_number",
         "payouts.add_payoutrun", "payouts.release_payoutrun", "payouts.write_transfer_file",
         "payouts.import_bank_results", "payouts.view_consignor",
+        # Adjustments (DOMAIN §5.4): paid, netted or claimed back by the runs they build;
+        # their 返還請求 reminded and their payment confirmed.
+        "eligibility.pay_adjustment", "payouts.change_recovery",
     ],
     VIEWER: [*_VIEW],
     SYSTEM_ADMIN: [

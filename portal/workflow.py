@@ -191,3 +191,57 @@ def perform(obj: models.Model, name: str, *, actor, summary: str | None = None,
         if after is not None:
             after(move=info, actor=actor, summary=text)
     return locked
+
+
+def perform_many(model, ids, name: str, *, actor, summary: str = "", **fields) -> list[int]:
+    """The same move on many rows at once (a payout run's lines; `ids`: their ids, or a
+    queryset of rows the caller holds locked): the move and the actor's
+    permission are checked once, the rows still in the move's source state are updated in
+    one statement per chunk (with `fields`, set by the move as a column value), and one
+    StateLog per row is written in bulk: the history `perform` keeps, at the speed a run of
+    hundreds of thousands of lines needs. No `after_move` (the caller records the facility's
+    history in bulk). Call inside the caller's transaction; returns the ids moved."""
+    from django.contrib.contenttypes.models import ContentType
+    from django.utils import timezone
+
+    info = moves(model)[name]
+    meta = getattr(model, name)._django_fsm
+    sources = [state for state in meta.transitions if state != "*"]
+    if actor is None and not info.system:
+        raise NotPermitted(f"「{info.label}」を行う権限がありません。")
+    permission = next(iter(meta.transitions.values())).permission
+    if actor is not None and isinstance(permission, str) and not actor.has_perm(permission):
+        raise NotPermitted(f"「{info.label}」を行う権限がありません。")
+    field = _state_field_name(model)
+    content_type = ContentType.objects.get_for_model(model)
+    now = timezone.now()
+    moved: list[int] = []
+
+    def move_rows(rows: list, matching) -> None:
+        if not rows:
+            return
+        if actor is not None and callable(permission):
+            for obj in model._default_manager.filter(pk__in=[pk for pk, _ in rows]):
+                if not permission(obj, actor):
+                    raise NotPermitted(f"「{info.label}」を行う権限がありません。")
+        matching.update(**{field: info.target}, **fields)
+        StateLog.objects.bulk_create(
+            [StateLog(timestamp=now, by=actor, source_state=state, state=info.target,
+                      transition=name, content_type=content_type, object_id=pk,
+                      description=summary) for pk, state in rows],
+            batch_size=5000)
+        moved.extend(pk for pk, _ in rows)
+
+    if isinstance(ids, models.QuerySet):
+        # The rows of a queryset whose rows the caller holds (a run's lines under the run's
+        # lock): one read, one UPDATE.
+        matching = ids.filter(**{f"{field}__in": sources})
+        move_rows(list(matching.values_list("pk", field)), matching)
+        return moved
+    ids = list(ids)
+    for start in range(0, len(ids), 10000):
+        chunk = ids[start:start + 10000]
+        rows = list(model._default_manager.select_for_update().filter(
+            pk__in=chunk, **{f"{field}__in": sources}).values_list("pk", field))
+        move_rows(rows, model._default_manager.filter(pk__in=[pk for pk, _ in rows]))
+    return moved

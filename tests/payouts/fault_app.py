@@ -196,3 +196,18 @@ def _taking(take):
 services._building_run, services._fill_chunk, services._finish = building_run, fill_chunk, finish
 for source in SOURCES.values():
     source.take = _taking(source.take)
+
+
+# The netting of a run (DOMAIN §5.4), inside the transaction that finishes it: a point after
+# every netting and recovery is written, before the commit.
+from payouts import netting as _netting_module  # noqa: E402
+
+_net_and_claim_back = _netting_module.net_and_claim_back
+
+
+def net_and_claim_back(*args, **kwargs):
+    _net_and_claim_back(*args, **kwargs)
+    point("in_netting")
+
+
+_netting_module.net_and_claim_back = net_and_claim_back

@@ -131,3 +131,47 @@ def totp_code(user) -> str:
     secret = decrypt(Authenticator.objects.get(user=user, type="totp").data["secret"])
     counters = list(yield_hotp_counters_from_time())
     return format_hotp_value(hotp_value(secret, counters[app_settings.TOTP_TOLERANCE]))
+
+
+def adjustment(facility, *, program: Program | None = None, paid: int = 200_000,
+               new: int = 250_000, cause: str = "パラメータの改定（第2版）"):
+    """An approved adjustment (調整) of the facility's paid result: reviewed by one officer,
+    approved by another, through the workflow."""
+    from django.contrib.auth.models import Permission
+
+    from eligibility.models import Adjustment
+    from portal.workflow import perform
+
+    program = program or lump_sum()
+    determination = Determination.objects.filter(facility=facility, program=program).first()
+    if determination is None:
+        determination = _paid_result(facility, program, paid)
+    made = Adjustment.objects.create(
+        facility=facility, program=program, determination=determination,
+        parameter_version=program.versions.first(), paid_amount=paid, new_amount=new,
+        difference=new - paid, eligible=new > 0, cause=cause, proposed_at=timezone.now())
+    reviewer, approver = make_admin(), make_admin()
+    reviewer.user_permissions.add(Permission.objects.get(codename="review_adjustment"))
+    approver.user_permissions.add(Permission.objects.get(codename="decide_adjustment"))
+    perform(made, "review", actor=reviewer)
+    return perform(made, "approve", actor=approver)
+
+
+def _paid_result(facility, program, paid):
+    """A result paid by a settled run (its paid line stands for it)."""
+    from payouts.models import PaymentLine, PayoutRun
+
+    determination = Determination.objects.create(
+        facility=facility, program=program, parameter_version=program.versions.first(),
+        eligible=True, amount=paid, reasons=[], details={}, determined_at=timezone.now(),
+        payout_locked=True)
+    paid_run = PayoutRun.objects.create(program=program, transfer_date=timezone.localdate(),
+                                        state=PayoutRun.State.SETTLED, line_count=1,
+                                        total_amount=paid)
+    PaymentLine.objects.create(
+        run=paid_run, facility=facility, program=program, source_kind="determination",
+        source_id=determination.pk, gross_amount=paid, amount=paid,
+        state=PaymentLine.State.PAID, bank_code="0001", bank_name="みずほ", branch_code="001",
+        branch_name="東京営業部", account_type="1", account_number="1234567",
+        holder_name="ｺｳｾｲ ﾀﾛｳ")
+    return determination

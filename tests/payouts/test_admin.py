@@ -579,7 +579,8 @@ def test_payment_lines_are_read_only(admin_client):
 CONSIGNOR_ADD = reverse("admin:payouts_consignor_add")
 CONSIGNOR = {"code": "1234567890", "name": "コウセイロウドウショウ", "bank_code": "０００１",
              "bank_name": "みずほ", "branch_code": "001", "branch_name": "ﾄｳｷﾖｳｴｲｷﾞﾖｳﾌﾞ",
-             "account_type": "1", "account_number": "7654321"}
+             "account_type": "1", "account_number": "7654321", "recovery_due_days": "30",
+             "recovery_contact": "支払担当窓口 03-0000-0000"}
 
 
 def test_the_consignor_is_added_once_with_its_kana_normalised(client):

@@ -405,6 +405,44 @@ def test_a_run_survives_a_redis_restart(faults, people):
                                                         releaser=releaser)
 
 
+# ---------------------------------------------------------------- adjustment runs
+
+# Chunk 1 is the program's own source (nothing payable in these trials); the adjustments
+# fill chunks 2 and 3.
+ADJUSTMENT_POINTS = [("in_chunk", 2, False), ("after_chunk", 3, True),
+                     ("before_finish", None, False), ("in_netting", None, False),
+                     ("in_netting", None, True), ("after_finish", None, True)]
+
+
+def test_adjustment_runs_pay_and_net_exactly_once_when_a_worker_dies_or_a_run_is_built_twice(
+        faults, people):
+    """A run that pays approved positive adjustments and nets or claims back negative ones
+    (DOMAIN §5.4), its worker killed (kill -9) at any point — inside the netting too, before
+    its transaction commits — and its message delivered again, sometimes with an officer's
+    second creation at once (a run built twice): every adjustment is paid once, every
+    netting and recovery made once; released twice, the run is released once; the bank's
+    results imported twice pay each adjustment once."""
+    from tests.payouts.fault_checks import adjustments, check_adjustments_once
+
+    creator, _, releaser = people
+    program, day = lump_sum(), scheduled_day()
+    faults.started(2)
+    for at, n, twice in ADJUSTMENT_POINTS:
+        label = f"adjustments, killed at {at} {n or ''}{', built twice' if twice else ''}"
+        with faults.trial(SCENARIOS[0], label):
+            expected = adjustments(program)  # with the settled run that paid the results
+            since = last_run_pk()
+            task = faults.create(program, day, creator,
+                                 plan={"at": at, "n": n, "chunk": CHUNK})
+            victim = faults.worker(faults.paused()["worker"])
+            victim.kill()
+            faults.start_worker()
+            tasks = [task, faults.create(program, day, creator)] if twice else [task]
+            for end in [faults.done(task_id) for task_id in tasks]:
+                _succeeded(end)
+            check_adjustments_once(program, expected, releaser=releaser, since=since)
+
+
 def test_fault_trials_ran(capsys):
     """Runs last in this file: how many trials each scenario passed."""
     if not TRIALS:

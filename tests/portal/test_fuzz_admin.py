@@ -133,7 +133,9 @@ _KANA = st.one_of(st.text(alphabet="ｱｲｳｴｵｶﾞﾊﾟｰ ()-./,ABCあ�
     "code": _DIGITS, "name": _KANA, "bank_code": _DIGITS, "bank_name": _KANA,
     "branch_code": _DIGITS, "branch_name": _KANA,
     "account_type": st.one_of(st.sampled_from(["1", "2", "9", "4"]), _TEXT),
-    "account_number": _DIGITS}))
+    "account_number": _DIGITS,
+    "recovery_due_days": st.one_of(st.sampled_from(["30", "31"]), _NUMBERS),
+    "recovery_contact": _TEXT}))
 def test_the_consignor_form_survives_fuzzing_and_keeps_only_what_the_file_can_carry(
         admin_client, values):
     """Near-valid input (digits of every width, kana of every kind): what is saved is what
@@ -776,3 +778,56 @@ def test_admin_fuzzing_ran(capsys):
     """Runs last in this file (pytest keeps file order): reports how many inputs were tried."""
     print(f"admin fuzz inputs: {FUZZED['inputs']}")
     assert FUZZED["inputs"] > 0 or pytest.skip("run with the file's other tests")
+
+
+def test_the_recovery_moves_and_actions_survive_fuzzing(client):
+    """返還請求: the move pages (督促する, 納付を確認する) and the list's actions with any ids
+    and any text; a refused post changes nothing, and a recovery is settled once."""
+    from payouts import services
+    from payouts.models import Recovery
+    from portal import roles
+    from tests.factories import FacilityFactory, login_admin, make_admin
+    from tests.payouts.helpers import (
+        adjustment,
+        eligible,
+        lump_sum,
+        officers,
+        set_consignor,
+        transfer_day,
+    )
+
+    set_consignor()
+    for _ in range(2):
+        adjustment(FacilityFactory(kind="clinic"), paid=200_000, new=150_000)
+    eligible(FacilityFactory(kind="clinic"))
+    services.create_run(program=lump_sum(), transfer_date=transfer_day(), actor=officers()[0])
+    ids = list(Recovery.objects.values_list("pk", flat=True))
+    login_admin(client, make_admin(roles.PAYOUT_OFFICER))
+
+    @FUZZ
+    @given(name=st.sampled_from(["remind", "confirm_payment", "approve", "x"]), reason=_TEXT,
+           action=st.sampled_from(["remind_selected", "confirm_selected", "delete_selected"]),
+           # Ids as a form sends them (digits; Django's own pk__in refuses any other text
+           # before an action runs): ours, others', huge ones.
+           chosen=st.lists(st.one_of(st.sampled_from([str(pk) for pk in ids]),
+                                     st.from_regex(r"[0-9]{1,12}", fullmatch=True)),
+                           max_size=4),
+           confirmed=st.booleans())
+    def post(name, reason, action, chosen, confirmed):
+        FUZZED["inputs"] += 1
+        response = client.post(reverse("admin:payouts_recovery_move", args=[ids[0], name]),
+                               {"reason": reason})
+        assert response.status_code in (200, 302, 400, 403)
+        data = {"action": action, "_selected_action": chosen}
+        if confirmed:
+            data["confirmed"] = "1"
+        response = client.post(reverse("admin:payouts_recovery_changelist"), data)
+        assert response.status_code in (200, 302, 400)
+        assert Recovery.objects.count() == 2
+        for recovery in Recovery.objects.all():
+            assert (recovery.state == Recovery.State.PAID) == (recovery.paid_on is not None)
+
+    post()
+    response = client.get(reverse("admin:payouts_recovery_changelist"),
+                          {"state__exact": "\u202e", "q": "=1+1"})
+    assert response.status_code in (200, 302, 400)

@@ -84,6 +84,8 @@ POLICY: dict[str, tuple[set[str], set[str], set[str]]] = {
     # Runs are made on their own page (PAGES below) and change only by their moves.
     "payouts.payoutrun": (ADMINS, NOBODY, NOBODY),
     "payouts.paymentline": (ADMINS, NOBODY, NOBODY),
+    # 返還請求: made by a payout run (DOMAIN §5.4); reminded and settled by its moves.
+    "payouts.recovery": (ADMINS, NOBODY, NOBODY),
     # One row, which exists in the world: changed, never added again (S adds the first one:
     # tests/payouts/test_admin.py); changed by S and SU, read by P.
     "payouts.consignor": ({P, S, SU}, NOBODY, NOBODY),
@@ -113,6 +115,7 @@ PAGES: dict[str, set[str]] = {
     "eligibility_parameterversion_preview": {S, SU},
     "payouts_payoutrun_file": {P, SU},  # 振込データをダウンロード (of the released run)
     "payouts_payoutrun_results": {P, SU},  # 振込結果を取り込む (of the released run)
+    "payouts_recovery_notice": ADMINS,  # 返還請求書 (PDF)
     "cardreader_insuredperson_lose": {S, SU},  # 資格喪失日の登録
     "obligation_sessionrequest_schedule": {R, SU},  # 説明会の日程を決める
     "obligation_letterbatch_download": ADMINS,  # the finished batch's ZIP
@@ -136,6 +139,7 @@ LIST_PAGES: dict[str, set[str]] = {
     "eligibility_determination_csv": ADMINS,
     "eligibility_adjustment_csv": ADMINS,
     "payouts_payoutrun_create": {P, SU},  # 支払バッチを作成
+    "payouts_recovery_csv": ADMINS,
     "cardreader_insuredperson_import": {S, SU},  # 被保険者台帳の取り込み
     "obligation_exemptiondeclaration_csv": ADMINS,
     "obligation_annexpairing_csv": ADMINS,
@@ -175,6 +179,8 @@ MOVE_PAGES: dict[str, dict[str, set[str]]] = {
     "eligibility.adjustment": {"review": {R, SU}, "approve": NOBODY, "reject": {A, SU},
                                "withdraw": NOBODY, "enter_payout": NOBODY, "net": NOBODY,
                                "claim_back": NOBODY},
+    # A 返還請求 as a run notices it: reminded or settled by a payout officer.
+    "payouts.recovery": {"remind": {P, SU}, "confirm_payment": {P, SU}},
     # A declaration waiting for its check (withdrawal is the facility's).
     "obligation.exemptiondeclaration": {"accept": {R, SU}, "send_back": {R, SU},
                                         "withdraw": NOBODY},
@@ -229,6 +235,7 @@ ACTIONS: dict[str, dict[str, set[str]]] = {
     "django_celery_beat.periodictask": {"enable_tasks": {S, SU}, "disable_tasks": {S, SU},
                                         "toggle_tasks": {S, SU}, "run_tasks": {S, SU}},
     "account.emailaddress": {"make_verified": {SU}},
+    "payouts.recovery": {"remind_selected": {P, SU}, "confirm_selected": {P, SU}},
     "obligation.compliancestatus": {"request_letters": {R, SU}, "guidance_letters": {R, SU},
                                     "record_attended": {R, SU}, "record_absent": {R, SU},
                                     "mark_suspension_candidate": {R, SU}},
@@ -307,6 +314,16 @@ def _world() -> dict[str, object]:
         scheduled_runs.append(payout_services.create_run(
             program=lump_sum(), transfer_date=transfer_day(), actor=None))
     scheduled_run, checked_run = scheduled_runs
+    from tests.payouts.helpers import adjustment
+
+    owing = FacilityFactory(kind="clinic")
+    adjustment(owing, paid=200_000, new=150_000)
+    eligible(FacilityFactory(kind="clinic"))
+    payout_services.create_run(program=lump_sum(), transfer_date=transfer_day(),
+                               actor=officers()[0])
+    from payouts.models import Recovery
+
+    recovery = Recovery.objects.get()
     checked_run = payout_services.check_run(run=checked_run, actor=officers()[0])
     LinkAttempt.objects.create(user=staff, code_entered=facility.code, reason="not_found")
     first_staff_wanted = FacilityFactory(kind="judo")
@@ -389,6 +406,7 @@ def _world() -> dict[str, object]:
         "payouts.payoutrun": waiting_run,
         "payouts.paymentline": released_run.lines.get(),
         "payouts.consignor": consignor,
+        "payouts.recovery": recovery,
         "cardreader.trustedissuer": trusted_issuer,
         "cardreader.revocationlist": load_crl(trusted_issuer),
         "cardreader.insuredperson": insured_person,
