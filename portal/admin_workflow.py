@@ -7,7 +7,9 @@ from collections.abc import Callable
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -136,7 +138,14 @@ class CsvExportAdmin:
     def csv_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        queryset = self.get_changelist_instance(request).get_queryset(request)
+        try:
+            queryset = self.get_changelist_instance(request).get_queryset(request)
+        except (IncorrectLookupParameters, ValidationError, ValueError):
+            # As the list answers a filter it cannot use (Django redirects it with ?e=1): the
+            # export says so instead of failing.
+            return HttpResponseBadRequest("絞り込みの条件が正しくありません。一覧に戻って条件を"
+                                          "選び直してください。".encode(),
+                                          content_type="text/plain; charset=utf-8")
         rows = ([column(obj) for _heading, column in self.export_columns]
                 for obj in queryset.iterator(chunk_size=2000))
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")

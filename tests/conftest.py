@@ -54,7 +54,7 @@ def migration_data(transactional_db):
 
     from django.apps import apps
 
-    for name in ("0002_programs", "0004_subsidy_programs"):
+    for name in ("0002_programs", "0004_subsidy_programs", "0013_obligation_program"):
         importlib.import_module(f"eligibility.migrations.{name}").create(apps, None)
 
 

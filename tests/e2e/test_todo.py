@@ -68,6 +68,7 @@ def test_go_live_not_entered(new_page):
     expect(page.get_by_role("heading", level=1)).to_have_text("運用開始日登録")
     page.locator("input[name=date]").fill("2025-06-10")
     page.locator("main form button[type=submit]").last.click()
+    page.get_by_role("button", name="この内容で登録する").click()  # its effect in yen, confirmed
     expect(page.get_by_role("status")).to_contain_text("運用開始日を登録しました")
     _gone(page, "運用開始日が未入力です")
     assert GoLive.objects.get(facility=facility).date == date(2025, 6, 10)
@@ -119,6 +120,7 @@ def test_report_due_before_the_deadline(new_page):
     page.locator("input[name=activity_from]").fill("2025-06-10")
     page.locator("input[name=activity_to]").fill("2025-07-31")
     page.locator("main form button[type=submit]").last.click()
+    page.get_by_role("button", name="この内容で登録する").click()  # its effect in yen, confirmed
     expect(page.get_by_role("status")).to_contain_text("取組の実施報告を登録しました")
     _gone(page, title)
 
@@ -132,6 +134,7 @@ def test_attestation_missing(new_page):
     page.locator("input[name=poster]").check()
     page.locator("input[name=informed]").check()
     page.locator("main form button[type=submit]").last.click()
+    page.get_by_role("button", name="この内容で登録する").click()  # its effect in yen, confirmed
     expect(page.get_by_role("status")).to_contain_text("実施状況を登録しました")
     _gone(page, title)
 

@@ -13,13 +13,16 @@ from facilities import services
 from facilities.models import DeviceAccount, Membership, UsageApplication
 from obligation import services as obligation_services
 from payouts import services as payout_services
+from payouts.models import Recovery
 from subsidies import services as subsidy_services
 from tests.factories import FacilityFactory, UserFactory, accepted_facility, make_staff
 from tests.payouts.helpers import (
+    adjustment,
     cooperation,
     eligible,
     import_on_the_day,
     officers,
+    set_consignor,
     transfer_day,
 )
 from tests.samples import PDF
@@ -44,6 +47,7 @@ FACILITY_SCOPED = {
     "payouts:bank": lambda v: {},
     "payouts:payments": lambda v: {},
     "payouts:notice": lambda v: {"pk": v["paid_line"].pk},
+    "payouts:recovery_notice": lambda v: {"pk": v["recovery"].pk},
     "incentives:report": lambda v: {"code": "cooperation-2025"},
     "incentives:attest": lambda v: {"code": "lump-sum-2024"},
     "subsidies:claims": lambda v: {},
@@ -95,6 +99,16 @@ def _paid_line(facility):
     return line
 
 
+def _recovery(facility):
+    """A 返還請求 of the facility: its paid 協力金 re-determined at 0円, the adjustment approved,
+    claimed back by the program's next run (no line to net it against)."""
+    set_consignor()
+    adjustment(facility, program=cooperation(), paid=50_000, new=0)
+    payout_services.create_run(program=cooperation(), transfer_date=transfer_day(),
+                               actor=officers()[0])
+    return Recovery.objects.get(facility=facility)
+
+
 @pytest.fixture
 def victim():
     facility, user, _admin = accepted_facility()
@@ -112,6 +126,7 @@ def victim():
         "account": DeviceAccount.objects.filter(facility=facility).first(),
         "claim": claim, "item": item, "document": document,
         "paid_line": _paid_line(facility),
+        "recovery": _recovery(facility),
         "check": counter.start_check(
             facility=facility, mode="face",
             device_account_id=DeviceAccount.objects.filter(facility=facility).first().pk),
@@ -155,7 +170,7 @@ WITH_OBJECT_ID = [
     "facilities:application_detail", "facilities:account_detail",
     "facilities:account_settings_pdf", "subsidies:claim", "subsidies:item",
     "subsidies:delete_item", "subsidies:estimate", "subsidies:confirm", "subsidies:document",
-    "subsidies:notice", "payouts:notice", "cardreader:check",
+    "subsidies:notice", "payouts:notice", "payouts:recovery_notice", "cardreader:check",
     "obligation:withdraw_exemption", "obligation:annex_move", "facilities:link_request_decide",
 ]
 
