@@ -22,7 +22,7 @@ from tests.portal.test_permission_matrix import FORM_PAGES, POLICY, SU, _urls, _
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 # Pages that answer with a file, not a page.
-FILES = ("_csv", "_export", "_file", "_download")
+FILES = ("_csv", "_export", "_file", "_download", "_notice")
 
 # Violations in Django's own admin markup that no template override or CSS can reach
 # (rule id, axe's selector) → why. Empty while none is known.
