@@ -841,3 +841,67 @@ def test_parameters_command_for(role, tmp_path, settings):
     assert applied is (role in COMMANDS["parameters apply"])
     draft.refresh_from_db()
     assert (draft.status != ParameterVersion.Status.DRAFT) is applied
+
+
+COMMANDS.update({
+    "adjustments review": {R, SU},
+    "adjustments approve": {A, SU},
+})
+
+
+@pytest.mark.parametrize("role", COMMAND_ROLES)
+def test_adjustments_command_for(role, settings):
+    """`adjustments review` and `adjustments approve` for each role, as COMMANDS declares:
+    a refusal is exit code 1 with a message and moves nothing."""
+    from io import StringIO
+
+    from django.contrib.auth.models import Permission
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+    from django.utils import timezone
+
+    from eligibility.models import Adjustment, AdjustmentState, Determination, Program
+    from portal.workflow import perform
+    from tests.factories import PASSWORD
+    from tests.payouts.helpers import totp_code
+
+    settings.MFA_TOTP_TOLERANCE = 1
+    program = Program.objects.get(code="lump-sum-2024")
+
+    def proposed() -> Adjustment:
+        facility = FacilityFactory(kind="clinic")
+        paid = Determination.objects.create(
+            facility=facility, program=program, parameter_version=program.versions.first(),
+            eligible=True, amount=100_000, details={}, determined_at=timezone.now(),
+            payout_locked=True)
+        return Adjustment.objects.create(
+            facility=facility, program=program, determination=paid,
+            parameter_version=program.versions.first(), paid_amount=100_000, new_amount=120_000,
+            difference=20_000, eligible=True, cause="試験", proposed_at=timezone.now())
+
+    def run(action: str) -> bool:
+        # An officer of the role for each command: an authenticator code is used once.
+        user = _officer(role)
+        try:
+            call_command("adjustments", action, "--program", program.code, "--by", user.email,
+                         stdout=StringIO(), stderr=StringIO(),
+                         stdin=StringIO(f"{PASSWORD}\n{totp_code(user)}\n"))
+            return True
+        except CommandError:
+            return False
+
+    waiting = proposed()
+    reviewed = run("review")
+    waiting.refresh_from_db()
+    assert reviewed is (role in COMMANDS["adjustments review"])
+    assert (waiting.state == AdjustmentState.REVIEWED) is reviewed
+
+    Adjustment.objects.filter(pk=waiting.pk).delete()
+    other = proposed()
+    reviewer = make_admin()
+    reviewer.user_permissions.add(Permission.objects.get(codename="review_adjustment"))
+    perform(other, "review", actor=reviewer)
+    approved = run("approve")
+    other.refresh_from_db()
+    assert approved is (role in COMMANDS["adjustments approve"])
+    assert (other.state == AdjustmentState.APPROVED) is approved
