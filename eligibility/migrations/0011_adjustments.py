@@ -2,7 +2,6 @@
 
 import django.db.models.deletion
 import django.db.models.expressions
-import django_fsm
 import facilities.activity
 import portal.workflow
 import simple_history.models
@@ -31,7 +30,7 @@ class Migration(migrations.Migration):
                 ('facts', models.JSONField(blank=True, null=True, verbose_name='再判定に用いた事実')),
                 ('details', models.JSONField(default=dict, verbose_name='再判定の区分')),
                 ('reasons', models.JSONField(default=list, verbose_name='再判定の理由（判定時の文面）')),
-                ('state', django_fsm.FSMField(choices=[('proposed', '提案（審査待ち）'), ('reviewed', '審査済み（決定待ち）'), ('approved', '承認済み'), ('rejected', '不採用'), ('withdrawn', '取り下げ（再判定で置き換え）'), ('paying', '支払手続中'), ('paid', '振込済'), ('netted', '支払と相殺済み'), ('recovery', '返還請求')], db_index=True, default='proposed', max_length=20, protected=True, verbose_name='状態')),
+                ('state', models.CharField(choices=[('proposed', '提案（審査待ち）'), ('reviewed', '審査済み（決定待ち）'), ('approved', '承認済み'), ('rejected', '不採用'), ('withdrawn', '取り下げ（再判定で置き換え）'), ('paying', '支払手続中'), ('paid', '振込済'), ('netted', '支払と相殺済み'), ('recovery', '返還請求')], db_index=True, default='proposed', max_length=20, verbose_name='状態')),
                 ('proposed_at', models.DateTimeField(verbose_name='提案日時')),
                 ('reviewed_at', models.DateTimeField(blank=True, null=True, verbose_name='審査日時')),
                 ('decided_at', models.DateTimeField(blank=True, null=True, verbose_name='決定日時')),
@@ -68,7 +67,7 @@ class Migration(migrations.Migration):
                 ('facts', models.JSONField(blank=True, null=True, verbose_name='再判定に用いた事実')),
                 ('details', models.JSONField(default=dict, verbose_name='再判定の区分')),
                 ('reasons', models.JSONField(default=list, verbose_name='再判定の理由（判定時の文面）')),
-                ('state', django_fsm.FSMField(choices=[('proposed', '提案（審査待ち）'), ('reviewed', '審査済み（決定待ち）'), ('approved', '承認済み'), ('rejected', '不採用'), ('withdrawn', '取り下げ（再判定で置き換え）'), ('paying', '支払手続中'), ('paid', '振込済'), ('netted', '支払と相殺済み'), ('recovery', '返還請求')], db_index=True, default='proposed', max_length=20, protected=True, verbose_name='状態')),
+                ('state', models.CharField(choices=[('proposed', '提案（審査待ち）'), ('reviewed', '審査済み（決定待ち）'), ('approved', '承認済み'), ('rejected', '不採用'), ('withdrawn', '取り下げ（再判定で置き換え）'), ('paying', '支払手続中'), ('paid', '振込済'), ('netted', '支払と相殺済み'), ('recovery', '返還請求')], db_index=True, default='proposed', max_length=20, verbose_name='状態')),
                 ('proposed_at', models.DateTimeField(verbose_name='提案日時')),
                 ('reviewed_at', models.DateTimeField(blank=True, null=True, verbose_name='審査日時')),
                 ('decided_at', models.DateTimeField(blank=True, null=True, verbose_name='決定日時')),

@@ -2,7 +2,6 @@
 
 import django.db.models.deletion
 import django.db.models.expressions
-import django_fsm
 import facilities.activity
 import portal.workflow
 import simple_history.models
@@ -32,7 +31,7 @@ class Migration(migrations.Migration):
                 ('notice_number', models.CharField(db_index=True, max_length=20, verbose_name='通知番号')),
                 ('notice_date', models.DateField(verbose_name='通知日')),
                 ('due_date', models.DateField(verbose_name='納付期限')),
-                ('state', django_fsm.FSMField(choices=[('claimed', '請求'), ('reminded', '督促'), ('paid', '納付済')], db_index=True, default='claimed', max_length=20, protected=True, verbose_name='状態')),
+                ('state', models.CharField(choices=[('claimed', '請求'), ('reminded', '督促'), ('paid', '納付済')], db_index=True, default='claimed', max_length=20, verbose_name='状態')),
                 ('reminded_at', models.DateTimeField(blank=True, null=True, verbose_name='督促日時')),
                 ('paid_on', models.DateField(blank=True, null=True, verbose_name='納付日')),
                 ('created_at', models.DateTimeField(blank=True, editable=False, verbose_name='作成日時')),
@@ -75,7 +74,7 @@ class Migration(migrations.Migration):
                 ('notice_number', models.CharField(max_length=20, unique=True, verbose_name='通知番号')),
                 ('notice_date', models.DateField(verbose_name='通知日')),
                 ('due_date', models.DateField(verbose_name='納付期限')),
-                ('state', django_fsm.FSMField(choices=[('claimed', '請求'), ('reminded', '督促'), ('paid', '納付済')], db_index=True, default='claimed', max_length=20, protected=True, verbose_name='状態')),
+                ('state', models.CharField(choices=[('claimed', '請求'), ('reminded', '督促'), ('paid', '納付済')], db_index=True, default='claimed', max_length=20, verbose_name='状態')),
                 ('reminded_at', models.DateTimeField(blank=True, null=True, verbose_name='督促日時')),
                 ('paid_on', models.DateField(blank=True, null=True, verbose_name='納付日')),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='作成日時')),
@@ -137,7 +136,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='paymentline',
             name='state',
-            field=django_fsm.FSMField(choices=[('scheduled', '承認待ち'), ('released', '振込予定'), ('paid', '振込済'), ('failed', '振込不能'), ('reissued', '口座修正済み（再振込待ち）'), ('cancelled', '取消'), ('netted', '相殺済み（振込なし）')], db_index=True, default='scheduled', max_length=20, protected=True, verbose_name='状態'),
+            field=models.CharField(choices=[('scheduled', '承認待ち'), ('released', '振込予定'), ('paid', '振込済'), ('failed', '振込不能'), ('reissued', '口座修正済み（再振込待ち）'), ('cancelled', '取消'), ('netted', '相殺済み（振込なし）')], db_index=True, default='scheduled', max_length=20, verbose_name='状態'),
         ),
         migrations.AddConstraint(
             model_name='paymentline',
