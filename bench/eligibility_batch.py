@@ -63,7 +63,7 @@ def child_batch(database_url: str, locked: bool = False) -> None:
 def _locked_rerun(services) -> dict:
     """Every eligible result put into a payout (as after a payout run of every program),
     then the batch again: a paid result is judged again and compared with what it was paid
-    plus its adjustments (DOMAIN §5.4); unchanged, it proposes nothing."""
+    plus its adjustments (docs/domain.md §5.4); unchanged, it proposes nothing."""
     from eligibility.models import Determination
 
     locked = Determination.objects.filter(eligible=True).update(payout_locked=True)

@@ -1,4 +1,4 @@
-"""Qualification at the counter (DOMAIN §8, issue 11): the reader side that talks to a My
+"""Qualification at the counter (docs/domain.md §8): the reader side that talks to a My
 Number card over PC/SC (pyscard), the portal endpoint that confirms the patient's insurance
 qualification for a facility's device account, the insured-person registry, and the counting
 of each confirmation into the facility's monthly statistics."""

@@ -5,7 +5,7 @@ Pure: no PC/SC and no Django here, so the emulated card in the tests and the rea
 one definition. Only the JPKI application and three of its files are ever addressed: the user
 authentication certificate (利用者証明用電子証明書, EF 000A), its private key (EF 0017) and
 its PIN (EF 0018). No APDU here can select the 券面事項入力補助AP, which holds the 12-digit
-individual number the portal must never read (DOMAIN §8).
+individual number the portal must never read (docs/domain.md §8).
 """
 
 import hashlib

@@ -1,4 +1,4 @@
-"""The counter's JSON API (issue 11), used by the reader side on a facility's PC.
+"""The counter's JSON API (docs/domain.md §8), used by the reader side on a facility's PC.
 
     POST /api/counter/token      {login_id, password}            → {token, expires_at}
     POST /api/counter/challenge  (Authorization: Bearer <token>)  → {challenge, expires_at}

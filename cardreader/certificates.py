@@ -1,7 +1,7 @@
 """A card's authentication certificate (利用者証明用電子証明書) checked with `cryptography`:
 pure functions of (certificate, trusted CA certificates, today) — no database, no clock.
 
-Validity (DOMAIN §8), by the portal's local date `today`:
+Validity (docs/domain.md §8), by the portal's local date `today`:
 - The certificate's expiry date E is the last local day it covers to its end:
   E = local date of (notAfter + 1 second) − 1 day. A JPKI certificate ends at 23:59:59 JST,
   so E is the date printed on it; one ending at any other moment (the test PKI's 23:59 UTC
@@ -17,7 +17,7 @@ to the month's last day: E 2024-11-30 → grace until 2025-02-28; E 2024-05-31 �
 from 2024-02-29.
 - Before its first day (the local date of notBefore) a certificate is refused.
 
-What a certificate must be (issue 21):
+What a certificate must be (docs/decisions.md D8.2, D8.3):
 - A trusted CA: basicConstraints cA=TRUE, KeyUsage keyCertSign, and valid at the instant of
   the check (notBefore ≤ now ≤ notAfter): an expired CA's card certificates are not trusted.
 - A card certificate: not a CA (basicConstraints absent or cA=FALSE) and a KeyUsage with

@@ -131,7 +131,7 @@ def reading_check(*, device_account: DeviceAccount, check_id: str) -> Check:
 
 
 def mode_mismatch(check: Check, mode: str) -> str | None:
-    """Why a check may not be completed in `mode` (DOMAIN §8: a check keeps the mode it was
+    """Why a check may not be completed in `mode` (docs/domain.md §8: a check keeps the mode it was
     started with), or None."""
     if mode == check.mode:
         return None

@@ -6,7 +6,7 @@ with an error.
 
 The cell checks below are also the admin form's (cardreader/admin.py), so a row typed by
 hand obeys the same rules as an imported one. No value is ever echoed in an error message
-(they are personal), and no cell may hold a 12-digit number (DOMAIN §8: a 個人番号 has 12
+(they are personal), and no cell may hold a 12-digit number (docs/domain.md §8: a 個人番号 has 12
 digits and the portal never stores one)."""
 
 import logging

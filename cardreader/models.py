@@ -1,4 +1,4 @@
-"""The counter's data (DOMAIN §8, issue 11): the issuing CAs administrators trust and their
+"""The counter's data (docs/domain.md §8): the issuing CAs administrators trust and their
 revocation lists (CRLs), the insured-person registry a card certificate is looked up in, the device accounts' short-lived
 tokens and one-time challenges, the log of every call to the counter API, and the distinct
 card users of a facility's month.
@@ -157,7 +157,7 @@ class InsuredPerson(models.Model):
             models.UniqueConstraint(fields=["issuer", "serial"], name="insured_person_certificate"),
             models.CheckConstraint(condition=Q(serial__regex=r"^[1-9][0-9]*$"),
                                    name="insured_person_serial_decimal"),
-            # Never a 12-digit number (DOMAIN §8): a serial of exactly 12 digits is refused.
+            # Never a 12-digit number (docs/domain.md §8): a serial of exactly 12 digits is refused.
             models.CheckConstraint(condition=~Q(serial__regex=r"^[0-9]{12}$"),
                                    name="insured_person_serial_not_12_digits"),
             models.CheckConstraint(condition=Q(insurer_number__regex=r"^[0-9]{8}$"),
@@ -257,7 +257,7 @@ class Confirmation(models.Model):
         indexes = [models.Index(fields=["device_account", "at"]),
                    models.Index(fields=["facility", "day"])]
         constraints = [
-            # DOMAIN §8: a card counts at most once per facility per day in 利用件数; a
+            # docs/domain.md §8: a card counts at most once per facility per day in 利用件数; a
             # confirmation of it again that day (a retry, a replayed certificate) is
             # answered but counted nothing.
             models.UniqueConstraint(

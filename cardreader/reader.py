@@ -1,6 +1,6 @@
 """The reader side (runs on the facility's PC): reads a My Number card's user authentication
 certificate (利用者証明用電子証明書) over PC/SC with pyscard and, in PIN mode, has the card
-sign the portal's one-time challenge (DOMAIN §8, issue 11).
+sign the portal's one-time challenge (docs/domain.md §8).
 
     list_readers() -> list[str]
     wait_for_card(reader_name, *, timeout) -> None

@@ -1,5 +1,5 @@
-"""Writes of the counter (DOMAIN §8): device tokens, one-time challenges, the confirmation of
-a card's insurance qualification, its counting into the facility's monthly statistics, and
+"""Writes of the counter (docs/domain.md §8): device tokens, one-time challenges, the confirmation
+of a card's insurance qualification, its counting into the facility's monthly statistics, and
 the registry's 資格喪失.
 
 `confirm_qualification` is the one function a confirmation goes through — the JSON API calls
@@ -291,8 +291,8 @@ def confirm_qualification(*, device_account: DeviceAccount, certificate: bytes, 
     (certificates.check_card_usage), be valid on `today` (certificates.check_validity) and
     not be on its CA's current CRL (fail closed without one: check_revocation); its issuer
     and serial must be in the registry. A valid (有効) qualification is counted into the
-    facility's month of `today` (default: the local date) once per facility and day (DOMAIN
-    §8): the same card confirmed again at the facility that day, from any device account, is
+    facility's month of `today` (default: the local date) once per facility and day
+    (docs/domain.md §8): the same card confirmed again at the facility that day, from any device account, is
     answered again but counted nothing (outcome "repeat"). Raises CounterRefused (recorded)
     otherwise."""
     now = now or timezone.now()
@@ -365,7 +365,7 @@ def confirm_qualification(*, device_account: DeviceAccount, certificate: bytes, 
 def count_card_use(*, facility_id: int, day: date, user_hash: str) -> bool:
     """One confirmation of a valid qualification, counted by the eligibility app into the
     counter's figures of the facility's month (provisional until the month's statistics are
-    imported, DOMAIN §8): 利用件数 + 1 and, for a card not yet seen at the facility that
+    imported, docs/domain.md §8): 利用件数 + 1 and, for a card not yet seen at the facility that
     month, 利用人数 + 1. The month is locked by `lock_counter_month` in the caller's
     transaction. Returns whether the card user was new for the month."""
     month = day.replace(day=1)

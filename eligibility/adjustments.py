@@ -1,4 +1,4 @@
-"""Adjustments (調整, DOMAIN §5.4): the batch proposes one when a paid (payout-locked)
+"""Adjustments (調整, docs/domain.md §5.4): the batch proposes one when a paid (payout-locked)
 result's amount is no longer what the facility is owed; a reviewer reviews it and another
 person decides it (approve or reject). Paying, netting and claiming back are the payouts'.
 
@@ -69,7 +69,7 @@ class _Move:
 
 
 def owed_amount(paid: int, rows) -> int:
-    """The paid amount plus the decided differences that count (DOMAIN §5.4)."""
+    """The paid amount plus the decided differences that count (docs/domain.md §5.4)."""
     return paid + sum(row.difference for row in rows if row.state in COUNTED_ADJUSTMENT_STATES)
 
 

@@ -202,8 +202,8 @@ class ParameterVersionAdmin(WellFormedChoices, SimpleHistoryAdmin):
 
 @admin.register(MonthlyStatistic)
 class MonthlyStatisticAdmin(WellFormedChoices, CsvImportExportAdmin, admin.ModelAdmin):
-    """The official (imported) figures and the counter's (provisional) side by side (DOMAIN
-    §8): the counter's are written only by the counter; a month entered or changed here by
+    """The official (imported) figures and the counter's (provisional) side by side
+    (docs/domain.md §8): the counter's are written only by the counter; a month entered or changed here by
     hand is an official figure, as an import is."""
 
     import_kind_name = "monthly_statistics"
@@ -334,7 +334,7 @@ ADJUSTMENT_ACTIONS = {
 
 @admin.register(Adjustment)
 class AdjustmentAdmin(WorkflowAdmin, CsvExportAdmin, EvidenceAdmin, SimpleHistoryAdmin):
-    """調整 (DOMAIN §5.4): proposed by the batch for paid results whose amount changed,
+    """調整 (docs/domain.md §5.4): proposed by the batch for paid results whose amount changed,
     reviewed by 審査担当 and decided by 決定権者 — never the reviewer (four-eyes). The page
     is read-only: the reasons as the result was paid, beside the reasons of the
     re-determination (frozen when it was proposed). Paying, netting and claiming back are

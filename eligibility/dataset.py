@@ -124,7 +124,7 @@ def generate_dataset(*, facilities: int, seed: int = 1) -> dict[str, int]:
                 yield (pk, month, month_receipts, users, int(users * rng.uniform(1.0, 1.6)),
                        now)
 
-    # As imported: the official figures of their months (DOMAIN §8).
+    # As imported: the official figures of their months (docs/domain.md §8).
     counts["statistics"] = _copy(
         MonthlyStatistic,
         ["facility_id", "month", "receipts", "card_users", "usage_count", "imported_at"],

@@ -192,7 +192,7 @@ REGISTRY: dict[str, RuleBinding] = {
         schema=READER_SCHEMA, simulate=READER_EXPANSION_SIMULATION, payable="claim",
         claim_amount="readers",
     ),
-    # The obligation's dates (DOMAIN §7): parameters only; not determined by the batch, not
+    # The obligation's dates (docs/domain.md §7): parameters only; not determined by the batch, not
     # offered as a claim (obligation.services reads them at the declaration's date).
     Program.Rule.OBLIGATION: RuleBinding(ExemptionParams.from_dict, SEJUTSU_KINDS,
                                          schema=OBLIGATION_SCHEMA),
@@ -348,7 +348,7 @@ def _applied(program: Program):
 
 def parameters_in_force(program: Program, *, on: date | None = None) -> ParameterVersion | None:
     """The version in force on `on` (today by default), or None: no version covers that day
-    and there is no amount (never a default from code). DOMAIN §5.4 "Parameters at a date":
+    and there is no amount (never a default from code). docs/domain.md §5.4 "Parameters at a date":
     of the versions ever applied (superseded ones included), the most recently applied one
     whose effective_from is on or before the date. A version applied ahead of its
     effective_from changes nothing before that day; a version applied later governs every

@@ -53,7 +53,7 @@ def lump_sum_facts(
         only_these = f"AND s.facility_id IN (SELECT f2.facility_id FROM ({facilities_sql}) f2)"  # noqa: S608
     elif facility_range is not None:
         only_these = "AND s.facility_id >= %s AND s.facility_id < %s"
-    # DOMAIN §8 Decision: a month's 利用人数 is the imported one where it is imported, else
+    # docs/decisions.md D8.1: a month's 利用人数 is the imported one where it is imported, else
     # the counter's (provisional); receipts come from the import only.
     users = "(CASE WHEN s.imported_at IS NULL THEN s.counter_card_users ELSE s.card_users END)"
     # Table names come from the models, values are parameters.

@@ -74,7 +74,7 @@ def _field(param: ParamField) -> forms.Field:
             return forms.IntegerField(min_value=0, **common)
         case "date":
             return ISODateField(**common)
-        case "birth_date":  # the obligation's "70 or older" (DOMAIN §7): born in the 1950s
+        case "birth_date":  # the obligation's "70 or older" (docs/domain.md §7): born in the 1950s
             return ISODateField(earliest=EARLIEST_BIRTH_DATE, **common)
         case "month" | "months":
             return _MonthsField(single=param.type == "month", **common)

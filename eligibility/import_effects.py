@@ -1,6 +1,6 @@
 """The effect of a statistics import on the money programs, before it is confirmed (issue
 22): per program, how many facilities' results go up or down and by how many yen, results
-already in a payout run counted apart (their difference becomes an adjustment, DOMAIN §5.4).
+already in a payout run counted apart (their difference becomes an adjustment, docs/domain.md §5.4).
 
 Used inside `portal.imports.preview_effects`: each chunk's facilities are computed under the
 parameters in force before the chunk is written (`see`), all of them once more after the

@@ -2,7 +2,7 @@
 read by the import kernel (portal/imports.py). Every column is required and no count is ever
 assumed: a blank cell refuses its line. Written by one bulk upsert per chunk.
 
-DOMAIN §8 Decision: an imported month is the official figure for that month. The import
+docs/decisions.md D8.1: an imported month is the official figure for that month. The import
 writes the official counts and `imported_at` only; the counter's counts of the same month
 are kept as they are (never overwritten nor deleted), shown beside the official ones."""
 

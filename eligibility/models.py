@@ -1,5 +1,5 @@
 """Programs and their versioned parameters, the facts the rules read (monthly statistics,
-reports, attestations) and the determinations the batch writes (DOMAIN §5)."""
+reports, attestations) and the determinations the batch writes (docs/domain.md §5)."""
 
 from django.conf import settings
 from django.db import models
@@ -25,7 +25,7 @@ class Program(models.Model):
         DEVICE_LIMITED = "device_limited", "補助金: 義務化対象外機関の端末（3/4・上限あり）"
         READER_EXPANSION = "reader_expansion", "補助金: 顔認証付きカードリーダー増設（1/2）"
         RECECOM = "rececom", "補助金: レセコン連携改修"
-        # Not money: the obligation's dates (DOMAIN §7), kept as a program's versioned
+        # Not money: the obligation's dates (docs/domain.md §7), kept as a program's versioned
         # parameters so that they are read at a date like every other parameter.
         OBLIGATION = "obligation", "義務化の猶予（やむを得ない事由）"
 
@@ -49,11 +49,11 @@ class ParameterVersion(WorkflowModel, models.Model):
     """One version of a program's parameters, with the notice it comes from. A draft is
     previewed (which facilities' results change, by how much) and then applied by a second
     officer (not whoever drafted it or changed its parameters). The version in force on a
-    date D is the most recently applied one whose effective_from is on or before D (DOMAIN
-    §5.4 "Parameters at a date"; `eligibility.engine.parameters_in_force`): superseded
-    versions stay answerable for the past. Status (of today): 適用中 the one in force today,
-    適用待ち applied and in force from a later day, 過去の版 applied and in force no more
-    (or never again: a later-applied version governs its dates)."""
+    date D is the most recently applied one whose effective_from is on or before D
+    (docs/domain.md §5.4 "Parameters at a date"; `eligibility.engine.parameters_in_force`):
+    superseded versions stay answerable for the past. Status (of today): 適用中 the one in
+    force today, 適用待ち applied and in force from a later day, 過去の版 applied and in force
+    no more (or never again: a later-applied version governs its dates)."""
 
     class Status(models.TextChoices):
         DRAFT = "draft", "下書き"
@@ -121,7 +121,7 @@ class ParameterVersion(WorkflowModel, models.Model):
         pass
 
     def move_refusal(self, name: str, user):
-        """Four-eyes (DOMAIN §5.4: applying a version takes a second officer): whoever
+        """Four-eyes (docs/domain.md §5.4: applying a version takes a second officer): whoever
         drafted this version or changed its parameters afterwards (its history says who)
         neither applies it nor schedules it."""
         from portal.errors import NotPermitted
@@ -150,15 +150,15 @@ PROVISIONAL_LABEL = "暫定（窓口の確認）"
 
 
 def figure_used(official: str, counter: str) -> models.Case:
-    """The figure the rules read (DOMAIN §8 Decision): the imported one where the month is
+    """The figure the rules read (docs/decisions.md D8.1): the imported one where the month is
     imported, else the counter's, provisional."""
     return models.Case(models.When(imported_at__isnull=False, then=models.F(official)),
                        default=models.F(counter))
 
 
 class MonthlyStatistic(models.Model):
-    """One facility's month: レセプト件数, マイナ保険証利用人数, 利用件数 (DOMAIN §5.2, §6.3).
-    DOMAIN §8 Decision: the imported figures (receipts, card_users, usage_count, written only
+    """One facility's month: レセプト件数, マイナ保険証利用人数, 利用件数 (docs/domain.md §5.2, §6.3).
+    docs/decisions.md D8.1: the imported figures (receipts, card_users, usage_count, written only
     by the statistics import, which stamps `imported_at`) are the official figure of their
     month; the counter's confirmations are counted beside them (counter_*, written only by
     `eligibility.services.count_confirmation`), never overwritten or deleted by an import,
@@ -214,7 +214,7 @@ class MonthlyStatistic(models.Model):
 
 
 class ActivityReport(models.Model):
-    """取組の実施報告 (協力金, DOMAIN §5.1): ① お声掛け and ② チラシ配付 or ポスター掲示, with the
+    """取組の実施報告 (協力金, docs/domain.md §5.1): ① お声掛け and ② チラシ配付 or ポスター掲示, with the
     dates done. One per facility and program."""
 
     facility = models.ForeignKey(Facility, verbose_name="施設", on_delete=models.CASCADE, related_name="reports")
@@ -247,7 +247,7 @@ class ActivityReport(models.Model):
 
 
 class Attestation(models.Model):
-    """The facility's attestation for the lump sum (DOMAIN §5.2 ②③)."""
+    """The facility's attestation for the lump sum (docs/domain.md §5.2 ②③)."""
 
     facility = models.ForeignKey(Facility, verbose_name="施設", on_delete=models.CASCADE, related_name="attestations")
     program = models.ForeignKey(Program, verbose_name="プログラム", on_delete=models.PROTECT, related_name="attestations")
@@ -293,7 +293,7 @@ class Determination(models.Model):
     details = models.JSONField("判定の区分", default=dict)
     # The reason texts as decided (each criterion met ✓ or not ✗, and the amount), worded
     # by the rule under `parameter_version` when the result was written; never worded again
-    # when a page shows them (DOMAIN §5.4: a result keeps the reasons it was decided with).
+    # when a page shows them (docs/domain.md §5.4: a result keeps the reasons it was decided with).
     stored_reasons = models.JSONField("判定理由（判定時の文面）", default=list, blank=True,
                                       db_column="reasons")
     determined_at = models.DateTimeField("判定日時")
@@ -406,7 +406,7 @@ class ParameterPreview(models.Model):
     locked_changes = models.PositiveIntegerField("支払処理済みのため変わらない施設", default=0)
     total_difference = models.BigIntegerField("支給額の増減の合計（円）", default=0)
     # Paid results (payout_locked) whose amount would change: they are not changed, an
-    # adjustment (調整) of the difference is proposed instead (DOMAIN §5.4). Against the
+    # adjustment (調整) of the difference is proposed instead (docs/domain.md §5.4). Against the
     # determination's amount; up and down apart.
     paid_up_count = models.PositiveIntegerField("支払済みで増額になる施設", default=0)
     paid_up_yen = models.PositiveBigIntegerField("支払済みの増額の合計（円）", default=0)
@@ -472,9 +472,9 @@ FACILITY_ADJUSTMENT_LABELS = {
     AdjustmentState.RECOVERY: "返還のお願い",
 }
 # States in which an adjustment's difference is decided and counts (settled or to be
-# settled): the amount a facility is owed is its paid result plus these differences (DOMAIN
-# §5.4). A proposal waiting for its decision does not count yet; a rejected or withdrawn one
-# never does.
+# settled): the amount a facility is owed is its paid result plus these differences
+# (docs/domain.md §5.4). A proposal waiting for its decision does not count yet; a rejected or
+# withdrawn one never does.
 COUNTED_ADJUSTMENT_STATES = (
     AdjustmentState.APPROVED, AdjustmentState.PAYING, AdjustmentState.PAID,
     AdjustmentState.NETTED, AdjustmentState.RECOVERY,
@@ -483,7 +483,7 @@ OPEN_ADJUSTMENT_STATES = (AdjustmentState.PROPOSED, AdjustmentState.REVIEWED)
 
 
 class Adjustment(FacilityMoveEffects, WorkflowModel, models.Model):
-    """調整 (DOMAIN §5.4): the difference between what a facility was paid for a program's
+    """調整 (docs/domain.md §5.4): the difference between what a facility was paid for a program's
     result (frozen in a payout) and what the result is now, after a parameter version, a fact
     or statistics changed it. Proposed by the eligibility batch, reviewed and approved by two
     different people; a positive one is paid as its own payment line, a negative one netted
@@ -568,7 +568,7 @@ class Adjustment(FacilityMoveEffects, WorkflowModel, models.Model):
         return {"adjustment": self}
 
     def move_refusal(self, name: str, user):
-        """The reviewer never decides (DOMAIN §5.4), said in the reviewer's terms."""
+        """The reviewer never decides (docs/domain.md §5.4), said in the reviewer's terms."""
         from portal.errors import NotPermitted
 
         if name in ("approve", "reject") and self.reviewed_by_id is not None \

@@ -17,7 +17,7 @@ from .models import (
 
 def simulation_params(program_code: str, *, on: date | None = None) -> dict | None:
     """The parameters in force (today, or on `on`) for a program code, or None: no version
-    covers the date, and there is no answer (never a default from code, DOMAIN §5.4)."""
+    covers the date, and there is no answer (never a default from code, docs/domain.md §5.4)."""
     return parameters_in_force_for_code(program_code, on=on)
 
 
@@ -37,7 +37,7 @@ def statistics_for(*, facility: Facility,
                    months: list[date] | None = None) -> QuerySet[MonthlyStatistic]:
     """The facility's months (those given, or all), each with its official figure where
     imported and the counter's, provisional, beside it (`MonthlyStatistic.users`,
-    `source_label`; DOMAIN §8)."""
+    `source_label`; docs/domain.md §8)."""
     rows = MonthlyStatistic.objects.filter(facility=facility)
     if months is not None:
         rows = rows.filter(month__in=months)

@@ -116,7 +116,7 @@ def run_eligibility(
     each result keeps its verdict, the facts the rule read and the cell it chose (the
     reason texts are written from them when a page shows them). Only results that changed
     are written; payout-locked results are never rewritten, and where one's amount changed an
-    adjustment is proposed (DOMAIN §5.4). Facts, rule and write are timed.
+    adjustment is proposed (docs/domain.md §5.4). Facts, rule and write are timed.
 
     On PostgreSQL, outside a transaction, the whole program is determined in PARTS ranges of
     facility ids side by side, each on its own connection (the database does most of the
@@ -196,7 +196,8 @@ def determine_part(
     """Judge and write the facilities of the program given by ids or by an id range (all of
     them when neither is given), in chunks, one transaction each. A paid (payout-locked)
     result is judged too but never rewritten: where its amount is no longer what the
-    facility is owed, an adjustment is proposed (eligibility/adjustments.py, DOMAIN §5.4)."""
+    facility is owed, an adjustment is proposed (eligibility/adjustments.py,
+    docs/domain.md §5.4)."""
     locked = adjustments.locked_results(program, facility_ids=facility_ids,
                                         facility_range=facility_range)
     binding = RULES[program.rule]
@@ -242,7 +243,7 @@ def _write(program_id: int, version_id: int, now, verdicts: list[tuple]) -> int:
     """Insert or replace each facility's result — only where it changed (verdict, facts,
     cell or version), so `determined_at` says when a result became what it is (a nightly
     run that finds the same result rewrites nothing). Each row written keeps the reason
-    texts as its rule words them now, under its version (DOMAIN §5.4: a result keeps the
+    texts as its rule words them now, under its version (docs/domain.md §5.4: a result keeps the
     reasons it was decided with); they are worded only for the rows written. Returns how
     many rows were written."""
     if not verdicts:
@@ -509,7 +510,7 @@ def lock_counter_month(*, facility_id: int, day: date) -> None:
 
 
 def count_confirmation(*, facility_id: int, day: date, new_user: bool) -> None:
-    """One confirmation at the counter (DOMAIN §8): the counter's 利用件数 of the month of
+    """One confirmation at the counter (docs/domain.md §8): the counter's 利用件数 of the month of
     `day` + 1 and, for a card user new to the facility that month, its 利用人数 + 1. Added in
     the database (F()), so two confirmations at once each count; the imported figures are
     never touched. While the month is not imported the counter's figure is the one the rules
@@ -583,7 +584,7 @@ class Preview:
     total_difference: int = 0
     locked_changes: int = 0
     # Paid results (payout_locked) whose amount would change: not changed, an adjustment of
-    # the difference is proposed (DOMAIN §5.4); against the determination's amount.
+    # the difference is proposed (docs/domain.md §5.4); against the determination's amount.
     paid_up_count: int = 0
     paid_up_yen: int = 0
     paid_down_count: int = 0
@@ -795,7 +796,7 @@ class Applied:
 def apply_version(*, version: ParameterVersion, actor, today: date | None = None,
                   preview: ParameterPreview | None = None) -> Applied:
     """Apply a draft. It is applied last, so it governs every date from its effective_from
-    on (DOMAIN §5.4 "Parameters at a date"): if that day has come it is in force at once
+    on (docs/domain.md §5.4 "Parameters at a date"): if that day has come it is in force at once
     (the version in force before becomes a past version) and the program's batch is queued
     as a task after commit (never run in the admin's request); if it is still to come it
     waits (適用待ち) and changes no result before that day, when the nightly job makes it

@@ -1,4 +1,4 @@
-"""Facility identifiers (DOMAIN §2): the 10-digit 医療機関等コード with its check digit, and a
+"""Facility identifiers (docs/domain.md §2): the 10-digit 医療機関等コード with its check digit, and a
 施術所's 登録記号番号. Pure functions; every form and the master import use them."""
 
 import re
@@ -18,7 +18,7 @@ class CodeError(ValueError):
 
 def luhn_check_digit(body: str) -> int:
     """Modulus 10, weights 2,1,2,… from the digit just before the check digit; two-digit
-    products' digits summed (DOMAIN §2)."""
+    products' digits summed (docs/domain.md §2)."""
     total = 0
     for position, char in enumerate(reversed(body)):
         product = int(char) * (2 if position % 2 == 0 else 1)

@@ -1,5 +1,5 @@
 """Facilities, their staff, usage-start applications, device accounts, go-live dates and
-the public list (DOMAIN §2–§4)."""
+the public list (docs/domain.md §2–§4)."""
 
 import unicodedata
 
@@ -323,7 +323,7 @@ class Channel(models.TextChoices):
 
 
 class UsageApplication(FacilityMoveEffects, WorkflowModel, models.Model):
-    """利用開始申請 (kind start) and 利用終了・変更申請 (kind change), DOMAIN §3. Its state
+    """利用開始申請 (kind start) and 利用終了・変更申請 (kind change), docs/domain.md §3. Its state
     moves only through the workflow kernel (`portal.workflow.perform`)."""
 
     activity_prefix = "application"
@@ -477,7 +477,7 @@ class UsageStatus(models.TextChoices):
 
 
 class GoLive(models.Model):
-    """運用開始日 (or the planned date), DOMAIN §4; for paper applications the date the
+    """運用開始日 (or the planned date), docs/domain.md §4; for paper applications the date the
     administrator registered it."""
 
     class Source(models.TextChoices):

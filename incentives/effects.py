@@ -1,10 +1,10 @@
-"""The effect of a change on a facility's money, told before the change is made (issue 22,
-"consequences before a change"): the change is run inside a savepoint, the facility's results
+"""The effect of a change on a facility's money, told before the change is made
+(docs/decisions.md D5.4.5): the change is run inside a savepoint, the facility's results
 are computed under the parameters in force before and after it (eligibility.engine), and the
 savepoint is rolled back — nothing is written, no e-mail leaves (they are sent on commit).
 
 A result already put into a payout run (`payout_locked`) is frozen: a difference then becomes
-an adjustment (調整) or a recovery (返還), reviewed and approved like a claim (DOMAIN §5.4);
+an adjustment (調整) or a recovery (返還), reviewed and approved like a claim (docs/domain.md §5.4);
 the effect says so."""
 
 import json

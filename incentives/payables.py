@@ -52,7 +52,7 @@ SOURCE = DeterminationPayables()
 
 
 class AdjustmentPayables:
-    """調整 (DOMAIN §5.4) offered to payouts: an approved positive adjustment is paid as a
+    """調整 (docs/domain.md §5.4) offered to payouts: an approved positive adjustment is paid as a
     payment line of its own in the program's next run; an approved negative one is owed by
     the facility (`owed`): payouts nets it against that facility's line of the same program
     in its next run, or claims it back. Every move goes through the workflow (history,

@@ -79,7 +79,7 @@ def given_for(facility: Facility, program: Program):
 def overview_for(facility: Facility) -> list[dict]:
     """Each program's stored result; while a re-determination is pending (a fact changed
     since), `pending` is set and the page says so instead of showing a stale verdict. A paid
-    result's adjustments (調整, DOMAIN §5.4) come with it, latest first."""
+    result's adjustments (調整, docs/domain.md §5.4) come with it, latest first."""
     stored = {d.program_id: d for d in determinations_for(facility=facility)}
     pending = redetermination_pending(facility=facility)
     adjusted: dict[int, list] = {}
@@ -103,7 +103,7 @@ def overview_for(facility: Facility) -> list[dict]:
 def lump_sum_statistics(facility: Facility, program: Program) -> list:
     """The months a 一時金 reads (baseline and evaluation months of the parameters in force),
     each saying whether its figure is official (imported) or the counter's, provisional
-    (DOMAIN §8). Empty for programs whose parameters name no statistics months, or without
+    (docs/domain.md §8). Empty for programs whose parameters name no statistics months, or without
     parameters."""
     version = parameters_in_force(program)
     if version is None:
@@ -130,7 +130,7 @@ def report_period(program: Program, today: date | None = None, *,
 
 def reportable_period(facility: Facility, program: Program, *,
                       version=UNREAD) -> "ReportablePeriod | None":
-    """The period this facility may report for a 協力金 program (DOMAIN §5.1): from its own
+    """The period this facility may report for a 協力金 program (docs/domain.md §5.1): from its own
     go-live date, when later than the period's start, to the period's end; None when the
     program has no period in force. Stated on the form before anything is typed.
     `version`: `in_force(program)`, when read already."""
@@ -162,7 +162,7 @@ class ReportablePeriod:
     def text(self) -> str:
         from portal.wareki import to_wareki
 
-        if self.closed:  # never an impossible range such as 8/15〜7/31 (DOMAIN §5.1)
+        if self.closed:  # never an impossible range such as 8/15〜7/31 (docs/domain.md §5.1)
             return (f"運用開始日が実施期間の終了（{to_wareki(self.end)}）より後のため、"
                     "協力金の対象外です")
         origin = "（この施設の運用開始日）" if self.from_golive else ""

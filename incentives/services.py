@@ -59,7 +59,7 @@ def submit_activity_report(
     if not (data.voice or data.flyer or data.poster):
         raise ServiceError("実施した取組を1つ以上選んでください。")
     # Dates far outside the program period are typing errors: refused, with a margin so
-    # that a date just outside is still recorded and judged by the rule (DOMAIN §5.1).
+    # that a date just outside is still recorded and judged by the rule (docs/domain.md §5.1).
     params = selectors.report_period(program)
     if params is not None:
         earliest = params.period_start - REPORT_DATE_MARGIN

@@ -175,7 +175,7 @@ def simulator(request: HttpRequest) -> HttpResponse:
     """Public: anyone enters the figures a program's rule reads and sees the amount (the
     programs whose registry entry names a simulator form; `?program=CODE`, else the first).
     Where no version of the program's parameters covers today the page says so and computes
-    nothing: there is no default from code (DOMAIN §5.4)."""
+    nothing: there is no default from code (docs/domain.md §5.4)."""
     programs = simulator_programs()
     if not programs:
         raise Http404("シミュレーターのあるプログラムはありません")

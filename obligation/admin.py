@@ -1,4 +1,4 @@
-"""The administrators' side of the obligation (DOMAIN §7): declarations accepted or returned
+"""The administrators' side of the obligation (docs/domain.md §7): declarations accepted or returned
 from their own page, 併設 pairings dissolved, survey answers received by post or e-mail
 entered, explanation sessions scheduled, each 施術所's compliance (with the counts by
 prefecture and the follow-up actions that start letters or record steps), the follow-up
@@ -52,7 +52,7 @@ from .models import (
 )
 
 TEXT_LIMIT = 2000
-SURVEY_SENT = date(2025, 1, 24)  # the exemption survey was sent on this day (DOMAIN §9)
+SURVEY_SENT = date(2025, 1, 24)  # the exemption survey was sent on this day (docs/domain.md §9)
 SHOWN_SKIPS = 10
 
 

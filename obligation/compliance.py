@@ -1,4 +1,4 @@
-"""Where each 施術所 stands with the obligation (DOMAIN §7), computed set-wise, and the
+"""Where each 施術所 stands with the obligation (docs/domain.md §7), computed set-wise, and the
 follow-up ladder for those not introduced.
 
 `compute_statuses` reads a chunk of facilities and every fact that decides their state in a
@@ -77,7 +77,7 @@ def _exemption(declaration, survey, today: date,
     if survey is not None:
         reason = _SURVEY_REASON[survey["reason"]]
         text = f"調査票の回答（{wareki(survey['received_on'])}受付、事由{reason}）があります"
-        # The deadline in force on the day the answer was received (DOMAIN §5.4).
+        # The deadline in force on the day the answer was received (docs/domain.md §5.4).
         params = (timeline or Timeline()).on(survey["received_on"])
         if reason != "1" and params is None:
             notes.append(f"{text}が、{no_version(survey['received_on'])}")
@@ -272,7 +272,7 @@ class StepResult:
 
 
 # A 集団指導の案内 needs no request letter recorded here: the 依頼文書 of 2025-03-24 went out
-# before this portal (DOMAIN §7), so it only needs the 施術所 to be still 未導入.
+# before this portal (docs/domain.md §7), so it only needs the 施術所 to be still 未導入.
 _NEEDS = {
     FollowUpKind.GUIDANCE_ATTENDED: (FollowUpKind.GUIDANCE_INVITATION, "集団指導の案内を送っていません"),
     FollowUpKind.GUIDANCE_ABSENT: (FollowUpKind.GUIDANCE_INVITATION, "集団指導の案内を送っていません"),

@@ -1,4 +1,4 @@
-"""Letters to the 施術所 not introduced (DOMAIN §7): 導入の依頼文書 and 集団指導の案内, one
+"""Letters to the 施術所 not introduced (docs/domain.md §7): 導入の依頼文書 and 集団指導の案内, one
 PDF per facility in one ZIP, made by a background task with its progress on the batch row.
 
 Speed: WeasyPrint spends most of its time laying out; rendering a chunk of letters as one

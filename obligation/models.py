@@ -1,4 +1,4 @@
-"""The obligation of 施術所 to introduce online qualification and its exemptions (DOMAIN §7):
+"""The obligation of 施術所 to introduce online qualification and its exemptions (docs/domain.md §7):
 exemption declarations, 併設 pairings, survey answers received by post or e-mail, explanation
 session requests, each 施術所's computed compliance status, the follow-up ladder and the bulk
 letters. Declarations, pairings and session requests move only through the workflow kernel
@@ -185,7 +185,7 @@ def may_dissolve(pairing, user) -> bool:
 class AnnexPairing(WorkflowModel, models.Model):
     """A 併設申告: one 施術所 proposes the pair (main, subordinate); the other one's staff
     confirm it. Once active the subordinate's `main_facility` is the main one and it is
-    covered by the main one's introduction (DOMAIN §7). No chains: a main is nobody's
+    covered by the main one's introduction (docs/domain.md §7). No chains: a main is nobody's
     subordinate and a subordinate is nobody's main (checked under row locks)."""
 
     main = models.ForeignKey(Facility, verbose_name="主たる施術所", on_delete=models.PROTECT,

@@ -1,5 +1,5 @@
-"""The obligation's two dates (DOMAIN §7) are the parameters of the program "obligation",
-read at a date like every program's (DOMAIN §5.4 "Parameters at a date"): the declaration is
+"""The obligation's two dates (docs/domain.md §7) are the parameters of the program "obligation",
+read at a date like every program's (docs/domain.md §5.4 "Parameters at a date"): the declaration is
 judged under the version in force on its day, a survey answer under the one in force on the
 day it was received. Where no version covers the day there is no answer, and the page says
 so (the code has no default)."""

@@ -1,10 +1,10 @@
-"""The exemption from the obligation (やむを得ない事由, DOMAIN §7), as a pure, total function:
+"""The exemption from the obligation (やむを得ない事由, docs/domain.md §7), as a pure, total function:
 the declaration form, `manage.py simulate exemption` and the administrators' review all call
 `determine_exemption`. Pure Python: no Django here.
 
 The two dates are parameters (`ExemptionParams`) of the program "obligation", read at the
-declaration's date like every program's (DOMAIN §5.4): "70 or older as of April 2024" is a
-birth date on or before 1954-04-01 (DOMAIN §7 Decision), and the planned closure or end of
+declaration's date like every program's (docs/domain.md §5.4): "70 or older as of April 2024" is a
+birth date on or before 1954-04-01 (docs/decisions.md D7.1), and the planned closure or end of
 受領委任 must fall on or before 2025-12-02 (version 1); the code holds no default."""
 
 import re
@@ -41,7 +41,7 @@ class ExemptionParams:
     eligibility.engine.parameters_in_force; version 1 by migration: 1954-04-01 and
     2025-12-02). No default here: where no version covers a date there is no answer."""
 
-    born_on_or_before: date  # 70 on 2024-04-01 (DOMAIN §7 Decision)
+    born_on_or_before: date  # 70 on 2024-04-01 (docs/decisions.md D7.1)
     deadline: date           # the last planned date accepted for 2 and 3
     notice: str = ""
 
@@ -144,7 +144,7 @@ def _planned_date(params: ExemptionParams, facts: ExemptionFacts) -> list[Reason
 
 
 def determine_exemption(params: ExemptionParams, facts: ExemptionFacts) -> ExemptionResult:
-    """Whether a 施術所's declaration satisfies the reason it names (DOMAIN §7)."""
+    """Whether a 施術所's declaration satisfies the reason it names (docs/domain.md §7)."""
     if facts.reason not in ExemptionReason.ALL:
         return ExemptionResult(False, (Reason(False, "事由を選んでください。"),))
     if facts.reason == ExemptionReason.JUDO_ELDERLY and facts.kind not in JUDO_KINDS:

@@ -1,4 +1,4 @@
-"""Every change of the obligation app (DOMAIN §7): declarations, 併設 pairings, survey answers
+"""Every change of the obligation app (docs/domain.md §7): declarations, 併設 pairings, survey answers
 and session requests. Views and the admin call these; nothing else writes the models."""
 
 import uuid

@@ -1,4 +1,4 @@
-"""Thin views of the obligation (DOMAIN §7): the facility's exemption declaration and 併設
+"""Thin views of the obligation (docs/domain.md §7): the facility's exemption declaration and 併設
 pages (resolved through `facility_for`, 404 for another facility's objects) and the public
 explanation-session request. Each irreversible step has its confirmation page; whatever was
 typed comes back with the refusal next to its field."""

@@ -459,7 +459,7 @@ class PaymentLineAdmin(EvidenceAdmin, admin.ModelAdmin):
 
 @admin.register(Recovery)
 class RecoveryAdmin(WorkflowAdmin, CsvExportAdmin, EvidenceAdmin, SimpleHistoryAdmin):
-    """返還請求 (DOMAIN §5.4), made by a payout run for what an approved negative adjustment
+    """返還請求 (docs/domain.md §5.4), made by a payout run for what an approved negative adjustment
     leaves after netting. Reminded (督促する) and settled (納付を確認する) by a payout officer,
     one by one from its page or for several from the list, after a confirmation page; the
     notice (PDF) as the facility reads it."""

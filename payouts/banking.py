@@ -1,4 +1,4 @@
-"""Bank-account input for incentive transfers (DOMAIN §5.3), as pure functions.
+"""Bank-account input for incentive transfers (docs/domain.md §5.3), as pure functions.
 
 * ``normalize_holder_name`` turns what a facility types into the name as the bank holds it:
   全銀 half-width characters (ｱ–ﾝ, ﾞ, ﾟ, A–Z, 0–9, space and ``( ) . - / ,``).

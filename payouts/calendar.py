@@ -1,4 +1,4 @@
-"""Bank business days (銀行営業日) for transfer dates (DOMAIN §5.4).
+"""Bank business days (銀行営業日) for transfer dates (docs/domain.md §5.4).
 
 A day is a bank business day unless it is
 

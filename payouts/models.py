@@ -1,4 +1,4 @@
-"""振込先口座 (DOMAIN §5.3): where a facility's money is paid. Every change is kept in the
+"""振込先口座 (docs/domain.md §5.3): where a facility's money is paid. Every change is kept in the
 history; a payout copies the account it pays to, so a later change never alters it."""
 
 from django.conf import settings
@@ -82,7 +82,7 @@ class Consignor(models.Model):
     account_type = models.CharField("預金種目", max_length=1,
                                     choices=ConsignorAccountType.choices)
     account_number = models.CharField("口座番号", max_length=7)
-    # DOMAIN §5.4: a 返還請求's due date is its notice date plus this (a parameter kept here,
+    # docs/domain.md §5.4: a 返還請求's due date is its notice date plus this (a parameter kept here,
     # beside the account the facility pays into; the code has no default of its own).
     recovery_due_days = models.PositiveSmallIntegerField(
         "返還の納付期限（通知日からの日数）", default=30,
@@ -151,7 +151,7 @@ class PayoutRun(WorkflowModel, models.Model):
     payables), checked, released by a second payout officer, written as a 全銀 file, and
     settled by the bank's results.
 
-    Four-eyes (DOMAIN §5.4): a run an officer created is checked by its creator (it goes
+    Four-eyes (docs/domain.md §5.4): a run an officer created is checked by its creator (it goes
     straight to 承認待ち); a run the schedule built (no creator) waits 確認待ち until one
     payout officer checks it. Whoever created, finished building or checked a run never
     releases it."""
@@ -312,7 +312,7 @@ class PaymentLine(WorkflowModel, models.Model):
     approved positive adjustment) paid to the bank account as it stood when the run was
     built. Its number is 顧客コード1 of the transfer record. `gross_amount` is the source's
     amount, `deducted` what was netted against it (an approved negative adjustment of the
-    same program, DOMAIN §5.4), `amount` what is transferred. A line netted to nothing is
+    same program, docs/domain.md §5.4), `amount` what is transferred. A line netted to nothing is
     相殺済み: never in the file, its source paid by the netting when the run is released.
 
     State changes are workflow moves (history in StateLog). A run's lines move together:
@@ -431,7 +431,7 @@ class PaymentLine(WorkflowModel, models.Model):
 
 
 class Netting(models.Model):
-    """相殺 (DOMAIN §5.4): part (or all) of an approved negative adjustment deducted from a
+    """相殺 (docs/domain.md §5.4): part (or all) of an approved negative adjustment deducted from a
     payment line of the same facility and program. Undone when the run is cancelled or the
     line's transfer fails and is paid again (the money never arrived, so neither did the
     deduction): the adjustment is owed again and the next run nets it."""
@@ -465,7 +465,7 @@ RECOVERY_PERMISSION = "payouts.change_recovery"
 
 
 class Recovery(FacilityMoveEffects, WorkflowModel, models.Model):
-    """返還請求 (DOMAIN §5.4): what an approved negative adjustment leaves after netting,
+    """返還請求 (docs/domain.md §5.4): what an approved negative adjustment leaves after netting,
     claimed back from the facility with a notice (PDF): amount, reason, the result before and
     after, the due date (notice date + the consignor row's `recovery_due_days`) and the
     account to pay into. 請求 → 納付済, or 請求 → 督促 → 納付済."""

@@ -1,4 +1,4 @@
-"""相殺 and 返還請求 (DOMAIN §5.4): what a facility owes on an approved negative adjustment.
+"""相殺 and 返還請求 (docs/domain.md §5.4): what a facility owes on an approved negative adjustment.
 
 Decision: a negative adjustment waits for its program's next run. When that run is built
 (finished, under the run's exclusive lock, in the finishing transaction: once, whoever

@@ -125,7 +125,7 @@ def refused_accounts(facility_ids: list[int]) -> dict[int, str]:
 
 @dataclass(frozen=True)
 class AccountChangeEffect:
-    """What changing the account does to money already in a payout run (DOMAIN §5.3: a
+    """What changing the account does to money already in a payout run (docs/domain.md §5.3: a
     change never alters a run): a line in a run is paid to the account it was built with; a
     failed one (振込不能) is paid again, to the new account, in the next run."""
 

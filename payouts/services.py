@@ -1,5 +1,5 @@
 """Payout services: the facility's bank account, payout runs and their lines, the transfer
-file and the bank's results (DOMAIN §5.3, §5.4)."""
+file and the bank's results (docs/domain.md §5.3, §5.4)."""
 
 import csv
 import hashlib
@@ -213,7 +213,7 @@ def _finish(run: PayoutRun, actor, *, last_attempt: bool = True) -> PayoutRun | 
                 payable_records(source, locked.program).exists()
                 for source in sources_for(locked.program)):
             return None
-        # DOMAIN §5.4: what the program's facilities owe is netted against their lines now,
+        # docs/domain.md §5.4: what the program's facilities owe is netted against their lines now,
         # or claimed back; in this transaction, so once whoever finishes the run.
         from .netting import net_and_claim_back
 
@@ -285,7 +285,7 @@ def resume_building_runs() -> list[PayoutRun]:
 
 
 def has_payables(program: Program) -> bool:
-    """Something to pay (or, DOMAIN §5.4, something owed to net or claim back)."""
+    """Something to pay (or, docs/domain.md §5.4, something owed to net or claim back)."""
     from .netting import owed_adjustments
 
     try:
@@ -343,7 +343,7 @@ def _notify_after_commit(line_ids: list[int], event: str) -> None:
 
 def check_run(*, run: PayoutRun, actor) -> PayoutRun:
     """A payout officer checks a run the schedule built (its count and total, by prefecture):
-    another officer may then release it (DOMAIN §5.4: the checker never releases)."""
+    another officer may then release it (docs/domain.md §5.4: the checker never releases)."""
     _check_date(run.transfer_date)
 
     def effect(locked: PayoutRun) -> str:
@@ -380,7 +380,7 @@ def release_run(*, run: PayoutRun, actor) -> PayoutRun:
         ids = perform_many(PaymentLine, locked.lines.filter(state=PaymentLine.State.SCHEDULED),
                            "release", actor=actor, summary=f"支払バッチ{locked.pk}の承認")
         # A line netted to nothing: its source is paid by the netting, final now that the
-        # run can no longer be cancelled (DOMAIN §5.4).
+        # run can no longer be cancelled (docs/domain.md §5.4).
         _pay_sources(locked.lines.filter(state=PaymentLine.State.NETTED), actor)
         date_text = to_wareki(locked.transfer_date)
         _record_lines(
@@ -587,7 +587,7 @@ def parse_results(data: bytes) -> dict[int, str]:
 def results_refusal(run: PayoutRun) -> str | None:
     """Why the bank's results of the run cannot be imported now (None: they can). Results
     exist only for a file the bank was given, and no sooner than its transfer date: a
-    facility never reads 振込済 before the money can have arrived (DOMAIN §5.4)."""
+    facility never reads 振込済 before the money can have arrived (docs/domain.md §5.4)."""
     if run.state not in (PayoutRun.State.RELEASED, PayoutRun.State.SETTLED):
         return (f"支払バッチ{run.pk}は「{run.get_state_display()}」のため、振込結果は取り込めません"
                 "（承認後に取り込めます）。")
@@ -695,7 +695,7 @@ def reissue_failed_lines(*, facility: Facility, actor) -> int:
         return 0
     perform_many(PaymentLine, ids, "reissue", actor=actor, summary="振込先口座の修正")
     # The money never arrived, so neither did what was netted against it: the adjustment is
-    # owed again and the next run (which pays the source again) nets it (DOMAIN §5.4).
+    # owed again and the next run (which pays the source again) nets it (docs/domain.md §5.4).
     from .models import Netting
     from .netting import undo_nettings
 

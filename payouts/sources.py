@@ -1,7 +1,7 @@
 """The payable sources (portal.payables.PayableSource) the payouts app pays from.
 
 A program's run pays its own source (eligibility results or approved claims) and, beside it,
-its approved positive adjustments (DOMAIN §5.4: lines of their own, source_kind
+its approved positive adjustments (docs/domain.md §5.4: lines of their own, source_kind
 "adjustment"); the approved negative adjustments are netted or claimed back by the same run
 (`ADJUSTMENTS.owed`)."""
 

@@ -93,8 +93,9 @@ def bank_account(request: HttpRequest, facility_id: int) -> HttpResponse:
         for field, message in errors.errors.items():
             form.add_error(field if field in form.fields else None, message)
         return render(request, "payouts/bank_account.html", context)
-    # Money already in a run (DOMAIN §5.3): the confirmation names what happens to it, and the
-    # registration needs that confirmation (signed, with what it showed) — issue 22.
+    # Money already in a run (docs/domain.md §5.3): the confirmation names what happens to it
+    # (docs/decisions.md D5.4.5), and the registration needs that confirmation, signed with
+    # what it showed.
     effects = selectors.account_change_effects(facility)
     shown = [effect.key() for effect in effects]
     # The account number is not put into the token, only a digest of what was typed (the

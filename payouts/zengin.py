@@ -1,4 +1,4 @@
-"""The 全銀協 総合振込 transfer file (DOMAIN §5.4), written from plain dataclasses.
+"""The 全銀協 総合振込 transfer file (docs/domain.md §5.4), written from plain dataclasses.
 
 The file is a sequence of 120-byte fixed-length records — one header (データ区分 1), one data
 record per transfer (2), one trailer (8) and one end record (9) — in JIS X 0201 (half-width

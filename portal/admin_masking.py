@@ -1,4 +1,4 @@
-"""Fields shown masked are masked everywhere in the admin (issue 21).
+"""Fields shown masked are masked everywhere in the admin (docs/decisions.md D2.4).
 
 `MASKED_FIELDS` names every model field the admin must not give away whole, and the
 permissions that reveal it (any one of them; none: hidden from everyone, the superuser too).

@@ -54,7 +54,7 @@ LATEST_DATE = date(2099, 12, 31)
 
 
 class ISODateField(forms.DateField):
-    """A date typed as ISO (any width) or 和暦 (DOMAIN §9) between `earliest` and `latest`
+    """A date typed as ISO (any width) or 和暦 (docs/domain.md §9) between `earliest` and `latest`
     (dates, or callables such as `timezone.localdate` for "not in the future")."""
 
     default_error_messages = {

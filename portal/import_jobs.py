@@ -161,8 +161,8 @@ def _run(pk: int, source: str, running: str, finished: str, *, dry_run: bool) ->
             checked = result.as_dict()
             kind = import_kind(job.kind)
             if kind.previews_effects:
-                # The effect on money, shown before the administrator confirms (issue 22):
-                # without it there is nothing to confirm.
+                # The effect on money, shown before the administrator confirms
+                # (docs/decisions.md D5.4.5): without it there is nothing to confirm.
                 try:
                     checked["effects"] = preview_effects(stored_path(job), kind)
                 except Exception:

@@ -146,7 +146,7 @@ class ImportKind:
         follows from what was written, once for the whole file."""
 
     # Kinds whose import changes money (statistics → 一時金) tell the administrator the
-    # effect before the import is confirmed (`preview_effects`, issue 22).
+    # effect before the import is confirmed (`preview_effects`, docs/decisions.md D5.4.5).
     previews_effects: bool = False
 
     def before_write(self, classified: Classified, state: dict) -> None:

@@ -46,8 +46,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # First staff of a facility: the letters with their confirmation code; cancelling.
         "facilities.handle_linkrequest",
         "subsidies.review_claim",
-        "eligibility.review_adjustment",  # 調整の審査 (DOMAIN §5.4)
-        # The obligation (DOMAIN §7): declarations, survey answers by post or e-mail,
+        "eligibility.review_adjustment",  # 調整の審査 (docs/domain.md §5.4)
+        # The obligation (docs/domain.md §7): declarations, survey answers by post or e-mail,
         # explanation sessions, 併設 corrections and the follow-up ladder with its letters.
         "obligation.review_exemption", "obligation.add_surveyanswer",
         "obligation.change_surveyanswer", "obligation.schedule_session",
@@ -59,7 +59,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "payouts.view_account_number",
         "payouts.add_payoutrun", "payouts.release_payoutrun", "payouts.write_transfer_file",
         "payouts.import_bank_results", "payouts.view_consignor",
-        # Adjustments (DOMAIN §5.4): paid, netted or claimed back by the runs they build;
+        # Adjustments (docs/domain.md §5.4): paid, netted or claimed back by the runs they build;
         # their 返還請求 reminded and their payment confirmed.
         "eligibility.pay_adjustment", "payouts.change_recovery",
     ],

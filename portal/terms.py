@@ -1,5 +1,5 @@
-"""The portal's glossary (DOMAIN §10): one spelling of each term on every page, e-mail, PDF and
-admin screen. Pages and e-mails write the term itself; this module keeps the list, with the
+"""The portal's glossary (docs/domain.md §10): one spelling of each term on every page, e-mail, PDF
+and admin screen. Pages and e-mails write the term itself; this module keeps the list, with the
 variants that must not appear, and tests/portal/test_terms.py greps the templates and code
 for those variants."""
 

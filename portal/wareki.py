@@ -34,7 +34,7 @@ def to_wareki(value: date) -> str:
     return f"{name}{year_text}年{value.month}月{value.day}日"
 
 
-# --- Reading a typed date (DOMAIN §9): ISO in any width, or 和暦 ---------------------------
+# --- Reading a typed date (docs/domain.md §9): ISO in any width, or 和暦 ---------------------------
 
 # Era names as typed: the full name, its first character, or its Latin initial.
 _ERA_ALIASES = {

@@ -1,4 +1,4 @@
-"""Subsidy claims with their items and receipts, and their review (DOMAIN §6)."""
+"""Subsidy claims with their items and receipts, and their review (docs/domain.md §6)."""
 
 from django.conf import settings
 from django.db import models
@@ -64,7 +64,7 @@ class FreeReaderGrant(models.Model):
 
 
 class Claim(FacilityMoveEffects, WorkflowModel, models.Model):
-    """A subsidy claim (DOMAIN §6); its state moves only through the workflow kernel."""
+    """A subsidy claim (docs/domain.md §6); its state moves only through the workflow kernel."""
 
     activity_prefix = "claim"
     facility_state_labels = FACILITY_CLAIM_LABELS

@@ -120,7 +120,8 @@ def compute(claim: Claim, on: date | None = None, extra_cost: int = 0) -> Determ
     estimate), by the program's rule and the parameters in force."""
     params = active_params(claim.program, on=on)
     cost = claim.total_cost + extra_cost
-    if params is None:  # no version covers the day: no amount, never a default (DOMAIN §5.4)
+    # No version covers the day: no amount, never a default (docs/domain.md §5.4).
+    if params is None:
         return Determination(False, 0, (Reason(False, "この日付に適用されるパラメータの版が"
                                                       "ありません。金額は計算できません。"),))
     return CLAIM_AMOUNTS[engine.claim_amount_kind(claim.program)](claim, params, cost, on)

@@ -26,8 +26,8 @@ database-free tests, its transactional ones) is two runs, each sent in its place
 
 Why not xdist's own `--dist loadgroup` alone: it moves a test to its group by appending
 `@group` to the test's node id, which pytest 9.2's structured node ids no longer take
-(pytest-xdist issue 1386: the mark is silently ignored). Here each worker writes the groups of
-the tests it collected to a file the controller names (`workerinput`), and the controller's
+(pytest-xdist's bug report #1386: the mark is silently ignored). Here each worker writes the groups
+of the tests it collected to a file the controller names (`workerinput`), and the controller's
 scheduler, xdist's LoadGroupScheduling, reads them instead of the node ids.
 """
 

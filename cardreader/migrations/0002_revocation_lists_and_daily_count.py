@@ -1,10 +1,11 @@
-"""Issue 21: the CRLs of the trusted CAs (RevocationList), a CA's own validity start kept
-beside its expiry, and a card counted at most once per facility per day (DOMAIN §8).
+"""Revocation fails closed (docs/decisions.md D8.2): the CRLs of the trusted CAs (RevocationList), a
+CA's own validity start kept beside its expiry, and a card counted at most once per facility per day
+(docs/domain.md §8).
 
 Counted confirmations already written twice or more for one card, facility and day keep the
 first as counted; the later ones are marked not counted (outcome "repeat") so that the new
 constraint holds. The monthly statistics they were added to are left as they were: the
-counter's counts are provisional until the month's statistics are imported (DOMAIN §8)."""
+counter's counts are provisional until the month's statistics are imported (docs/domain.md §8)."""
 
 import django.db.models.deletion
 from django.conf import settings

@@ -1,4 +1,4 @@
-"""The programs of DOMAIN §5 with their real parameters as version 1 (editable afterwards by
+"""The programs of docs/domain.md §5 with their real parameters as version 1 (editable afterwards by
 administrators as new versions)."""
 
 import datetime

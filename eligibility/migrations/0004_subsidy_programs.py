@@ -1,4 +1,4 @@
-"""The claim-based subsidy programs of DOMAIN §6 with their parameters as version 1."""
+"""The claim-based subsidy programs of docs/domain.md §6 with their parameters as version 1."""
 
 import datetime
 

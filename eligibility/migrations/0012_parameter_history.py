@@ -1,4 +1,4 @@
-"""Parameters with a history (DOMAIN §5.4 "Parameters at a date"): the version in force on a
+"""Parameters with a history (docs/domain.md §5.4 "Parameters at a date"): the version in force on a
 date is the most recently applied one starting on or before it, so every applied version
 keeps when it was applied, and two applied versions may start on the same day (only one of
 them can still be waiting). The preview counts the paid results that would change."""

@@ -1,4 +1,4 @@
-"""The obligation's two dates (DOMAIN §7) as the parameters of a program, version 1 applied:
+"""The obligation's two dates (docs/domain.md §7) as the parameters of a program, version 1 applied:
 "70 or older as of April 2024" = born on or before 1954-04-01, and the last planned date of a
 closure or of the end of 受領委任 accepted, 2025-12-02. In force from 2024-12-02, the day the
 obligation began. The values are written here, as data: the code has no default."""

@@ -1,4 +1,4 @@
-"""A result keeps the reason texts it was decided with (DOMAIN §5.4): the batch stores them
+"""A result keeps the reason texts it was decided with (docs/domain.md §5.4): the batch stores them
 with every row it writes. Results written while the texts were worded anew for each page
 (they kept only their facts) get their texts once, here, worded by the rule under their own
 parameter version as the page showed them until now; results that kept texts keep them."""

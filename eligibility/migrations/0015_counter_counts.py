@@ -1,4 +1,4 @@
-"""DOMAIN §8 Decision: imported monthly statistics are the official figure of their month; the
+"""docs/decisions.md D8.1: imported monthly statistics are the official figure of their month; the
 counter's confirmations are kept beside them (counter_card_users, counter_usage_count), are
 the month's figure, provisional, until it is imported (imported_at), and an import never
 overwrites them.

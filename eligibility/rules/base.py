@@ -1,5 +1,5 @@
-"""What every rule returns: a Determination with the reasons a facility reads (STYLE.md,
-"Rules are pure and total"). Pure Python: no Django here."""
+"""What every rule returns: a Determination with the reasons a facility reads
+(docs/architecture.md#layers: rules are pure and total). Pure Python: no Django here."""
 
 from dataclasses import dataclass, field
 from typing import Any

@@ -1,4 +1,4 @@
-"""協力金2025 for 施術所 (DOMAIN §5.1, notices seeds 000 and 001).
+"""協力金2025 for 施術所 (docs/domain.md §5.1, notices seeds 000 and 001).
 
 50,000 yen to a 施術所 that went live (運用開始日 entered) by the period end and reports both
 ① お声掛け and ② a flyer or a poster within the period; annexed (併設) 施術所 per §5.1.
@@ -67,7 +67,7 @@ def _iso_date(data: dict, name: str) -> date:
 
 # The notices' parameters (seeds 000 and 001): 50,000 yen, activities 2025-05-01..2025-07-31.
 # Written as version 1 by migration 0002 and used by tests as the notice's values; never read
-# by the running code (no default from code, DOMAIN §5.4).
+# by the running code (no default from code, docs/domain.md §5.4).
 DEFAULT_COOPERATION_2025: dict = {
     "amount": 50000,
     "period_start": "2025-05-01",
@@ -149,18 +149,18 @@ class CooperationJudge:
     def __call__(self, facts: CooperationFacts) -> CooperationVerdict:
         params = self.params
         golive = facts.golive
-        # Decision (DOMAIN §5.1): the activity falls within [max(go-live, period start), end].
+        # docs/decisions.md D5.1.1: the activity falls within [max(go-live, period start), end].
         earliest = max(params.period_start, golive) if golive else params.period_start
         if facts.kind not in self._kinds:
             return CooperationVerdict(False, 0, False, False, False, False, False, earliest)
-        # Decision (DOMAIN §5.1): the go-live date is on or before the period end.
+        # docs/decisions.md D5.1.1: the go-live date is on or before the period end.
         golive_ok = golive is not None and golive <= params.period_end
         # Both ① and ② (a flyer or a poster, any about the card).
         material = bool(facts.flyer or facts.poster)
         start, end = facts.activity_from, facts.activity_to
         dates_ok = (start is not None and end is not None
                     and earliest <= start <= end <= params.period_end)
-        # 併設 (DOMAIN §5.1): both paid if both introduced; if only the main one, only the main.
+        # 併設 (docs/domain.md §5.1): both paid if both introduced; if only the main one, the main.
         role = facts.annex_role
         if role == "subordinate":
             annex_ok = bool(facts.partner_introduced)

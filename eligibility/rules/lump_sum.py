@@ -1,4 +1,4 @@
-"""一時金2024 for medical institutions and pharmacies (DOMAIN §5.2, notice seed 002).
+"""一時金2024 for medical institutions and pharmacies (docs/domain.md §5.2, notice seed 002).
 
 The amount is a pure function of (parameters, facts). Every number lives in the parameters
 (`DEFAULT_LUMP_SUM_2024` holds the notice's); only the shape of the rule is code:
@@ -24,7 +24,7 @@ from portal.wareki import to_wareki_month, to_wareki_months
 from .base import Determination, Reason, wareki, yen
 
 TABLE_LABELS = {"hospital": "病院", "clinic": "診療所・薬局", "small": "小規模施設"}
-# DOMAIN §5.2 Decision: 歯科診療所 use the 診療所・薬局 table.
+# docs/decisions.md D5.2.2: 歯科診療所 use the 診療所・薬局 table.
 KIND_TABLE = {"hospital": "hospital", "clinic": "clinic", "dental": "clinic",
               "pharmacy": "clinic"}
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
@@ -157,7 +157,7 @@ def _natural(data: dict, name: str) -> int:
 
 
 def _fraction(value: Any, where: str) -> Fraction:
-    """"3/100" or an int; a float is refused: rates are exact (STYLE.md)."""
+    """"3/100" or an int; a float is refused: rates are exact (docs/architecture.md#layers)."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValueError(f'{where} must be a fraction written as a string such as "3/100"')
     try:
@@ -198,7 +198,7 @@ def _table(name: str, spec: dict) -> Table:
 # The notice's parameters (seed 002: 厚生労働省 報道発表 2024-07-30, forwarded by 日本薬剤師会):
 # baseline October 2023, evaluation May–July 2024 extended by one month to August.
 # The notice's values (seed 002), written as version 1 by migration 0002 and used by tests;
-# never read by the running code (no default from code, DOMAIN §5.4).
+# never read by the running code (no default from code, docs/domain.md §5.4).
 DEFAULT_LUMP_SUM_2024: dict = {
     "baseline_month": "2023-10",
     "evaluation_months": ["2024-05", "2024-06", "2024-07", "2024-08"],
@@ -259,7 +259,7 @@ def _bound_pairs(bounds: tuple[Fraction, ...]) -> tuple[tuple[int, int], ...]:
 def _row_index(pairs: tuple[tuple[int, int], ...], receipts: int, users: int) -> int:
     """How many lower bounds the rate users ÷ receipts reaches, compared exactly by integer
     cross-multiplication (users × d ≥ n × receipts ⇔ users ÷ receipts ≥ n ÷ d, receipts > 0).
-    DOMAIN §5.2 Decision: no October receipts → r0 (the bounds are positive)."""
+    docs/decisions.md D5.2.2: no October receipts → r0 (the bounds are positive)."""
     if receipts <= 0:
         return 0
     row = 0
@@ -322,7 +322,7 @@ class _SmallRule:
 
 def _judge(base_name: str, base: Table, small: _SmallRule | None, row: int,
            increase: int) -> _Judgement:
-    """The table amount (DOMAIN §5.2), requirements aside. It reads the increase only
+    """The table amount (docs/domain.md §5.2), requirements aside. It reads the increase only
     through the columns it reaches (LumpSumJudge memoises on them)."""
     column = base.column(increase) if increase > 0 else None
     main = _Judgement(base_name, column, base.cell(row, column) if column is not None else 0)

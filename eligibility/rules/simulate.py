@@ -2,8 +2,8 @@
 eligibility.engine.REGISTRY): how `manage.py simulate PROGRAM` reads one JSON object and shows
 the result (a bad line gives {"error": ...} naming the field, and never raises), and which
 form the public simulator shows. Pure: the command passes the parameters in force on the date
-asked (a dict); None means no version covers the date, and then there is no answer (DOMAIN
-§5.4: never a default from code)."""
+asked (a dict); None means no version covers the date, and then there is no answer
+(docs/domain.md §5.4: never a default from code)."""
 
 import json
 import re
@@ -180,7 +180,7 @@ def _practitioner(index: int, value: Any) -> Practitioner:
 
 
 def _exemption(data: dict, params: dict) -> dict:
-    """An exemption declaration (DOMAIN §7), under the obligation's parameters (the program
+    """An exemption declaration (docs/domain.md §7), under the obligation's parameters (the program
     "obligation")."""
     reason = _choice(data, "reason", ExemptionReason.ALL)
     practitioners = data.get("practitioners", [])
@@ -206,7 +206,7 @@ class SimulateAdapter:
     → the result as a JSON-able dict (`manage.py simulate`). `form`: the public simulator's
     form (a dotted path, or None: not offered there), built with the parsed parameters
     (`params=`); its cleaned data are the rule's facts (the entry's facts type). There are no
-    default parameters: where no version is in force there is no answer (DOMAIN §5.4)."""
+    default parameters: where no version is in force there is no answer (docs/domain.md §5.4)."""
 
     line: Callable[[dict, dict], dict]
     form: str | None = None
@@ -221,7 +221,7 @@ READER_EXPANSION_SIMULATION = SimulateAdapter(_reader_expansion)
 DEVICE_SEJUTSU_SIMULATION = SimulateAdapter(_device_sejutsu)
 DEVICE_LIMITED_SIMULATION = SimulateAdapter(_device_limited)
 # Not a program of its own: the obligation's exemption rule, `simulate exemption`, under the
-# parameters of the program "obligation" (its dates, DOMAIN §7).
+# parameters of the program "obligation" (its dates, docs/domain.md §7).
 EXEMPTION = "exemption"
 EXEMPTION_SIMULATION = SimulateAdapter(_exemption)
 # The program whose parameters a simulated name reads (its own code unless named here).

@@ -1,4 +1,4 @@
-"""Subsidies paid on claims (DOMAIN §6): pure rules of (parameters, facts) → amount and the
+"""Subsidies paid on claims (docs/domain.md §6): pure rules of (parameters, facts) → amount and the
 arithmetic shown to the facility. Yen are rounded down, in one place (`_rate_of`)."""
 
 from dataclasses import dataclass
@@ -56,7 +56,7 @@ class CostSubsidyParams:
 
 
 # The notices' values, written as version 1 by migration 0004 and used by tests; never read by
-# the running code (no default from code, DOMAIN §5.4).
+# the running code (no default from code, docs/domain.md §5.4).
 DEFAULT_DEVICE_SEJUTSU = {"rate": "1", "cap": 41000, "deadline": None,
                           "notice": "施術所等向け 資格確認限定型 モバイル端末等の購入等に対する費用補助（最大4.1万円）"}
 DEFAULT_DEVICE_LIMITED = {"rate": "3/4", "cap": 31000, "deadline": "2025-01-15",

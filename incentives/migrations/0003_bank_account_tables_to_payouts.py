@@ -1,4 +1,4 @@
-# The bank accounts move to the payouts app (issue 10): first their tables take the
+# The bank accounts move to the payouts app, which pays the money: first their tables take the
 # payouts app's names, then payouts 0001 takes the models over (state only) and 0004 drops
 # them from this app's state. No row is copied.
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 def scheduled_runs_wait_for_a_check(apps, schema_editor):
     """Runs the schedule built (no creator) that wait for release now wait for an officer's
-    check first (DOMAIN §5.4); a run whose creator's account was deleted is checked too."""
+    check first (docs/domain.md §5.4); a run whose creator's account was deleted is checked too."""
     PayoutRun = apps.get_model("payouts", "PayoutRun")
     PayoutRun.objects.filter(state="created", created_by__isnull=True).update(state="to_check")
 

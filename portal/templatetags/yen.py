@@ -1,4 +1,4 @@
-"""Money as users read it (DOMAIN §10): thousands separators and 円 — 200,000円."""
+"""Money as users read it (docs/domain.md §10): thousands separators and 円 — 200,000円."""
 
 from django import template
 

@@ -388,7 +388,7 @@ def test_the_same_request_sent_again_is_answered_but_counted_once(counter):
     assert first.status_code == again.status_code == 200
     assert first.json() == again.json()
     assert (this_month().counter_usage_count, this_month().counter_card_users) == (1, 1)
-    # A new check of the same card the same day: answered, counted nothing (DOMAIN §8).
+    # A new check of the same card the same day: answered, counted nothing (docs/domain.md §8).
     assert confirm_face(client, token, card, request=8).status_code == 200
     assert (this_month().counter_usage_count, this_month().counter_card_users) == (1, 1)
 

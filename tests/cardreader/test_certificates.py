@@ -1,7 +1,7 @@
 """A card's authentication certificate checked by cardreader/certificates.py: parsed, issued by
 a trusted CA (name and signature), valid by the portal's local date with the 3-month renewal
-warning and the 3-month grace after expiry (DOMAIN §8) — each edge on its exact day — and the
-PIN-mode signature over the challenge."""
+warning and the 3-month grace after expiry (docs/domain.md §8) — each edge on its exact day — and
+the PIN-mode signature over the challenge."""
 
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo

@@ -1,4 +1,4 @@
-"""Counting (DOMAIN §8 → §5.2, §6.3): a confirmed valid qualification adds one use to the
+"""Counting (docs/domain.md §8 → §5.2, §6.3): a confirmed valid qualification adds one use to the
 facility's month — a card at most once per facility per day, whatever device account or
 request number confirms it again (a replayed certificate adds nothing) — and, for a card not
 yet seen there that month, one user; the month is the confirmation's date; the facility is
@@ -64,7 +64,7 @@ def test_a_confirmation_counts_one_use_and_one_new_user_in_a_new_row(clinic):
     confirmed = confirm(account, registered(2001))
     assert (confirmed.outcome, confirmed.counted, confirmed.new_user) == ("valid", True, True)
     row = statistic(facility)
-    # The counter's figures, provisional: the month is not imported (DOMAIN §8).
+    # The counter's figures, provisional: the month is not imported (docs/domain.md §8).
     assert (row.counter_usage_count, row.counter_card_users) == (1, 1)
     assert (row.receipts, row.usage_count, row.card_users, row.imported_at) == (0, 0, 0, None)
     assert CardUse.objects.filter(facility=facility, month=date(2024, 6, 1)).count() == 1
@@ -94,7 +94,7 @@ def test_twenty_replays_of_one_certificate_count_one_use(clinic):
 
 
 def test_an_imported_month_is_counted_beside_never_into(clinic):
-    """DOMAIN §8: the imported figures are the month's official ones; the counter counts
+    """docs/domain.md §8: the imported figures are the month's official ones; the counter counts
     beside them and the rules keep reading the official figure."""
     facility, account = clinic
     MonthlyStatistic.objects.create(facility=facility, month=date(2024, 6, 1), receipts=900,
@@ -176,7 +176,7 @@ def test_confirming_n_distinct_cards_moves_the_clinics_lump_sum_to_the_right_cel
         clinic, django_capture_on_commit_callbacks):
     """Notice seed 002, 診療所・薬局 table. October 2023 imported: 1,000 receipts, no card
     users (0% → row r0). June 2024 is not imported: the counter's count is its figure,
-    provisional (DOMAIN §8). 29 distinct cards confirmed in June (one of them twice): +29
+    provisional (docs/domain.md §8). 29 distinct cards confirmed in June (one of them twice): +29
     reaches the column 20人以上, r0 → 0円; one more: +30, the column 30人以上, r0 → 3万円 =
     30,000円. Once June is imported (50 users), the official figure decides: +50, the
     column 50人以上 → 5万円 = 50,000円, and the counter's 30 are kept beside it."""

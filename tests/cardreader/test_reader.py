@@ -185,7 +185,7 @@ def test_a_pin_that_is_not_four_digits_is_refused_before_any_apdu(jpki_card, pin
 
 
 def test_only_the_jpki_application_and_its_three_files_are_ever_selected(jpki_card):
-    """DOMAIN §8: the 12-digit individual number lives in another application (券面事項入力
+    """docs/domain.md §8: the 12-digit individual number lives in another application (券面事項入力
     補助AP); no APDU may select it, nor any application or file but the JPKI ones read here."""
     sent = []
     read(on_apdu=sent.append)

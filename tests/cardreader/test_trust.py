@@ -1,4 +1,4 @@
-"""What the counter trusts (issue 21, second audit): only a CA valid now with cA=TRUE and
+"""What the counter trusts (docs/decisions.md D8.2, D8.3): only a CA valid now with cA=TRUE and
 KeyUsage keyCertSign (checked when an administrator adds it, and again at each
 confirmation); a card certificate that is no CA and may sign (digitalSignature); a card not
 on its CA's current CRL, the CRL uploaded by システム管理 and verified with the CA's key,

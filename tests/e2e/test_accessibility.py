@@ -245,7 +245,7 @@ def test_staff_pages_have_no_wcag_violations(new_page, log_in):
     expect(page.get_by_role("alert")).to_contain_text("運用開始日")
     _check(page, "go-live with an error", problems)
 
-    # Its confirmation step, naming the effect on the money (issue 22).
+    # Its confirmation step, naming the effect on the money (docs/decisions.md D5.4.5).
     page.get_by_label("運用開始日").fill("2025-08-15")
     page.get_by_role("button", name="送信").click()
     expect(page.get_by_role("region", name="お支払いへの影響")).to_be_visible()

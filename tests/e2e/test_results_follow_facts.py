@@ -1,6 +1,6 @@
 """Results follow the facts: a go-live date entered by the facility shows on its results
 page at once (the re-determination task ran in-process after the save committed), never the
-verdict stored before it (issue 9)."""
+verdict stored before it (docs/architecture.md#how-a-request-flows)."""
 
 import re
 

@@ -1,5 +1,5 @@
-"""A new administrator's first day in a browser (issue 21): its password alone reaches only the
-page saying an invitation is needed; the superuser presses 「二段階認証の招待を送る」; the
+"""A new administrator's first day in a browser (docs/decisions.md D1.1): its password alone reaches
+only the page saying an invitation is needed; the superuser presses 「二段階認証の招待を送る」; the
 e-mail's link, with the password, opens the authenticator set-up; the code typed reaches the
 admin. Each page is checked by axe (WCAG 2.1 A/AA)."""
 

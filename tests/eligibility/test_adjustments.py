@@ -1,4 +1,4 @@
-"""Adjustments (調整, DOMAIN §5.4) proposed by the eligibility batch for paid results, and
+"""Adjustments (調整, docs/domain.md §5.4) proposed by the eligibility batch for paid results, and
 their review and decision by two different people. Runs on SQLite and, with DATABASE_URL
 set, on PostgreSQL (the batch's COPY path and two runs at once)."""
 

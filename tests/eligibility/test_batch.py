@@ -37,7 +37,7 @@ def cooperation():
 def clinic(oct_receipts=1000, oct_users=40, best=(("2024-05", 120), ("2024-08", 200)),
            attested=True, kind="clinic"):
     facility = FacilityFactory(kind=kind)
-    imported = timezone.now()  # the official figures (DOMAIN §8)
+    imported = timezone.now()  # the official figures (docs/domain.md §8)
     MonthlyStatistic.objects.create(facility=facility, month=date(2023, 10, 1),
                                     receipts=oct_receipts, card_users=oct_users,
                                     imported_at=imported)

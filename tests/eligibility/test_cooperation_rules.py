@@ -1,4 +1,4 @@
-"""協力金2025 (DOMAIN §5.1, seeds 000 and 001): go-live, both activities, the period edges,
+"""協力金2025 (docs/domain.md §5.1, seeds 000 and 001): go-live, both activities, the period edges,
 and the annexed (併設) cases."""
 
 from dataclasses import fields
@@ -103,7 +103,8 @@ def test_poster_and_flyer_both_named():
 
 
 def test_zero_card_using_patients_is_not_a_criterion():
-    """DOMAIN §5.1: zero patients using the card still qualifies; the rule has no such fact."""
+    """docs/domain.md §5.1: zero patients using the card still qualifies; the rule has no such
+    fact."""
     names = {f.name for f in fields(CooperationFacts)}
     assert not any("patient" in name or "users" in name for name in names)
     assert paid() == 50000

@@ -1,4 +1,4 @@
-"""The counter's counts and the statistics import (DOMAIN §8 Decision): an imported month is
+"""The counter's counts and the statistics import (docs/decisions.md D8.1): an imported month is
 the official figure for that month; the counter's confirmations are counted beside it
 (never overwritten nor deleted by an import) and are the month's figure, provisional, until
 the month is imported; pages say which a figure is."""

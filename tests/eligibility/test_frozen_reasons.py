@@ -1,5 +1,5 @@
-"""A result keeps the reason texts it was decided with, under its parameter version (DOMAIN
-§5.4 "Parameters at a date"): the batch stores them with every row it writes, worded only
+"""A result keeps the reason texts it was decided with, under its parameter version
+(docs/domain.md §5.4 "Parameters at a date"): the batch stores them with every row it writes, worded only
 for the rows it writes; the facility's money page shows them as of that decision
 (「令和7年8月1日の判定、第2版」), whatever the rule's wording has become since."""
 

@@ -1,6 +1,6 @@
 """The statistics import tells the administrator, before it is confirmed, what it would do
 to the money: per program, how many facilities go up or down and by how many yen, paid
-results counted apart (issue 22). Nothing is written by telling."""
+results counted apart (docs/decisions.md D5.4.5). Nothing is written by telling."""
 
 from datetime import date
 

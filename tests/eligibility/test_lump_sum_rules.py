@@ -1,9 +1,9 @@
-"""一時金2024 (DOMAIN §5.2, seed 002): every row and column boundary of the three tables.
+"""一時金2024 (docs/domain.md §5.2, seed 002): every row and column boundary of the three tables.
 
 Expected amounts come from the notice's tables typed in below exactly as seed 002 prints them
 (万円, each row shorter by one cell; cells right of a printed row hold the row's maximum), never
 from the rule's own staircase code. The ladders V are typed in too, and checked against the
-printed tables, which is the reading DOMAIN §5.2 takes.
+printed tables, which is the reading docs/domain.md §5.2 takes.
 """
 
 from fractions import Fraction
@@ -60,7 +60,7 @@ SMALL_PRINTED = [
     [1, 1.5],  # 5-10%: only increases of 1–9; nothing printed for 10% or more
 ]
 
-# The ladders V of DOMAIN §5.2, in yen.
+# The ladders V of docs/domain.md §5.2, in yen.
 HOSPITAL_LADDER = [0, 0, 0, 100000, 120000, 150000, 200000, 300000, 350000, 400000]
 CLINIC_LADDER = [0, 0, 0, 30000, 50000, 70000, 100000, 150000, 170000, 200000]
 SMALL_LADDER = [0, 0, 10000, 15000, 25000, 35000, 50000]
@@ -80,7 +80,7 @@ def printed(table: list[list[float]], columns: list[int], row: int, increase: in
 
 
 def small_defines(row: int, increase: int) -> bool:
-    """Where the small table applies (DOMAIN §5.2): r0 and r1, and r2 for increases 1–9."""
+    """Where the small table applies (docs/domain.md §5.2): r0 and r1, and r2 for increases 1–9."""
     return row in (0, 1) or (row == 2 and increase <= 9)
 
 
@@ -113,7 +113,7 @@ def row_users(row: int, receipts: int) -> int:
     ids=["hospital", "clinic", "small"],
 )
 def test_each_printed_row_is_the_ladder_shifted_by_the_row(ladder, table):
-    """Row r prints V[r], V[r+1], …: the staircase V[min(r + c, last)] of DOMAIN §5.2."""
+    """Row r prints V[r], V[r+1], …: the staircase V[min(r + c, last)] of docs/domain.md §5.2."""
     for row, cells in enumerate(table):
         assert [int(c * MAN) for c in cells] == ladder[row:row + len(cells)]
         if table is not SMALL_PRINTED or row < 2:
@@ -148,7 +148,7 @@ def test_rate_exactly_on_a_row_bound_is_that_row_and_just_below_is_the_row_under
 @pytest.mark.parametrize(
     "receipts, users, row",
     [
-        (1000, 29, 0),  # 2.9% → r0 (DOMAIN §5.2)
+        (1000, 29, 0),  # 2.9% → r0 (docs/domain.md §5.2)
         (1000, 30, 1),  # 3.0% → r1
         (333, 9, 0),  # 2.70%
         (333, 10, 1),  # 3.003%

@@ -1,4 +1,4 @@
-"""Money over time, end to end on a generated dataset (DOMAIN §5.4): a program is paid; a
+"""Money over time, end to end on a generated dataset (docs/domain.md §5.4): a program is paid; a
 ladder value is changed by `parameters draft` and `parameters apply` (two officers); the
 re-determination proposes an adjustment for exactly the paid facilities whose amount changed,
 with the exact difference; once reviewed and approved (`adjustments review` / `approve`, two

@@ -1,4 +1,4 @@
-"""Parameters with a history (issue 22; DOMAIN §5.4 "Parameters at a date"): the version in
+"""Parameters with a history (docs/domain.md §5.4 "Parameters at a date", D5.4.4): the version in
 force on a date D is the most recently applied version whose effective_from is on or before D
 — superseded versions included —, statuses say what holds today, applying takes a second
 officer, the preview counts the paid results that would change, and where no version covers
@@ -276,7 +276,7 @@ def test_the_facilitys_pages_say_there_is_no_version(client, monkeypatch):
 
 def test_no_runtime_module_reads_a_default_of_the_rules():
     """The notices' values (DEFAULT_*) are seed data for the migrations and the tests: no
-    module the portal runs reads them (DOMAIN §5.4: no default from code)."""
+    module the portal runs reads them (docs/domain.md §5.4: no default from code)."""
     import pathlib
     import re
 

@@ -1,5 +1,5 @@
-"""Parameters are read at a date (`parameters_in_force(program, on=...)`, issue 9): a version
-applied ahead of its effective_from waits (適用待ち) and changes no result until that day;
+"""Parameters are read at a date (`parameters_in_force(program, on=...)`, docs/decisions.md D5.4.4):
+a version applied ahead of its effective_from waits (適用待ち) and changes no result until that day;
 the nightly job makes it 適用中 and determines under it on the day. Dates are frozen by the
 `on=` / `today=` parameters, never by sleeping."""
 
@@ -117,8 +117,8 @@ def test_simulate_command_reads_the_parameters_in_force_on_a_date(monkeypatch):
 
 
 def test_of_two_versions_for_the_same_day_the_later_applied_waits_the_other_is_past():
-    """DOMAIN §5.4: the most recently applied version governs its dates; only one version can
-    still wait for a day."""
+    """docs/domain.md §5.4: the most recently applied version governs its dates; only one version
+    can still wait for a day."""
     first = future_draft(cooperation(), amount=60000)
     services.apply_version(version=first, actor=AdminFactory(), today=TODAY,
                            preview=previewed(first))

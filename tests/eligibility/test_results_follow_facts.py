@@ -1,7 +1,7 @@
-"""Results follow the facts (issue 9): every change of a fact of a facility marks it pending
-in the same transaction and queues one re-determination after commit (none on rollback);
-parameters applied queue the program's batch instead of running it in the request; a pending
-re-determination is shown as such; the registry answers the subsidy offers."""
+"""Results follow the facts (docs/architecture.md#the-eligibility-batch-協力金-一時金): every change of a
+fact of a facility marks it pending in the same transaction and queues one re-determination after
+commit (none on rollback); parameters applied queue the program's batch instead of running it in the
+request; a pending re-determination is shown as such; the registry answers the subsidy offers."""
 
 from datetime import date, timedelta
 

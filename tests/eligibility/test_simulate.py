@@ -97,7 +97,7 @@ def test_cooperation_line():
     [
         ({"kind": "ama"}, True),
         ({"kind": "acupuncture"}, True),
-        ({"kind": "ama_acupuncture"}, True),  # one 施術所 holding both licences (DOMAIN §2)
+        ({"kind": "ama_acupuncture"}, True),  # one 施術所 holding both licences (docs/domain.md §2)
         ({"golive": None}, False),
         ({"golive": "2025-08-01"}, False),
         ({"activity_from": None, "activity_to": None}, False),
@@ -127,7 +127,7 @@ def test_the_parameters_in_force_are_used():
 
 
 def test_no_version_in_force_is_an_answer_in_words_never_a_default():
-    """DOMAIN §5.4: where no version covers the date there is no amount."""
+    """docs/domain.md §5.4: where no version covers the date there is no amount."""
     assert simulate_in_force(LUMP_SUM_SIMULATION, lump(), None) == {"error": NO_VERSION}
     assert simulate_in_force(COOPERATION_SIMULATION, coop()) == {"error": NO_VERSION}
     assert "パラメータの版がありません" in NO_VERSION

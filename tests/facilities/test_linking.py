@@ -1,8 +1,8 @@
-"""Becoming a facility's staff (なりすまし防止, issue 21). The facility's code and 請求口座番号下4桁
-make a request, never staff on their own: the facility's staff approve it, or, for a facility
-with no staff yet, the requester types the code of a letter posted to the facility's address.
-Wrong guesses are limited per user, per client address and per facility, and the facility is
-told when its limit is reached. The parallel cases are in test_races.py."""
+"""Becoming a facility's staff (なりすまし防止, docs/decisions.md D2.2, D2.3). The facility's code and
+請求口座番号下4桁 make a request, never staff on their own: the facility's staff approve it, or, for a
+facility with no staff yet, the requester types the code of a letter posted to the facility's
+address. Wrong guesses are limited per user, per client address and per facility, and the facility
+is told when its limit is reached. The parallel cases are in test_races.py."""
 
 import io
 from datetime import timedelta

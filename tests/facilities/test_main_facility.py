@@ -1,8 +1,9 @@
-"""併設 changes only through its workflows (issue 21, "the pairing bypassed"): システム管理 set
-`main_facility` on the facility's admin page to a chain, a hospital or the facility itself (a
-500). Now the admin shows it read-only; the pairing's confirmation and dissolution, the master
-import and the demo data write it through `facilities.services.set_main_facility`, which
-refuses a kind other than 施術所, the facility itself and chains."""
+"""併設 changes only through its workflows (docs/decisions.md D2.5): the facility's admin page
+must not let システム管理 set `main_facility` to a chain, a hospital or the facility itself (it
+used to, and ended in a 500). The admin shows it read-only; the pairing's confirmation and
+dissolution, the master import and the demo data write it through
+`facilities.services.set_main_facility`, which refuses a kind other than 施術所, the facility itself
+and chains."""
 
 import pytest
 from django import forms

@@ -49,7 +49,7 @@ def _guesses_checked(**filters) -> int:
     return LinkAttempt.objects.filter(reason__in=services.GUESS_REASONS, **filters).count()
 
 
-# ---------------------------------------------------------------- facility link (issues 6, 21)
+# ------------------------------------------------- facility link (docs/decisions.md D2.2, D2.3)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -174,7 +174,7 @@ def test_parallel_decisions_on_one_request_make_one(postgres):
                                    verb__startswith="link_request_").count() == 1
 
 
-# ---------------------------------------------------------------- first writes (issue 8b)
+# ---------------------------------------------------------------- first writes: one row each
 
 
 @pytest.mark.django_db(transaction=True)
@@ -230,7 +230,7 @@ def test_parallel_first_attestations_make_one_attestation(postgres, migration_da
     assert Attestation.objects.get(facility=facility, program=program).receipt_number
 
 
-# ---------------------------------------------------------------- long reasons (issue 8d)
+# ---------------------------------------------------------------- long reasons, kept whole
 
 LONG_REASON = ("記載内容をご確認ください。" * 500)[:5000]
 

@@ -1,5 +1,5 @@
-"""Consequences before a change (issue 22): the effect on each money program in yen, told
-before the change is made, and nothing changes without the confirmation."""
+"""Consequences before a change (docs/decisions.md D5.4.5): the effect on each money program in yen,
+told before the change is made, and nothing changes without the confirmation."""
 
 from datetime import date
 
@@ -264,7 +264,7 @@ def _clinic_with_statistics(best_users: int):
 
 
 def test_attestation_that_completes_the_lump_sum_shows_the_amount(client):
-    facility, user = _clinic_with_statistics(best_users=200)  # +160: 200,000円 (DOMAIN §5.2)
+    facility, user = _clinic_with_statistics(best_users=200)  # +160: 200,000円 (docs/domain.md §5.2)
     client.force_login(user)
     url = reverse("incentives:attest", args=[facility.pk, LUMP_SUM])
     response = client.post(url, {"poster": "on", "informed": "on"})

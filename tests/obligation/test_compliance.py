@@ -1,4 +1,4 @@
-"""The compliance status of each 施術所 (DOMAIN §7) at the edges of every state, following
+"""The compliance status of each 施術所 (docs/domain.md §7) at the edges of every state, following
 the facts after commit, and the follow-up ladder."""
 
 from datetime import date

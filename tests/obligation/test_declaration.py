@@ -1,4 +1,4 @@
-"""The facility's やむを得ない事由の申告 through its pages (DOMAIN §7): form → confirmation
+"""The facility's やむを得ない事由の申告 through its pages (docs/domain.md §7): form → confirmation
 with the rule's explanation → submit; a refusal keeps everything typed and stores nothing."""
 
 import html

@@ -1,4 +1,4 @@
-"""The exemption rule (DOMAIN §7) at its edges, as a table typed from the notice and the
+"""The exemption rule (docs/domain.md §7) at its edges, as a table typed from the notice and the
 Decision, not from the rule's code; and the same rule through `manage.py simulate exemption`."""
 
 import io
@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from obligation.rules import ExemptionFacts, ExemptionParams, Practitioner, determine_exemption
 
-# Version 1 of the program "obligation" (its data migration), typed from DOMAIN §7.
+# Version 1 of the program "obligation" (its data migration), typed from docs/domain.md §7.
 V1 = ExemptionParams(born_on_or_before=date(1954, 4, 1), deadline=date(2025, 12, 2))
 
 OLD = date(1954, 4, 1)        # 70 on 2024-04-01: the last birthday that counts

@@ -1,7 +1,8 @@
-"""The obligation's two dates (DOMAIN §7) are the parameters of the program "obligation"
-(issue 22): version 1 (its data migration) holds 1954-04-01 and 2025-12-02 from 2024-12-02;
-a declaration is judged under the version in force on its day, a survey answer under the one
-in force on the day it was received; where none covers the day, a refusal that says so."""
+"""The obligation's two dates (docs/domain.md §7) are the parameters of the program "obligation"
+(docs/decisions.md D5.4.4, D7.1): version 1 (its data migration) holds 1954-04-01 and 2025-12-02
+from 2024-12-02; a declaration is judged under the version in force on its day, a survey answer
+under the one in force on the day it was received; where none covers the day, a refusal that says
+so."""
 
 from datetime import date
 

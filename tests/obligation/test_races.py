@@ -21,8 +21,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def _obligation_parameters(migration_data):
-    """The obligation's dates are parameters of the program "obligation" (DOMAIN §7), made by a
-    data migration that an earlier transactional test's flush removed."""
+    """The obligation's dates are parameters of the program "obligation" (docs/domain.md §7), made
+    by a data migration that an earlier transactional test's flush removed."""
 
 ELDERLY = Practitioner(birth_date=date(1950, 1, 1), full_time=True, name="施術者甲")
 

@@ -198,7 +198,7 @@ for source in SOURCES.values():
     source.take = _taking(source.take)
 
 
-# The netting of a run (DOMAIN §5.4), inside the transaction that finishes it: a point after
+# The netting of a run (docs/domain.md §5.4), inside the transaction that finishes it: a point after
 # every netting and recovery is written, before the commit.
 from payouts import netting as _netting_module  # noqa: E402
 

@@ -114,7 +114,7 @@ def check_paid_once(program: Program, expected: dict[int, int], *, since: int,
 
 def adjustments(program: Program, count: int = 12) -> dict[str, dict[int, int]]:
     """Facilities whose result was paid (a settled run's paid line), with approved
-    adjustments (調整, DOMAIN §5.4) made in bulk as the workflow leaves them: positive ones
+    adjustments (調整, docs/domain.md §5.4) made in bulk as the workflow leaves them: positive ones
     (to pay), negative ones nettable against a positive one of the same facility (partly,
     fully, or more than it: the rest claimed back) and negative ones of facilities with
     nothing to pay (claimed back). {"pay": {id: yen}, "owed": {id: yen}}."""

@@ -1,4 +1,4 @@
-"""調整 paid, netted and claimed back by payout runs (DOMAIN §5.4): approved positive
+"""調整 paid, netted and claimed back by payout runs (docs/domain.md §5.4): approved positive
 adjustments are lines of their own; approved negative ones are netted against the facility's
 line of the same program in the program's next run, the rest claimed back (返還請求) with a
 notice; a cancelled run undoes its nettings; every line's state change has its history."""

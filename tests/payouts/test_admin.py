@@ -292,8 +292,8 @@ def scheduled_run(count: int = 2, amount: int = 100_000) -> PayoutRun:
 
 
 def test_a_scheduled_run_is_checked_from_its_page_after_a_confirmation_page(client):
-    """Issue 21: a run the schedule built was released by a single officer. Its page now
-    offers 確認する (not 承認する) and says who does what."""
+    """A run the schedule built is checked by one officer and released by another
+    (docs/decisions.md D5.4.2): its page offers 確認する (not 承認する) and says who does what."""
     run = scheduled_run(2, amount=100_000)
     checker, releaser = officers()
     login_admin(client, checker)
@@ -482,9 +482,9 @@ def test_results_before_release_are_refused_with_a_message(client):
 
 
 def test_results_before_the_file_or_the_transfer_date_are_refused_with_why(client, monkeypatch):
-    """Issue 21: results were accepted before the file was written and before the transfer
-    date. The page says why above its form; a file sent is refused next to the field and
-    changes nothing."""
+    """Results are refused before the file is written and before the transfer date
+    (docs/decisions.md D5.4.3). The page says why above its form; a file sent is refused next to the
+    field and changes nothing."""
     from portal.wareki import to_wareki
 
     run, _, releaser = released_run(1)

@@ -1,4 +1,4 @@
-"""Bank-account input (DOMAIN §5.3): pure functions, no Django, no database.
+"""Bank-account input (docs/domain.md §5.3): pure functions, no Django, no database.
 Run: .venv/bin/python -m pytest tests/payouts -q -p no:django"""
 
 import dataclasses

@@ -1,4 +1,4 @@
-"""Bank business days for transfer dates (DOMAIN §5.4): weekends, 祝日・振替休日・国民の休日
+"""Bank business days for transfer dates (docs/domain.md §5.4): weekends, 祝日・振替休日・国民の休日
 (jpholiday) and 年末年始 (12-31, 01-01..01-03) are closed; the refusal names the next business
 day in 和暦."""
 

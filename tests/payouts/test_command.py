@@ -168,8 +168,8 @@ class TestRelease:
 @pytest.mark.django_db
 class TestAuthentication:
     def test_the_creator_cannot_release_in_another_officers_name(self):
-        """Issue 21: `payout release RUN --by OTHER@` run by the creator released the run;
-        `--by` was not authenticated. Now OTHER's password and current code are asked."""
+        """`payout release RUN --by OTHER@` run by the creator must not release the run: the
+        command asks OTHER's password and current code (docs/decisions.md D5.4.2)."""
         run, creator, releaser = created_run()
         releasers_password = "Releaser-Only-2468"  # the creator does not know it
         releaser.set_password(releasers_password)
@@ -365,7 +365,7 @@ class TestFileAndResults:
         assert not PayoutRun.objects.get(pk=run.pk).file_sha256
 
     def test_the_file_needs_an_officer_with_the_permission(self, tmp_path):
-        """Issue 21: `payout file` checked no permission (--by was optional)."""
+        """`payout file` needs `--by` an officer with the permission (docs/decisions.md D5.4.3)."""
         set_consignor()
         run, _ = self.released()
         with pytest.raises(CommandError, match="--by"):
@@ -388,8 +388,8 @@ class TestFileAndResults:
         assert PayoutRun.objects.get().state == PayoutRun.State.SETTLED
 
     def test_results_before_the_file_or_the_transfer_date_are_refused(self, tmp_path):
-        """Issue 21: results were accepted for a run whose file was never written, and
-        before its transfer date."""
+        """Results are refused for a run whose file was never written, and before its
+        transfer date (docs/decisions.md D5.4.3)."""
         from portal.wareki import to_wareki
 
         run, releaser = self.released(1)

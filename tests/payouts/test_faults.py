@@ -1,7 +1,7 @@
-"""Exactly once, under faults (issue 10): real Celery worker processes on a real Redis broker
-build payout runs on PostgreSQL while the test kills them (kill -9), starts two creations
-of the same program at once, drops their database connection and restarts Redis. After each
-fault the run completes — by the message delivered again (acks_late) or by a retry, as an
+"""Exactly once, under faults (docs/architecture.md#a-payout-run): real Celery worker processes on a
+real Redis broker build payout runs on PostgreSQL while the test kills them (kill -9), starts two
+creations of the same program at once, drops their database connection and restarts Redis. After
+each fault the run completes — by the message delivered again (acks_late) or by a retry, as an
 administrator or the schedule's job would make it — and every payable is paid exactly once,
 in one run whose count, total and transfer file's trailer match its lines.
 
@@ -417,7 +417,7 @@ ADJUSTMENT_POINTS = [("in_chunk", 2, False), ("after_chunk", 3, True),
 def test_adjustment_runs_pay_and_net_exactly_once_when_a_worker_dies_or_a_run_is_built_twice(
         faults, people):
     """A run that pays approved positive adjustments and nets or claims back negative ones
-    (DOMAIN §5.4), its worker killed (kill -9) at any point — inside the netting too, before
+    (docs/domain.md §5.4), its worker killed (kill -9) at any point — inside the netting too, before
     its transaction commits — and its message delivered again, sometimes with an officer's
     second creation at once (a run built twice): every adjustment is paid once, every
     netting and recovery made once; released twice, the run is released once; the bank's

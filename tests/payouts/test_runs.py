@@ -267,8 +267,9 @@ def scheduled_run(count: int = 2, amount: int = 100_000) -> PayoutRun:
 
 
 def test_a_scheduled_run_is_not_released_by_one_officer_alone():
-    """Issue 21: a run built by the schedule (no creator) was released, written and settled
-    by a single officer. It now waits 確認待ち: one officer checks it, another releases it."""
+    """A run built by the schedule (no creator) is never released, written and settled by a
+    single officer (docs/decisions.md D5.4.2): it waits 確認待ち; one officer checks it,
+    another releases it."""
     run = scheduled_run()
     checker, releaser = officers()
     with pytest.raises(ServiceError, match="承認の前に支払担当者の確認"):
@@ -387,8 +388,8 @@ def test_the_create_run_task_builds_a_run_of_the_schedule():
 
 
 def test_results_are_refused_before_the_file_is_written():
-    """Issue 21: results were accepted for a run whose file was never written, and the
-    facility e-mailed 振込済."""
+    """Results are refused for a run whose file was never written (docs/decisions.md D5.4.3),
+    and the facility is not e-mailed 振込済."""
     run, _, releaser = released_run(count=1)
     line = run.lines.get()
     mail.outbox.clear()
@@ -403,8 +404,8 @@ def test_results_are_refused_before_the_file_is_written():
 
 def test_results_are_refused_before_the_transfer_date_and_accepted_on_it(
         django_capture_on_commit_callbacks):
-    """Issue 21: results were accepted before the transfer date: the facility read 振込済
-    before the money could have arrived."""
+    """Results are refused before the transfer date (docs/decisions.md D5.4.3): the facility
+    must never read 振込済 before the money can have arrived."""
     from portal.wareki import to_wareki
 
     run, _, releaser = released_run(count=1)

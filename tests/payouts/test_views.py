@@ -143,9 +143,9 @@ def test_a_released_payment_shows_its_transfer_date_in_wareki(client, facility, 
 
 
 def test_the_facility_never_reads_paid_before_the_transfer_date(client, facility, staff):
-    """Issue 21: results imported before the file was written or before the transfer date
-    told the facility 振込済 (page and e-mail). They are refused: the page still reads
-    振込予定, and no e-mail went."""
+    """Results imported before the file was written or before the transfer date must not tell
+    the facility 振込済 (docs/decisions.md D5.4.3): they are refused, the page still reads
+    振込予定, and no e-mail goes."""
     from payouts.models import Consignor
     from tests.payouts.helpers import on_the_day, write_file
 
@@ -368,7 +368,7 @@ def test_an_account_change_without_failed_payments_promises_nothing(
     assert "振込不能" not in changed_mail.body
 
 
-# ---------------------------------------------------------------- issue 22: a change after a run
+# ------------------------------------- a change after a run (docs/decisions.md D5.4.5)
 
 def test_changing_the_account_while_a_run_holds_money_says_it_goes_to_the_old_account(
         client, facility, staff):
@@ -383,7 +383,8 @@ def test_changing_the_account_while_a_run_holds_money_says_it_goes_to_the_old_ac
     assert BankAccount.objects.get(facility=facility).account_number == NUMBER
     assert post_bank_confirmed(client, url, BANK_FORM).status_code == 302
     assert BankAccount.objects.get(facility=facility).account_number == "7531864"
-    assert run.lines.get().account_number == NUMBER  # the run keeps its account (DOMAIN §5.3)
+    # The run keeps its account (docs/domain.md §5.3).
+    assert run.lines.get().account_number == NUMBER
 
 
 def test_a_failed_payment_goes_to_the_new_account_and_the_page_says_so(client, facility, staff):

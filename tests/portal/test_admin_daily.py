@@ -1,6 +1,6 @@
-"""The admin as a daily tool (issue 9): the menu ordered by daily work with Japanese labels,
-each application and claim decided from its own page offering only the user's moves, the
-queue (assigned to me, waiting longest), CSV of exactly the filtered rows, bank accounts
+"""The admin as a daily tool (docs/architecture.md#roles): the menu ordered by daily work with
+Japanese labels, each application and claim decided from its own page offering only the user's
+moves, the queue (assigned to me, waiting longest), CSV of exactly the filtered rows, bank accounts
 masked but for payout officers."""
 
 import csv

@@ -134,8 +134,8 @@ def test_the_right_password_without_the_code_gives_no_admin_access(client):
 
 
 def test_a_staff_account_without_two_factor_is_told_it_needs_an_invitation(client):
-    """Not sent to set one up: that takes the invitation e-mailed to it (issue 21;
-    tests/portal/test_two_factor_invitations.py)."""
+    """Not sent to set one up: that takes the invitation e-mailed to it
+    (docs/decisions.md D1.1; tests/portal/test_two_factor_invitations.py)."""
     from tests.factories import UserFactory
 
     staff = UserFactory(is_staff=True, is_superuser=True)

@@ -1,6 +1,7 @@
-"""Two admin 500s of issue 21, now refusals next to their field: a crontab schedule with a
-value celery's parser cannot read (minute -1: `ParseException` once saved), and a membership
-row whose user is not a number (`ValueError` from `RowAutocompleteSelect`)."""
+"""Two admin pages that used to answer 500, now refusals next to their field
+(docs/architecture.md#layers): a crontab schedule with a value celery's parser cannot read
+(minute -1: `ParseException` once saved), and a membership row whose user is not a number
+(`ValueError` from `RowAutocompleteSelect`)."""
 
 import pytest
 from django.urls import reverse

@@ -1,7 +1,7 @@
-"""`Cache-Control: private, no-store` on every answer to a signed-in user (issue 21): no
-shared cache keeps マイページ, a facility's pages, its payments, bank account, receipts or
-decision notices, nor any admin page, file or export, and the browser keeps none of it on
-disk; the public pages keep their caching (portal.middleware.PrivateResponsesNotStored)."""
+"""`Cache-Control: private, no-store` on every answer to a signed-in user
+(docs/decisions.md D1.2): no shared cache keeps マイページ, a facility's pages, its payments,
+bank account, receipts or decision notices, nor any admin page, file or export, and the browser
+keeps none of it on disk; the public pages keep their caching (portal.middleware.PrivateResponsesNotStored)."""
 
 import pytest
 from django.test import Client

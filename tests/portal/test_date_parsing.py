@@ -1,4 +1,4 @@
-"""Typed dates (DOMAIN §9): ISO in any width or 和暦, in one box; impossible dates refused
+"""Typed dates (docs/domain.md §9): ISO in any width or 和暦, in one box; impossible dates refused
 with a Japanese reason."""
 
 from datetime import date

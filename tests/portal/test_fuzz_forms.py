@@ -459,7 +459,7 @@ def test_readers_form(client, accepted, claim, readers):
          {"readers": readers}, label="readers")
 
 
-# ---------------------------------------------------------------- obligation (DOMAIN §7)
+# ---------------------------------------------------------------- obligation (docs/domain.md §7)
 
 PRACTITIONER_ROWS = {
     "practitioners-TOTAL_FORMS": field("5", "30"),

@@ -1,7 +1,7 @@
-"""The admin fuzz of every CSV import (issue 21): a NUL byte, then another control character, in
-each column in turn, uploaded and confirmed through the admin pages as an administrator would.
-Never a 500; the job ends (an error on the line, or 「取り込めませんでした」 with why) and the
-refused line writes nothing. Every import the kernel's registry names (portal/imports.py
+"""The admin fuzz of every CSV import (docs/architecture.md#other-batches): a NUL byte, then another
+control character, in each column in turn, uploaded and confirmed through the admin pages as an
+administrator would. Never a 500; the job ends (an error on the line, or 「取り込めませんでした」 with why) and
+the refused line writes nothing. Every import the kernel's registry names (portal/imports.py
 KINDS) is found through its admin page, so a new kind without a sample line here fails; the
 insured-person registry, which reads its files with the same kernel, is fuzzed the same way."""
 

@@ -1,7 +1,8 @@
-"""Imports that used to end in a 500 or never end (issue 21, "four 500s"): a NUL byte in a cell
-(`DataError`; the job stayed 「内容を確認中」 for ever), digits of other scripts and a
-登録記号番号 given a medical kind (an exception instead of a line error), and anything
-unexpected, which now ends the job 「取り込めませんでした」 saying where and what was kept."""
+"""Imports that used to end in a 500 or never end, now refused or ended with why
+(docs/architecture.md#other-batches): a NUL byte in a cell (`DataError`; the job stayed
+「内容を確認中」 for ever), digits of other scripts and a 登録記号番号 given a medical kind (an
+exception instead of a line error), and anything unexpected, which now ends the job
+「取り込めませんでした」 saying where and what was kept."""
 
 from datetime import date
 

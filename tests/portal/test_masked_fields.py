@@ -1,4 +1,5 @@
-"""A field shown masked is masked everywhere in the admin (issue 21, portal/admin_masking.py).
+"""A field shown masked is masked everywhere in the admin (docs/decisions.md D2.4,
+portal/admin_masking.py).
 
 The audit read a whole account number shown as ****561 back in 58 requests, one digit at a
 time through `?account_number__startswith=`, watching the result count. Here:

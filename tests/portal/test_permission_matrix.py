@@ -84,7 +84,7 @@ POLICY: dict[str, tuple[set[str], set[str], set[str]]] = {
     # Runs are made on their own page (PAGES below) and change only by their moves.
     "payouts.payoutrun": (ADMINS, NOBODY, NOBODY),
     "payouts.paymentline": (ADMINS, NOBODY, NOBODY),
-    # 返還請求: made by a payout run (DOMAIN §5.4); reminded and settled by its moves.
+    # 返還請求: made by a payout run (docs/domain.md §5.4); reminded and settled by its moves.
     "payouts.recovery": (ADMINS, NOBODY, NOBODY),
     # One row, which exists in the world: changed, never added again (S adds the first one:
     # tests/payouts/test_admin.py); changed by S and SU, read by P.
@@ -96,7 +96,7 @@ POLICY: dict[str, tuple[set[str], set[str], set[str]]] = {
     "cardreader.revocationlist": (ADMINS, {S, SU}, {SU}),
     "cardreader.insuredperson": ({S, SU}, {S, SU}, {S, SU}),
     "cardreader.confirmation": (ADMINS, NOBODY, NOBODY),
-    # The obligation (DOMAIN §7): declarations and pairings change by their moves only,
+    # The obligation (docs/domain.md §7): declarations and pairings change by their moves only,
     # sessions are requested on the public page, statuses are computed, steps and letter
     # batches are made by the actions on the statuses; survey answers are typed in by 審査担当.
     "obligation.exemptiondeclaration": (ADMINS, NOBODY, NOBODY),

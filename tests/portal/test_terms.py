@@ -1,4 +1,5 @@
-"""One spelling of each term (DOMAIN §10, portal/terms.py) on every page, e-mail and message."""
+"""One spelling of each term (docs/domain.md §10, portal/terms.py) on every page, e-mail and
+message."""
 
 from pathlib import Path
 

@@ -1,5 +1,5 @@
-"""Two-factor enrolment of staff accounts by invitation (issue 21): a staff account without
-an authenticator reaches nothing, and sets one up only through a one-time link e-mailed to
+"""Two-factor enrolment of staff accounts by invitation (docs/decisions.md D1.1): a staff account
+without an authenticator reaches nothing, and sets one up only through a one-time link e-mailed to
 its address, with its password; never by its password alone."""
 
 import re

@@ -1,4 +1,4 @@
-"""Money is written with thousands separators and 円 (DOMAIN §10)."""
+"""Money is written with thousands separators and 円 (docs/domain.md §10)."""
 
 import pytest
 from django.template import Context, Template
@@ -13,7 +13,7 @@ def test_the_yen_filter(value, expected):
     assert Template("{{ value|yen }}").render(Context({"value": value})) == expected
 
 
-# Pages being rewritten in another change of issue 9; they switch to |yen there.
+# Templates allowed to write an amount without |yen for now (none are left).
 PENDING: set[str] = set()
 
 

@@ -1,4 +1,4 @@
-"""Subsidy arithmetic (DOMAIN §6) at caps, bands and deadlines; yen rounded down."""
+"""Subsidy arithmetic (docs/domain.md §6) at caps, bands and deadlines; yen rounded down."""
 
 from datetime import date
 

@@ -1,4 +1,4 @@
-"""`manage.py adjustments`: the adjustments (調整, DOMAIN §5.4) of a program from the command
+"""`manage.py adjustments`: the adjustments (調整, docs/domain.md §5.4) of a program from the command
 line, through the same services as the admin.
 
     adjustments list --program CODE [--state STATE ...]

@@ -1,5 +1,5 @@
 """`manage.py parameters`: a program's parameter versions from the command line, through the
-same services as the admin (DOMAIN §5, §5.4 "Parameters at a date").
+same services as the admin (docs/domain.md §5, §5.4 "Parameters at a date").
 
     parameters show --program CODE
         prints the parameters (JSON) in force today, as stored.

@@ -1,9 +1,9 @@
 """`manage.py simulate PROGRAM`: one JSON object per input line on stdin → one per output
 line on stdout, computed by the same rule functions as the batch, with the program's
 parameters in force on the date (`--on`, today by default). Where no version covers the date
-the command says so and stops (exit code 1): there is no default in code (DOMAIN §5.4). The
+the command says so and stops (exit code 1): there is no default in code (docs/domain.md §5.4). The
 program's kind names its simulate adapter in the program registry (eligibility.engine.REGISTRY).
-`simulate exemption` checks an exemption declaration (DOMAIN §7) with the function the
+`simulate exemption` checks an exemption declaration (docs/domain.md §7) with the function the
 declaration form uses, under the parameters of the program "obligation"."""
 
 import json
