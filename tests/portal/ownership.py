@@ -9,6 +9,7 @@ the source of every app (ast, nothing imported) and reports each write of a mode
   `get_or_create`, `delete`, `create_user`, …;
 - model instances `M(...)` given to a `bulk_create` (or `bulk_create_with_history`), directly
   or through a list built in the same function;
+- `portal.bulk_copy.copy_rows(M, …)` (COPY into the table);
 - `.save()` / `.delete()` on a name bound in the same function to `M(...)` or to a row read
   through `M.objects…` (`get`, `first`, a `for` over a queryset), and `perform(name, …)` (a
   workflow move saves the row).
@@ -27,6 +28,11 @@ from pathlib import Path
 # The project's apps (top-level packages); a module belongs to the first part of its path.
 APPS = ("portal", "facilities", "eligibility", "incentives", "subsidies", "payouts",
         "obligation", "cardreader", "todos")
+
+# Third-party tables and the app that writes them: the accounts' (allauth) and the workflow
+# log's (django-fsm-log) belong to the kernel, which owns the users and the workflow.
+THIRD_PARTY_OWNERS = {"account": "portal", "mfa": "portal", "socialaccount": "portal",
+                      "django_fsm_log": "portal"}
 
 QUERYSET_WRITES = frozenset({
     "create", "bulk_create", "bulk_update", "update", "update_or_create", "get_or_create",
@@ -77,18 +83,6 @@ class ModelIndex:
         return self.by_name.get(name) if module.split(".")[0] in APPS else None
 
 
-def _chain_root(node: ast.AST) -> ast.AST:
-    """`A.objects.filter(...).select_for_update()` → `A.objects` … down to the first part."""
-    while True:
-        if isinstance(node, ast.Call):
-            node = node.func
-        elif isinstance(node, ast.Attribute) and isinstance(node.value, (ast.Call,
-                                                                           ast.Attribute)):
-            node = node.value
-        else:
-            return node
-
-
 class _Checker:
     def __init__(self, index: ModelIndex, app: str, path: str, tree: ast.Module,
                  module_name: str):
@@ -127,6 +121,12 @@ class _Checker:
                 for alias in node.names:
                     if alias.asname:
                         self.modules[alias.asname] = alias.name
+            elif (isinstance(node, ast.Assign) and len(node.targets) == 1
+                  and isinstance(node.targets[0], ast.Name)):
+                # `User = get_user_model()`
+                model = self.model_of(node.value) if isinstance(node.value, ast.Call) else None
+                if model:
+                    self.names[node.targets[0].id] = model
 
     def model_of(self, node: ast.AST) -> str | None:
         """The model a class expression names: `Activity`, `models.Activity`,
@@ -145,10 +145,16 @@ class _Checker:
         return None
 
     def queryset_model(self, node: ast.AST) -> str | None:
-        """The model of `M.objects…` (any manager attribute of a model class)."""
-        root = _chain_root(node)
-        if isinstance(root, ast.Attribute):
-            return self.model_of(root.value)
+        """The model of `M.objects…` (any manager attribute of a model class; `M` may be
+        `models.M`)."""
+        while isinstance(node, (ast.Call, ast.Attribute)):
+            if isinstance(node, ast.Call):
+                node = node.func
+                continue
+            model = self.model_of(node.value)
+            if model:
+                return model
+            node = node.value
         return None
 
     def constructed(self, node: ast.AST) -> str | None:
@@ -160,7 +166,8 @@ class _Checker:
     # ---- writes
 
     def report(self, node: ast.AST, model: str, how: str) -> None:
-        if model.split(".")[0] != self.app:
+        label = model.split(".")[0]
+        if THIRD_PARTY_OWNERS.get(label, label) != self.app:
             self.writes.append(Write(self.path, node.lineno, model, how))
 
     def scope(self, body: list[ast.stmt]) -> None:
@@ -198,6 +205,15 @@ class _Checker:
         for node in nodes:
             if isinstance(node, ast.Assign):
                 for target in node.targets:
+                    if (isinstance(target, ast.Tuple) and target.elts
+                            and isinstance(target.elts[0], ast.Name)
+                            and isinstance(node.value, ast.Call)
+                            and isinstance(node.value.func, ast.Attribute)
+                            and node.value.func.attr in ("get_or_create", "update_or_create")):
+                        # `row, created = M.objects.get_or_create(...)`
+                        model = self.queryset_model(node.value.func.value)
+                        if model:
+                            instances[target.elts[0].id] = model
                     if isinstance(target, ast.Name):
                         model = instance_of(node.value)
                         if model:
@@ -245,7 +261,12 @@ class _Checker:
                         continue
             name = func.id if isinstance(func, ast.Name) else (
                 func.attr if isinstance(func, ast.Attribute) else "")
-            if name == "bulk_create_with_history" and len(node.args) >= 2:
+            if name == "copy_rows" and node.args:
+                # portal.bulk_copy.copy_rows(M, columns, rows): COPY into M's table.
+                model = self.model_of(node.args[0])
+                if model:
+                    self.report(node, model, "copy_rows()")
+            elif name == "bulk_create_with_history" and len(node.args) >= 2:
                 model = self.model_of(node.args[1]) or list_of(node.args[0])
                 if model:
                     self.report(node, model, "bulk_create_with_history")
@@ -287,4 +308,32 @@ def cross_app_writes(root: Path, index: ModelIndex | None = None) -> list[Write]
     for app, relative, module in app_modules(root):
         found += check_source((root / relative).read_text(encoding="utf-8"), app=app,
                               path=str(relative), module_name=module, index=index)
+    return found
+
+
+MAIN_FACILITY = ("main_facility", "main_facility_id")
+# The one writer of Facility.main_facility (docs/architecture.md#who-owns-which-table).
+MAIN_FACILITY_WRITER = "facilities/services.py"
+
+
+def main_facility_writes(source: str, path: str) -> list[str]:
+    """`x.main_facility = …` and `main_facility=` given to a write (`update`, `create`, …,
+    a constructor) anywhere but in `facilities.services.set_main_facility`'s module."""
+    if path == MAIN_FACILITY_WRITER:
+        return []
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        targets = (node.targets if isinstance(node, ast.Assign)
+                   else [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign))
+                   else [])
+        for target in targets:
+            for part in ast.walk(target):
+                if isinstance(part, ast.Attribute) and part.attr in MAIN_FACILITY:
+                    found.append(f"{path}:{node.lineno}: assigns .{part.attr}")
+        if isinstance(node, ast.Call):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else (
+                node.func.id if isinstance(node.func, ast.Name) else "")
+            writes = name in QUERYSET_WRITES or name == "Facility"
+            if writes and any(k.arg in MAIN_FACILITY for k in node.keywords):
+                found.append(f"{path}:{node.lineno}: {name}(main_facility=…)")
     return found
