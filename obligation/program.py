@@ -11,7 +11,7 @@ from typing import Any
 
 from eligibility.engine import NOTICE, RuleBinding, register, schema_fields
 from eligibility.models import Program
-from eligibility.rules.simulate import (
+from eligibility.rules.simulate import (  # the adapters' readers of a JSON line, shared
     InputError,
     SimulateAdapter,
     _choice,
