@@ -214,22 +214,16 @@ def _create(proposals: list[Adjustment], now) -> int:
 
 
 def _record(created: list[Adjustment]) -> None:
-    from django.contrib.contenttypes.models import ContentType
+    from facilities.activity import record_activities
 
-    from facilities.models import Activity
-
-    if not created:
-        return
-    content_type = ContentType.objects.get_for_model(Adjustment)
-    Activity.objects.bulk_create([
-        Activity(facility_id=adjustment.facility_id, actor=None, target_type=content_type,
-                 target_id=adjustment.pk, verb="adjustment_proposed",
-                 summary=(f"調整を提案しました（{adjustment.cause}: "
-                          f"{adjustment.paid_amount:,}円 → {adjustment.new_amount:,}円、"
-                          f"差額 {adjustment.difference_yen}）"),
-                 to_state=AdjustmentState.PROPOSED, visible_to_facility=False)
-        for adjustment in created
-    ])
+    record_activities(
+        {"facility_id": adjustment.facility_id, "actor": None, "target": adjustment,
+         "verb": "adjustment_proposed",
+         "summary": (f"調整を提案しました（{adjustment.cause}: "
+                     f"{adjustment.paid_amount:,}円 → {adjustment.new_amount:,}円、"
+                     f"差額 {adjustment.difference_yen}）"),
+         "to_state": AdjustmentState.PROPOSED, "visible_to_facility": False}
+        for adjustment in created)
 
 
 # ---------------------------------------------------------------- review and decision
@@ -267,3 +261,59 @@ def reject(*, adjustment: Adjustment, actor) -> Adjustment:
 def adjustments_of(program: Program) -> QuerySet[Adjustment]:
     return (Adjustment.objects.filter(program=program)
             .select_related("facility", "program").order_by("facility__code", "pk"))
+
+
+# ---------------------------------------------------------------- in a payout
+# Called by the adjustments' payable source (incentives/payables.py) inside the payout's
+# transaction: every move goes through the workflow (history, e-mail to the facility).
+
+
+def _move(ids, state: str, name: str, actor, summary: str) -> None:
+    for adjustment in Adjustment.objects.filter(pk__in=list(ids), state=state).order_by("pk"):
+        perform(adjustment, name, actor=actor, summary=summary.format(
+            amount=abs(adjustment.difference)))
+
+
+def enter_payout(ids, *, actor) -> None:
+    """Approved positive adjustments went into a run: 支払手続中."""
+    _move(ids, AdjustmentState.APPROVED, "enter_payout", actor,
+          "調整の差額 {amount:,}円の振込手続に入りました。")
+
+
+def leave_payout(ids, *, actor) -> None:
+    """Their run was cancelled before money moved: approved again."""
+    _move(ids, AdjustmentState.PAYING, "leave_payout", actor,
+          "支払バッチが取り消されたため、承認済みの状態に戻しました。")
+
+
+def mark_paid(ids, *, actor) -> None:
+    _move(ids, AdjustmentState.PAYING, "mark_paid", actor,
+          "調整の差額 {amount:,}円を振り込みました。")
+
+
+def net(amounts: dict[int, int], *, actor) -> None:
+    """Negative ones netted against a payment of the same program: {id: yen netted}."""
+    for adjustment in Adjustment.objects.filter(
+            pk__in=list(amounts), state=AdjustmentState.APPROVED).order_by("pk"):
+        perform(adjustment, "net", actor=actor, summary=(
+            f"調整の差額 {-adjustment.difference:,}円のうち {amounts[adjustment.pk]:,}円を、"
+            "次回の支払から差し引きました（相殺）。"))
+
+
+def claim_back(amounts: dict[int, int], *, actor) -> None:
+    """Negative ones claimed back (返還請求): {id: yen claimed back}."""
+    for adjustment in Adjustment.objects.filter(
+            pk__in=list(amounts), state=AdjustmentState.APPROVED).order_by("pk"):
+        perform(adjustment, "claim_back", actor=actor, summary=(
+            f"調整の差額 {-adjustment.difference:,}円のうち {amounts[adjustment.pk]:,}円の"
+            "返還をお願いします（返還請求）。"))
+
+
+def reopen(ids, *, actor) -> None:
+    """The run that netted or claimed them back was cancelled: owed again (approved)."""
+    for adjustment in Adjustment.objects.filter(
+            pk__in=list(ids), state__in=[AdjustmentState.NETTED,
+                                         AdjustmentState.RECOVERY]).order_by("pk"):
+        perform(adjustment, "reopen", actor=actor, summary=(
+            "支払バッチが取り消されたため、相殺を取り消しました。差額は次回の支払で相殺"
+            "するか、返還をお願いします。"))

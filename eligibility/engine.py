@@ -15,7 +15,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from facilities.kinds import MEDICAL_KINDS, SEJUTSU_KINDS
-from obligation.rules import ExemptionParams
 
 from . import facts
 from .models import ActivityReport, Attestation, ParameterVersion, Program
@@ -38,6 +37,7 @@ from .rules.simulate import (
     DEVICE_SEJUTSU_SIMULATION,
     LUMP_SUM_SIMULATION,
     READER_EXPANSION_SIMULATION,
+    SIMULATIONS,
     SimulateAdapter,
 )
 from .rules.subsidies import (
@@ -123,32 +123,29 @@ class RuleBinding:
         return self.determine is not None
 
 
-def _fields(*rows: tuple) -> tuple[ParamField, ...]:
+def schema_fields(*rows: tuple) -> tuple[ParamField, ...]:
     return tuple(ParamField(*row) for row in rows)
 
 
 NOTICE = ("notice", "根拠となる通知", "text", False)
-COOPERATION_SCHEMA = _fields(
+COOPERATION_SCHEMA = schema_fields(
     ("amount", "支給額（円）", "yen"), ("period_start", "取組期間の開始日", "date"),
     ("period_end", "取組期間の終了日", "date"), ("kinds", "対象の施設種別", "kinds"), NOTICE)
-LUMP_SUM_SCHEMA = _fields(
+LUMP_SUM_SCHEMA = schema_fields(
     ("baseline_month", "基準月", "month"), ("evaluation_months", "評価対象月", "months"),
     ("rate_bounds", "利用率の区分の下限（r1〜r6）", "fractions"),
     ("tables", "支給額の表（列と額）", "table"),
     ("small_max_receipts", "小規模施設とする基準月のレセプト件数（以下）", "int"),
     ("small_rows", "小規模施設の表で全列を定める行数", "int"),
     ("small_partial_row_columns", "その次の行で定める列数", "int"), NOTICE)
-COST_SUBSIDY_SCHEMA = _fields(
+COST_SUBSIDY_SCHEMA = schema_fields(
     ("rate", "補助率", "fraction"), ("cap", "上限額（円、未定なら空欄）", "yen", False),
     ("deadline", "申請期限（なければ空欄）", "date", False), NOTICE)
-READER_SCHEMA = _fields(
+READER_SCHEMA = schema_fields(
     ("rate", "補助率", "fraction"), ("usage_threshold", "月間利用件数の基準（以上）", "int"),
     ("usage_months", "利用件数を数える月（最初と最後）", "months"),
     ("caps", "台数ごとの上限額（円）", "table"),
     ("hospital_bands", "病院: 無償提供台数ごとの増設台数の基準", "table"), NOTICE)
-OBLIGATION_SCHEMA = _fields(
-    ("born_on_or_before", "70歳以上とする生年月日（この日以前に生まれた人）", "birth_date"),
-    ("deadline", "廃止・休止・受領委任をやめる予定日の期限（この日まで）", "date"), NOTICE)
 
 REPORT_TODO = ProgramTodo(
     "report_due", ActivityReport, "report", "{program}の取組の実施報告が未提出です",
@@ -192,11 +189,18 @@ REGISTRY: dict[str, RuleBinding] = {
         schema=READER_SCHEMA, simulate=READER_EXPANSION_SIMULATION, payable="claim",
         claim_amount="readers",
     ),
-    # The obligation's dates (docs/domain.md §7): parameters only; not determined by the batch, not
-    # offered as a claim (obligation.services reads them at the declaration's date).
-    Program.Rule.OBLIGATION: RuleBinding(ExemptionParams.from_dict, SEJUTSU_KINDS,
-                                         schema=OBLIGATION_SCHEMA),
+    # Program.Rule.OBLIGATION, the obligation's dates (docs/domain.md §7), is added by the obligation
+    # app (`register`, obligation/program.py): eligibility does not import the apps above it.
 }
+
+
+def register(rule: str, binding: RuleBinding) -> None:
+    """An upper app's entry, added in its AppConfig.ready (once; the same entry again is a
+    no-op, another entry for the rule an error)."""
+    current = REGISTRY.get(rule)
+    if current is not None and current is not binding:
+        raise ValueError(f"{rule!r} is registered already")
+    REGISTRY[rule] = binding
 
 
 class RegistryView(Mapping):
@@ -302,18 +306,26 @@ def parse_params(program: Program, params: dict) -> Any:
 
 
 def simulate_adapter(code: str) -> SimulateAdapter | None:
-    """The simulate adapter of the program with this code (None: no such program, or one
-    that is not simulated)."""
+    """The simulate adapter of the program with this code, or of a simulated name an upper
+    app added (`add_simulation`: `exemption`); None: no such program, or one that is not
+    simulated."""
+    if code in SIMULATIONS:
+        return SIMULATIONS[code]
     program = Program.objects.filter(code=code).first()
     binding = binding_for(program) if program else None
     return binding.simulate if binding else None
 
 
 def simulated_codes() -> list[str]:
-    """The codes of the programs `manage.py simulate` takes."""
+    """The codes of the programs `manage.py simulate` takes (without the added names)."""
     rules = RulesWhere(lambda binding: binding.simulate is not None)
     return list(Program.objects.filter(rule__in=list(rules)).order_by("code")
                 .values_list("code", flat=True))
+
+
+def simulated_names() -> list[str]:
+    """Everything `manage.py simulate` takes: the programs' codes and the added names."""
+    return sorted([*simulated_codes(), *SIMULATIONS])
 
 
 def simulator_programs() -> list[Program]:

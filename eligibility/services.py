@@ -525,6 +525,22 @@ def count_confirmation(*, facility_id: int, day: date, new_user: bool) -> None:
         request_redetermination([facility_id])
 
 
+# ---------------------------------------------------------------- results in a payout
+
+
+def lock_for_payout(determination_ids: Iterable[int]) -> None:
+    """Results went into a payout run (incentives/payables.py, inside the run's transaction):
+    frozen (`payout_locked`), so the batch never changes them and the amount paid is the amount
+    frozen."""
+    Determination.objects.filter(pk__in=list(determination_ids), payout_locked=False).update(
+        payout_locked=True)
+
+
+def unlock_from_payout(determination_ids: Iterable[int]) -> None:
+    """Their run was cancelled before money moved: the batch may determine them again."""
+    Determination.objects.filter(pk__in=list(determination_ids)).update(payout_locked=False)
+
+
 # ---------------------------------------------------------------- parameter versions
 
 

@@ -31,6 +31,49 @@ def record_activity(
     )
 
 
+# How many history rows one INSERT writes (record_activities).
+ACTIVITY_BATCH = 1000
+
+
+def record_activities(rows) -> int:
+    """Many rows of facilities' history at once (a payout run's lines, a letter to many
+    施術所, the adjustments a batch proposed): each row a dict of `record_activity`'s
+    arguments (`facility` or `facility_id`, `actor`, `verb`, `summary`, `target` or
+    `target_type` and `target_id`, …), written as `record_activity` would, in bulk INSERTs of
+    `ACTIVITY_BATCH`. `rows` may be a generator (read once, a batch at a time); the count
+    written."""
+    from .models import Activity
+
+    types: dict[type, ContentType] = {}
+
+    def content_type(target):
+        model = type(target)
+        if model not in types:
+            types[model] = ContentType.objects.get_for_model(target)
+        return types[model]
+
+    def activity(row: dict) -> Activity:
+        row = dict(row)
+        actor = row.pop("actor", None)
+        target = row.pop("target", None)
+        if target is not None:
+            row["target_type"], row["target_id"] = content_type(target), target.pk
+        return Activity(actor=actor if getattr(actor, "pk", None) else None, **row)
+
+    written = 0
+    batch = []
+    for row in rows:
+        batch.append(activity(row))
+        if len(batch) >= ACTIVITY_BATCH:
+            Activity.objects.bulk_create(batch)
+            written += len(batch)
+            batch = []
+    if batch:
+        Activity.objects.bulk_create(batch)
+        written += len(batch)
+    return written
+
+
 def is_facility_staff(obj, user) -> bool:
     """The permission of the facility's own moves (submit, resubmit): its staff only."""
     from .models import Membership

@@ -1,18 +1,16 @@
 """Demo data for a newcomer's portal: facilities of every kind, an annexed pair, staff users,
 an administrator, and one facility at each step of the journey. Idempotent."""
 
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from allauth.account.models import EmailAddress
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
 from portal import invitations, roles
+from portal.demo import demo_user
 
 from . import services
 from .codes import with_check_digit
@@ -52,22 +50,6 @@ DEMO_ADMINISTRATORS = [
 ]
 
 
-def _user(email: str, *, staff: bool, full_name: str,
-          superuser: bool | None = None) -> tuple[object, str]:
-    User = get_user_model()
-    password = secrets.token_urlsafe(9).replace("-", "a").replace("_", "b")
-    user, _ = User.objects.get_or_create(email=email, defaults={"full_name": full_name})
-    user.is_staff = staff
-    user.is_superuser = staff if superuser is None else superuser
-    user.full_name = full_name
-    user.set_password(password)
-    user.save()
-    EmailAddress.objects.update_or_create(
-        user=user, email=email, defaults={"verified": True, "primary": True}
-    )
-    return user, password
-
-
 def _invite(user) -> str:
     """An administrator sets up two-factor only through an invitation (portal/invitations.py):
     a fresh link for one not set up yet (its e-mail is not sent by load_demo), else ""."""
@@ -91,10 +73,10 @@ def load_demo() -> list[DemoLogin]:
     if sub.main_facility_id != main.pk:
         services.set_main_facility(facility=sub, main=main)
 
-    admin, admin_password = _user("admin@example.jp", staff=True, full_name="実施機関 管理者")
+    admin, admin_password = demo_user("admin@example.jp", staff=True, full_name="実施機関 管理者")
     logins = [DemoLogin("管理者（全権限）", admin.email, admin_password, "—", _invite(admin))]
     for email, role in DEMO_ADMINISTRATORS:
-        user, password = _user(email, staff=True, superuser=False, full_name=f"実施機関 {role}")
+        user, password = demo_user(email, staff=True, superuser=False, full_name=f"実施機関 {role}")
         user.groups.set(Group.objects.filter(name=role))
         logins.append(DemoLogin(role, email, password, "—", _invite(user)))
     journeys = [
@@ -106,7 +88,7 @@ def load_demo() -> list[DemoLogin]:
     ]
     for code, email, stage in journeys:
         facility = facilities[code]
-        user, password = _user(email, staff=False, full_name=f"{facility.name} 担当")
+        user, password = demo_user(email, staff=False, full_name=f"{facility.name} 担当")
         # Trusted setup: the demo's staff are made staff directly, not through a request.
         services.add_staff(user=user, facility=facility)
         if stage == "live":
@@ -142,7 +124,7 @@ def _demo_link_requests(facilities: dict) -> list[DemoLogin]:
     for email, code in (("newstaff@example.jp", DEMO_FACILITIES[5][1]),
                         ("firststaff@example.jp", DEMO_FACILITIES[2][1])):
         facility = facilities[code]
-        user, password = _user(email, staff=False, full_name=f"{facility.name} 新任")
+        user, password = demo_user(email, staff=False, full_name=f"{facility.name} 新任")
         if not (user.memberships.filter(facility=facility).exists()
                 or user.link_requests.filter(facility=facility, state="pending",
                                              expires_at__gt=timezone.now()).exists()):

@@ -25,8 +25,3 @@ urlpatterns = [
     path("<int:facility_id>/staff/requests/<int:pk>/<slug:move>/", views.link_request_decide,
          name="link_request_decide"),
 ]
-
-public_urlpatterns = [
-    path("", views.public_list, name="list"),
-    path("facilities.csv", views.public_list_csv, name="csv"),
-]

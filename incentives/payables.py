@@ -1,15 +1,17 @@
 """協力金 and 一時金 offered to payouts (portal.payables.PayableSource): an eligible result
 (支給判定) is payable; putting it into a run sets `payout_locked`, which the eligibility batch
-honours, so the amount paid is the amount frozen."""
+honours, so the amount paid is the amount frozen. The rows are eligibility's: every write
+goes through its services (`lock_for_payout`, eligibility/adjustments.py's moves)."""
 
 from collections.abc import Iterable
 
 from django.db.models import F, QuerySet
 
+from eligibility import adjustments
+from eligibility import services as eligibility_services
 from eligibility.engine import rules_paid_by
 from eligibility.models import Determination, Program
 from portal.wareki import to_wareki
-from portal.workflow import perform
 
 # The programs whose registry entry names this source (live: eligibility.engine.REGISTRY).
 RULES = rules_paid_by("determination")
@@ -30,12 +32,11 @@ class DeterminationPayables:
         return rows.annotate(payable_amount=F("amount"))
 
     def take(self, ids: Iterable[int], *, actor) -> None:
-        Determination.objects.filter(pk__in=list(ids), payout_locked=False).update(
-            payout_locked=True)
+        eligibility_services.lock_for_payout(ids)
 
     def give_back(self, ids: Iterable[int], *, actor) -> None:
         # Never paid: the batch may determine them again.
-        Determination.objects.filter(pk__in=list(ids)).update(payout_locked=False)
+        eligibility_services.unlock_from_payout(ids)
 
     def paid(self, ids: Iterable[int], *, actor) -> None:
         """Nothing to record: the result stays locked for good."""
@@ -56,7 +57,7 @@ class AdjustmentPayables:
     payment line of its own in the program's next run; an approved negative one is owed by
     the facility (`owed`): payouts nets it against that facility's line of the same program
     in its next run, or claims it back. Every move goes through the workflow (history,
-    e-mail to the facility)."""
+    e-mail to the facility), made by eligibility/adjustments.py."""
 
     kind = "adjustment"
     label = "調整（差額）"
@@ -86,64 +87,30 @@ class AdjustmentPayables:
             program=program, state=AdjustmentState.APPROVED, difference__lt=0).annotate(
             owed_amount=ExpressionWrapper(-F("difference"), output_field=IntegerField()))
 
-    def _move(self, ids: Iterable[int], state: str, name: str, actor, summary: str) -> None:
-        from eligibility.models import Adjustment
-
-        for adjustment in Adjustment.objects.filter(pk__in=list(ids), state=state).order_by(
-                "pk"):
-            perform(adjustment, name, actor=actor, summary=summary.format(
-                amount=abs(adjustment.difference)))
+    # Every move is eligibility's (eligibility/adjustments.py), through the workflow.
 
     def take(self, ids: Iterable[int], *, actor) -> None:
-        from eligibility.models import AdjustmentState
-
-        self._move(ids, AdjustmentState.APPROVED, "enter_payout", actor,
-                   "調整の差額 {amount:,}円の振込手続に入りました。")
+        adjustments.enter_payout(ids, actor=actor)
 
     def give_back(self, ids: Iterable[int], *, actor) -> None:
-        from eligibility.models import AdjustmentState
-
-        self._move(ids, AdjustmentState.PAYING, "leave_payout", actor,
-                   "支払バッチが取り消されたため、承認済みの状態に戻しました。")
+        adjustments.leave_payout(ids, actor=actor)
 
     def paid(self, ids: Iterable[int], *, actor) -> None:
-        from eligibility.models import AdjustmentState
-
-        self._move(ids, AdjustmentState.PAYING, "mark_paid", actor,
-                   "調整の差額 {amount:,}円を振り込みました。")
+        adjustments.mark_paid(ids, actor=actor)
 
     # ---- a negative adjustment (the facility owes it)
 
     def net(self, amounts: dict[int, int], *, actor) -> None:
         """Netted against a payment of the same program: {adjustment id: yen netted}."""
-        from eligibility.models import Adjustment, AdjustmentState
-
-        for adjustment in Adjustment.objects.filter(
-                pk__in=list(amounts), state=AdjustmentState.APPROVED).order_by("pk"):
-            perform(adjustment, "net", actor=actor, summary=(
-                f"調整の差額 {-adjustment.difference:,}円のうち {amounts[adjustment.pk]:,}円を、"
-                "次回の支払から差し引きました（相殺）。"))
+        adjustments.net(amounts, actor=actor)
 
     def claim_back(self, amounts: dict[int, int], *, actor) -> None:
         """Claimed back (返還請求): {adjustment id: yen claimed back}."""
-        from eligibility.models import Adjustment, AdjustmentState
-
-        for adjustment in Adjustment.objects.filter(
-                pk__in=list(amounts), state=AdjustmentState.APPROVED).order_by("pk"):
-            perform(adjustment, "claim_back", actor=actor, summary=(
-                f"調整の差額 {-adjustment.difference:,}円のうち {amounts[adjustment.pk]:,}円の"
-                "返還をお願いします（返還請求）。"))
+        adjustments.claim_back(amounts, actor=actor)
 
     def reopen(self, ids: Iterable[int], *, actor) -> None:
         """The run that netted them was cancelled: owed again (approved)."""
-        from eligibility.models import Adjustment, AdjustmentState
-
-        for adjustment in Adjustment.objects.filter(
-                pk__in=list(ids), state__in=[AdjustmentState.NETTED,
-                                             AdjustmentState.RECOVERY]).order_by("pk"):
-            perform(adjustment, "reopen", actor=actor, summary=(
-                "支払バッチが取り消されたため、相殺を取り消しました。差額は次回の支払で相殺"
-                "するか、返還をお願いします。"))
+        adjustments.reopen(ids, actor=actor)
 
     def describe(self, ids: Iterable[int]) -> dict[int, str]:
         from django.utils import timezone

@@ -11,6 +11,9 @@ class ObligationConfig(AppConfig):
         from facilities import fact_changes
 
         from .compliance import recompute_after_commit, recompute_collected
+        from .program import register_obligation
 
+        # Its entry in the program registry and `simulate exemption` (obligation/program.py).
+        register_obligation()
         fact_changes.listen(recompute_after_commit)
         fact_changes.listen_settled(recompute_collected)

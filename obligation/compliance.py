@@ -16,15 +16,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 
 from eligibility.rules.base import wareki
+from facilities.activity import record_activities
 from facilities.kinds import SEJUTSU_KINDS
 from facilities.models import (
     OPEN_STATES,
-    Activity,
     ApplicationKind,
     ApplicationState,
     Facility,
@@ -339,13 +338,10 @@ def record_step(*, actor, facility_ids: Iterable[int], kind: str, note: str = ""
         ComplianceStatus.objects.filter(facility_id__in=chosen).update(last_step=kind,
                                                                        last_step_at=now)
         summary = _SUMMARY[kind]  # the note stays on the step (administrators only)
-        target_type = ContentType.objects.get_for_model(letter) if letter is not None else None
-        Activity.objects.bulk_create(
-            [Activity(facility_id=pk, actor=actor if getattr(actor, "pk", None) else None,
-                      target_type=target_type,
-                      target_id=letter.pk if letter is not None else None,
-                      verb=f"followup_{kind}", summary=summary,
-                      visible_to_facility=kind != FollowUpKind.SUSPENSION_CANDIDATE)
-             for pk in chosen], batch_size=1000)
+        record_activities(
+            {"facility_id": pk, "actor": actor, "target": letter, "verb": f"followup_{kind}",
+             "summary": summary,
+             "visible_to_facility": kind != FollowUpKind.SUSPENSION_CANDIDATE}
+            for pk in chosen)
         result.recorded = len(chosen)
     return result

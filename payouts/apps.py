@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class PayoutsConfig(AppConfig):
     name = "payouts"
     verbose_name = "支払"
+
+    def ready(self) -> None:
+        # The synthetic dataset's bank accounts (eligibility/dataset.py calls the part).
+        from eligibility.dataset import add_part
+
+        from .dataset import bank_accounts
+
+        add_part(bank_accounts)

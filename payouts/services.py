@@ -12,7 +12,7 @@ from django.db.models import Count, Exists, F, OuterRef, Sum
 from django.utils import timezone
 
 from eligibility.models import Program
-from facilities.activity import record_activity
+from facilities.activity import record_activities, record_activity
 from facilities.models import Facility
 from facilities.selectors import facility_emails
 from portal.errors import IllegalTransition, NotPermitted, ServiceError
@@ -309,28 +309,24 @@ def run_totals(run: PayoutRun) -> dict:
 
 
 def _record_lines(lines, *, verb: str, summary, actor) -> None:
-    """One history entry per line (bulk), for the facility's history page. `lines`: a
-    queryset of lines (read in batches)."""
+    """One history entry per line (in bulk: facilities.activity.record_activities), for the
+    facility's history page. `lines`: a queryset of lines (read in batches)."""
     from django.contrib.contenttypes.models import ContentType
 
-    from facilities.models import Activity
-
     line_type = ContentType.objects.get_for_model(PaymentLine)
-    actor = actor if getattr(actor, "pk", None) else None
     names = dict(Program.objects.values_list("pk", "name"))
-    batch = []
-    for values in lines.values_list("pk", "facility_id", "state", "amount", "program_id",
-                                    "failure_reason").iterator(chunk_size=ID_CHUNK):
-        line = PaymentLine(pk=values[0], facility_id=values[1], state=values[2],
-                           amount=values[3], program_id=values[4], failure_reason=values[5])
-        batch.append(Activity(facility_id=line.facility_id, actor=actor,
-                              target_type=line_type, target_id=line.pk, verb=verb,
-                              summary=summary(line, names[line.program_id]),
-                              to_state=line.state))
-        if len(batch) >= ID_CHUNK:
-            Activity.objects.bulk_create(batch)
-            batch = []
-    Activity.objects.bulk_create(batch)
+
+    def rows():
+        for values in lines.values_list("pk", "facility_id", "state", "amount", "program_id",
+                                        "failure_reason").iterator(chunk_size=ID_CHUNK):
+            line = PaymentLine(pk=values[0], facility_id=values[1], state=values[2],
+                               amount=values[3], program_id=values[4],
+                               failure_reason=values[5])
+            yield {"facility_id": line.facility_id, "actor": actor, "target_type": line_type,
+                   "target_id": line.pk, "verb": verb,
+                   "summary": summary(line, names[line.program_id]), "to_state": line.state}
+
+    record_activities(rows())
 
 
 def _notify_after_commit(line_ids: list[int], event: str) -> None:

@@ -1,15 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from facilities.urls import public_urlpatterns
-from incentives import views as incentives_views
-
 from . import invitation_views, views
 from .admin_access import admin_login, admin_logout
 
+# The root urlconf mounts every app's URLs by dotted name and imports no app: it composes the
+# project; the kernel below it names no app (docs/architecture.md#layers).
+
 urlpatterns = [
     path("", views.home, name="home"),
-    path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/", include("todos.dashboard_urls")),
     # Staff accounts set up two-factor only through an invitation (portal/invitations.py):
     # allauth's set-up page, at its own address, goes through invitation_views first.
     path("accounts/2fa/invitation/", invitation_views.invitation_required,
@@ -26,9 +26,9 @@ urlpatterns = [
     path("facilities/", include("payouts.urls")),
     path("facilities/", include("cardreader.page_urls")),
     path("", include("obligation.urls")),
-    path("simulator/", incentives_views.simulator, name="simulator"),
+    path("simulator/", include("incentives.simulator_urls")),
     path("todos/", include("todos.urls")),
-    path("public/", include((public_urlpatterns, "public"))),
+    path("public/", include("facilities.public_urls")),
     path("api/counter/checks/", include("cardreader.counter_urls")),
     path("api/counter/", include("cardreader.urls")),
     path("admin/login/", admin_login),

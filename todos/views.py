@@ -5,6 +5,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from facilities import selectors as facility_selectors
+
 from . import selectors, services
 from .forms import ReminderPreferenceForm
 
@@ -52,3 +54,26 @@ def facility_home_section(request: HttpRequest, facility, *, facts=None) -> dict
         "changes": selectors.changes_for_facility(facility=facility, since=since,
                                                   user=request.user),
     }
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """マイページ: the user's facilities, what is to be done and what changed since the last
+    visit (todos reads across the apps)."""
+    facilities = list(facility_selectors.facilities_for(user=request.user))
+    since = services.record_visit(user=request.user)
+    # Their applications, device accounts and go-lives, read once for both lists.
+    facts = facility_selectors.facility_facts(facilities=facilities)
+    journeys = facility_selectors.journeys_for(facilities=facilities, facts=facts)
+    return render(
+        request,
+        "dashboard.html",
+        {
+            # The user's facilities, read once above, are what both lists are about.
+            "todos": selectors.todos_for(user=request.user, facilities=facilities,
+                                         facts=facts),
+            "changes": selectors.changes_for(user=request.user, since=since,
+                                             facilities=facilities),
+            "facilities": [(facility, journeys[facility.pk]) for facility in facilities],
+        },
+    )

@@ -13,13 +13,6 @@ from datetime import date
 from typing import Any
 
 from facilities.kinds import MEDICAL_KINDS, SEJUTSU_KINDS
-from obligation.rules import (
-    ExemptionFacts,
-    ExemptionParams,
-    ExemptionReason,
-    Practitioner,
-    determine_exemption,
-)
 
 from .cooperation import (
     ANNEX_ROLES,
@@ -160,46 +153,6 @@ def _device_limited(data: dict, params: dict) -> dict:
     return {"eligible": result.eligible, "amount": result.amount, "reasons": result.reason_texts}
 
 
-EXEMPTION_KINDS = tuple(sorted(SEJUTSU_KINDS))
-MAX_PRACTITIONERS = 200
-
-
-def _practitioner(index: int, value: Any) -> Practitioner:
-    where = f"practitioners[{index}]"
-    if not isinstance(value, dict):
-        raise InputError(f"{where} must be an object, not {_shown(value)}")
-    try:
-        birth_date = _date(value, "birth_date")
-        full_time = _flag(value, "full_time")
-        impaired = _flag(value, "visually_impaired") if "visually_impaired" in value else False
-    except InputError as error:
-        raise InputError(f"{where}.{error}") from None
-    if birth_date is None:
-        raise InputError(f"{where}.birth_date must be a date YYYY-MM-DD, not null")
-    return Practitioner(birth_date=birth_date, full_time=full_time, visually_impaired=impaired)
-
-
-def _exemption(data: dict, params: dict) -> dict:
-    """An exemption declaration (docs/domain.md §7), under the obligation's parameters (the program
-    "obligation")."""
-    reason = _choice(data, "reason", ExemptionReason.ALL)
-    practitioners = data.get("practitioners", [])
-    if practitioners is None:
-        practitioners = []
-    if not isinstance(practitioners, list):
-        raise InputError(f"practitioners must be a list, not {_shown(practitioners)}")
-    if len(practitioners) > MAX_PRACTITIONERS:
-        raise InputError(f"practitioners: at most {MAX_PRACTITIONERS}")
-    facts = ExemptionFacts(
-        kind=_choice(data, "kind", EXEMPTION_KINDS),
-        reason=reason,
-        practitioners=tuple(_practitioner(i, p) for i, p in enumerate(practitioners)),
-        planned_date=_date(data, "planned_date") if "planned_date" in data else None,
-    )
-    result = determine_exemption(ExemptionParams.from_dict(params), facts)
-    return {"accepted": result.accepted, "reasons": result.reason_texts}
-
-
 @dataclass(frozen=True)
 class SimulateAdapter:
     """How one program kind is simulated. `line`: (a JSON object, the parameters in force)
@@ -220,12 +173,16 @@ COOPERATION_SIMULATION = SimulateAdapter(_cooperation)
 READER_EXPANSION_SIMULATION = SimulateAdapter(_reader_expansion)
 DEVICE_SEJUTSU_SIMULATION = SimulateAdapter(_device_sejutsu)
 DEVICE_LIMITED_SIMULATION = SimulateAdapter(_device_limited)
-# Not a program of its own: the obligation's exemption rule, `simulate exemption`, under the
-# parameters of the program "obligation" (its dates, docs/domain.md §7).
-EXEMPTION = "exemption"
-EXEMPTION_SIMULATION = SimulateAdapter(_exemption)
-# The program whose parameters a simulated name reads (its own code unless named here).
-PARAMETER_PROGRAMS = {EXEMPTION: "obligation"}
+# Simulated names that are not programs of their own, each with the code of the program whose
+# parameters it reads: an upper app adds its own in its AppConfig.ready (`add_simulation`; the
+# obligation's `simulate exemption`, obligation/program.py).
+SIMULATIONS: dict[str, SimulateAdapter] = {}
+PARAMETER_PROGRAMS: dict[str, str] = {}
+
+
+def add_simulation(name: str, adapter: SimulateAdapter, *, parameters_of: str) -> None:
+    SIMULATIONS[name] = adapter
+    PARAMETER_PROGRAMS[name] = parameters_of
 # Former name: every rule now reads its program's parameters.
 WITHOUT_PARAMETERS: frozenset[str] = frozenset()
 NO_VERSION = "この日付に適用されるパラメータの版がありません（判定できません）。"

@@ -1,10 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
-from eligibility.demo import load_demo_incentives
-from facilities.demo import DEMO_FACILITIES, load_demo
-from facilities.models import Facility
-from subsidies.models import FreeReaderGrant
+from portal.demo import load_demo
 
 
 class Command(BaseCommand):
@@ -13,13 +10,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         # The demo's own notifications would bury the log-in details; they are not sent.
         with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+            # Each app's part (portal/demo.py): facilities, their facts and results, grants.
             logins = load_demo()
-            load_demo_incentives()
-            # The demo hospital received one face-recognition reader free (§6.3).
-            demo_codes = [code for _, code, *_ in DEMO_FACILITIES]
-            for hospital in Facility.objects.filter(kind="hospital", code__in=demo_codes):
-                FreeReaderGrant.objects.get_or_create(facility=hospital,
-                                                      defaults={"free_readers": 1})
         self.stdout.write("デモデータを読み込みました。ログイン情報（実行のたびにパスワードを再設定）:")
         for login in logins:
             self.stdout.write(
