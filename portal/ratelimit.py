@@ -46,6 +46,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_EPSILON = 1e-9  # floating-point slack: a weighted count of exactly the limit is within it
 _RATE = re.compile(r"([0-9]+)/([0-9]*)([smhd])")
 
 # The portal's scopes and their rates unless RATE_LIMITS says otherwise (docs/architecture.md
@@ -151,6 +152,9 @@ class _Window:
     def estimate(self, current: int, previous: int) -> float:
         return current + previous * self.weight
 
+    def over(self, current: int, previous: int) -> bool:
+        return self.estimate(current, previous) > self.rate.limit + _EPSILON
+
     def retry_after(self, current: int, previous: int) -> int:
         """Seconds until one more hit passes, with `current` and `previous` counted and no
         other hit meanwhile."""
@@ -159,10 +163,10 @@ class _Window:
         if current + 1 <= limit and previous:
             wait = left - (limit - current - 1) * period / previous
             if wait < left:
-                return max(1, math.ceil(wait))
+                return max(1, math.ceil(wait - _EPSILON))
         # In the next window the current one is the previous, weighted down as time passes.
         wait = left + max(0.0, period * (1 - (limit - 1) / current)) if current else left
-        return max(1, math.ceil(wait))
+        return max(1, math.ceil(wait - _EPSILON))
 
 
 def _windows(scope: str, key, rates: str, now: float | None) -> list[_Window]:
@@ -199,12 +203,11 @@ def limit(scope: str, key, rates: str, *, now: float | None = None) -> Decision:
         current = _increment(window.current_key, 2 * window.rate.period + 60)
         spent.append(window.current_key)
         before = previous.get(window.previous_key, 0)
-        estimate = window.estimate(current, before)
-        if estimate > window.rate.limit:
+        if window.over(current, before):
             wait = window.retry_after(current - 1, before)
             if wait >= retry_after:
                 refused, retry_after = window.rate, wait
-        elif exhausted is None and estimate + 1 > window.rate.limit:
+        elif exhausted is None and window.over(current + 1, before):
             exhausted = window.rate
     decision = Decision(True, 0, exhausted, spent)
     if refused is not None:
@@ -229,7 +232,7 @@ def peek(scope: str, key, rates: str, *, now: float | None = None) -> Decision:
     for window in windows:
         current = counts.get(window.current_key, 0)
         before = counts.get(window.previous_key, 0)
-        if window.estimate(current + 1, before) > window.rate.limit:
+        if window.over(current + 1, before):
             wait = window.retry_after(current, before)
             if wait >= retry_after:
                 refused, retry_after = window.rate, wait
