@@ -7,32 +7,30 @@
 
 Errors are {"error": code, "message": Japanese} with 400 (malformed), 401 (log-in or token),
 403 (refused), 404 (not in the registry), 405 (not a POST) or 429 (rate limited, with
-Retry-After). Views are thin: the body is parsed and bounded here, the rate limits are
-counted in the cache (shared between workers when CACHE_URL is Redis, as allauth's limits
-are), and everything else is `cardreader.services`. No cookie is read (CSRF-exempt): a
+Retry-After). Views are thin: the body is parsed and bounded here, the rate limits are the
+portal's limiter's (portal/ratelimit.py: `counter_call`, `counter_login`; counted in the cache
+shared between workers when CACHE_URL is Redis), and everything else is
+`cardreader.services`. No cookie is read (CSRF-exempt): a
 request is authenticated by its bearer token only. See cardreader/README.md."""
 
 import base64
 import binascii
 import contextlib
-import hashlib
 import json
 import math
-import time
 from collections.abc import Callable
 from functools import wraps
 
-from django.core.cache import cache
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from portal import ratelimit
 from portal.normalize import nfkc
 
 from . import services
 from .certificates import MAX_CERTIFICATE_BYTES
 from .models import Endpoint
-from .selectors import counter_settings
 from .services import CounterRefused
 
 MAX_BODY_BYTES = 16 * 1024
@@ -136,35 +134,6 @@ def _bearer(request: HttpRequest) -> str:
 # ---------------------------------------------------------------- rate limits
 
 
-def _window(key: str, seconds: int) -> tuple[str, int]:
-    index = int(time.time() // seconds)
-    retry_after = max(1, (index + 1) * seconds - int(time.time()))
-    return f"counter-rate:{key}:{seconds}:{index}", retry_after
-
-
-def _increment(cache_key: str, seconds: int) -> int:
-    """One more in a fixed window's count, atomically (the cache's add, then incr: no two
-    callers ever read the same count); the count after it."""
-    while True:
-        if cache.add(cache_key, 1, timeout=seconds + 1):
-            return 1
-        with contextlib.suppress(ValueError):  # expired between add and incr: once more
-            return cache.incr(cache_key)
-
-
-def _give_back(cache_key: str) -> None:
-    with contextlib.suppress(ValueError):  # the window ended meanwhile: nothing to give back
-        cache.decr(cache_key)
-
-
-def _spend(key: str, limit: tuple[int, int]) -> None:
-    """One call against a fixed-window limit (calls, seconds); 429 beyond it."""
-    count, seconds = limit
-    cache_key, retry_after = _window(key, seconds)
-    if _increment(cache_key, seconds) > count:
-        raise _rate_limited(retry_after)
-
-
 def _rate_limited(retry_after: int) -> CounterRefused:
     refused = CounterRefused("rate_limited", "短時間に多くの要求がありました。"
                              f"{retry_after}秒ほど待ってから、もう一度お試しください。", 429)
@@ -172,22 +141,24 @@ def _rate_limited(retry_after: int) -> CounterRefused:
     return refused
 
 
-def _login_key(login_id: str) -> str:
-    return "login:" + hashlib.sha256(login_id.encode("utf-8")).hexdigest()
+def _spend(scope: str, key: str) -> None:
+    """One call against the scope's rates; 429 beyond them."""
+    try:
+        ratelimit.hit(scope, key, ratelimit.rates_for(scope))
+    except ratelimit.RateLimited as limited:
+        raise _rate_limited(limited.retry_after) from None
 
 
 @contextlib.contextmanager
 def _login_attempt(login_id: str):
     """A log-in is evaluated only while the login ID's count of failures, plus the attempts
-    being evaluated, stays within the limit: the attempt takes its place in the count
+    being evaluated, stays within `counter_login`: the attempt takes its place in the count
     atomically before the password is checked (so parallel wrong passwords never evaluate
     more than the limit) and gives it back unless the password was wrong. Beyond the limit:
     429 without evaluating, the right password included, until the window ends."""
-    count, seconds = counter_settings().login_failures
-    cache_key, retry_after = _window(_login_key(login_id), seconds)
-    if _increment(cache_key, seconds) > count:
-        _give_back(cache_key)
-        raise _rate_limited(retry_after)
+    attempt = ratelimit.limit("counter_login", login_id, ratelimit.rates_for("counter_login"))
+    if not attempt:
+        raise _rate_limited(attempt.retry_after)
     failed = False
     try:
         yield
@@ -196,7 +167,7 @@ def _login_attempt(login_id: str):
         raise
     finally:
         if not failed:
-            _give_back(cache_key)
+            attempt.refund()
 
 
 # ---------------------------------------------------------------- the endpoints
@@ -235,7 +206,7 @@ def _endpoint(name: str) -> Callable:
 def _device_account(request: HttpRequest, context: dict, name: str):
     account = services.device_account_for_token(_bearer(request))
     context["device_account"] = account
-    _spend(f"device:{account.pk}:{name}", counter_settings().rate_limit)
+    _spend("counter_call", f"{account.pk}:{name}")
     return account
 
 

@@ -18,12 +18,11 @@ STATUS_LOST = "資格喪失"
 
 @dataclass(frozen=True)
 class CounterSettings:
-    """The counter's settings, each overridable in the settings module (COUNTER_…)."""
+    """The counter's settings, each overridable in the settings module (COUNTER_…); its rate
+    limits are the portal's (RATE_LIMITS: counter_call, counter_login)."""
 
     token_lifetime: timedelta
     challenge_lifetime: timedelta
-    rate_limit: tuple[int, int]  # calls per device account and endpoint, per seconds
-    login_failures: tuple[int, int]  # failed log-ins per login ID, per seconds
     crl_grace: timedelta  # how long after its nextUpdate a CA's last CRL is still used
 
 
@@ -31,8 +30,6 @@ def counter_settings() -> CounterSettings:
     return CounterSettings(
         token_lifetime=timedelta(minutes=getattr(settings, "COUNTER_TOKEN_MINUTES", 15)),
         challenge_lifetime=timedelta(seconds=getattr(settings, "COUNTER_CHALLENGE_SECONDS", 120)),
-        rate_limit=tuple(getattr(settings, "COUNTER_RATE_LIMIT", (120, 60))),
-        login_failures=tuple(getattr(settings, "COUNTER_LOGIN_FAILURES", (5, 300))),
         crl_grace=timedelta(hours=getattr(settings, "COUNTER_CRL_GRACE_HOURS", 48)),
     )
 

@@ -140,7 +140,7 @@ class LinkAttempt(models.Model):
         verbose_name = "施設紐付けの試行"
         verbose_name_plural = "施設紐付けの試行"
         ordering = ["-created_at"]
-        # The limit per client address counts its recent guesses.
+        # The log is read by client address and time (the admin; the limits are the cache's).
         indexes = [models.Index(fields=["ip_address", "created_at"],
                                 name="link_attempt_address_time")]
 

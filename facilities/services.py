@@ -2,22 +2,24 @@
 their credentials, go-live dates and the public list. Each function is one transaction, logs
 an Activity and sends its e-mail after commit."""
 
-import hashlib
 import hmac
+import math
 import secrets
 import string
 import unicodedata
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password, make_password
-from django.db import IntegrityError, connection, transaction
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from portal import ratelimit
 from portal.errors import NotPermitted, ServiceError
 from portal.normalize import digits
 from portal.notifications import notify
@@ -70,68 +72,83 @@ LOCKED_MESSAGE = (
     "入力の誤りが続いたため、施設の確認を一時的に停止しています。"
     "{hours}時間後に再度お試しいただくか、お問い合わせ窓口にご連絡ください。"
 )
+# The limits of wrong guesses (portal/ratelimit.py; RATE_LIMITS), in the order they are
+# counted: per user, per client address, per facility (wrong 口座番号下4桁 only).
+LINK_USER, LINK_ADDRESS, LINK_FACILITY = (
+    "facility_link_user", "facility_link_address", "facility_link_facility")
 
 
-def _guess_window_start():
-    return timezone.now() - timedelta(hours=settings.FACILITY_LINK_WINDOW_HOURS)
+def _hours(seconds: int) -> int:
+    return max(1, math.ceil(seconds / 3600))
 
 
-def _lock_guesses_at(scope: str, key: str) -> None:
-    """Guesses of one scope (a client address, a facility) are counted one after another:
-    PostgreSQL holds a lock on the key's hash until the transaction ends (an advisory lock,
-    which no other write of the portal waits for; an address has no row to lock anyway);
-    SQLite, the development database of one process, has none."""
-    if connection.vendor != "postgresql":
+@dataclass
+class _Guess:
+    """One guess's place in the limits: the hits it took (kept if the guess is wrong, given
+    back otherwise) and what refused it."""
+
+    reason: str = ""
+    facility: Facility | None = None
+    held: list = field(default_factory=list)
+    refused: ratelimit.Decision | None = None
+
+    def take(self, scope: str, key) -> bool:
+        decision = ratelimit.limit(scope, key, ratelimit.rates_for(scope))
+        if decision:
+            self.held.append(decision)
+        else:
+            self.refused = decision
+            self.give_back()
+        return bool(decision)
+
+    def give_back(self) -> None:
+        for decision in self.held:
+            decision.refund()
+
+
+def _check_guess(*, user, code: str, last4: str, ip_address: str | None) -> _Guess:
+    """One guess, against the limits per user, per address and per facility (in that
+    order). Each limit is a hit in the portal's limiter taken before the digits are checked
+    — an atomic increment, so parallel guesses are counted one after another and never more
+    than a limit are checked — and given back unless the guess was wrong: right digits and
+    refused guesses spend nothing."""
+    guess = _Guess()
+    if not guess.take(LINK_USER, user.pk):
+        guess.reason = "locked"
+        return guess
+    if ip_address and not guess.take(LINK_ADDRESS, ip_address):
+        guess.reason = "address_locked"
+        return guess
+    guess.facility = Facility.objects.filter(code=code).first()
+    if guess.facility is None:
+        guess.reason = "not_found"
+        return guess
+    if not guess.take(LINK_FACILITY, guess.facility.pk):
+        guess.reason = "facility_locked"
+        return guess
+    if not hmac.compare_digest(guess.facility.account_last4, last4):
+        guess.reason = "last4_mismatch"
+        return guess
+    guess.give_back()
+    return guess
+
+
+def _tell_when_facility_limit_reached(guess: _Guess) -> None:
+    """The wrong guess that uses up the facility's limit stops further guesses at it for the
+    window; its staff are e-mailed and its history says so. Once: the limiter's counts are
+    atomic (one guess takes the last place), and a told facility is not told again within the
+    window (a place given back by a right guess and taken again by a wrong one)."""
+    facility, rate = guess.facility, guess.held[-1].exhausted
+    if rate is None or not cache.add(f"facility-link-told:{facility.pk}", 1, timeout=rate.period):
         return
-    digest = hashlib.blake2b(f"facility-link-{scope}:{key}".encode(), digest_size=8)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)",
-                       [int.from_bytes(digest.digest(), "big", signed=True)])
-
-
-def _check_guess(*, user, code: str, last4: str, ip_address: str | None,
-                 since) -> tuple[str, Facility | None]:
-    """(reason, facility) of one guess, inside the caller's transaction. Each limit is
-    counted under a lock of what it counts (the user's row, the address, the facility),
-    taken always in that order, so parallel guesses are checked one after another and never
-    more than a limit in the window."""
-    guesses = LinkAttempt.objects.filter(reason__in=GUESS_REASONS, created_at__gte=since)
-    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-    if guesses.filter(user=user).count() >= settings.FACILITY_LINK_MAX_FAILURES:
-        return "locked", None
-    if ip_address:
-        _lock_guesses_at("address", ip_address)
-        if (guesses.filter(ip_address=ip_address).count()
-                >= settings.FACILITY_LINK_MAX_FAILURES_PER_ADDRESS):
-            return "address_locked", None
-    facility = Facility.objects.filter(code=code).first()
-    if facility is None:
-        return "not_found", None
-    _lock_guesses_at("facility", str(facility.pk))
-    if (guesses.filter(facility=facility, reason="last4_mismatch").count()
-            >= settings.FACILITY_LINK_MAX_FAILURES_PER_FACILITY):
-        return "facility_locked", facility
-    if not hmac.compare_digest(facility.account_last4, last4):
-        return "last4_mismatch", facility
-    return "", facility
-
-
-def _tell_when_facility_limit_reached(facility: Facility, since) -> None:
-    """The wrong guess that reaches the facility's limit stops further guesses at it for the
-    window; its staff are e-mailed and its history says so (counted under the facility's
-    lock: exactly once)."""
-    wrong = LinkAttempt.objects.filter(facility=facility, reason="last4_mismatch",
-                                       created_at__gte=since).count()
-    if wrong != settings.FACILITY_LINK_MAX_FAILURES_PER_FACILITY:
-        return
-    hours = settings.FACILITY_LINK_WINDOW_HOURS
+    hours, count = _hours(rate.period), rate.limit
     record_activity(
         facility=facility, actor=None, verb="link_guessing",
-        summary=f"この施設のコードで、口座番号下4桁の誤った入力が{hours}時間以内に{wrong}回"
+        summary=f"この施設のコードで、口座番号下4桁の誤った入力が{hours}時間以内に{count}回"
         f"あったため、この施設の確認（担当者の登録の申請）を{hours}時間停止しました。",
     )
     notify(to=facility_emails(facility), name="link_guessing",
-           context={"facility": facility, "count": wrong, "hours": hours})
+           context={"facility": facility, "count": count, "hours": hours})
 
 
 def request_facility_link(
@@ -150,10 +167,11 @@ def request_facility_link(
     if len(last4) != 4 or not last4.isdigit():
         raise ServiceError("口座番号の下4桁を数字4桁で入力してください。", field="account_last4")
 
+    guess = _check_guess(user=user, code=normalized, last4=last4, ip_address=ip_address)
+    reason, facility = guess.reason, guess.facility
     with transaction.atomic():
-        since = _guess_window_start()
-        reason, facility = _check_guess(user=user, code=normalized, last4=last4,
-                                        ip_address=ip_address, since=since)
+        # One user's guesses are recorded one after another (their open request is one).
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         if not reason and Membership.objects.filter(user=user, facility=facility).exists():
             reason = "already_staff"
         LinkAttempt.objects.create(
@@ -161,12 +179,12 @@ def request_facility_link(
             succeeded=reason in ("", "already_staff"), reason=reason, ip_address=ip_address,
         )
         if reason == "last4_mismatch":
-            _tell_when_facility_limit_reached(facility, since)
+            _tell_when_facility_limit_reached(guess)
         if not reason:
             link_request = _open_link_request(user=user, facility=facility,
                                               ip_address=ip_address)
-    if reason in ("locked", "address_locked", "facility_locked"):
-        raise ServiceError(LOCKED_MESSAGE.format(hours=settings.FACILITY_LINK_WINDOW_HOURS))
+    if guess.refused is not None:
+        raise ServiceError(LOCKED_MESSAGE.format(hours=_hours(guess.refused.retry_after)))
     if reason == "already_staff":
         raise ServiceError(f"既に{facility.name}の担当者として登録されています。"
                            "マイページから施設を選んでください。")
@@ -181,7 +199,7 @@ def request_facility_link(
 def _open_link_request(*, user, facility: Facility, ip_address: str | None) -> LinkRequest:
     """The user's open request for the facility (a second submission finds the first), or a
     new one: approved by the facility's staff when it has some, else confirmed by a code
-    sent by post. Called under the user's row lock and the facility's guess lock."""
+    sent by post. Called under the user's row lock."""
     existing = LinkRequest.objects.filter(user=user, facility=facility,
                                           state=LinkRequestState.PENDING).first()
     if existing is not None:

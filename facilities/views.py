@@ -2,11 +2,9 @@
 resolves the facility through `facility_for(user=…)` (404 for another facility's objects)."""
 
 
-from allauth.account.adapter import get_adapter as get_account_adapter
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -14,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal import confirmation
+from portal import confirmation, ratelimit
 from portal.csv_export import csv_response
 from portal.errors import add_error_to_form
 from portal.pdf import render_pdf
@@ -32,14 +30,6 @@ from .forms import (
 from .home_sections import sections_for
 from .models import ApplicationKind, FacilityKind, LinkRequest, LinkRoute
 from .prefectures import PREFECTURE_NAMES
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    """The client's address as allauth's rate limits see it (ALLAUTH_TRUSTED_PROXY_COUNT)."""
-    try:
-        return get_account_adapter().get_client_ip(request)
-    except PermissionDenied:
-        return None
 
 
 def _requested_message(link_request) -> str:
@@ -63,7 +53,7 @@ def link_facility(request: HttpRequest) -> HttpResponse:
                 user=request.user,
                 code=form.cleaned_data["code"],
                 account_last4=form.cleaned_data["account_last4"],
-                ip_address=_client_ip(request),
+                ip_address=ratelimit.client_ip(request),
             )
         except services.ServiceError as error:
             add_error_to_form(form, error)
@@ -414,9 +404,11 @@ def public_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+@ratelimit.rate_limited("public_list_csv", key="ip")
 def public_list_csv(request: HttpRequest) -> StreamingHttpResponse | HttpResponse:
     """Streamed row by row (a server-side cursor on PostgreSQL), never held whole. A refused
-    search answers with the list page and its error, instead of exporting everything."""
+    search answers with the list page and its error, instead of exporting everything. Public:
+    limited per client address (RATE_LIMITS["public_list_csv"])."""
     form = _public_filter(request)
     if form.is_bound and not form.is_valid():
         return public_list(request)

@@ -3,8 +3,6 @@ pages (resolved through `facility_for`, 404 for another facility's objects) and 
 explanation-session request. Each irreversible step has its confirmation page; whatever was
 typed comes back with the refusal next to its field."""
 
-from allauth.core.internal import ratelimit
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
@@ -16,6 +14,7 @@ from facilities.codes import CodeError
 from facilities.models import Facility
 from facilities.selectors import facility_for
 from facilities.services import normalize_facility_code
+from portal import ratelimit
 from portal.errors import ServiceError, add_error_to_form
 from portal.workflow import available_moves, refusal
 
@@ -44,12 +43,9 @@ def _compliance(facility: Facility) -> ComplianceStatus | None:
     return ComplianceStatus.objects.filter(facility=facility).first()
 
 
-def _rate_limited(request: HttpRequest, action: str, default: str, **key) -> bool:
-    """allauth's rate limits (the login and sign-up pages use them), with the portal's own
-    rates: `OBLIGATION_RATE_LIMITS[action]` in the settings, else `default`."""
-    rates = getattr(settings, "OBLIGATION_RATE_LIMITS", {}).get(action, default)
-    return not ratelimit.consume(request, app="obligation", action=action,
-                                 config={action: rates}, **key)
+def _rate_limited(scope: str, key) -> bool:
+    """One hit of the portal's limiter (portal/ratelimit.py): RATE_LIMITS[scope]."""
+    return not ratelimit.limit(scope, key, ratelimit.rates_for(scope))
 
 
 @login_required
@@ -220,7 +216,7 @@ def annex(request: HttpRequest, facility_id: int) -> HttpResponse:
     page = {**context, "form": form}
     if not form.is_valid() or "edit" in request.POST:
         return render(request, "obligation/annex.html", page)
-    if _rate_limited(request, "annex_lookup", "30/h/user"):
+    if _rate_limited("annex_lookup", request.user.pk):
         form.add_error(None, "短時間に多くの照会がありました。しばらくしてから、もう一度"
                              "お試しください。")
         return render(request, "obligation/annex.html", page, status=429)
@@ -295,7 +291,7 @@ def session_apply(request: HttpRequest) -> HttpResponse:
         return render(request, "obligation/session_apply.html", {"form": form})
     if "submit" not in request.POST:
         return render(request, "obligation/session_confirm.html", {"form": form})
-    if _rate_limited(request, "session_request", "5/h/ip,20/d/ip"):
+    if _rate_limited("session_request", ratelimit.client_ip(request) or "-"):
         form.add_error(None, "短時間に多くの申込がありました。しばらくしてから、もう一度"
                              "お申し込みください。")
         return render(request, "obligation/session_apply.html", {"form": form}, status=429)

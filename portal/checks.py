@@ -1,7 +1,7 @@
 """Deployment checks of the portal's own (`manage.py check --deploy`)."""
 
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 
 PROCESS_LOCAL_CACHES = (
     "django.core.cache.backends.locmem.LocMemCache",
@@ -27,3 +27,24 @@ def shared_cache(app_configs, **kwargs) -> list[Warning]:
             id="portal.W001",
         )]
     return []
+
+
+@register()
+def rate_limits(app_configs, **kwargs) -> list[Error]:
+    """RATE_LIMITS names the portal's scopes only, each with rates that parse
+    (portal/ratelimit.py): a typo would otherwise fall back to the default unnoticed, or
+    fail at the first request it limits."""
+    from .ratelimit import DEFAULT_RATES, InvalidRate, parse_rates
+
+    errors = []
+    for scope, rates in (getattr(settings, "RATE_LIMITS", {}) or {}).items():
+        if scope not in DEFAULT_RATES:
+            errors.append(Error(f"RATE_LIMITS: unknown scope {scope!r}",
+                                hint="One of: " + ", ".join(sorted(DEFAULT_RATES)),
+                                id="portal.E010"))
+            continue
+        try:
+            parse_rates(rates)
+        except InvalidRate as error:
+            errors.append(Error(f"RATE_LIMITS[{scope!r}]: {error}", id="portal.E011"))
+    return errors

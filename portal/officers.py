@@ -4,27 +4,24 @@ code of their authenticator app (two-factor), read without echo from the termina
 lines (password, then code) from standard input when it is not a terminal (a script; the
 tests). Never from an argument: it would stay in the shell's history and the list of
 processes. A wrong password or code is refused (CommandError, exit code 1) and changes
-nothing; after PAYOUT_COMMAND_RATE_LIMIT failures (5 in 5 minutes per officer, as the log-in's
-limit per account; one count for every officer's command) the officer is refused until the
-window passes. The failures count in the shared cache, as the log-in's do. What the officer
-may do is checked by the services."""
+nothing; after RATE_LIMITS["officer_authentication"] failures (5 in 5 minutes per officer, as
+the log-in's limit per account; one count for every officer's command) the officer is refused
+until the window passes. The failures count in the portal's limiter (portal/ratelimit.py, the
+shared cache). What the officer may do is checked by the services."""
 
 import getpass
 import logging
 
-from allauth.core.internal import ratelimit
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
-from django.http import HttpRequest
+
+from . import ratelimit
 
 logger = logging.getLogger(__name__)
 
-# Failed authentications per officer (allauth's rate limits, counted in the cache like the
-# log-in's `login_failed`); only per-key rates apply (a command has no address).
-DEFAULT_RATE_LIMIT = "5/5m/key"
+SCOPE = "officer_authentication"  # failed authentications per officer
 WRONG = "パスワードまたは認証アプリの確認コードが正しくありません。何も変更していません。"
 LIMITED = ("パスワードまたは確認コードの誤りが続いたため、この担当者ではしばらく操作できません。"
            "時間をおいてから、もう一度お試しください。何も変更していません。")
@@ -32,12 +29,10 @@ MISSING = ("パスワードと認証アプリの確認コードを入力して�
            "（端末でない標準入力からは、1行目にパスワード、2行目に確認コード）。何も変更していません。")
 
 
-def _failures(user, *, dry_run: bool = False):
-    """Spend one attempt of the officer's limit (None: none left)."""
-    rates = getattr(settings, "PAYOUT_COMMAND_RATE_LIMIT", DEFAULT_RATE_LIMIT)
-    return ratelimit.consume(HttpRequest(), app="payouts", action="command_authentication",
-                             config={"command_authentication": rates},
-                             key=f"payout-command:{user.pk}", limit_get=True, dry_run=dry_run)
+def _failures(user, *, dry_run: bool = False) -> ratelimit.Decision:
+    """Spend one attempt of the officer's limit (false: none left); `dry_run`: only look."""
+    count = ratelimit.peek if dry_run else ratelimit.limit
+    return count(SCOPE, user.pk, ratelimit.rates_for(SCOPE))
 
 
 def staff_account(email: str):
@@ -82,6 +77,6 @@ def authenticated_officer(email: str, stream, *, command: str):
     if not (user.check_password(password) and TOTP(authenticator).validate_code(code)):
         logger.warning("manage.py %s: wrong password or code for user %s", command, user.pk)
         raise CommandError(WRONG)
-    attempt.rollback()  # a success spends nothing (as allauth's log-in)
+    attempt.refund()  # a success spends nothing (as allauth's log-in)
     authenticator.record_usage()
     return user

@@ -4,6 +4,7 @@ Without DATABASE_URL the portal runs on SQLite; without CELERY_BROKER_URL Celery
 in-process (eagerly), so a newcomer needs no services at all.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -117,6 +118,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# The portal's own rate limits, one scheme (portal/ratelimit.py, docs/architecture.md#rate-
+# limits): scope -> rates ("5/h,20/d"), counted in the default cache. A scope not named here
+# takes portal.ratelimit.DEFAULT_RATES; each is set in the environment as RATE_LIMIT_<SCOPE>
+# (RATE_LIMIT_COUNTER_CALL=300/m); `manage.py check` refuses an unknown scope or a bad rate.
+# allauth's log-in, sign-up and password-reset limits are ACCOUNT_RATE_LIMITS below, counted
+# in the same cache.
+RATE_LIMITS = {name.removeprefix("RATE_LIMIT_").lower(): value
+               for name, value in os.environ.items() if name.startswith("RATE_LIMIT_")}
 # django-allauth: e-mail is the log-in; verification is mandatory; failed log-ins are limited.
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
@@ -266,13 +275,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Linking a user to a facility: wrong codes and bank digits are limited per user, per client
-# address and per facility within the window (the facility is told when its limit is reached).
-FACILITY_LINK_MAX_FAILURES = env.int("FACILITY_LINK_MAX_FAILURES", default=5)
-FACILITY_LINK_MAX_FAILURES_PER_ADDRESS = env.int("FACILITY_LINK_MAX_FAILURES_PER_ADDRESS",
-                                                 default=20)
-FACILITY_LINK_MAX_FAILURES_PER_FACILITY = env.int("FACILITY_LINK_MAX_FAILURES_PER_FACILITY",
-                                                  default=10)
-FACILITY_LINK_WINDOW_HOURS = env.int("FACILITY_LINK_WINDOW_HOURS", default=24)
+# address and per facility (RATE_LIMITS below: facility_link_*; the facility is told when its
+# limit is reached).
 # Right digits make a request: the facility's staff approve it within REQUEST_DAYS; a facility
 # without staff is sent a code by post, valid CODE_DAYS from its letter, CODE_MAX_FAILURES tries.
 FACILITY_LINK_REQUEST_DAYS = env.int("FACILITY_LINK_REQUEST_DAYS", default=14)

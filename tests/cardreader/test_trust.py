@@ -375,7 +375,7 @@ def test_parallel_wrong_passwords_are_evaluated_no_more_than_the_limit(
     checked (401), the others refused unchecked (429); then the right one is refused too."""
     from django.test import Client
 
-    settings.COUNTER_LOGIN_FAILURES = (5, 300)
+    settings.RATE_LIMITS = {"counter_login": "5/5m"}
     _, accounts = device_accounts(devices=1)
     account, password = accounts[0]
 
@@ -391,7 +391,7 @@ def test_parallel_wrong_passwords_are_evaluated_no_more_than_the_limit(
 
 
 def test_a_successful_log_in_takes_no_place_in_the_failure_count(client, settings):
-    settings.COUNTER_LOGIN_FAILURES = (2, 300)
+    settings.RATE_LIMITS = {"counter_login": "2/5m"}
     _, accounts = device_accounts(devices=1)
     account, password = accounts[0]
     for _ in range(4):

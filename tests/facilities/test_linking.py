@@ -5,6 +5,8 @@ address. Wrong guesses are limited per user, per client address and per facility
 is told when its limit is reached. The parallel cases are in test_races.py."""
 
 import io
+import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -24,7 +26,7 @@ from facilities.models import (
     LinkRoute,
     Membership,
 )
-from portal import roles
+from portal import ratelimit, roles
 from portal.errors import IllegalTransition, NotPermitted, ServiceError
 from tests.factories import (
     FacilityFactory,
@@ -462,7 +464,7 @@ def test_an_administrator_cancels_a_request_from_its_page(client,
 def test_guesses_are_limited_per_user():
     facility = FacilityFactory(kind="judo", account_last4="0987")
     user = UserFactory()
-    with override_settings(FACILITY_LINK_MAX_FAILURES=3):
+    with override_settings(RATE_LIMITS={"facility_link_user": "3/24h"}):
         for guess in WRONG[:3]:
             with pytest.raises(ServiceError, match="確認できませんでした"):
                 _request(user, facility, guess)
@@ -508,7 +510,7 @@ def test_four_accounts_six_guesses_each_at_one_facility_from_one_address(
     assert Membership.objects.filter(facility=facility).count() == 2
 
 
-@override_settings(FACILITY_LINK_MAX_FAILURES_PER_ADDRESS=8)
+@override_settings(RATE_LIMITS={"facility_link_address": "8/24h"})
 def test_guesses_from_one_address_are_limited_across_facilities_and_accounts():
     facilities = [FacilityFactory(kind="judo", account_last4="0987") for _ in range(4)]
     for account, facility in zip([UserFactory() for _ in range(4)], facilities, strict=True):
@@ -524,22 +526,27 @@ def test_guesses_from_one_address_are_limited_across_facilities_and_accounts():
     assert _request(UserFactory(), facilities[0], "0987", ip="198.51.100.9").state == "pending"
 
 
-def test_old_guesses_leave_the_window():
+def test_old_guesses_leave_the_window(monkeypatch):
     facility = FacilityFactory(kind="judo", account_last4="0987")
-    with override_settings(FACILITY_LINK_MAX_FAILURES_PER_FACILITY=2):
+    start = time.time()
+    with override_settings(RATE_LIMITS={"facility_link_facility": "2/24h"}):
         for guess in WRONG[:2]:
             with pytest.raises(ServiceError):
                 _request(UserFactory(), facility, guess)
-        with pytest.raises(ServiceError, match="一時的に停止"):
+        with pytest.raises(ServiceError, match="一時的に停止") as refused:
             _request(UserFactory(), facility)
-        LinkAttempt.objects.update(created_at=timezone.now() - timedelta(hours=25))
+        # The refusal says when to come back: within two windows (a sliding window,
+        # approximated), and then the guesses have left it.
+        hours = int(re.search(r"(\d+)時間後", refused.value.message).group(1))
+        assert 1 <= hours <= 48
+        monkeypatch.setattr(ratelimit, "clock", lambda: start + hours * 3600)
         assert _request(UserFactory(), facility).state == "pending"
 
 
 def test_a_locked_out_user_is_locked_out_of_every_facility():
     target, other = (FacilityFactory(kind="judo", account_last4=n) for n in ("0987", "0123"))
     user = UserFactory()
-    with override_settings(FACILITY_LINK_MAX_FAILURES=2):
+    with override_settings(RATE_LIMITS={"facility_link_user": "2/24h"}):
         for _ in range(2):
             with pytest.raises(ServiceError):
                 _request(user, target, "1111")
@@ -550,7 +557,7 @@ def test_a_locked_out_user_is_locked_out_of_every_facility():
 
 def test_the_view_counts_guesses_by_the_client_address(client, settings):
     settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
-    settings.FACILITY_LINK_MAX_FAILURES_PER_ADDRESS = 2
+    settings.RATE_LIMITS = {"facility_link_address": "2/24h"}
     facility = FacilityFactory(kind="judo", account_last4="0987")
     for _ in range(3):
         client.force_login(UserFactory())

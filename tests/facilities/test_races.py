@@ -53,7 +53,7 @@ def _guesses_checked(**filters) -> int:
 
 
 @pytest.mark.django_db(transaction=True)
-@override_settings(FACILITY_LINK_MAX_FAILURES=MAX_FAILURES)
+@override_settings(RATE_LIMITS={"facility_link_user": f"{MAX_FAILURES}/24h"})
 def test_parallel_wrong_guesses_check_at_most_the_limit_and_then_the_right_one_is_refused(
     postgres,
 ):
@@ -74,7 +74,7 @@ def test_parallel_wrong_guesses_check_at_most_the_limit_and_then_the_right_one_i
 
 
 @pytest.mark.django_db(transaction=True)
-@override_settings(FACILITY_LINK_MAX_FAILURES=MAX_FAILURES)
+@override_settings(RATE_LIMITS={"facility_link_user": f"{MAX_FAILURES}/24h"})
 def test_the_right_guess_among_parallel_wrong_ones_counts_no_more_than_the_limit(postgres):
     facility = FacilityFactory(kind="judo", account_last4="0987")
     attacker = UserFactory()
@@ -95,7 +95,7 @@ def test_the_right_guess_among_parallel_wrong_ones_counts_no_more_than_the_limit
 
 
 @pytest.mark.django_db(transaction=True)
-@override_settings(FACILITY_LINK_MAX_FAILURES_PER_FACILITY=MAX_FAILURES)
+@override_settings(RATE_LIMITS={"facility_link_facility": f"{MAX_FAILURES}/24h"})
 def test_parallel_guesses_of_many_accounts_at_one_facility_check_at_most_its_limit(postgres):
     facility = FacilityFactory(kind="judo", account_last4="0987")
     make_staff(facility)
@@ -114,7 +114,7 @@ def test_parallel_guesses_of_many_accounts_at_one_facility_check_at_most_its_lim
 
 
 @pytest.mark.django_db(transaction=True)
-@override_settings(FACILITY_LINK_MAX_FAILURES_PER_ADDRESS=MAX_FAILURES)
+@override_settings(RATE_LIMITS={"facility_link_address": f"{MAX_FAILURES}/24h"})
 def test_parallel_guesses_from_one_address_check_at_most_its_limit(postgres):
     guesses = [(UserFactory(), FacilityFactory(kind="judo", account_last4="0987"))
                for _ in range(20)]

@@ -187,7 +187,7 @@ def test_a_medical_facility_gets_a_message_and_no_form(client):
 
 
 def test_lookups_are_rate_limited(client, pair, settings):
-    settings.OBLIGATION_RATE_LIMITS = {"annex_lookup": "3/h/user"}
+    settings.RATE_LIMITS = {"annex_lookup": "3/h"}
     a, staff_a, _, _ = pair
     client.force_login(staff_a)
     for _ in range(3):

@@ -99,7 +99,7 @@ def test_full_width_input_is_read(client):
 
 
 def test_the_final_submit_is_rate_limited_per_address(client, settings):
-    settings.OBLIGATION_RATE_LIMITS = {"session_request": "2/h/ip"}
+    settings.RATE_LIMITS = {"session_request": "2/h"}
     for _ in range(2):
         assert client.post(URL, {**session_form(), "submit": "1"}).status_code == 302
     limited = client.post(URL, {**session_form(), "submit": "1"})

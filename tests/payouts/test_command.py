@@ -246,7 +246,7 @@ class TestAuthentication:
         assert PayoutRun.objects.get().released_by == other
 
     def test_a_success_spends_nothing_of_the_limit(self, settings):
-        settings.PAYOUT_COMMAND_RATE_LIMIT = "2/5m/key"
+        settings.RATE_LIMITS = {"officer_authentication": "2/5m"}
         run, creator, _ = created_run(1)
         for code in (totp_code(creator), _previous_code(creator)):
             with pytest.raises(CommandError, match="二者確認"):  # authenticated, then refused

@@ -16,8 +16,8 @@ from django.urls import reverse
 
 from facilities import services
 from facilities.models import DeviceAccount, LinkAttempt
-from facilities.views import _client_ip
 from portal.notifications import render_email
+from portal.ratelimit import client_ip
 from tests.factories import FacilityFactory, UserFactory, accepted_facility
 
 pytestmark = pytest.mark.django_db
@@ -195,7 +195,7 @@ def test_the_client_address_follows_the_trusted_proxy_count(settings, proxies, e
     settings.ALLAUTH_TRUSTED_PROXY_COUNT = proxies
     request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.9",
                                    HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.7")
-    assert _client_ip(request) == expected == get_adapter().get_client_ip(request)
+    assert client_ip(request) == expected == get_adapter().get_client_ip(request)
 
 
 @pytest.mark.parametrize("proxies, expected", [(0, "10.0.0.9"), (1, "203.0.113.7")])
