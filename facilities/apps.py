@@ -7,7 +7,12 @@ class FacilitiesConfig(AppConfig):
 
     def ready(self) -> None:
         from portal.demo import add_part
+        from portal.history import add_trail
 
         from .demo import load_demo
+        from .selectors import activity_entries
 
         add_part(load_demo)
+        # The facility's history (Activity) is one of the trails of an object's whole
+        # history, which the kernel reads without importing this app.
+        add_trail(activity_entries)

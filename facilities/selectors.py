@@ -94,6 +94,41 @@ def history_for(*, facility: Facility, target=None) -> QuerySet[Activity]:
     return activities.select_related("actor")
 
 
+def activity_entries(obj, *, user=None) -> list:
+    """The administrators' reading of the facility's history for the page of one object's
+    whole history (portal/history.py, registered in FacilitiesConfig.ready): the Activity
+    rows about the object, and for a facility every row of its history (those about its
+    applications, claims, … name what they are about). One query."""
+    from django.contrib.contenttypes.models import ContentType
+    from django.db.models import Q
+
+    from portal import history
+
+    model = type(obj)
+    about = Q(target_type=ContentType.objects.get_for_model(model), target_id=obj.pk)
+    if isinstance(obj, Facility):
+        about |= Q(facility_id=obj.pk)
+    rows = list(Activity.objects.filter(about).select_related("actor")
+                .order_by("created_at", "pk"))
+    targets = history.targets(rows)
+    entries = []
+    for number, row in enumerate(rows):
+        target = targets.get((row.target_type_id, row.target_id))
+        if target is not None and target.model is model and target.pk == obj.pk:
+            target = None  # about the object itself
+        changes = ()
+        if row.from_state or row.to_state:
+            states_of = target.model if target is not None else model
+            changes = (history.Change("状態", history.state_label_of(states_of, row.from_state),
+                                      history.state_label_of(states_of, row.to_state)),)
+        entries.append(history.Entry(
+            at=row.created_at, trail=history.ACTIVITY, actor=history.actor_name(row.actor),
+            what=row.summary, changes=changes,
+            detail=f"受付番号 {row.receipt_number}" if row.receipt_number else "",
+            target=target, for_administrators_only=not row.visible_to_facility, order=number))
+    return entries
+
+
 def has_accepted_start(facility: Facility) -> bool:
     return UsageApplication.objects.filter(
         facility=facility, kind=ApplicationKind.START, state=ApplicationState.ACCEPTED

@@ -10,8 +10,9 @@ see a field whole, on every admin page of the site:
   DisallowedModelAdminLookup, a 400, instead of a filtered list whose count would tell;
 - it is never searched (`q`, autocomplete), never a list filter, never an ordering (`o=`,
   sortable columns, the admin's ordering);
-- the list, the change form, the history list (simple-history's changes) and a history version
-  show it masked (the mask of its entry), never whole.
+- the list, the change form and a history version (simple-history's) show it masked (the
+  mask of its entry), never whole; the 履歴 page (portal/admin_history.py) says only that it
+  changed.
 
 Whatever the field, `__range` and `__regex`/`__iregex` are refused from the query string:
 no admin page makes them, and Django passed them on to fail with a 500.

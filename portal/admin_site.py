@@ -4,6 +4,7 @@ accounts last), Japanese headings, and no navigation sidebar (it squeezed list c
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 
+from .admin_history import with_merged_history
 from .admin_masking import guarded_admin_class, redact_access_logs
 
 # (heading, [app_label.model_name, ...]) in the order administrators use them.
@@ -40,8 +41,9 @@ class PortalAdminSite(admin.AdminSite):
     enable_nav_sidebar = False
 
     def register(self, model_or_iterable, admin_class=None, **options):
-        """Every admin of the site guards the masked fields (portal/admin_masking.py)."""
-        admin_class = guarded_admin_class(admin_class or admin.ModelAdmin)
+        """Every admin of the site guards the masked fields (portal/admin_masking.py), and its
+        履歴 page reads every audit trail of the object (portal/admin_history.py)."""
+        admin_class = with_merged_history(guarded_admin_class(admin_class or admin.ModelAdmin))
         super().register(model_or_iterable, admin_class, **options)
 
     def get_app_list(self, request, app_label=None):

@@ -37,8 +37,9 @@ def _admin_pages(world) -> list[tuple[str, str]]:
              ("an app's index", reverse("admin:app_list", args=["facilities"]))]
     for label in POLICY:
         for what, url, allowed in _urls(label, world[label], world):
-            # Every history page is Django's one template: one of them is enough.
-            if what == "history" and label != "subsidies.claim":
+            # Every history page is one template (portal/admin_history.py): a claim's (all
+            # three trails) and a facility's (its whole history, linked entries) are enough.
+            if what == "history" and label not in ("subsidies.claim", "facilities.facility"):
                 continue
             if SU not in allowed or what.endswith(FILES):
                 continue

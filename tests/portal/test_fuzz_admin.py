@@ -386,6 +386,25 @@ def test_changelist_filters_survive_fuzzing(admin_client, key, value):
         assert response.status_code in (200, 302, 400)
 
 
+@FUZZ
+@given(object_id=st.one_of(_NUMBERS, _TEXT.filter(lambda v: v and "\x00" not in v
+                                                   and "/" not in v)),
+       page=st.one_of(_NUMBERS, _TEXT.filter(lambda v: "\x00" not in v)))
+def test_the_history_pages_survive_fuzzing(admin_client, object_id, page):
+    """The 履歴 page of every admin (portal/admin_history.py) with any object id and any page
+    number: an object's history, or back to the index; never a 500."""
+    from tests.factories import FacilityFactory
+
+    FUZZED["inputs"] += 1
+    facility = FacilityFactory()
+    for model in admin.site._registry:
+        info = f"admin:{model._meta.app_label}_{model._meta.model_name}_history"
+        for key in (object_id, facility.pk):
+            url = reverse(info, args=[key])
+            response = admin_client.get(url, {"p": page})
+            assert response.status_code in (200, 302, 404), (url, response.status_code)
+
+
 def test_the_survey_answer_change_form_survives_fuzzing(client):
     """A reviewer's correction of an answer: a refused one changes nothing."""
     from django.forms.models import model_to_dict

@@ -36,6 +36,7 @@ from portal.admin_masking import (
     masked_model_fields,
     shows_whole,
 )
+from portal.history import NOT_SHOWN
 from tests.factories import (
     FacilityFactory,
     accepted_facility,
@@ -557,7 +558,8 @@ def test_the_link_secret_is_shown_to_the_masters_keepers_only(client, role):
         body = client.get(url).content.decode()
         assert not _shown("0864", body) and not _shown("5311", body), url
     history = client.get(pages[2]).content.decode()
-    assert "請求口座番号下4桁" in history and HIDDEN in history  # that it changed, not to what
+    # The history page (portal/admin_history.py) says that it changed, not from what to what.
+    assert "請求口座番号下4桁" in history and NOT_SHOWN in history
     assert HIDDEN in client.get(pages[0]).content.decode()
 
 

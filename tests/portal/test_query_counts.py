@@ -662,7 +662,24 @@ def _declaration_page(n: int) -> Page:
                                args=[declaration.pk]))
 
 
+def _history_page(kind: str) -> Callable[[int], Page]:
+    """The admin's 履歴 page (every audit trail) of an application with n entries, or of its
+    facility (n entries about the application, n more about its device accounts)."""
+
+    def build(n: int) -> Page:
+        facility, user, _admin = accepted_facility(kind="judo", devices=n)
+        application = facility.applications.get()
+        _history(facility, n, user, target=application)
+        _history(facility, n, user)
+        obj = facility if kind == "facility" else application
+        return _admin_page(reverse(f"admin:facilities_{kind}_history", args=[obj.pk]))
+
+    return build
+
+
 ADMIN_PAGES: dict[str, Callable] = {
+    "facility-history": _history_page("facility"),
+    "application-history": _history_page("usageapplication"),
     "facility-list": changelist("facilities.facility", _admin_facilities),
     "facility-change": _facility_with_members,
     "membership-list": changelist("facilities.membership", _admin_memberships),
