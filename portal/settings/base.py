@@ -118,8 +118,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# The portal's own rate limits, one scheme (portal/ratelimit.py, docs/architecture.md#rate-
-# limits): scope -> rates ("5/h,20/d"), counted in the default cache. A scope not named here
+# The portal's own rate limits, one scheme (portal/ratelimit.py,
+# docs/architecture.md#rate-limits): scope -> rates ("5/h,20/d"), counted in the default cache. A scope not named here
 # takes portal.ratelimit.DEFAULT_RATES; each is set in the environment as RATE_LIMIT_<SCOPE>
 # (RATE_LIMIT_COUNTER_CALL=300/m); `manage.py check` refuses an unknown scope or a bad rate.
 # allauth's log-in, sign-up and password-reset limits are ACCOUNT_RATE_LIMITS below, counted
