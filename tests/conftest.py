@@ -4,6 +4,8 @@ import re
 import pytest
 from django.conf import settings
 
+from tests import fast_flush
+
 # Parallel runs (pytest-xdist): each worker's own broker database, the tests that share one
 # resource kept on one worker, the `browser` and `fault` marks (tests/parallel.py).
 from tests.parallel import (  # noqa: F401 - hooks of this conftest
@@ -15,6 +17,7 @@ from tests.parallel import (  # noqa: F401 - hooks of this conftest
 )
 
 broker_of_this_worker(settings)
+fast_flush.install()  # a transactional test's tables emptied without post_migrate's second run
 
 
 @pytest.fixture(autouse=True)
