@@ -24,7 +24,6 @@ from .imports import (
     import_kind,
     preview_effects,
     run_import,
-    storable,
 )
 from .jobs import fail, progress, step
 from .models import ImportJob, ImportJobState
@@ -135,7 +134,7 @@ def _counts(result) -> dict:
 
 
 def _fail(pk: int, message: str) -> None:
-    fail(ImportJob, pk, storable(message))
+    fail(ImportJob, pk, message)
 
 
 def _run(pk: int, source: str, *, dry_run: bool) -> None:

@@ -17,7 +17,8 @@ The worker uses three functions and nothing else:
   its job running or finished and does nothing (False); a stale worker cannot move a job that
   another delivery finished or failed;
 - `progress(Model, pk, done, message=...)` writes the progress with a conditional UPDATE (only
-  while the job is running), capped at its total;
+  while the job is running), capped at its total (unless the total is not known yet:
+  `OPEN_ENDED`);
 - `fail(Model, pk, text)` ends a running job as failed, the text kept on the row and in the
   history.
 """
@@ -26,7 +27,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django_fsm import can_proceed
 
@@ -85,6 +86,10 @@ class BackgroundJob(WorkflowModel, models.Model):
 
     PHASES: tuple[Phase, ...] = ()
     FAILED: str = "failed"
+    # A job whose total is not known while it runs (an import's dry run reads a file of
+    # unknown length): its progress is not capped while its total is 0. Otherwise `done`
+    # never passes `total`.
+    OPEN_ENDED = False
 
     total = models.PositiveIntegerField("対象の件数", default=0)
     done = models.PositiveIntegerField("処理済みの件数", default=0)
@@ -152,14 +157,20 @@ def progress(model: type[BackgroundJob], pk: int, done: int, *, message: str | N
              **values) -> bool:
     """How far a running job is (`done`, capped at its total when it has one, and a line of
     text): one conditional UPDATE, which writes nothing once the job is no longer running."""
-    fields = {"done": Case(When(total__gt=0, total__lt=done, then=F("total")),
-                           default=Value(done)), **values}
+    capped = Q(total__lt=done) & (Q(total__gt=0) if model.OPEN_ENDED else Q())
+    fields = {"done": Case(When(capped, then=F("total")), default=Value(done)), **values}
     if message is not None:
-        fields["message"] = message[:200]
+        fields["message"] = storable(message)[:200]
     return bool(model._default_manager.filter(
         pk=pk, state__in=model.running_states()).update(**fields))
 
 
+def storable(text: str) -> str:
+    """A text as PostgreSQL can keep it (text and jsonb hold no NUL)."""
+    return text.replace("\x00", "\\x00")
+
+
 def fail(model: type[BackgroundJob], pk: int, failure: str) -> bool:
     """End a running job as failed, saying why (on the row and in its history)."""
+    failure = storable(failure)
     return step(model, pk, "fail", summary=failure, failure=failure)

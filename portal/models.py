@@ -76,6 +76,7 @@ class ImportJob(BackgroundJob):
     PHASES = (Phase(ImportJobState.UPLOADED, ImportJobState.CHECKING, ImportJobState.CHECKED),
               Phase(ImportJobState.CONFIRMED, ImportJobState.IMPORTING, ImportJobState.DONE))
     FAILED = ImportJobState.FAILED
+    OPEN_ENDED = True  # the dry run counts the lines as it reads them
 
     kind = models.CharField("種類", max_length=30, choices=Kind.choices)
     state = job_state_field(ImportJobState.choices, default=ImportJobState.UPLOADED)
