@@ -9,6 +9,7 @@ from simple_history.models import HistoricalRecords
 
 from facilities.activity import FacilityMoveEffects
 from facilities.models import Facility
+from portal.jobs import BackgroundJob, Phase, job_moves, job_state_field
 from portal.wareki import to_wareki, to_wareki_month
 from portal.workflow import WorkflowModel, move, state_field
 
@@ -386,19 +387,20 @@ class PreviewState(models.TextChoices):
     FAILED = "failed", "確認できませんでした"
 
 
-class ParameterPreview(models.Model):
+class ParameterPreview(BackgroundJob):
     """「適用前の確認」 of a draft version: which facilities' results would change under its
     parameters and by how much, against the results stored then. Computed by a background
-    task (progress on the row) and kept for the apply step, tied to the version and to the
-    hash of the parameters it was computed with: once they are edited it no longer holds."""
+    task (a background job, portal/jobs.py: progress and history on the row) and kept for the
+    apply step, tied to the version and to the hash of the parameters it was computed with:
+    once they are edited it no longer holds."""
+
+    PHASES = (Phase(PreviewState.QUEUED, PreviewState.RUNNING, PreviewState.DONE),)
+    FAILED = PreviewState.FAILED
 
     version = models.ForeignKey(ParameterVersion, verbose_name="パラメータの版",
                                 on_delete=models.CASCADE, related_name="previews")
     params_hash = models.CharField("確認したパラメータのハッシュ", max_length=64)
-    state = models.CharField("状態", max_length=10, choices=PreviewState.choices,
-                             default=PreviewState.QUEUED)
-    total = models.PositiveIntegerField("対象の施設数（見込み）", default=0)
-    done = models.PositiveIntegerField("判定済み", default=0)
+    state = job_state_field(PreviewState.choices, default=PreviewState.QUEUED)
     facilities = models.PositiveIntegerField("判定した施設数", default=0)
     changed = models.PositiveIntegerField("結果が変わる施設", default=0)
     newly_eligible = models.PositiveIntegerField("新たに支給対象", default=0)
@@ -414,29 +416,22 @@ class ParameterPreview(models.Model):
     paid_down_yen = models.PositiveBigIntegerField("支払済みの減額の合計（円）", default=0)
     # The largest changes (facility, code, name, before and after), as the page lists them.
     rows = models.JSONField("結果が変わる施設（増減の大きい順）", default=list)
-    failure = models.TextField("確認できなかった理由", blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="確認を始めた人",
-                                   null=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField("開始日時", auto_now_add=True)
-    finished_at = models.DateTimeField("完了日時", null=True, blank=True)
+    # A preview is only a look: whoever started it may leave (the job's other kinds protect
+    # their creator, whose work they hold).
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="依頼した人",
+                                   null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
 
-    class Meta:
+    start, finish, fail = job_moves(*PHASES, failed=FAILED)
+
+    class Meta(BackgroundJob.Meta):
         verbose_name = "適用前の確認"
         verbose_name_plural = "適用前の確認"
-        ordering = ["-created_at", "-pk"]
         constraints = [models.CheckConstraint(condition=Q(done__lte=models.F("total")),
                                               name="preview_done_within_total")]
 
     def __str__(self) -> str:
         return f"{self.version} の適用前の確認 #{self.pk}"
-
-    @property
-    def percent(self) -> int:
-        return 100 if not self.total else self.done * 100 // self.total
-
-    @property
-    def running(self) -> bool:
-        return self.state in (PreviewState.QUEUED, PreviewState.RUNNING)
 
 
 # ----------------------------------------------------------------- adjustments (調整)

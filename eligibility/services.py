@@ -21,6 +21,7 @@ from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
 from facilities.models import Facility
+from portal import jobs
 from portal.errors import ServiceError
 from portal.workflow import perform, refusal
 
@@ -726,31 +727,22 @@ def preview_now(*, version: ParameterVersion, actor) -> ParameterPreview:
     return preview
 
 
-def _preview_step(pk: int, source: str, **values) -> bool:
-    """Move a preview on from `source` under a row lock; False if it is elsewhere already."""
-    with transaction.atomic():
-        preview = ParameterPreview.objects.select_for_update().filter(pk=pk).first()
-        if preview is None or preview.state != source:
-            return False
-        ParameterPreview.objects.filter(pk=pk).update(**values)
-    return True
-
-
 PREVIEW_FAILED = "確認の途中で問題が起きました。もう一度確認を始めてください。"
 
 
 def make_preview(preview_id: int) -> None:
-    """The task's work: only a queued preview is computed (a task delivered twice does
-    nothing the second time); `done` is written as it goes, for the progress bar. The
-    parameters computed are the ones hashed when it was queued: if the draft was edited
-    meanwhile, the result is kept under the old hash and the page asks for a new one."""
-    if not _preview_step(preview_id, PreviewState.QUEUED, state=PreviewState.RUNNING, done=0):
+    """The task's work, a background job (portal/jobs.py): only a queued preview is computed
+    (a task delivered twice does nothing the second time); `done` is written as it goes, for
+    the progress bar. The parameters computed are the ones hashed when it was queued: if the
+    draft was edited meanwhile, the result is kept under the old hash and the page asks for a
+    new one."""
+    if not jobs.step(ParameterPreview, preview_id, "start"):
         return
     preview = ParameterPreview.objects.select_related("version__program").get(pk=preview_id)
     total = preview.total
 
     def progress(done: int) -> None:
-        ParameterPreview.objects.filter(pk=preview_id).update(done=min(done, total))
+        jobs.progress(ParameterPreview, preview_id, min(done, total))
 
     try:
         version = preview.version
@@ -764,23 +756,20 @@ def make_preview(preview_id: int) -> None:
                  "old_amount": c.old_amount, "new_eligible": c.new_eligible,
                  "new_amount": c.new_amount, "difference": c.difference}
                 for c in result.changes]
-        _preview_step(preview_id, PreviewState.RUNNING, state=PreviewState.DONE,
-                      done=total, facilities=result.facilities, changed=result.changed,
-                      newly_eligible=result.newly_eligible,
-                      no_longer_eligible=result.no_longer_eligible,
-                      locked_changes=result.locked_changes,
-                      paid_up_count=result.paid_up_count, paid_up_yen=result.paid_up_yen,
-                      paid_down_count=result.paid_down_count,
-                      paid_down_yen=result.paid_down_yen,
-                      total_difference=result.total_difference, rows=rows,
-                      finished_at=timezone.now())
+        jobs.step(ParameterPreview, preview_id, "finish",
+                  done=total, facilities=result.facilities, changed=result.changed,
+                  newly_eligible=result.newly_eligible,
+                  no_longer_eligible=result.no_longer_eligible,
+                  locked_changes=result.locked_changes,
+                  paid_up_count=result.paid_up_count, paid_up_yen=result.paid_up_yen,
+                  paid_down_count=result.paid_down_count,
+                  paid_down_yen=result.paid_down_yen,
+                  total_difference=result.total_difference, rows=rows)
     except ServiceError as error:
-        _preview_step(preview_id, PreviewState.RUNNING, state=PreviewState.FAILED,
-                      failure=error.message, finished_at=timezone.now())
+        jobs.fail(ParameterPreview, preview_id, error.message)
     except Exception:
         logger.exception("parameter preview %s failed", preview_id)
-        _preview_step(preview_id, PreviewState.RUNNING, state=PreviewState.FAILED,
-                      failure=PREVIEW_FAILED, finished_at=timezone.now())
+        jobs.fail(ParameterPreview, preview_id, PREVIEW_FAILED)
 
 
 def preview_for_apply(*, version: ParameterVersion, preview_id) -> ParameterPreview:

@@ -766,7 +766,8 @@ class LetterBatchAdmin(EvidenceAdmin, admin.ModelAdmin):
     list_filter = ["kind", "state"]
     list_select_related = ["created_by"]
     fields = ["kind", "state", "filter_description", "guidance_date", "guidance_place",
-              "total", "done", "failure", "created_by", "created_at", "finished_at"]
+              "total", "done", "failure", "created_by", "created_at", "started_at",
+              "finished_at"]
     readonly_fields = fields
     change_form_template = "admin/obligation/letterbatch/change_form.html"
 
@@ -799,7 +800,7 @@ class LetterBatchAdmin(EvidenceAdmin, admin.ModelAdmin):
         extra = {}
         if batch is not None:
             extra = {
-                "running": batch.state in (LetterBatchState.QUEUED, LetterBatchState.RUNNING),
+                "running": batch.in_progress,
                 "download_url": (reverse("admin:obligation_letterbatch_download",
                                          args=[batch.pk])
                                  if batch.state == LetterBatchState.DONE else None),

@@ -1,5 +1,6 @@
 """Letters to the 施術所 not introduced (docs/domain.md §7): 導入の依頼文書 and 集団指導の案内, one
-PDF per facility in one ZIP, made by a background task with its progress on the batch row.
+PDF per facility in one ZIP, made by a background task: a background job (portal/jobs.py),
+its progress and history on the batch row.
 
 Speed: WeasyPrint spends most of its time laying out; rendering a chunk of letters as one
 document (a page break per facility) and cutting it into one PDF per facility with pypdf is
@@ -24,8 +25,9 @@ from django.utils import timezone
 
 from facilities.models import Facility
 from portal.errors import ServiceError
+from portal.jobs import fail, progress, step
 
-from .models import ComplianceState, ComplianceStatus, LetterBatch, LetterBatchState
+from .models import ComplianceState, ComplianceStatus, LetterBatch
 
 logger = logging.getLogger(__name__)
 
@@ -85,16 +87,6 @@ def start_letter_batch(*, actor, kind: str, facility_ids, filter_description: st
     return batch
 
 
-def _step(pk: int, source: str, **values) -> bool:
-    """Move a batch on from `source` under a row lock; False if it is elsewhere already."""
-    with transaction.atomic():
-        batch = LetterBatch.objects.select_for_update().filter(pk=pk).first()
-        if batch is None or batch.state != source:
-            return False
-        LetterBatch.objects.filter(pk=pk).update(**values)
-    return True
-
-
 def render_letters(batch: LetterBatch, facilities: list[Facility]) -> list[bytes]:
     """One PDF per facility (in order), laid out as one document."""
     from pypdf import PdfReader, PdfWriter
@@ -139,11 +131,12 @@ def _open_zip() -> tuple[str, Path, zipfile.ZipFile]:
 
 
 def make_letters(batch_id: int, *, chunk: int = RENDER_CHUNK) -> None:
-    """The task's work: only a queued batch is made (a task delivered twice does nothing
-    the second time); `done` is written after each chunk for the progress page."""
+    """The task's work, a background job (portal/jobs.py): only a queued batch is made (a
+    task delivered twice does nothing the second time); `done` is written after each chunk
+    for the progress page."""
     from .compliance import record_step
 
-    if not _step(batch_id, LetterBatchState.QUEUED, state=LetterBatchState.RUNNING, done=0):
+    if not step(LetterBatch, batch_id, "start"):
         return
     batch = LetterBatch.objects.get(pk=batch_id)
     path = None
@@ -159,11 +152,10 @@ def make_letters(batch_id: int, *, chunk: int = RENDER_CHUNK) -> None:
                 for facility, pdf in zip(part, render_letters(batch, part), strict=True):
                     archive.writestr(f"{_file_name(facility.code)}.pdf", pdf)
                 done = min(batch.total, done + len(ids[start:start + chunk]))
-                LetterBatch.objects.filter(pk=batch_id).update(done=done)
+                progress(LetterBatch, batch_id, done)
         result = record_step(actor=batch.created_by, facility_ids=ids, kind=batch.kind,
                              letter=batch)
-        if not _step(batch_id, LetterBatchState.RUNNING, state=LetterBatchState.DONE,
-                     done=batch.total, stored_name=name, finished_at=timezone.now()):
+        if not step(LetterBatch, batch_id, "finish", done=batch.total, stored_name=name):
             path.unlink(missing_ok=True)
         logger.info("letter batch %s done: %s steps, %s skipped", batch_id, result.recorded,
                     len(result.skipped))
@@ -171,5 +163,4 @@ def make_letters(batch_id: int, *, chunk: int = RENDER_CHUNK) -> None:
         logger.exception("letter batch %s failed", batch_id)  # no names or addresses here
         if path is not None:
             path.unlink(missing_ok=True)
-        _step(batch_id, LetterBatchState.RUNNING, state=LetterBatchState.FAILED,
-              failure=FAILED, finished_at=timezone.now())
+        fail(LetterBatch, batch_id, FAILED)

@@ -12,6 +12,7 @@ from simple_history.models import HistoricalRecords
 from facilities.activity import FacilityMoveEffects, is_facility_staff
 from facilities.models import Facility
 from facilities.prefectures import PREFECTURES
+from portal.jobs import BackgroundJob, Phase, job_moves, job_state_field
 from portal.workflow import WorkflowModel, facility_state_label, move, state_field
 
 from .rules import ExemptionReason
@@ -436,43 +437,36 @@ class LetterBatchState(models.TextChoices):
     FAILED = "failed", "作成できませんでした"
 
 
-class LetterBatch(models.Model):
+class LetterBatch(BackgroundJob):
     """Letters for a filtered list of 施術所 (依頼文書 or 集団指導の案内), one PDF per
-    facility in one ZIP, made by a background task; the progress is on the row."""
+    facility in one ZIP, made by a background task: a background job (portal/jobs.py), its
+    progress and history on the row."""
 
     class Kind(models.TextChoices):
         REQUEST = "request_letter", "導入の依頼文書"
         GUIDANCE = "guidance_invitation", "集団指導の案内"
 
+    PHASES = (Phase(LetterBatchState.QUEUED, LetterBatchState.RUNNING, LetterBatchState.DONE),)
+    FAILED = LetterBatchState.FAILED
+
     kind = models.CharField("種類", max_length=30, choices=Kind.choices)
-    state = models.CharField("状態", max_length=10, choices=LetterBatchState.choices,
-                             default=LetterBatchState.QUEUED)
+    state = job_state_field(LetterBatchState.choices, default=LetterBatchState.QUEUED)
     facility_ids = models.JSONField("対象の施術所", default=list)
     filter_description = models.TextField("対象の条件", blank=True)
     guidance_date = models.DateField("集団指導の開催日", null=True, blank=True)
     guidance_place = models.CharField("集団指導の会場", max_length=200, blank=True)
-    total = models.PositiveIntegerField("対象数", default=0)
-    done = models.PositiveIntegerField("作成済み", default=0)
     stored_name = models.CharField("保存名", max_length=64, blank=True)
-    failure = models.TextField("作成できなかった理由", blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="作成した人",
-                                   on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField("作成依頼日時", auto_now_add=True)
-    finished_at = models.DateTimeField("完了日時", null=True, blank=True)
 
-    class Meta:
+    start, finish, fail = job_moves(*PHASES, failed=FAILED)
+
+    class Meta(BackgroundJob.Meta):
         verbose_name = "文書の一括作成"
         verbose_name_plural = "文書の一括作成"
-        ordering = ["-created_at", "-pk"]
         constraints = [models.CheckConstraint(condition=Q(done__lte=F("total")),
                                               name="letter_batch_done_within_total")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}（{self.total}件）"
-
-    @property
-    def percent(self) -> int:
-        return 100 if not self.total else self.done * 100 // self.total
 
 
 class FollowUpStep(models.Model):

@@ -2,9 +2,10 @@
 shown with its first errors → confirmed (a workflow move) → import (a task) → done.
 
 The uploaded file is kept privately (PRIVATE_STORAGE_ROOT/imports, files 0600 in a 0700
-directory) under a random name. The tasks are thin (portal/tasks.py); the steps here are
-idempotent: a step whose job is no longer in the state it expects does nothing, so a task
-delivered twice (acks_late) or two confirmations never import a file twice.
+directory) under a random name. The tasks are thin (portal/tasks.py); a job is a background
+job (portal/jobs.py) of two phases, each started only from where it waits (受付済み, then
+確定済み), so a task delivered twice or two confirmations never import a file twice, and
+every step is in the job's history.
 """
 
 import logging
@@ -23,8 +24,8 @@ from .imports import (
     import_kind,
     preview_effects,
     run_import,
-    storable,
 )
+from .jobs import fail, progress, step
 from .models import ImportJob, ImportJobState
 from .workflow import perform
 
@@ -119,44 +120,38 @@ def confirm_import(*, actor, job: ImportJob) -> ImportJob:
     return job
 
 
-def _step(pk: int, source: str, **values) -> bool:
-    """Move a job on from `source` under a row lock; False if it is elsewhere already."""
-    with transaction.atomic():
-        job = ImportJob.objects.select_for_update().filter(pk=pk).first()
-        if job is None or job.state != source:
-            return False
-        ImportJob.objects.filter(pk=pk).update(**values)
-    return True
-
-
 def _progress(pk: int):
     def report(lines: int) -> None:
-        ImportJob.objects.filter(pk=pk).update(lines_done=lines)
+        progress(ImportJob, pk, lines)
 
     return report
 
 
 def _counts(result) -> dict:
-    return {"lines_done": result.lines, "new_count": result.new,
+    return {"done": result.lines, "new_count": result.new,
             "updated_count": result.updated, "unchanged_count": result.unchanged,
             "error_count": result.error_lines, "errors": result.errors}
 
 
-def _fail(pk: int, running: str, message: str) -> None:
-    _step(pk, running, state=ImportJobState.FAILED, failure=storable(message),
-          finished_at=timezone.now())
+def _fail(pk: int, message: str) -> None:
+    fail(ImportJob, pk, message)
 
 
-def _run(pk: int, source: str, running: str, finished: str, *, dry_run: bool) -> None:
-    """One step of a job, which always ends: in `finished`, or 「取り込めませんでした」 with
-    why — whatever fails, the reading, a chunk, or keeping the result — never left running."""
-    if not _step(pk, source, state=running, lines_done=0):
+def _run(pk: int, source: str, *, dry_run: bool) -> None:
+    """One phase of a job (portal/jobs.py), which always ends: finished, or
+    「取り込めませんでした」 with why — whatever fails, the reading, a chunk, or keeping the
+    result — never left running. Only a job waiting in `source` is started: a task delivered
+    twice does nothing the second time."""
+    job = ImportJob.objects.filter(pk=pk).first()
+    if job is None:
+        return
+    started = {} if dry_run else {"total": (job.dry_run or {}).get("lines", 0)}
+    if not step(ImportJob, pk, "start", source=source, **started):
         return
     try:
-        job = ImportJob.objects.get(pk=pk)
         result = run_import(stored_path(job), import_kind(job.kind), dry_run=dry_run,
                             progress=_progress(pk))
-        values = _counts(result)
+        values = {**_counts(result), "total": max(result.lines, started.get("total", 0))}
         if dry_run:
             checked = result.as_dict()
             kind = import_kind(job.kind)
@@ -167,30 +162,25 @@ def _run(pk: int, source: str, running: str, finished: str, *, dry_run: bool) ->
                     checked["effects"] = preview_effects(stored_path(job), kind)
                 except Exception:
                     logger.exception("import job %s: the effect preview failed", pk)
-                    _fail(pk, running, PREVIEW_FAILED)
+                    _fail(pk, PREVIEW_FAILED)
                     return
             values.update(dry_run=checked, checked_at=timezone.now())
-        else:
-            values.update(finished_at=timezone.now())
-        _step(pk, running, state=finished, **values)
+        step(ImportJob, pk, "finish", **values)
     except ImportRefused as refused:
-        _fail(pk, running, refused.message)
+        _fail(pk, refused.message)
     except ImportFailed as failed:
         logger.exception("import job %s failed", pk)  # no cell values in the message
-        _fail(pk, running, failed.message)
+        _fail(pk, failed.message)
     except Exception:
         logger.exception("import job %s failed", pk)
-        _fail(pk, running, UNEXPECTED)
+        _fail(pk, UNEXPECTED)
 
 
 def check_import_job(job_id: int) -> None:
     """The dry run: read, check and compare every line; write nothing."""
-    _run(job_id, ImportJobState.UPLOADED, ImportJobState.CHECKING, ImportJobState.CHECKED,
-         dry_run=True)
+    _run(job_id, ImportJobState.UPLOADED, dry_run=True)
 
 
 def run_confirmed_import(job_id: int) -> None:
-    """The import of a confirmed job. Run from `importing`: a redelivered task finds the
-    job in `importing` only if the first delivery died, and the upserts make a rerun safe."""
-    _run(job_id, ImportJobState.IMPORTING, ImportJobState.IMPORTING, ImportJobState.DONE,
-         dry_run=False)
+    """The import of a confirmed job (確定済み → 取り込み中 → 取り込み完了)."""
+    _run(job_id, ImportJobState.CONFIRMED, dry_run=False)

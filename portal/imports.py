@@ -29,6 +29,7 @@ from django.db import DatabaseError, transaction
 from django.utils.module_loading import import_string
 
 from .csv_export import FORMULA_STARTS, csv_lines
+from .jobs import storable
 from .normalize import nfkc
 
 CHUNK_LINES = 2000
@@ -196,11 +197,6 @@ def detect_encoding(path: Path) -> tuple[str, int]:
     raise ImportRefused(
         "ファイルの文字コードを読み取れませんでした。CSVファイルを UTF-8 または Shift_JIS"
         "（Excelの「CSV（コンマ区切り）」）で保存し直して、もう一度お送りください。")
-
-
-def storable(text: str) -> str:
-    """A message as PostgreSQL can keep it (text and jsonb hold no NUL)."""
-    return text.replace("\x00", "\\x00")
 
 
 def _control_character(text: str) -> str | None:

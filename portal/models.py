@@ -3,7 +3,8 @@ from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.utils import timezone
 
-from .workflow import WorkflowModel, move, state_field
+from .jobs import BackgroundJob, Phase, job_moves, job_state_field
+from .workflow import move
 
 
 class UserManager(BaseUserManager):
@@ -52,6 +53,7 @@ class ImportJobState(models.TextChoices):
     UPLOADED = "uploaded", "受付済み（確認待ち）"
     CHECKING = "checking", "内容を確認中"
     CHECKED = "checked", "確認済み（確定待ち）"
+    CONFIRMED = "confirmed", "確定済み（取り込み待ち）"
     IMPORTING = "importing", "取り込み中"
     DONE = "done", "取り込み完了"
     FAILED = "failed", "取り込めませんでした"
@@ -61,46 +63,43 @@ def may_import(job: "ImportJob", user) -> bool:
     return user.has_perm(job.import_kind.import_permission)
 
 
-class ImportJob(WorkflowModel, models.Model):
+class ImportJob(BackgroundJob):
     """One administrators' CSV import (facility master, monthly statistics): the file kept
     privately, its dry run kept for the confirm step, then the import, run in the background
-    (portal/import_jobs.py). Confirming is a workflow move; the background steps are plain
-    updates under a row lock."""
+    (portal/import_jobs.py). A background job (portal/jobs.py) of two phases, the dry run and
+    the import; between them, confirming is the administrator's workflow move."""
 
     class Kind(models.TextChoices):
         FACILITY_MASTER = "facility_master", "施設マスタ"
         MONTHLY_STATISTICS = "monthly_statistics", "月次統計"
 
-    RUNNING = (ImportJobState.UPLOADED, ImportJobState.CHECKING, ImportJobState.IMPORTING)
+    PHASES = (Phase(ImportJobState.UPLOADED, ImportJobState.CHECKING, ImportJobState.CHECKED),
+              Phase(ImportJobState.CONFIRMED, ImportJobState.IMPORTING, ImportJobState.DONE))
+    FAILED = ImportJobState.FAILED
+    OPEN_ENDED = True  # the dry run counts the lines as it reads them
 
     kind = models.CharField("種類", max_length=30, choices=Kind.choices)
-    state = state_field("状態", choices=ImportJobState.choices, default=ImportJobState.UPLOADED)
+    state = job_state_field(ImportJobState.choices, default=ImportJobState.UPLOADED)
     stored_name = models.CharField("保存名", max_length=64, unique=True)
     original_name = models.CharField("元のファイル名", max_length=255)
     size = models.PositiveBigIntegerField("大きさ（バイト）", default=0)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="取り込んだ人",
-                                   on_delete=models.PROTECT, related_name="import_jobs")
     confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="確定した人",
                                      on_delete=models.PROTECT, null=True, blank=True,
                                      related_name="+")
-    lines_estimated = models.PositiveIntegerField("行数（見込み）", default=0)
-    lines_done = models.PositiveIntegerField("処理済みの行数", default=0)
     new_count = models.PositiveIntegerField("新規", default=0)
     updated_count = models.PositiveIntegerField("更新", default=0)
     unchanged_count = models.PositiveIntegerField("変更なし", default=0)
     error_count = models.PositiveIntegerField("エラーの行", default=0)
     errors = models.JSONField("エラー（最初の100件）", default=list, blank=True)
     dry_run = models.JSONField("確認の結果", default=dict, blank=True)
-    failure = models.TextField("取り込めなかった理由", blank=True)
-    created_at = models.DateTimeField("受付日時", auto_now_add=True)
     checked_at = models.DateTimeField("確認日時", null=True, blank=True)
     confirmed_at = models.DateTimeField("確定日時", null=True, blank=True)
-    finished_at = models.DateTimeField("完了日時", null=True, blank=True)
 
-    class Meta:
+    start, finish, fail = job_moves(*PHASES, failed=FAILED)
+
+    class Meta(BackgroundJob.Meta):
         verbose_name = "CSV取り込み"
         verbose_name_plural = "CSV取り込み"
-        ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}の取り込み #{self.pk}（{self.original_name}）"
@@ -112,14 +111,15 @@ class ImportJob(WorkflowModel, models.Model):
         return import_kind(self.kind)
 
     @property
-    def is_running(self) -> bool:
-        return self.state in self.RUNNING
+    def lines_done(self) -> int:
+        """The lines read so far (the job's `done`)."""
+        return self.done
 
-    @move(source=ImportJobState.CHECKED, target=ImportJobState.IMPORTING,
+    @move(source=ImportJobState.CHECKED, target=ImportJobState.CONFIRMED,
           permission=may_import, label="取り込みを確定する")
     def confirm(self, *, actor):
         self.confirmed_by, self.confirmed_at = actor, timezone.now()
-        self.lines_done = 0
+        self.done = 0
 
 
 class TwoFactorInvitation(models.Model):

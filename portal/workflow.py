@@ -50,8 +50,8 @@ def state_field(verbose_name: str, *, choices, default, max_length: int = 20) ->
 
 def move(
     *,
-    source,
-    target,
+    source=None,
+    target=None,
     permission: str | Callable[[Any, Any], bool],
     label: str,
     field: str = "state",
@@ -59,23 +59,28 @@ def move(
     visible_to_facility: bool = True,
     email: str | None = None,
     system: bool = False,
+    routes: dict | None = None,
 ):
     """Declare a transition with the portal's metadata. The method is called as
     `method(self, actor=..., **values)` and may set the fields that go with the move.
     `system`: the portal's own jobs (a scheduled payout run) may make it with no actor
-    (actor=None); a person still needs the permission."""
+    (actor=None); a person still needs the permission. `routes` ({source: target}, instead
+    of `source` and `target`): one move whose target depends on where it starts (a
+    background job's 「開始」 of its dry run or of its import, portal/jobs.py)."""
 
     def decorate(method):
         @wraps(method)
         def body(instance, *, by=None, description=None, **values):
             return method(instance, actor=by, **values)
 
-        moved = transition(
-            field=field, source=source, target=target, permission=permission,
-            custom={"label": label, "four_eyes": four_eyes,
-                    "visible_to_facility": visible_to_facility, "email": email,
-                    "system": system},
-        )(body)
+        moved = body
+        for start, end in (list(routes.items()) if routes else [(source, target)]):
+            moved = transition(
+                field=field, source=start, target=end, permission=permission,
+                custom={"label": label, "four_eyes": four_eyes,
+                        "visible_to_facility": visible_to_facility, "email": email,
+                        "system": system},
+            )(moved)
         # Outside the transition, so that the actor is known when the move is logged.
         return fsm_log_by(fsm_log_description(moved))
 

@@ -905,3 +905,67 @@ def test_adjustments_command_for(role, settings):
     other.refresh_from_db()
     assert approved is (role in COMMANDS["adjustments approve"])
     assert (other.state == AdjustmentState.APPROVED) is approved
+
+
+# The moves of the background jobs (portal/jobs.py), for every role: the worker's moves
+# (start, finish, fail) are made by the tasks with no actor and by no person, whatever their
+# role; a person's own move of a job (an import's confirmation, made on its page of
+# JOB_PAGES) as its import permission says. Every move of every kind of job is declared here.
+JOB_MOVES: dict[str, dict[str, set[str]]] = {
+    "portal.importjob": {"start": NOBODY, "finish": NOBODY, "fail": NOBODY,
+                         "confirm": {S, SU}},  # the statistics: 月次統計 is the system admin's
+    "eligibility.parameterpreview": {"start": NOBODY, "finish": NOBODY, "fail": NOBODY},
+    "obligation.letterbatch": {"start": NOBODY, "finish": NOBODY, "fail": NOBODY},
+}
+
+
+def test_every_background_job_move_has_a_policy():
+    from portal.jobs import BackgroundJob
+    from portal.workflow import moves
+
+    declared = {model._meta.label_lower: set(moves(model))
+                for model in BackgroundJob.__subclasses__()}
+    assert declared == {label: set(pages) for label, pages in JOB_MOVES.items()}
+
+
+def _job_waiting_for(label: str, name: str):
+    """A job of this kind in the state its move `name` starts from."""
+    import uuid
+
+    from django.apps import apps
+
+    from eligibility.models import ParameterVersion
+    from portal.workflow import moves
+
+    model = apps.get_model(label)
+    fields = {"state": moves(model)[name].source, "created_by": AdminFactory()}
+    if label == "portal.importjob":
+        fields.update(kind="monthly_statistics", stored_name=f"{uuid.uuid4().hex}.csv",
+                      original_name="s.csv")
+    elif label == "eligibility.parameterpreview":
+        fields.update(version=ParameterVersion.objects.first(), params_hash="0" * 64)
+    else:
+        fields.update(kind="request_letter", facility_ids=[1], total=1)
+    return model.objects.create(**fields)
+
+
+@pytest.mark.parametrize("role", [ANONYMOUS, FACILITY_STAFF, *COMMAND_ROLES])
+def test_background_job_moves_for(role):
+    from django.contrib.auth.models import AnonymousUser
+
+    from portal.workflow import refusal
+
+    if role == ANONYMOUS:
+        user = AnonymousUser()
+    elif role == FACILITY_STAFF:
+        user = make_staff(FacilityFactory())
+    else:
+        user = _officer(role)
+    wrong = []
+    for label, pages in JOB_MOVES.items():
+        for name, allowed in pages.items():
+            job = _job_waiting_for(label, name)
+            may = refusal(job, name, user) is None
+            if may != (role in allowed):
+                wrong.append(f"{label} {name}: {'allowed' if may else 'refused'}")
+    assert not wrong, "\n".join(wrong)
