@@ -126,31 +126,38 @@ def login_admin(client, user):
     return client
 
 
-# Typing two-factor codes (the browser tests). allauth accepts a code only in its own 30-second
-# window (MFA_TOTP_TOLERANCE is 0) and refuses a code already used in that window.
+# Typing two-factor codes (the browser tests). allauth accepts a code in its own 30-second
+# window and the MFA_TOTP_TOLERANCE windows either side (0 in the settings; the browser tests
+# set 1, tests/e2e/conftest.py), and refuses a code already used.
 TOTP_MARGIN_SECONDS = 5
 _last_window_typed: dict[str, int] = {}  # secret → the window whose code was typed last
 
 
-def totp_code_to_type(secret: str, *, clock=time.time, sleep=time.sleep) -> str:
+def totp_code_to_type(secret: str, *, clock=time.time, sleep=time.sleep,
+                      tolerance: int | None = None) -> str:
     """The code an authenticator app shows for `secret`, picked as a careful person would:
-    never one with less than TOTP_MARGIN_SECONDS of its window left (it could expire between
-    typing and the server's check), nor the one already typed for this secret (a second log-in
-    within the window). For either, it waits on the clock until the next window begins: a
-    bounded wait (at most the margin, or one window), not a wait for an event."""
+    never one that the server will accept for less than TOTP_MARGIN_SECONDS more (it could
+    expire between typing and the server's check), nor one already typed for this secret (a
+    second log-in). Of the windows the server accepts now (the current one and, with a
+    tolerance, the next ones), the earliest that qualifies; when none does, it waits on the
+    clock until the next window begins: a bounded wait (at most one window), not a wait for
+    an event."""
     from allauth.mfa import app_settings
     from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 
     period = app_settings.TOTP_PERIOD
+    if tolerance is None:
+        tolerance = app_settings.TOTP_TOLERANCE
     while True:
         now = clock()
-        window = int(now // period)
-        left = (window + 1) * period - now
-        if left >= TOTP_MARGIN_SECONDS and window > _last_window_typed.get(secret, -1):
-            break
-        sleep(left)
-    _last_window_typed[secret] = window
-    return format_hotp_value(hotp_value(secret, window))
+        current = int(now // period)
+        last = _last_window_typed.get(secret, -1)
+        for window in range(current, current + tolerance + 1):
+            accepted_for = (window + tolerance + 1) * period - now
+            if window > last and accepted_for >= TOTP_MARGIN_SECONDS:
+                _last_window_typed[secret] = window
+                return format_hotp_value(hotp_value(secret, window))
+        sleep((current + 1) * period - now)
 
 
 def claim_with_receipt(facility=None, *, unit_price: int = 30000, tax: int = 3000,

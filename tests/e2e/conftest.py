@@ -41,6 +41,15 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+@pytest.fixture(autouse=True)
+def _next_two_factor_code_accepted(settings):
+    """allauth accepts the codes of the windows either side of the current one (as an
+    authenticator app a few seconds off would need): a second log-in of one account types
+    the next window's code at once instead of waiting up to 30 seconds for it
+    (tests/factories.py: totp_code_to_type). Wrong and used codes are still refused."""
+    settings.MFA_TOTP_TOLERANCE = 1
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):

@@ -37,8 +37,8 @@ def _code(secret: str, window: int) -> str:
     return format_hotp_value(hotp_value(secret, window))
 
 
-def _type(secret: str, clock: Clock) -> str:
-    return totp_code_to_type(secret, clock=clock, sleep=clock.sleep)
+def _type(secret: str, clock: Clock, tolerance: int = 0) -> str:
+    return totp_code_to_type(secret, clock=clock, sleep=clock.sleep, tolerance=tolerance)
 
 
 def test_tolerance_is_none_so_a_code_is_good_only_in_its_own_window():
@@ -89,6 +89,41 @@ def test_a_second_log_in_near_the_end_of_the_next_window_waits_twice_at_most_one
     clock.now += PERIOD - 2  # 28 s into window + 1: its code was typed and is expiring
     assert _type(secret, clock) == _code(secret, WINDOW + 2)
     assert clock.waits == [pytest.approx(3), pytest.approx(2)]
+
+
+def test_with_a_tolerance_a_second_log_in_types_the_next_windows_code_without_waiting():
+    """The browser tests run with MFA_TOTP_TOLERANCE 1: the next window's code is accepted
+    now, so a second log-in in one window need not wait for it."""
+    secret = generate_totp_secret()
+    clock = Clock(WINDOW * PERIOD + 3)
+    assert _type(secret, clock, tolerance=1) == _code(secret, WINDOW)
+    clock.now += 4
+    assert _type(secret, clock, tolerance=1) == _code(secret, WINDOW + 1)
+    assert clock.waits == []
+    # A third in the same window: both codes accepted now are used; it waits for the next.
+    assert _type(secret, clock, tolerance=1) == _code(secret, WINDOW + 2)
+    assert clock.waits == [pytest.approx(PERIOD - 7)]
+
+
+@pytest.mark.parametrize("into", [PERIOD - TOTP_MARGIN_SECONDS + 0.001, 29.999])
+def test_with_a_tolerance_a_code_near_the_end_of_its_window_is_still_accepted_long_enough(into):
+    # With a tolerance of 1 the current window's code is accepted for another whole window.
+    secret = generate_totp_secret()
+    clock = Clock(WINDOW * PERIOD + into)
+    assert _type(secret, clock, tolerance=1) == _code(secret, WINDOW)
+    assert clock.waits == []
+
+
+@pytest.mark.django_db
+def test_with_a_tolerance_of_one_allauth_accepts_two_codes_typed_in_one_window(settings):
+    settings.MFA_TOTP_TOLERANCE = 1
+    user = UserFactory()
+    secret = generate_totp_secret()
+    totp = TOTP.activate(user, secret)
+    first, second = totp_code_to_type(secret), totp_code_to_type(secret)
+    assert first != second
+    assert totp.validate_code(first) and totp.validate_code(second)
+    assert not totp.validate_code(first)
 
 
 @pytest.mark.django_db
