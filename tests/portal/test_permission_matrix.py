@@ -21,6 +21,7 @@ from django.urls import reverse
 
 from portal import roles
 from tests import samples
+from tests.built_once import built_once
 from tests.factories import (
     AdminFactory,
     FacilityFactory,
@@ -609,8 +610,25 @@ def _post_urls(label: str, obj, world: dict[str, object]) -> list[tuple[str, str
     return posted
 
 
-def test_every_admin_model_and_page_has_a_policy():
-    world = _world()
+@pytest.fixture(scope="module")
+def world_storage(tmp_path_factory):
+    return tmp_path_factory.mktemp("world-private")
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker, world_storage):
+    """_world(), built once for the module's tests (tests/built_once.py): each test starts
+    from it as built."""
+    with built_once(django_db_blocker, _world, private_storage=world_storage) as built:
+        yield built
+
+
+@pytest.fixture(autouse=True)
+def _world_files(settings, world_storage):
+    settings.PRIVATE_STORAGE_ROOT = world_storage
+
+
+def test_every_admin_model_and_page_has_a_policy(world):
     models = {label for label in world if ":" not in label}
     assert models == set(POLICY), models ^ set(POLICY)  # every model's pages are requested
     assert set(PAGE_OBJECTS.values()) | set(OTHER_MOVE_PAGES) <= set(world)
@@ -645,8 +663,7 @@ def test_every_role_exists_with_its_permissions():
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_admin_pages_for(role):
-    world = _world()
+def test_admin_pages_for(role, world):
     client = _client_for(role, world)
     wrong, checked = [], 0
     for label, obj in world.items():
@@ -674,8 +691,7 @@ def test_admin_pages_for(role):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_admin_actions_for(role):
-    world = _world()
+def test_admin_actions_for(role, world):
     client = _client_for(role, world)
     wrong = []
     for label, actions in ACTIONS.items():
