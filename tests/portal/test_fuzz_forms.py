@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.urls import reverse
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -574,13 +575,17 @@ def test_reminder_task_on_any_day(today, deadline, kind):
     from todos import selectors as todo_selectors
 
     FUZZED["reminders"] += 1
-    Program.objects.filter(code__in=["cooperation-2025", "lump-sum-2024"]).update(
-        report_deadline=deadline)
-    user = make_staff(FacilityFactory(kind=kind))
-    todo_services.send_reminders(today=today)
-    due = todo_selectors.due_soon(todo_selectors.todos_for(user=user, today=today), today)
-    assert ReminderSent.objects.filter(user=user).count() == (1 if due else 0)
-    assert todo_services.send_reminders(today=today) == 0
+    # Each example on the database as the test found it (a savepoint rolled back): the
+    # examples' staff do not pile up for the next example's reminders to go through.
+    with transaction.atomic():
+        Program.objects.filter(code__in=["cooperation-2025", "lump-sum-2024"]).update(
+            report_deadline=deadline)
+        user = make_staff(FacilityFactory(kind=kind))
+        todo_services.send_reminders(today=today)
+        due = todo_selectors.due_soon(todo_selectors.todos_for(user=user, today=today), today)
+        assert ReminderSent.objects.filter(user=user).count() == (1 if due else 0)
+        assert todo_services.send_reminders(today=today) == 0
+        transaction.set_rollback(True)
 
 
 # ---------------------------------------------------------------- two-factor invitation (staff)
