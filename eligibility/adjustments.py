@@ -268,10 +268,13 @@ def adjustments_of(program: Program) -> QuerySet[Adjustment]:
 # transaction: every move goes through the workflow (history, e-mail to the facility).
 
 
-def _move(ids, state: str, name: str, actor, summary: str) -> None:
+def _move(ids, state: str, name: str, actor, summary: str,
+          parts: dict[int, int] | None = None) -> None:
+    """`summary` may name {amount} (the difference, in yen) and {part} (the yen of `parts`
+    for that adjustment: what was netted or claimed back)."""
     for adjustment in Adjustment.objects.filter(pk__in=list(ids), state=state).order_by("pk"):
         perform(adjustment, name, actor=actor, summary=summary.format(
-            amount=abs(adjustment.difference)))
+            amount=abs(adjustment.difference), part=(parts or {}).get(adjustment.pk, 0)))
 
 
 def enter_payout(ids, *, actor) -> None:
@@ -293,20 +296,16 @@ def mark_paid(ids, *, actor) -> None:
 
 def net(amounts: dict[int, int], *, actor) -> None:
     """Negative ones netted against a payment of the same program: {id: yen netted}."""
-    for adjustment in Adjustment.objects.filter(
-            pk__in=list(amounts), state=AdjustmentState.APPROVED).order_by("pk"):
-        perform(adjustment, "net", actor=actor, summary=(
-            f"調整の差額 {-adjustment.difference:,}円のうち {amounts[adjustment.pk]:,}円を、"
-            "次回の支払から差し引きました（相殺）。"))
+    _move(amounts, AdjustmentState.APPROVED, "net", actor,
+          "調整の差額 {amount:,}円のうち {part:,}円を、次回の支払から差し引きました（相殺）。",
+          parts=amounts)
 
 
 def claim_back(amounts: dict[int, int], *, actor) -> None:
     """Negative ones claimed back (返還請求): {id: yen claimed back}."""
-    for adjustment in Adjustment.objects.filter(
-            pk__in=list(amounts), state=AdjustmentState.APPROVED).order_by("pk"):
-        perform(adjustment, "claim_back", actor=actor, summary=(
-            f"調整の差額 {-adjustment.difference:,}円のうち {amounts[adjustment.pk]:,}円の"
-            "返還をお願いします（返還請求）。"))
+    _move(amounts, AdjustmentState.APPROVED, "claim_back", actor,
+          "調整の差額 {amount:,}円のうち {part:,}円の返還をお願いします（返還請求）。",
+          parts=amounts)
 
 
 def reopen(ids, *, actor) -> None:
