@@ -64,8 +64,9 @@ def broker_of_this_worker(settings) -> None:
     settings.CELERY_BROKER_URL = own
 
 
-@pytest.hookimpl(tryfirst=True)  # before -m deselects
+@pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(config, items):
+    # Before every other hook (-m deselects by the marks given here) ...
     used: dict[object, set[str]] = {}
     for item in items:
         used.setdefault(item.path, set()).update(
@@ -77,6 +78,36 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(getattr(pytest.mark, mark))
             if group:
                 item.add_marker(pytest.mark.xdist_group(group))
+    result = yield
+    # ... and after them (pytest-django has put the transactional tests after the others).
+    _longest_group_first(items)
+    return result
+
+
+def _transactional(item) -> bool:
+    """pytest-django's own reading: the test flushes the database at its end."""
+    marker = item.get_closest_marker("django_db")
+    fixtures = getattr(item, "fixturenames", ())
+    return bool((marker and (marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")))
+                or "transactional_db" in fixtures or "live_server" in fixtures)
+
+
+def _longest_group_first(items) -> None:
+    """The fault tests (one group, a minute and a half on one worker, mostly waiting for
+    worker processes) come first among the transactional tests, so that the other workers
+    share the rest meanwhile, instead of one worker running them alone at the end."""
+    faults = [item for item in items if _group(item) == "faults"]
+    if not faults:
+        return
+    rest = [item for item in items if _group(item) != "faults"]
+    first = next((index for index, item in enumerate(rest) if _transactional(item)), len(rest))
+    items[:] = rest[:first] + faults + rest[first:]
+
+
+def _group(item) -> str | None:
+    names = sorted({mark.args[0] if mark.args else mark.kwargs.get("name", "default")
+                    for mark in item.iter_markers("xdist_group")})
+    return "_".join(names) or None
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist sends the collection to the controller
@@ -91,9 +122,7 @@ def pytest_collection_finish(session):
         return
     scopes, runs, previous = {}, {}, None
     for item in session.items:
-        names = sorted({mark.args[0] if mark.args else mark.kwargs.get("name", "default")
-                        for mark in item.iter_markers("xdist_group")})
-        group = "_".join(names) or None
+        group = _group(item)
         if group and group != previous:
             runs[group] = runs.get(group, 0) + 1
         if group:
