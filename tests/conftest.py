@@ -4,7 +4,7 @@ import re
 import pytest
 from django.conf import settings
 
-from tests import fast_flush
+from tests import fast_flush, template_db
 
 # Parallel runs (pytest-xdist): each worker's own broker database, the tests that share one
 # resource kept on one worker, the `browser` and `fault` marks (tests/parallel.py).
@@ -18,6 +18,12 @@ from tests.parallel import (  # noqa: F401 - hooks of this conftest
 
 broker_of_this_worker(settings)
 fast_flush.install()  # a transactional test's tables emptied without post_migrate's second run
+
+
+def pytest_configure(config):
+    """The workers' databases copied from one migrated in the background (tests/template_db.py)."""
+    template_db.start(config)
+    template_db.install(config)
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,7 @@
 """The suite on several pytest-xdist workers (`scripts/test`: one per core, at most 4).
 
-Each worker has a database of its own (pytest-django's test_<name>_gw<N>). What the workers
+Each worker has a database of its own (pytest-django's test_<name>_gw<N>), copied from one
+migrated once in the background while the workers start (tests/template_db.py). What the workers
 would otherwise share is taken care of here, through the hooks tests/conftest.py imports:
 
 - the Celery broker: each worker uses a Redis database of its own, the base number plus the
@@ -39,6 +40,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests import template_db
 
 RESOURCES = {  # fixture: (mark, xdist group)
     "pcscd": (None, "cardreader"),
@@ -136,12 +139,14 @@ def pytest_collection_finish(session):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node):
-    """The controller: where the worker writes the groups of its tests."""
+    """The controller: where the worker writes the groups of its tests, and the template its
+    database is copied from (tests/template_db.py)."""
     config = node.config
     if not hasattr(config, "_portal_test_groups"):
         config._portal_test_groups = tempfile.mkdtemp(prefix="portal-test-groups-")
         config.add_cleanup(lambda: shutil.rmtree(config._portal_test_groups, True))
     node.workerinput[GROUPS_INPUT] = config._portal_test_groups
+    template_db.to_worker(node)
 
 
 @pytest.hookimpl(optionalhook=True)
