@@ -33,6 +33,25 @@ CHROMIUM_ARGS = [
 TIMEOUT_MS = 15_000
 
 
+def _static_files_kept_by_the_browser() -> None:
+    """The live server serves the static files from the project's folders, with no caching
+    header: each page loaded all its style sheets and scripts again (a dozen on an admin
+    page). They do not change while the tests run, so the browser may keep them."""
+    from django.contrib.staticfiles.handlers import StaticFilesHandlerMixin
+
+    serve = StaticFilesHandlerMixin.serve
+
+    def serve_kept(self, request):
+        response = serve(self, request)
+        response["Cache-Control"] = "max-age=86400"
+        return response
+
+    StaticFilesHandlerMixin.serve = serve_kept
+
+
+_static_files_kept_by_the_browser()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     """Keep each phase's report on the test item: `new_page` looks at it to keep a snapshot

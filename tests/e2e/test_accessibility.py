@@ -53,7 +53,13 @@ def _axe_violations(page) -> list[dict]:
     found = page.evaluate(STYLE_AND_MEDIA)
     sheets = tuple(found["sheets"])
     preload = found["media"] > 0 or sheets not in _sheets_checked
-    page.evaluate(AXE.axe_script)
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE.axe_script)
+        if not getattr(page.context, "_portal_axe", False):
+            # axe's half a megabyte sent to the browser once per context, not once per
+            # page: every page the context opens from now on has it from the start.
+            page.context.add_init_script(AXE.axe_script)
+            page.context._portal_axe = True
     options = WCAG_AA if preload else {**WCAG_AA, "preload": False}
     violations = page.evaluate("options => axe.run(options).then(r => r.violations)", options)
     if preload:
