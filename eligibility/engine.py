@@ -88,7 +88,7 @@ class ProgramTodo:
     button_again: str  # once given
     name: str = ""  # the task's name in the task list, whatever its status ("{program}")
     # The last day of the program's period, from its parameters in force (the to-do list's
-    # deadline where the program has no 報告期限; docs/decisions.md D5.5).
+    # deadline where the program has no 報告期限; docs/decisions.md D8b.2).
     ends: Callable[[Any], date | None] | None = None
 
     @property

@@ -2,7 +2,7 @@
 (未着手, 対応中, 完了, まだ始められません), the real next step first, each with its deadline
 from the program's parameters and where to do it; and what changed since the user's last
 visit. Reads across facilities, eligibility, obligation, payouts and subsidies, in a fixed
-number of queries however many facilities and items there are (docs/decisions.md D10.1)."""
+number of queries however many facilities and items there are (docs/decisions.md D8b.2)."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -221,7 +221,7 @@ def _in_force(programs: list[Program], today: date) -> dict[int, list[ParameterV
 
 def _running_programs(today: date) -> tuple[list[_Running], date | None]:
     """The programs with a to-do in the registry (協力金, 一時金) still running today, each
-    with its deadline (docs/decisions.md D10.1): its 報告期限 where one is set, else the last
+    with its deadline (docs/decisions.md D8b.2): its 報告期限 where one is set, else the last
     day of its period from the parameters in force; a program whose deadline has passed, or
     with no parameters in force, leaves the list. And the day the obligation of 施術所 began
     (the first applied version of the program "obligation"), None while it does not apply."""

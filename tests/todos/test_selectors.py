@@ -355,9 +355,19 @@ def test_the_query_count_does_not_grow_with_the_facilities():
             claim = claim_under_review(facility=FacilityFactory(kind="judo"))
             Membership.objects.create(user=user, facility=claim.facility)
             claim_services.return_claim(claim=claim, actor=admin, reason="不備", item_notes={})
+            # The obligation's facts: a returned declaration, a 併設申告 to confirm.
+            ExemptionDeclaration.objects.create(
+                facility=claim.facility, reason="1-1", state=DeclarationState.RETURNED,
+                contact_name="担当", receipt_number=f"E{claim.facility.pk:06d}")
+            partner = FacilityFactory(kind="judo")
+            Membership.objects.create(user=user, facility=partner)
+            obligation_services.propose_annex(user=make_staff(claim.facility),
+                                              facility=claim.facility, partner=partner,
+                                              facility_is_main=True)
+            compute_statuses([claim.facility.pk, partner.pk], today=LATER)
         since = timezone.now() - timedelta(days=1)
         with CaptureQueriesContext(connection) as context:
-            todos = selectors.todos_for(user=user, today=TODAY)
+            todos = selectors.todos_for(user=user, today=LATER)
             selectors.changes_for(user=user, since=since)
         return len(context.captured_queries), len(todos)
 
