@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from eligibility.models import ActivityReport, Attestation, Program
 from facilities import services as facility_services
+from facilities.kinds import MEDICAL_KINDS, SEJUTSU_KINDS
 from facilities.models import DeviceAccount, GoLive, Membership
 from obligation import services as obligation_services
 from obligation.compliance import compute_statuses
@@ -115,6 +116,23 @@ def test_the_lump_sum_has_left_the_list_once_its_period_ended():
     user = make_staff(facility)
     assert "attestation_due" not in _kinds(selectors.todos_for(user=user, today=TODAY))
     assert "attestation_due" in _kinds(selectors.todos_for(user=user, today=date(2024, 8, 31)))
+
+
+@pytest.mark.parametrize("kind", sorted(MEDICAL_KINDS | SEJUTSU_KINDS))
+def test_every_kind_new_and_under_review(kind):
+    """December 2026, nothing running: a new facility's first task is its next step (a
+    施術所's, the obligation; others', the usage-start application), then, once applied, every
+    task it has waits on the review or cannot start yet: nothing is open."""
+    facility = FacilityFactory(kind=kind)
+    user = make_staff(facility)
+    todos = selectors.todos_for(user=user, today=LATER)
+    first = "obligation" if kind in SEJUTSU_KINDS else "usage_start"
+    assert (todos[0].kind, todos[0].status) == (first, NOT_STARTED)
+    assert _open(todos)[-1] == "usage_start"
+    submit_start(facility, user)
+    todos = selectors.todos_for(user=user, today=LATER)
+    assert selectors.open_count(todos) == 0
+    assert {t.status for t in todos} == {IN_PROGRESS, CANNOT_START}
 
 
 # ---------------------------------------------------------------- 施術所
