@@ -511,8 +511,9 @@ def _obligation_task(add, facility: Facility, *, today: date, golive, start, acc
         return True
     add("obligation", OBLIGATION_TITLE,
         f"{to_wareki(obligation_from)}から、受領委任の取扱いを行う施術所はオンライン資格確認の"
-        "導入が必要です。利用開始申請をして導入するか、やむを得ない事由がある場合は申告して"
-        "ください。", TaskStatus.NOT_STARTED, deadline=obligation_from, url=exemption,
+        "導入が必要です。導入するには、次の「マイナ資格確認アプリの利用開始申請」へ進んで"
+        "ください。やむを得ない事由がある場合は、申告してください。", TaskStatus.NOT_STARTED,
+        deadline=obligation_from, url=exemption,
         link_text="やむを得ない事由を申告する（やむを得ない事由の申告の画面へ）")
     return True
 
