@@ -505,7 +505,8 @@ def _obligation_task(add, facility: Facility, *, today: date, golive, start, acc
             link_text="申告を直して再度申告する（やむを得ない事由の申告の画面へ）")
     if accepted or (start is not None and start.state in OPEN_STATES):
         add("obligation", OBLIGATION_TITLE,
-            "利用開始申請をしています。運用開始日を入力すると導入済みになります。",
+            ("利用開始申請は承認されています。" if accepted else "利用開始申請を審査しています。")
+            + "運用開始日を入力すると導入済みになります。",
             TaskStatus.IN_PROGRESS, waiting=True, url=overview,
             link_text="導入状況を見る（導入状況の画面へ）")
         return True
