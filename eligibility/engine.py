@@ -8,7 +8,7 @@ date, like OpenFisca's value at a date)."""
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.db.models import Q
@@ -86,6 +86,10 @@ class ProgramTodo:
     link_text: str
     button: str  # the money page's button, nothing given yet
     button_again: str  # once given
+    name: str = ""  # the task's name in the task list, whatever its status ("{program}")
+    # The last day of the program's period, from its parameters in force (the to-do list's
+    # deadline where the program has no 報告期限; docs/decisions.md D8b.2).
+    ends: Callable[[Any], date | None] | None = None
 
     @property
     def url_name(self) -> str:
@@ -147,16 +151,25 @@ READER_SCHEMA = schema_fields(
     ("caps", "台数ごとの上限額（円）", "table"),
     ("hospital_bands", "病院: 無償提供台数ごとの増設台数の基準", "table"), NOTICE)
 
+def _month_end(month: str) -> date:
+    """The last day of a month "YYYY-MM"."""
+    year, number = (int(part) for part in month.split("-"))
+    return date(year + number // 12, number % 12 + 1, 1) - timedelta(days=1)
+
+
 REPORT_TODO = ProgramTodo(
     "report_due", ActivityReport, "report", "{program}の取組の実施報告が未提出です",
     "お声掛けとチラシ配付またはポスター掲示の実施状況を報告してください。",
     "取組の実施報告をする（報告の画面へ）",
-    "取組の実施報告をする", "取組の実施報告を確認・修正する")
+    "取組の実施報告をする", "取組の実施報告を確認・修正する",
+    name="{program}の取組の実施報告", ends=lambda params: params.period_end)
 ATTESTATION_TODO = ProgramTodo(
     "attestation_due", Attestation, "attest", "{program}の実施状況の確認が未登録です",
     "共通ポスターの掲示と、患者へのお声掛け・チラシ配付の実施状況を登録してください。",
     "実施状況を登録する（確認の画面へ）",
-    "実施状況の確認をする", "実施状況の確認を見直す")
+    "実施状況の確認をする", "実施状況の確認を見直す",
+    name="{program}の実施状況の確認",
+    ends=lambda params: _month_end(max(params.evaluation_months)))
 
 REGISTRY: dict[str, RuleBinding] = {
     Program.Rule.COOPERATION: RuleBinding(

@@ -154,7 +154,6 @@ def facility_home(request: HttpRequest, facility_id: int) -> HttpResponse:
         {
             "facility": facility,
             **sections_for(request, facility, facts=facts),  # the to-do list and news (todos/)
-            "journey": selectors.journey_for(facility=facility, facts=facts),
             "status": usage.status,
             "golive": facts.golive(facility),
             "planned_end_date": usage.planned_end_date,

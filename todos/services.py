@@ -135,7 +135,7 @@ def _send_reminder(*, user, week: date, today: date, todos, due) -> bool:
                 reverse("todos:unsubscribe", args=[unsubscribe_token(user)]))
             notify(to=[user.email], name="reminder", context={
                 "user": user, "due": due, "portal_name": settings.PORTAL_NAME,
-                "others": [t for t in todos if t not in due],
+                "others": [t for t in todos if t.is_open and t not in due],
                 "days": selectors.DUE_SOON_DAYS, "today": today,
                 "dashboard_url": portal_url(reverse("dashboard")),
                 "settings_url": portal_url(reverse("todos:reminders")),

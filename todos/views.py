@@ -45,12 +45,14 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def facility_home_section(request: HttpRequest, facility, *, facts=None) -> dict:
-    """The facility top page's to-do list and what changed since the last visit
+    """The facility top page's task list and what changed since the last visit
     (registered in facilities/home_sections.py by TodosConfig.ready); `facts`: the page's
     `facilities.selectors.facility_facts`, already read."""
     since = services.record_visit(user=request.user)
+    todos = selectors.todos_for_facility(facility=facility, facts=facts)
     return {
-        "todos": selectors.todos_for_facility(facility=facility, facts=facts),
+        "todos": todos,
+        "open_count": selectors.open_count(todos),
         "changes": selectors.changes_for_facility(facility=facility, since=since,
                                                   user=request.user),
     }
@@ -58,22 +60,21 @@ def facility_home_section(request: HttpRequest, facility, *, facts=None) -> dict
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """マイページ: the user's facilities, what is to be done and what changed since the last
-    visit (todos reads across the apps)."""
+    """マイページ: the user's facilities, each with its task list, and what changed since the
+    last visit (todos reads across the apps)."""
     facilities = list(facility_selectors.facilities_for(user=request.user))
     since = services.record_visit(user=request.user)
-    # Their applications, device accounts and go-lives, read once for both lists.
+    # Their applications, device accounts and go-lives, read once for every list.
     facts = facility_selectors.facility_facts(facilities=facilities)
-    journeys = facility_selectors.journeys_for(facilities=facilities, facts=facts)
+    todos = selectors.todos_for(user=request.user, facilities=facilities, facts=facts)
     return render(
         request,
         "dashboard.html",
         {
-            # The user's facilities, read once above, are what both lists are about.
-            "todos": selectors.todos_for(user=request.user, facilities=facilities,
-                                         facts=facts),
+            "todos": todos,
+            "open_count": selectors.open_count(todos),
             "changes": selectors.changes_for(user=request.user, since=since,
                                              facilities=facilities),
-            "facilities": [(facility, journeys[facility.pk]) for facility in facilities],
+            "facilities": selectors.by_facility(facilities, todos),
         },
     )

@@ -191,7 +191,7 @@ def _paid(facility):
 
 def test_staff_pages_have_no_wcag_violations(new_page, log_in):
     # One facility far along (accepted, go-live entered) and one not applied yet: the
-    # dashboard shows every state of the journey (done, next, waiting, later).
+    # dashboard shows every status of the task list but 対応中 (完了, 未着手, まだ始められません).
     facility, user, _admin = accepted_facility(kind="judo", devices=1)
     services.set_golive_date(user=user, facility=facility, golive_date=date(2025, 6, 10))
     fresh = FacilityFactory(kind="clinic")

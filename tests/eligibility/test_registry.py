@@ -127,7 +127,7 @@ TOY_PARAMS = {"amount": TOY_AMOUNT, "kinds": ["clinic"]}
 TOY_TODO = engine.ProgramTodo(
     "toy_due", Attestation, "attest", "{program}の参加の確認が未登録です",
     "参加の確認を登録してください。", "参加の確認をする（確認の画面へ）",
-    "参加の確認をする", "参加の確認を見直す")
+    "参加の確認をする", "参加の確認を見直す", name="{program}の参加の確認")
 TOY_BINDING = engine.RuleBinding(
     ToyParams.from_dict, frozenset({"clinic"}), toy_facts, toy_determine, judge=toy_judge,
     facts_type=ToyFacts,
@@ -237,10 +237,11 @@ def test_the_todo_list_shows_a_registered_programs_item(toy, clinics):
     attested, silent = clinics
     items = todos_for_facility(facility=silent, today=date(2026, 12, 7))
     toy_items = [item for item in items if item.kind == "toy_due"]
-    assert [item.title for item in toy_items] == ["お試し協力金の参加の確認が未登録です"]
+    assert [(item.title, item.status.label) for item in toy_items] == [
+        ("お試し協力金の参加の確認", "未着手")]
     assert toy_items[0].url == reverse("incentives:attest", args=[silent.pk, TOY_CODE])
     done = todos_for_facility(facility=attested, today=date(2026, 12, 7))
-    assert not [item for item in done if item.kind == "toy_due"]
+    assert [item.status.label for item in done if item.kind == "toy_due"] == ["完了"]
 
 
 def test_a_removed_program_kind_is_gone_from_every_view(toy):

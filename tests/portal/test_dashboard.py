@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from facilities import selectors, services
+from facilities import services
 from facilities.models import DeviceAccount, Facility, Membership, UsageApplication
 from tests.factories import (
     AdminFactory,
@@ -13,39 +13,45 @@ from tests.factories import (
     make_staff,
     submit_start,
 )
+from todos import selectors as todo_selectors
 
 pytestmark = pytest.mark.django_db
 
 
-def _states(facility):
-    return [(s.title, s.state) for s in selectors.journey_for(facility=facility)]
+def _statuses(user, facility):
+    return [(t.kind, t.status.label) for t in todo_selectors.todos_for(user=user)
+            if t.facility_id == facility.pk and t.kind in STEPS]
 
 
-def test_journey_moves_from_apply_to_listed():
-    facility = FacilityFactory(kind="judo")
+STEPS = ("usage_start", "application_returned", "device_settings", "golive_missing")
+
+
+def test_the_task_list_moves_from_apply_to_go_live():
+    facility = FacilityFactory(kind="clinic")
     user = make_staff(facility)
-    assert _states(facility)[2] == ("利用開始申請", "next")
+    assert _statuses(user, facility) == [("usage_start", "未着手"),
+                                         ("device_settings", "まだ始められません"),
+                                         ("golive_missing", "まだ始められません")]
     submit_start(facility, user)
-    assert _states(facility)[2] == ("利用開始申請", "waiting")
-    facility, user, _ = accepted_facility(devices=1)
-    assert [s for _, s in _states(facility)] == ["done", "done", "done", "next", "next", "later"]
+    assert _statuses(user, facility)[0] == ("usage_start", "対応中")
+    facility, user, _ = accepted_facility(kind="clinic", devices=1)
+    assert _statuses(user, facility) == [("device_settings", "未着手"),
+                                         ("golive_missing", "未着手"), ("usage_start", "完了")]
     services.issue_device_credentials(account=DeviceAccount.objects.get(facility=facility),
                                       actor=user)
     services.set_golive_date(user=user, facility=facility, golive_date=date(2025, 6, 10))
-    assert _states(facility)[-1] == ("公開リストへの掲載", "waiting")
-    services.rebuild_public_list()
-    assert {s for _, s in _states(facility)} == {"done"}
+    assert {s for _, s in _statuses(user, facility)} == {"完了"}
 
 
-def test_dashboard_shows_each_facility_with_its_checklist(client):
+def test_dashboard_shows_each_facility_with_its_task_list(client):
     facility, user, _ = accepted_facility(devices=1)
     other = FacilityFactory(kind="judo", name="併設の院")
     Membership.objects.create(user=user, facility=other)
     client.force_login(user)
     body = client.get(reverse("dashboard")).content.decode()
     assert facility.name in body and "併設の院" in body
-    assert body.count('class="journey"') == 2
-    assert "次の手続き" in body
+    assert body.count('<ol class="todo-list task-list">') == 2
+    assert "未着手" in body and "次の手続き" not in body
 
 
 def test_dashboard_without_facility_invites_linking(staff_client):

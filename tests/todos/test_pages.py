@@ -9,6 +9,8 @@ from django.utils import timezone
 from eligibility.models import Determination, ParameterVersion, Program
 from facilities import services as facility_services
 from facilities.models import Activity, Membership
+from obligation.compliance import compute_statuses
+from obligation.models import DeclarationState, ExemptionDeclaration
 from portal import roles
 from tests.factories import FacilityFactory, accepted_facility, make_admin, make_staff, submit_start
 from todos import services
@@ -23,26 +25,47 @@ def _body(client, url):
     return response.content.decode()
 
 
-def test_dashboard_and_facility_page_list_the_items_with_deadline_and_link(client):
+def test_dashboard_and_facility_page_show_the_task_list_with_statuses_as_text(client):
     Program.objects.filter(code="cooperation-2025").update(
         report_deadline=timezone.localdate() + timedelta(days=7))
     facility, user, _ = accepted_facility(kind="judo")
     client.force_login(user)
     for url in (reverse("dashboard"), reverse("facilities:home", args=[facility.pk])):
         body = _body(client, url)
-        assert "<h2 id=\"todos-title\">やること（4件）</h2>" in body
-        assert "協力金（施術所・2025年）の取組の実施報告が未提出です" in body
-        assert "至急" in body and "期限なし" in body
+        assert "協力金（施術所・2025年）の取組の実施報告" in body
+        # Each status written as text, beside the colour.
+        for label in ("未着手", "完了"):
+            assert f'">{label}</strong>' in body
+        # 「至急」 only next to a real deadline, never next to 「期限なし」.
+        assert "至急" in body and "期限なし" not in body
         assert "令和" in body
-        assert (f'<a href="{reverse("facilities:golive", args=[facility.pk])}">'
+        assert (f'<a href="{reverse("facilities:golive", args=[facility.pk])}" '
+                f'aria-describedby="task-{facility.pk}-2-status">'
                 "運用開始日を入力する（運用開始日登録へ）</a>") in body
+    home = _body(client, reverse("facilities:home", args=[facility.pk]))
+    assert '<h2 id="todos-title">やること（未完了 4件）</h2>' in home
+    assert "未完了の手続きが4件あります" in _body(client, reverse("dashboard"))
+
+
+def test_a_new_clinics_page_starts_with_the_usage_start_application(client):
+    facility = FacilityFactory(kind="clinic")
+    client.force_login(make_staff(facility))
+    body = _body(client, reverse("facilities:home", args=[facility.pk]))
+    tasks = body[body.index('<ol class="todo-list'):]
+    assert tasks.index("マイナ資格確認アプリの利用開始申請") < tasks.index("ユーザ設定情報のダウンロード")
+    assert "まだ始められません" in tasks
+    assert "次の手続き" not in body
 
 
 def test_dashboard_without_anything_to_do_says_so(client):
-    facility = FacilityFactory(kind="judo")
-    Program.objects.update(is_open=False)
+    facility = FacilityFactory(kind="judo")  # exempt: its obligation task is done
+    ExemptionDeclaration.objects.create(facility=facility, reason="1-1", contact_name="担当",
+                                        state=DeclarationState.ACCEPTED, receipt_number="E1")
+    compute_statuses([facility.pk])
     client.force_login(make_staff(facility))
-    assert "いま必要な手続きはありません" in _body(client, reverse("dashboard"))
+    body = _body(client, reverse("dashboard"))
+    assert "いま必要な手続きはありません" in body and ">完了</strong>" in body
+    assert "利用開始申請" not in body
 
 
 def test_what_changed_shows_a_decision_since_the_last_visit_and_not_after_it(client):

@@ -45,7 +45,7 @@ def test_a_user_with_a_report_due_in_10_days_is_reminded_once_a_week(
     assert _send(django_capture_on_commit_callbacks) == 1
     [message] = _reminders_to(user)
     assert message.subject == "【オンライン資格確認ポータル】期限が近い手続きがあります（2件）"
-    assert "協力金（施術所・2025年）の取組の実施報告が未提出です" in message.body
+    assert "■ 協力金（施術所・2025年）の取組の実施報告\n" in message.body
     assert "施設: あおば整骨院" in message.body and "期限: 令和7年6月26日" in message.body
     assert "オンライン資格確認ポータル" in message.body
     # Links are the portal's configured address, never a host and port.
@@ -66,6 +66,26 @@ def test_nothing_due_within_14_days_sends_nothing(django_capture_on_commit_callb
         report_deadline=MONDAY + timedelta(days=15))
     user = make_staff(FacilityFactory(kind="judo"))  # report and bank account open, not due
     assert _send(django_capture_on_commit_callbacks) == 0
+    assert _reminders_to(user) == [] and not ReminderSent.objects.exists()
+
+
+def test_a_reminder_goes_14_days_before_the_end_of_the_period(
+        django_capture_on_commit_callbacks):
+    """No 報告期限 set: the deadline is the period's end in the parameters in force
+    (2025-07-31), reminded of from 14 days before; the obligation's date, passed long ago,
+    is not."""
+    user = make_staff(FacilityFactory(kind="judo"))
+    assert _send(django_capture_on_commit_callbacks, date(2025, 7, 16)) == 0  # 15 days
+    assert _send(django_capture_on_commit_callbacks, date(2025, 7, 17)) == 1  # 14 days
+    [message] = _reminders_to(user)
+    assert "期限: 令和7年7月31日" in message.body
+    assert "協力金（施術所・2025年）の取組の実施報告" in message.body
+    assert "期限なし" not in message.body
+
+
+def test_no_reminder_for_a_program_whose_period_has_ended(django_capture_on_commit_callbacks):
+    user = make_staff(FacilityFactory(kind="judo"))  # the obligation's date is past too
+    assert _send(django_capture_on_commit_callbacks, date(2025, 8, 4)) == 0
     assert _reminders_to(user) == [] and not ReminderSent.objects.exists()
 
 
