@@ -7,6 +7,7 @@ from datetime import date
 from django import forms
 
 from .normalize import NotAnInteger, integer, nfkc
+from .session_end import is_secret, kept_input
 from .wareki import DateParseError, parse_date, to_wareki
 
 
@@ -14,6 +15,9 @@ class NormalizedForm(forms.Form):
     # Fields whose text is kept as typed apart from surrounding spaces (names may hold
     # full-width characters on purpose).
     keep_width: tuple[str, ...] = ()
+    # True when the form shows again what was typed before the session ended
+    # (portal.session_end); includes/form_errors.html says so above the form.
+    restored = False
 
     def __init__(self, data=None, *args, **kwargs):
         if data is not None:
@@ -28,6 +32,25 @@ class NormalizedForm(forms.Form):
                 else:
                     data[key] = cleaned[0]
         super().__init__(data, *args, **kwargs)
+        if data is None:
+            self._restore_kept_input()
+
+    def _restore_kept_input(self) -> None:
+        """An unbound form on the page the user was on when the session ended starts from
+        what was typed then (never a secret field: portal.session_end.is_secret)."""
+        kept = kept_input()
+        if kept is None:
+            return
+        restored = {}
+        for name, field in self.fields.items():
+            values = kept.data.get(self.add_prefix(name))
+            if not values or is_secret(name) or isinstance(field.widget, forms.HiddenInput):
+                continue
+            multiple = isinstance(field, forms.MultipleChoiceField)
+            restored[name] = values if multiple else values[-1]
+        if restored:
+            self.initial = {**self.initial, **restored}
+            self.restored = kept.used = True
 
 
 class NumberField(forms.IntegerField):

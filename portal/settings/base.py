@@ -57,6 +57,8 @@ MIDDLEWARE = [
     # the answers of every middleware below).
     "portal.middleware.PrivateResponsesNotStored",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # An ended session said on the log-in page, the page and what was typed kept.
+    "portal.session_end.SessionEndedNotice",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "portal.admin_access.AdminRequiresTwoFactor",

@@ -100,6 +100,11 @@ numbers = st.one_of(
     st.integers(0, 100).map(lambda n: str(n).translate(FULL_WIDTH)),
     st.sampled_from(["1e3", "-0", "0x10", "1.5", "NaN", "Infinity", "٣", "１２３", "1_000",
                      "9" * 400, "+1", " 1 "]),
+    # Written as people write amounts (portal.normalize.integer): separators, units, signs.
+    st.sampled_from(["38,000", "３８，０００", "38、000円", "1,2,3", ",", ",000", "--5", "−5",
+                     "ー５", "5円円", "1,000人", "9,999,999,999,999,999,999,999,999,999,999",
+                     "1" * 31, "１，０００台"]),
+    st.integers(0, 10**12).map(lambda n: f"{n:,}"),
 )
 long_text = st.builds(lambda ch, n: ch * n, st.sampled_from(["あ", "x", "🎌", "1", "ｱ", " "]),
                       st.integers(9_000, 10_000))
@@ -510,7 +515,7 @@ SESSION_DAY = (date.today() + timedelta(days=30)).isoformat()
 @FUZZ
 @given(data=form(organisation=field("東京都柔道整復師会"), address=field("千代田区霞が関1-2-2"),
                  contact_furigana=field("やまだ はなこ"), contact_name=field("山田 花子"),
-                 phone=field("03-1111-2222"), email=field("kai@example.jp"),
+                 phone=field("03-1111-2222"), email=field("kai@example.jp", "ｋａｉ＠ｅｘａｍｐｌｅ．ｊｐ"),
                  preferred_date=field(SESSION_DAY, strategy=written_dates),
                  preferred_start=field("14:00", "１４：００"),
                  preferred_end=field("15:30"), attendees=field("40", "1000", strategy=numbers),
