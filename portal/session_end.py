@@ -98,6 +98,12 @@ def _was_on(request: HttpRequest) -> str:
     return request.get_full_path()
 
 
+def _is_navigation(request: HttpRequest) -> bool:
+    """A page the user opened or a form they sent, not a script's request in the background
+    (a live estimate, a poll): that one must not spend the notice on an answer nobody reads."""
+    return request.headers.get("Sec-Fetch-Mode", "navigate") == "navigate"
+
+
 class SessionEndedNotice:
     """Placed after the session, authentication and message middleware."""
 
@@ -119,7 +125,7 @@ class SessionEndedNotice:
                     SIGNED_IN_COOKIE, str(request.user.pk), salt=_SALT, httponly=True,
                     secure=settings.SESSION_COOKIE_SECURE, samesite="Lax")
         elif SIGNED_IN_COOKIE in request.COOKIES:
-            if ended and self._sent_to_log_in(response):
+            if ended and _is_navigation(request) and self._sent_to_log_in(response):
                 self._say_why(request, response, marker)
             elif not ended:  # the user logged out in this request
                 response.delete_cookie(SIGNED_IN_COOKIE, samesite="Lax")

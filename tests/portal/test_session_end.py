@@ -91,3 +91,12 @@ def test_what_was_kept_goes_only_to_the_same_user(client):
     other = make_staff(facility)
     client.post(reverse("account_login"), {"login": other.email, "password": PASSWORD})
     assert "受付 花子" not in client.get(url).content.decode()
+
+
+def test_a_scripts_request_does_not_spend_the_notice(client):
+    facility, user = _signed_in(client)
+    _end_sessions()
+    url = reverse("facilities:applications", args=[facility.pk])
+    client.get(url, HTTP_SEC_FETCH_MODE="cors")  # a live estimate or a poll in the background
+    page = client.get(client.get(url, HTTP_SEC_FETCH_MODE="navigate")["Location"])
+    assert NOTICE in page.content.decode()
