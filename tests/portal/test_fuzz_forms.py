@@ -42,6 +42,7 @@ from subsidies import services as subsidy_services
 from subsidies.models import Claim, ClaimItem, Document
 from tests.confirming import post_confirmed
 from tests.factories import (
+    PASSWORD,
     AdminFactory,
     FacilityFactory,
     UserFactory,
@@ -533,6 +534,49 @@ def test_session_request_form(client, data, step):
     with override_settings(RATE_LIMITS={"session_request": "100000/m"}):
         send(client, "post", reverse("obligation:session_apply"), {**data, **step},
              label="session_request")
+
+
+# ---------------------------------------------------------------- accounts (allauth's forms)
+
+WIDE = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in map(chr, range(0x21, 0x7F))})
+addresses = st.one_of(
+    st.sampled_from(["ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ", "たろう＠example.jp", "taro＠example．jp",
+                     "taro@例え.jp", "taro@@example.jp", "@", "ｔａｒｏ", "taro@ex ample.jp"]),
+    st.emails().map(lambda e: e.translate(WIDE)),
+    junk,
+)
+ACCOUNT_PASSWORD = "Kagawa2025Seikotsu"  # noqa: S105 - a test password
+
+
+@pytest.fixture
+def fuzz_user():
+    return UserFactory(email="fuzz@example.jp")
+
+
+@FUZZ
+@given(data=form(login=field("fuzz@example.jp", "ｆｕｚｚ＠ｅｘａｍｐｌｅ．ｊｐ", strategy=addresses),
+                 password=field(PASSWORD, "x")))
+def test_log_in_form(client, fuzz_user, data):
+    send(client, "post", reverse("account_login"), data, label="log_in")
+    client.logout()
+
+
+@FUZZ
+@given(data=form(email=field("new@example.jp", "ｎｅｗ＠ｅｘａｍｐｌｅ．ｊｐ", strategy=addresses),
+                 password1=field(ACCOUNT_PASSWORD), password2=field(ACCOUNT_PASSWORD)))
+def test_sign_up_form(client, data):
+    send(client, "post", reverse("account_signup"), data, label="sign_up")
+    client.logout()
+
+
+@FUZZ
+@given(data=form(email=field("fuzz@example.jp", strategy=addresses)))
+def test_password_reset_and_add_address_forms(client, data):
+    send(client, "post", reverse("account_reset_password"), data, label="password_reset")
+    client.force_login(UserFactory())
+    send(client, "post", reverse("account_email"), {**data, "action_add": ""},
+         label="add_address")
+    client.logout()
 
 
 # ---------------------------------------------------------------- to-do list and reminders
