@@ -5,6 +5,7 @@ from django import forms
 
 from portal.forms import EmailField, ISODateField, NormalizedForm, NumberField
 from portal.normalize import digits
+from portal.wareki import to_wareki
 
 from .models import EndAction, FacilityKind
 from .prefectures import PREFECTURES
@@ -62,6 +63,21 @@ class _ApplicationBase(NormalizedForm):
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial.setdefault("token", uuid.uuid4())
+
+    def confirm_rows(self) -> list[tuple[str, str]]:
+        """What the confirmation page shows: each value as the portal read it (「1,200人」 typed
+        as 「１２００」), not as typed (call after is_valid())."""
+        rows = []
+        for field in self.visible_fields():
+            value = self.cleaned_data.get(field.name)
+            if isinstance(field.field, forms.ChoiceField):
+                value = dict(field.field.choices).get(value, "")
+            elif isinstance(field.field, NumberField) and value is not None:
+                value = f"{value:,}{field.field.unit}"
+            elif hasattr(value, "isoformat"):
+                value = f"{to_wareki(value)}（{value.isoformat()}）"
+            rows.append((field.label, str(value) if value not in (None, "") else "（なし）"))
+        return rows
 
     def clean_phone(self) -> str:
         phone = self.cleaned_data["phone"].replace("ー", "-")

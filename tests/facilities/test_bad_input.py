@@ -104,6 +104,17 @@ def test_application_counts_with_commas_and_full_width_digits_are_read(client):
         1200, 2, "a@example.jp")
 
 
+def test_the_confirmation_shows_the_counts_as_read(client):
+    facility = FacilityFactory(kind="judo")
+    client.force_login(make_staff(facility))
+    data = {"contact_name": "担当", "founder_name": "開設", "phone": "03-1111-2222",
+            "email": "a@example.jp", "staff_count": "１２００", "device_count": "2台",
+            "token": "6f1b7e0c-2c3a-4a51-9d61-7f0b4f1f7a10"}
+    page = client.post(reverse("facilities:application_start", args=[facility.pk]),
+                       data).content.decode()
+    assert "<dt>職員数</dt><dd>1,200人</dd>" in page and "<dt>申請台数</dt><dd>2台</dd>" in page
+
+
 def test_oversized_request_is_refused_without_error_page(client):
     facility = FacilityFactory(kind="judo")
     client.force_login(make_staff(facility))
