@@ -9,7 +9,7 @@ from fractions import Fraction
 from django import forms
 
 from facilities.models import FacilityKind
-from portal.forms import ISODateField, NormalizedForm
+from portal.forms import ISODateField, NormalizedForm, NumberField
 
 from .engine import PARAM_TYPES, ParamField
 
@@ -71,7 +71,7 @@ def _field(param: ParamField) -> forms.Field:
     common = {"label": param.label, "required": param.required}
     match param.type:
         case "yen" | "int":
-            return forms.IntegerField(min_value=0, **common)
+            return NumberField(min_value=0, unit="円" if param.type == "yen" else "", **common)
         case "date":
             return ISODateField(**common)
         case "birth_date":  # the obligation's "70 or older" (docs/domain.md §7): born in the 1950s

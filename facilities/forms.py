@@ -3,8 +3,9 @@ import uuid
 
 from django import forms
 
-from portal.forms import ISODateField, NormalizedForm
+from portal.forms import EmailField, ISODateField, NormalizedForm, NumberField
 from portal.normalize import digits
+from portal.wareki import to_wareki
 
 from .models import EndAction, FacilityKind
 from .prefectures import PREFECTURES
@@ -56,15 +57,27 @@ class _ApplicationBase(NormalizedForm):
         label="電話番号", max_length=20, help_text="例: 03-1234-5678",
         widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
     )
-    email = forms.EmailField(
-        label="メールアドレス", help_text="審査結果をお知らせします。",
-        error_messages={"invalid": "メールアドレスの形式が正しくありません（例: info@example.jp）。"},
-    )
+    email = EmailField(label="メールアドレス", help_text="審査結果をお知らせします。")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial.setdefault("token", uuid.uuid4())
+
+    def confirm_rows(self) -> list[tuple[str, str]]:
+        """What the confirmation page shows: each value as the portal read it (「1,200人」 typed
+        as 「１２００」), not as typed (call after is_valid())."""
+        rows = []
+        for field in self.visible_fields():
+            value = self.cleaned_data.get(field.name)
+            if isinstance(field.field, forms.ChoiceField):
+                value = dict(field.field.choices).get(value, "")
+            elif isinstance(field.field, NumberField) and value is not None:
+                value = f"{value:,}{field.field.unit}"
+            elif hasattr(value, "isoformat"):
+                value = f"{to_wareki(value)}（{value.isoformat()}）"
+            rows.append((field.label, str(value) if value not in (None, "") else "（なし）"))
+        return rows
 
     def clean_phone(self) -> str:
         phone = self.cleaned_data["phone"].replace("ー", "-")
@@ -74,20 +87,20 @@ class _ApplicationBase(NormalizedForm):
 
 
 class UsageStartForm(_ApplicationBase):
-    staff_count = forms.IntegerField(
-        label="職員数", min_value=1, max_value=9999,
+    staff_count = NumberField(
+        label="職員数", min_value=1, max_value=9999, unit="人",
         help_text="マイナ資格確認アプリを利用する職員の数です。",
     )
-    device_count = forms.IntegerField(
-        label="申請台数", min_value=1, max_value=MAX_DEVICES,
+    device_count = NumberField(
+        label="申請台数", min_value=1, max_value=MAX_DEVICES, unit="台",
         help_text="アプリを利用する端末の台数です。業務に必要な台数のみ申請してください。"
         "台数分の資格確認アカウントが発行されます。",
     )
 
 
 class UsageChangeForm(_ApplicationBase):
-    device_count = forms.IntegerField(
-        label="変更後の台数", min_value=1, max_value=MAX_DEVICES, required=False,
+    device_count = NumberField(
+        label="変更後の台数", min_value=1, max_value=MAX_DEVICES, required=False, unit="台",
         help_text="台数を変更する場合のみ入力してください（増やす・減らすどちらも可）。",
     )
     end_action = forms.ChoiceField(

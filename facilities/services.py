@@ -35,6 +35,7 @@ from .models import (
     LINK_REQUEST_PERMISSION,
     OPEN_STATES,
     ApplicationKind,
+    ApplicationState,
     Channel,
     DeviceAccount,
     EndAction,
@@ -483,23 +484,47 @@ def _assign_receipt_number(application: UsageApplication) -> None:
     )
 
 
+@dataclass(frozen=True)
+class ApplyRefusal:
+    """Why no application of a kind can be made now, whatever is typed: said on the form's
+    page instead of the form (docs/decisions.md D1.5), with the application that stands in
+    the way when there is one."""
+
+    message: str
+    application: UsageApplication | None = None
+
+
+def apply_refusal(facility: Facility, kind: str) -> ApplyRefusal | None:
+    """The refusal of check_can_apply that does not depend on what is typed, or None."""
+    pending = (UsageApplication.objects.filter(facility=facility, kind=kind,
+                                               state__in=OPEN_STATES)
+               .order_by("-submitted_at").first())
+    if pending is not None:
+        return ApplyRefusal("審査中の同じ申請があります。審査の結果をお待ちください。", pending)
+    if kind == ApplicationKind.START:
+        accepted = (UsageApplication.objects.filter(
+            facility=facility, kind=ApplicationKind.START, state=ApplicationState.ACCEPTED)
+            .order_by("-submitted_at").first())
+        if accepted is not None:
+            return ApplyRefusal(
+                "利用開始申請は承認済みです。台数の変更や利用終了は「利用終了・変更申請」から"
+                "行ってください。", accepted)
+    elif not has_accepted_start(facility):
+        return ApplyRefusal("利用開始申請の承認後に申請できます。")
+    return None
+
+
 def check_can_apply(facility: Facility, kind: str, data: ApplicationInput) -> None:
     """Why this application cannot be made now (raises), or nothing."""
-    if UsageApplication.objects.filter(facility=facility, kind=kind, state__in=OPEN_STATES).exists():
-        raise ServiceError("審査中の同じ申請があります。審査の結果をお待ちください。")
-    accepted = has_accepted_start(facility)
+    refused = apply_refusal(facility, kind)
+    if refused is not None:
+        raise ServiceError(refused.message)
     if kind == ApplicationKind.START:
-        if accepted:
-            raise ServiceError(
-                "利用開始申請は承認済みです。台数の変更や利用終了は「利用終了・変更申請」から行ってください。"
-            )
         if not data.device_count or not 1 <= data.device_count <= MAX_DEVICES:
             raise ServiceError(f"申請台数は1〜{MAX_DEVICES}台で入力してください。", "device_count")
         if not data.staff_count or data.staff_count < 1:
             raise ServiceError("職員数を1人以上で入力してください。", "staff_count")
         return
-    if not accepted:
-        raise ServiceError("利用開始申請の承認後に申請できます。")
     if data.device_count is None and not data.end_action:
         raise ServiceError("台数の変更か利用終了予定日のいずれかを入力してください。")
     if data.device_count is not None and not 1 <= data.device_count <= MAX_DEVICES:

@@ -188,6 +188,13 @@ def _application_flow(request: HttpRequest, facility_id: int, kind: str) -> Http
     facility = selectors.facility_for(user=request.user, pk=facility_id)
     form_class = _APPLICATION_FORMS[kind]
     context = {"facility": facility, "kind": ApplicationKind(kind)}
+    # An application that cannot be made whatever is typed is refused before the form
+    # (docs/decisions.md D1.5); the final submit still goes to the service, so a repeated
+    # click returns the application it made.
+    refused = services.apply_refusal(facility, kind)
+    if refused is not None and "submit" not in request.POST:
+        return render(request, "facilities/application_refused.html",
+                      {**context, "refusal": refused})
     if request.method != "POST":
         initial = {"email": request.user.email, "founder_name": facility.founder_name,
                    "phone": facility.phone, "contact_name": request.user.full_name}

@@ -3,7 +3,7 @@ from django import forms
 from eligibility.rules.lump_sum import LumpSumParams
 from facilities.kinds import MEDICAL_KINDS
 from facilities.models import FacilityKind
-from portal.forms import ISODateField, NormalizedForm
+from portal.forms import ISODateField, NormalizedForm, NumberField
 
 
 class ActivityReportForm(NormalizedForm):
@@ -46,12 +46,13 @@ class LumpSumSimulatorForm(NormalizedForm):
     """The months in the labels come from the parameters in force (`params`), not from here."""
 
     kind = forms.ChoiceField(label="施設の種別", choices=SIMULATOR_KINDS)
-    oct_receipts = forms.IntegerField(label="基準月のレセプト件数", min_value=0,
-                                      max_value=10_000_000)
-    oct_users = forms.IntegerField(label="基準月のマイナ保険証利用人数", min_value=0,
-                                   max_value=10_000_000)
-    best_users = forms.IntegerField(
+    oct_receipts = NumberField(label="基準月のレセプト件数", min_value=0,
+                               max_value=10_000_000, unit="件")
+    oct_users = NumberField(label="基準月のマイナ保険証利用人数", min_value=0,
+                            max_value=10_000_000, unit="人")
+    best_users = NumberField(
         label="評価対象月のうち最も多い月の利用人数", min_value=0, max_value=10_000_000,
+        unit="人",
     )
     poster = forms.BooleanField(label="共通ポスターを掲示している", required=False, initial=True)
     informed = forms.BooleanField(label="お声掛け・チラシ配付を行っている", required=False,

@@ -57,7 +57,9 @@ def current_result(facility: Facility, program: Program, *, version=UNREAD):
     if result is None:
         return None
     return {"eligible": result.eligible, "amount": result.amount,
-            "reasons": reason_texts(result)}
+            "reasons": reason_texts(result),
+            # The criteria not met (the ✗), in the rule's words, to name in a warning.
+            "missing": [reason.text for reason in result.reasons if reason.met is False]}
 
 
 def report_for(facility: Facility, program: Program) -> ActivityReport | None:

@@ -87,6 +87,15 @@ def report(request: HttpRequest, facility_id: int, code: str) -> HttpResponse:
         else:
             if page is not None:
                 return page
+            # A report that does not qualify is saved, but never with a green success: the
+            # warning names what is missing (docs/decisions.md D5.1.4).
+            current = selectors.current_result(facility, program, version=version)
+            if current is not None and not current["eligible"]:
+                messages.warning(request, (
+                    "取組の実施報告を登録しましたが、このままでは協力金の支給対象になりません。"
+                    f"理由: {'、'.join(current['missing']) or '支給の条件を満たしていません'}。"
+                    "内容を確認し、誤りがあれば修正してください。"))
+                return redirect("incentives:report", facility_id=facility.pk, code=code)
             messages.success(request, "取組の実施報告を登録しました。")
             return redirect("incentives:overview", facility_id=facility.pk)
     # Read for the page only (a saved report goes straight back to the overview).

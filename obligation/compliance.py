@@ -7,7 +7,8 @@ answers, start applications, the rows already written), decides in Python and wr
 rows that changed. It runs nightly (obligation.tasks.compute_compliance) and after every
 change of a facility's facts (the listener registered in obligation/apps.py).
 
-Order of precedence: 導入済み (a go-live entered) · 導入済み（併設） (the main 施術所 has one) ·
+Order of precedence: 導入済み (a go-live entered) · 導入義務を満たす（併設の主たる施術所が導入済み）
+(a subordinate whose main 施術所 has one) ·
 やむを得ない事由あり (an accepted declaration, else a survey answer; not once expired) ·
 利用開始申請中 (a start application open, or accepted with no go-live yet) · 未導入."""
 
@@ -100,8 +101,10 @@ def decide(facility: dict, *, golive, main_golive, declaration, survey, applicat
                        basis=f"運用開始日（{wareki(golive)}）が登録されています。")
     if facility["main_facility_id"] and main_golive is not None:
         return _Status(ComplianceState.COVERED,
-                       basis=f"併設の主たる施術所（{facility['main_name']}）の運用開始日"
-                             f"（{wareki(main_golive)}）が登録されています。")
+                       basis=f"この施術所は併設の従たる施術所です。主たる施術所"
+                             f"（{facility['main_name']}）の運用開始日（{wareki(main_golive)}）が"
+                             "登録されているため、この施術所の導入義務は果たしているものと"
+                             "みなします（この施術所自身の運用開始日は登録されていません）。")
     exempt, notes = _exemption(declaration, survey, today, timeline)
     if facility["main_facility_id"]:
         notes.insert(0, f"併設の主たる施術所（{facility['main_name']}）は、まだ運用開始日が"

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from django import forms
 from django.utils import timezone
 
-from portal.forms import ISODateField, NormalizedForm
+from portal.forms import EmailField, ISODateField, NormalizedForm, NumberField
 
 from .rules import AHAKI_KINDS, JUDO_KINDS, ExemptionReason
 
@@ -167,10 +167,9 @@ class SessionRequestForm(_WithToken):
                                        help_text="ひらがなで入力してください。例: やまだ はなこ")
     contact_name = forms.CharField(label="担当者氏名", max_length=100)
     phone = _phone_field(required=True)
-    email = forms.EmailField(
+    email = EmailField(
         label="メールアドレス", max_length=254,
-        help_text="受付と日程のお知らせをこのアドレスにお送りします。",
-        error_messages={"invalid": "メールアドレスの形式が正しくありません（例: info@example.jp）。"})
+        help_text="受付と日程のお知らせをこのアドレスにお送りします。")
     preferred_date = ISODateField(
         label="希望日", earliest=timezone.localdate,
         latest=lambda: timezone.localdate() + timedelta(days=365),
@@ -181,8 +180,7 @@ class SessionRequestForm(_WithToken):
     preferred_end = forms.TimeField(label="希望終了時刻", help_text="例: 15:30",
                                     widget=forms.TimeInput(attrs={"type": "time"},
                                                            format="%H:%M"))
-    attendees = forms.IntegerField(label="参加予定人数", min_value=1, max_value=1000,
-                                   widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
+    attendees = NumberField(label="参加予定人数", min_value=1, max_value=1000, unit="人")
     occupation = forms.CharField(label="参加される方の属性（職業）", max_length=200,
                                  help_text="例: 柔道整復師、はり師・きゅう師")
     topics = forms.CharField(label="説明を受けたい内容", max_length=TEXT_LIMIT, required=False,

@@ -388,7 +388,9 @@ class SessionRequest(WorkflowModel, models.Model):
 
 class ComplianceState(models.TextChoices):
     INTRODUCED = "introduced", "導入済み"
-    COVERED = "covered", "導入済み（併設の主たる施術所）"
+    # A subordinate 施術所 that has not introduced itself: its duty is deemed met by its main
+    # one's introduction (docs/domain.md §7, N1), which the label says (never 導入済み alone).
+    COVERED = "covered", "導入義務を満たす（併設の主たる施術所が導入済み）"
     EXEMPT = "exempt", "やむを得ない事由あり"
     PENDING = "pending", "利用開始申請中"
     NOT_INTRODUCED = "not_introduced", "未導入"

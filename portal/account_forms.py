@@ -6,6 +6,7 @@ from allauth.account import forms as allauth_forms
 from allauth.mfa.base import forms as mfa_forms
 from allauth.mfa.totp import forms as totp_forms
 
+from .forms import HalfWidthEmails
 from .passwords import MAX_LENGTH
 from .signup import SignupForm as TimingSafeSignupForm
 
@@ -42,7 +43,9 @@ class NewPasswordWording:
         return cleaned
 
 
-class LoginForm(allauth_forms.LoginForm):
+class LoginForm(HalfWidthEmails, allauth_forms.LoginForm):
+    email_fields = ("login",)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # The page links to the password reset itself; the help text would hold raw HTML.
@@ -50,12 +53,20 @@ class LoginForm(allauth_forms.LoginForm):
         self.fields["remember"].label = "このブラウザでログインしたままにする"
 
 
-class SignupForm(NewPasswordWording, TimingSafeSignupForm):
+class SignupForm(HalfWidthEmails, NewPasswordWording, TimingSafeSignupForm):
     new_password_labels = ("パスワード", "パスワード（確認用）")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["email"].help_text = "ログインと、審査結果などのお知らせに使います。"
+
+
+class ResetPasswordForm(HalfWidthEmails, allauth_forms.ResetPasswordForm):
+    pass
+
+
+class AddEmailForm(HalfWidthEmails, allauth_forms.AddEmailForm):
+    pass
 
 
 class ResetPasswordKeyForm(NewPasswordWording, allauth_forms.ResetPasswordKeyForm):

@@ -3,7 +3,7 @@ from datetime import date
 from django import forms
 from django.utils import timezone
 
-from portal.forms import ISODateField, NormalizedForm
+from portal.forms import ISODateField, NormalizedForm, NumberField
 
 
 class ClaimItemForm(NormalizedForm):
@@ -11,9 +11,11 @@ class ClaimItemForm(NormalizedForm):
 
     description = forms.CharField(label="品名・内容", max_length=200,
                                   help_text="例: タブレット端末、汎用カードリーダー")
-    quantity = forms.IntegerField(label="数量", min_value=1, max_value=999)
-    unit_price = forms.IntegerField(label="単価（税抜・円）", min_value=0, max_value=100_000_000)
-    tax = forms.IntegerField(label="消費税（円）", min_value=0, max_value=100_000_000, initial=0)
+    quantity = NumberField(label="数量", min_value=1, max_value=999)
+    unit_price = NumberField(label="単価（税抜・円）", min_value=0, max_value=100_000_000,
+                             unit="円")
+    tax = NumberField(label="消費税（円）", min_value=0, max_value=100_000_000, initial=0,
+                      unit="円")
     vendor = forms.CharField(label="購入先", max_length=200)
     # Not before the online-qualification programs began, and not in the future.
     purchase_date = ISODateField(label="購入日", help_text="例: 2025-01-10",
@@ -32,8 +34,8 @@ class ItemEditForm(ClaimItemForm):
 
 
 class ReadersForm(NormalizedForm):
-    readers = forms.IntegerField(label="増設する顔認証付きカードリーダーの台数", min_value=1,
-                                 max_value=3)
+    readers = NumberField(label="増設する顔認証付きカードリーダーの台数", min_value=1,
+                          max_value=3, unit="台")
 
 
 class ReviewForm(forms.Form):
@@ -42,6 +44,6 @@ class ReviewForm(forms.Form):
     DECISIONS = [("approve", "交付を決定する"), ("return", "修正を依頼する（差戻し）"),
                  ("reject", "不交付とする")]
     decision = forms.ChoiceField(label="決定", choices=DECISIONS, widget=forms.RadioSelect)
-    amount = forms.IntegerField(label="交付決定額（円）", required=False, min_value=1)
+    amount = NumberField(label="交付決定額（円）", required=False, min_value=1, unit="円")
     reason = forms.CharField(label="理由（差戻し・不交付・減額のとき必須）", required=False,
                              widget=forms.Textarea(attrs={"rows": 3}))

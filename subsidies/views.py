@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from eligibility.models import Program
 from facilities.selectors import facility_for
 from facilities.services import ServiceError
+from portal.normalize import NotAnInteger, integer
 from portal.pdf import render_pdf
 
 from . import selectors, services
@@ -136,8 +137,8 @@ def estimate(request: HttpRequest, facility_id: int, pk: int) -> JsonResponse:
     """The amount as the rule computes it, with an item being typed (extra_cost) included."""
     _facility, claim = _claim(request, facility_id, pk)
     try:
-        extra = max(0, min(int(request.GET.get("extra_cost", "0")), 100_000_000))
-    except ValueError:
+        extra = max(0, min(integer(request.GET.get("extra_cost", "0")), 100_000_000))
+    except NotAnInteger:
         extra = 0
     result = selectors.compute(claim, extra_cost=extra)
     return JsonResponse({"eligible": result.eligible, "amount": result.amount,

@@ -57,6 +57,8 @@ MIDDLEWARE = [
     # the answers of every middleware below).
     "portal.middleware.PrivateResponsesNotStored",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # An ended session said on the log-in page, the page and what was typed kept.
+    "portal.session_end.SessionEndedNotice",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "portal.admin_access.AdminRequiresTwoFactor",
@@ -153,7 +155,9 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = env("ACCOUNT_DEFAULT_HTTP_PROTOCOL", default="ht
 ACCOUNT_FORMS = {
     "signup": "portal.account_forms.SignupForm",
     "login": "portal.account_forms.LoginForm",
+    "reset_password": "portal.account_forms.ResetPasswordForm",
     "reset_password_from_key": "portal.account_forms.ResetPasswordKeyForm",
+    "add_email": "portal.account_forms.AddEmailForm",
     "change_password": "portal.account_forms.ChangePasswordForm",
 }
 # Reverse proxies in front of the portal that append to X-Forwarded-For (0: none, the

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from facilities.models import GoLive, LinkRequest, Membership, UsageApplication
 from tests.confirming import post_confirmed
-from tests.factories import FacilityFactory, accepted_facility, make_staff
+from tests.factories import FacilityFactory, accepted_facility, make_staff, submit_start
 
 pytestmark = pytest.mark.django_db
 
@@ -91,6 +91,30 @@ def test_bad_application_fields_save_nothing(client, field, value):
     assert not UsageApplication.objects.exists()
 
 
+def test_application_counts_with_commas_and_full_width_digits_are_read(client):
+    facility = FacilityFactory(kind="judo")
+    client.force_login(make_staff(facility))
+    data = {"contact_name": "担当", "founder_name": "開設", "phone": "03-1111-2222",
+            "email": "ａ＠ｅｘａｍｐｌｅ．ｊｐ", "staff_count": "1,200人", "device_count": "２",
+            "token": "6f1b7e0c-2c3a-4a51-9d61-7f0b4f1f7a10", "submit": "1"}
+    response = client.post(reverse("facilities:application_start", args=[facility.pk]), data)
+    assert response.status_code == 302
+    application = UsageApplication.objects.get()
+    assert (application.staff_count, application.device_count, application.email) == (
+        1200, 2, "a@example.jp")
+
+
+def test_the_confirmation_shows_the_counts_as_read(client):
+    facility = FacilityFactory(kind="judo")
+    client.force_login(make_staff(facility))
+    data = {"contact_name": "担当", "founder_name": "開設", "phone": "03-1111-2222",
+            "email": "a@example.jp", "staff_count": "１２００", "device_count": "2台",
+            "token": "6f1b7e0c-2c3a-4a51-9d61-7f0b4f1f7a10"}
+    page = client.post(reverse("facilities:application_start", args=[facility.pk]),
+                       data).content.decode()
+    assert "<dt>職員数</dt><dd>1,200人</dd>" in page and "<dt>申請台数</dt><dd>2台</dd>" in page
+
+
 def test_oversized_request_is_refused_without_error_page(client):
     facility = FacilityFactory(kind="judo")
     client.force_login(make_staff(facility))
@@ -133,3 +157,37 @@ def test_change_form_needs_something_to_change(client):
     response = client.post(reverse("facilities:application_change", args=[facility.pk]), data)
     assert "台数の変更か利用終了のいずれか" in response.content.decode()
     assert UsageApplication.objects.count() == 1
+
+
+def test_a_second_start_application_is_refused_before_the_form(client):
+    """One is pending: the page says so at once, with its state and a link, and offers no
+    form (docs/decisions.md D1.5)."""
+    facility = FacilityFactory(kind="judo")
+    user = make_staff(facility)
+    pending = submit_start(facility, user)
+    client.force_login(user)
+    url = reverse("facilities:application_start", args=[facility.pk])
+    for response in (client.get(url), client.post(url, {"contact_name": "担当"})):
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert "審査中の同じ申請があります" in page and pending.facility_state_label in page
+        assert reverse("facilities:application_detail", args=[facility.pk, pending.pk]) in page
+        assert 'name="review"' not in page and "確認画面へ" not in page
+    assert UsageApplication.objects.count() == 1
+
+
+def test_an_accepted_start_refuses_a_new_one_before_the_form(client):
+    facility, user, _ = accepted_facility()
+    application = UsageApplication.objects.get()
+    client.force_login(user)
+    page = client.get(reverse("facilities:application_start", args=[facility.pk])).content.decode()
+    assert "利用開始申請は承認済みです" in page and "確認画面へ" not in page
+    assert reverse("facilities:application_detail", args=[facility.pk, application.pk]) in page
+
+
+def test_a_change_before_the_start_is_accepted_is_refused_before_the_form(client):
+    facility = FacilityFactory(kind="judo")
+    client.force_login(make_staff(facility))
+    page = client.get(reverse("facilities:application_change",
+                              args=[facility.pk])).content.decode()
+    assert "利用開始申請の承認後に申請できます" in page and "確認画面へ" not in page

@@ -45,3 +45,37 @@ def test_the_report_takes_wareki_dates(client):
     assert response.status_code == 302
     report = ActivityReport.objects.get(facility=facility)
     assert (report.activity_from, report.activity_to) == (date(2025, 6, 10), date(2025, 7, 31))
+
+
+def _report(client, golive, **dates):
+    facility, user, _ = accepted_facility(kind="judo")
+    services.set_golive_date(user=user, facility=facility, golive_date=golive)
+    client.force_login(user)
+    url = reverse("incentives:report", args=[facility.pk, "cooperation-2025"])
+    response = post_confirmed(client, url, {"voice": "on", "flyer": "on", **dates})
+    return facility, response
+
+
+def test_a_report_outside_the_period_is_saved_with_a_warning_naming_why(client):
+    """Not a green 「登録しました」 above a ✗ (docs/decisions.md D5.1.4)."""
+    from eligibility.models import ActivityReport
+
+    facility, response = _report(client, date(2025, 6, 10), activity_from="2025-08-01",
+                                 activity_to="2025-08-31")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("incentives:report",
+                                           args=[facility.pk, "cooperation-2025"])
+    page = client.get(response["Location"]).content.decode()
+    assert "message-success" not in page
+    warning = page.split('class="message message-warning"', 1)[1].split("</p>", 1)[0]
+    assert "支給対象になりません" in warning
+    assert "令和7年6月10日〜令和7年7月31日の間であること" in warning
+    assert ActivityReport.objects.filter(facility=facility).exists()
+
+
+def test_a_report_that_qualifies_is_a_success(client):
+    _facility, response = _report(client, date(2025, 6, 10), activity_from="2025-06-10",
+                                  activity_to="2025-07-31")
+    page = client.get(response["Location"]).content.decode()
+    assert "message-success" in page and "取組の実施報告を登録しました。" in page
+    assert "message-warning" not in page

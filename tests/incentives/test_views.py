@@ -103,6 +103,15 @@ def test_simulator_shows_amount_row_and_column(client):
     assert "160人以上" in body
 
 
+def test_simulator_reads_commas_and_full_width_digits(client):
+    body = client.get(reverse("simulator"), {
+        "kind": "clinic", "oct_receipts": "１，０００", "oct_users": "40人", "best_users": "２００",
+        "poster": "on", "informed": "on",
+    }).content.decode()
+    assert "入力内容に誤りがあります" not in body
+    assert "200,000円" in body
+
+
 def test_simulator_refuses_bad_numbers(client):
     body = client.get(reverse("simulator"), {"kind": "clinic", "oct_receipts": "-5",
                                              "oct_users": "x", "best_users": ""}).content.decode()

@@ -4,6 +4,7 @@ the facts after commit, and the follow-up ladder."""
 from datetime import date
 
 import pytest
+from django.urls import reverse
 
 from facilities import services as facility_services
 from facilities.models import GoLive
@@ -67,6 +68,22 @@ def test_a_subordinate_whose_main_introduced_is_covered():
     row = status(subordinate)
     assert row.state == ComplianceState.COVERED
     assert "主たる接骨院" in row.basis and "令和7年4月1日" in row.basis
+
+
+def test_a_covered_subordinate_is_not_labelled_introduced(client):
+    """The subordinate has not introduced: its duty is deemed met by its main one (docs/domain.md
+    §7). Label and 根拠 say the same thing, on the facility's page too."""
+    main = FacilityFactory(kind="judo", name="主たる接骨院")
+    GoLive.objects.create(facility=main, date=date(2025, 4, 1))
+    subordinate = FacilityFactory(kind="ama", main_facility=main)
+    row = status(subordinate)
+    assert row.get_state_display() == "導入義務を満たす（併設の主たる施術所が導入済み）"
+    assert row.basis.startswith("この施術所は併設の従たる施術所です。")
+    assert "導入義務は果たしているものとみなします" in row.basis
+    client.force_login(make_staff(subordinate))
+    page = client.get(reverse("obligation:overview", args=[subordinate.pk])).content.decode()
+    assert "導入義務を満たす（併設の主たる施術所が導入済み）" in page
+    assert "導入済み（併設の主たる施術所）" not in page
 
 
 def test_a_subordinate_whose_main_has_no_go_live_is_not_covered():

@@ -72,11 +72,14 @@ def test_the_edit_button_keeps_everything(client):
     ({"contact_furigana": "ヤマダ ハナコ"}, "contact_furigana", "ひらがなで入力してください"),
     ({"contact_furigana": "yamada hanako"}, "contact_furigana", "ひらがなで入力してください"),
     ({"contact_furigana": "ﾔﾏﾀﾞ"}, "contact_furigana", "ひらがなで入力してください"),
-    ({"attendees": "0"}, "attendees", "1 以上"),
-    ({"attendees": "1001"}, "attendees", "1000 以下"),
+    ({"attendees": "0"}, "attendees", "1以上"),
+    ({"attendees": "-3"}, "attendees", "1以上"),
+    ({"attendees": "四十"}, "attendees", "数字で入力してください"),
+    ({"attendees": "1001"}, "attendees", "1,000以下"),
     ({"topics": "あ" * 10_000}, "topics", "2000"),
     ({"organisation": "x" * 10_000}, "organisation", "200"),
-    ({"email": "not-an-address"}, "email", "メールアドレスの形式が正しくありません"),
+    ({"email": "not-an-address"}, "email", "半角の英数字と記号で"),
+    ({"email": "たろう＠ｅｘａｍｐｌｅ．ｊｐ"}, "email", "半角"),
     ({"phone": "12345"}, "phone", "電話番号は0から始まる"),
     ({"preferred_start": "25:00"}, "preferred_start", ""),
 ])
@@ -90,12 +93,13 @@ def test_bad_input_is_a_field_error(client, changes, field, message):
 
 
 def test_full_width_input_is_read(client):
-    data = session_form(phone="０３－１１１１－２２２２", attendees="４０",
-                        preferred_start="１４：００", preferred_end="１５：３０")
+    data = session_form(phone="０３－１１１１－２２２２", attendees="４０人",
+                        preferred_start="１４：００", preferred_end="１５：３０",
+                        email="ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ")
     assert client.post(URL, {**data, "submit": "1"}).status_code == 302
     session = SessionRequest.objects.get()
-    assert (session.phone, session.attendees, session.preferred_start.hour) == (
-        "03-1111-2222", 40, 14)
+    assert (session.phone, session.attendees, session.preferred_start.hour, session.email) == (
+        "03-1111-2222", 40, 14, "taro@example.jp")
 
 
 def test_the_final_submit_is_rate_limited_per_address(client, settings):

@@ -42,6 +42,7 @@ from subsidies import services as subsidy_services
 from subsidies.models import Claim, ClaimItem, Document
 from tests.confirming import post_confirmed
 from tests.factories import (
+    PASSWORD,
     AdminFactory,
     FacilityFactory,
     UserFactory,
@@ -100,6 +101,11 @@ numbers = st.one_of(
     st.integers(0, 100).map(lambda n: str(n).translate(FULL_WIDTH)),
     st.sampled_from(["1e3", "-0", "0x10", "1.5", "NaN", "Infinity", "٣", "１２３", "1_000",
                      "9" * 400, "+1", " 1 "]),
+    # Written as people write amounts (portal.normalize.integer): separators, units, signs.
+    st.sampled_from(["38,000", "３８，０００", "38、000円", "1,2,3", ",", ",000", "--5", "−5",
+                     "ー５", "5円円", "1,000人", "9,999,999,999,999,999,999,999,999,999,999",
+                     "1" * 31, "１，０００台"]),
+    st.integers(0, 10**12).map(lambda n: f"{n:,}"),
 )
 long_text = st.builds(lambda ch, n: ch * n, st.sampled_from(["あ", "x", "🎌", "1", "ｱ", " "]),
                       st.integers(9_000, 10_000))
@@ -510,7 +516,7 @@ SESSION_DAY = (date.today() + timedelta(days=30)).isoformat()
 @FUZZ
 @given(data=form(organisation=field("東京都柔道整復師会"), address=field("千代田区霞が関1-2-2"),
                  contact_furigana=field("やまだ はなこ"), contact_name=field("山田 花子"),
-                 phone=field("03-1111-2222"), email=field("kai@example.jp"),
+                 phone=field("03-1111-2222"), email=field("kai@example.jp", "ｋａｉ＠ｅｘａｍｐｌｅ．ｊｐ"),
                  preferred_date=field(SESSION_DAY, strategy=written_dates),
                  preferred_start=field("14:00", "１４：００"),
                  preferred_end=field("15:30"), attendees=field("40", "1000", strategy=numbers),
@@ -528,6 +534,49 @@ def test_session_request_form(client, data, step):
     with override_settings(RATE_LIMITS={"session_request": "100000/m"}):
         send(client, "post", reverse("obligation:session_apply"), {**data, **step},
              label="session_request")
+
+
+# ---------------------------------------------------------------- accounts (allauth's forms)
+
+WIDE = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in map(chr, range(0x21, 0x7F))})
+addresses = st.one_of(
+    st.sampled_from(["ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ", "たろう＠example.jp", "taro＠example．jp",
+                     "taro@例え.jp", "taro@@example.jp", "@", "ｔａｒｏ", "taro@ex ample.jp"]),
+    st.emails().map(lambda e: e.translate(WIDE)),
+    junk,
+)
+ACCOUNT_PASSWORD = "Kagawa2025Seikotsu"  # noqa: S105 - a test password
+
+
+@pytest.fixture
+def fuzz_user():
+    return UserFactory(email="fuzz@example.jp")
+
+
+@FUZZ
+@given(data=form(login=field("fuzz@example.jp", "ｆｕｚｚ＠ｅｘａｍｐｌｅ．ｊｐ", strategy=addresses),
+                 password=field(PASSWORD, "x")))
+def test_log_in_form(client, fuzz_user, data):
+    send(client, "post", reverse("account_login"), data, label="log_in")
+    client.logout()
+
+
+@FUZZ
+@given(data=form(email=field("new@example.jp", "ｎｅｗ＠ｅｘａｍｐｌｅ．ｊｐ", strategy=addresses),
+                 password1=field(ACCOUNT_PASSWORD), password2=field(ACCOUNT_PASSWORD)))
+def test_sign_up_form(client, data):
+    send(client, "post", reverse("account_signup"), data, label="sign_up")
+    client.logout()
+
+
+@FUZZ
+@given(data=form(email=field("fuzz@example.jp", strategy=addresses)))
+def test_password_reset_and_add_address_forms(client, data):
+    send(client, "post", reverse("account_reset_password"), data, label="password_reset")
+    client.force_login(UserFactory())
+    send(client, "post", reverse("account_email"), {**data, "action_add": ""},
+         label="add_address")
+    client.logout()
 
 
 # ---------------------------------------------------------------- to-do list and reminders

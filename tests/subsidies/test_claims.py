@@ -290,3 +290,34 @@ def test_limited_device_claim_for_a_paper_claims_clinic():
     offer = {o.program.code: o for o in selectors.offers_for(clinic)}["device-limited"]
     # Today is after the planned deadline of 2025-01-15, so it is not offered.
     assert not offer.offered and "申請期限" in offer.reason
+
+
+def test_amounts_with_commas_and_full_width_digits_are_read(client, sejutsu):
+    """「38,000」「３８，０００」 are amounts, not errors (docs/decisions.md D1.3)."""
+    claim = _start(client, sejutsu)
+    response = _add_item(client, sejutsu, claim, quantity="１", unit_price="３８，０００",
+                         tax="3,800円")
+    assert response.status_code == 302
+    item = claim.items.get()
+    assert (item.quantity, item.unit_price, item.tax) == (1, 38000, 3800)
+
+
+@pytest.mark.parametrize(("typed", "message"), [
+    ("-38000", "0以上の数を入力してください（マイナスは入力できません）"),
+    ("三万八千", "数字で入力してください"),
+])
+def test_a_bad_amount_is_refused_next_to_it_and_kept(client, sejutsu, typed, message):
+    claim = _start(client, sejutsu)
+    response = _add_item(client, sejutsu, claim, unit_price=typed)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="id_unit_price_error"' in page and message in page
+    assert f'value="{typed}"' in page
+    assert not claim.items.exists()
+
+
+def test_the_live_estimate_reads_commas(client, sejutsu):
+    claim = _start(client, sejutsu)
+    data = client.get(reverse("subsidies:estimate", args=[sejutsu.pk, claim.pk]),
+                      {"extra_cost": "30,000"}).json()
+    assert (data["eligible"], data["amount"]) == (True, 30000)
