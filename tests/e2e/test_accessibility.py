@@ -210,8 +210,8 @@ def test_staff_pages_have_no_wcag_violations(new_page, log_in):
 
     page = new_page()
     log_in(page, user.email)
-    for state in ("done", "next", "waiting", "later"):
-        expect(page.locator(f".badge.{state}").first).to_be_visible()
+    for status in ("done", "not_started", "cannot_start"):
+        expect(page.locator(f".task-list .tag.status-{status}").first).to_be_visible()
     problems = {}
     _check(page, "dashboard", problems)
 
