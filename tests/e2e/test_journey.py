@@ -167,7 +167,7 @@ def test_judo_clinic_signs_up_applies_and_is_listed_publicly(new_page, log_in, a
     expect(staff.get_by_label("メールアドレス")).to_have_value(STAFF_EMAIL)
     _fill_start_application(staff, "青葉 花子", "０３－１２３４－５６７８", "3", "2")
     expect(_summary_value(staff, "電話番号")).to_have_text("03-1234-5678")
-    expect(_summary_value(staff, "申請台数")).to_have_text("2")
+    expect(_summary_value(staff, "申請台数")).to_have_text("2台")
     receipt_number = _submit_confirmed(staff)
     application = UsageApplication.objects.get(facility=facility)
     assert application.receipt_number == receipt_number
