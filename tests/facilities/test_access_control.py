@@ -15,6 +15,7 @@ from obligation import services as obligation_services
 from payouts import services as payout_services
 from payouts.models import Recovery
 from subsidies import services as subsidy_services
+from tests.built_once import built_once
 from tests.factories import FacilityFactory, UserFactory, accepted_facility, make_staff
 from tests.payouts.helpers import (
     adjustment,
@@ -109,8 +110,8 @@ def _recovery(facility):
     return Recovery.objects.get(facility=facility)
 
 
-@pytest.fixture
-def victim():
+def _victim() -> dict:
+    """A facility with an object behind every facility-scoped URL."""
     facility, user, _admin = accepted_facility()
     services.set_golive_date(user=user, facility=facility, golive_date=date(2025, 6, 1))
     claim = subsidy_services.start_claim(user=user, facility=facility,
@@ -127,9 +128,6 @@ def victim():
         "claim": claim, "item": item, "document": document,
         "paid_line": _paid_line(facility),
         "recovery": _recovery(facility),
-        "check": counter.start_check(
-            facility=facility, mode="face",
-            device_account_id=DeviceAccount.objects.filter(facility=facility).first().pk),
         "declaration": obligation_services.declare_exemption(
             user=user, facility=facility, token=uuid.uuid4(),
             data=obligation_services.DeclarationInput(reason="3", contact_name="担当",
@@ -140,6 +138,28 @@ def victim():
         "link_request": services.request_facility_link(
             user=UserFactory(), code=facility.code, account_last4=facility.account_last4),
     }
+
+
+@pytest.fixture(scope="module")
+def victim_storage(tmp_path_factory):
+    return tmp_path_factory.mktemp("victim-private")
+
+
+@pytest.fixture(scope="module")
+def built_victim(django_db_setup, django_db_blocker, victim_storage):
+    """_victim(), built once for the module's tests (tests/built_once.py)."""
+    with built_once(django_db_blocker, _victim, private_storage=victim_storage) as built:
+        yield built
+
+
+@pytest.fixture
+def victim(built_victim, victim_storage, settings):
+    """The facility and its objects as built, and a card check of its own started for the
+    test (a check waits in the cache, which every test starts without)."""
+    settings.PRIVATE_STORAGE_ROOT = victim_storage
+    check = counter.start_check(facility=built_victim["facility"], mode="face",
+                                device_account_id=built_victim["account"].pk)
+    return {**built_victim, "check": check}
 
 
 @pytest.mark.parametrize("name", sorted(FACILITY_SCOPED))
