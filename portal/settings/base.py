@@ -97,6 +97,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "portal.User"
 AUTHENTICATION_BACKENDS = [
+    "portal.auth_backends.PermissionsInOneQuery",  # permissions only: portal/auth_backends.py
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
