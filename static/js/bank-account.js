@@ -58,18 +58,18 @@
         return response.text();
       })
       .then(function (html) {
-        var fresh = new DOMParser().parseFromString(html, "text/html")
-          .getElementById("bank-lookup-results");
-        var old = lookup.querySelector("#bank-lookup-results");
-        if (!fresh || !old) throw new Error("no results");
-        tame(fresh);
-        old.replaceWith(document.importNode(fresh, true));
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        ["bank-lookup-results", "branch-lookup-results"].forEach(function (id) {
+          var fresh = doc.getElementById(id);
+          var old = lookup.querySelector("#" + id);
+          if (!fresh || !old) throw new Error("no results");
+          tame(fresh);
+          old.replaceWith(document.importNode(fresh, true));
+        });
         var count = lookup.querySelectorAll("button.pick").length;
-        status(count ? count + "件見つかりました。選ぶと入力されます。" : "");
-        if (!count) {
-          var none = lookup.querySelector(".lookup-results p");
-          status(none ? none.textContent : "見つかりませんでした。");
-        }
+        var none = lookup.querySelector(".lookup-results p");
+        status(count ? count + "件見つかりました。選ぶと入力されます。" :
+               (none ? none.textContent : "見つかりませんでした。"));
       })
       .catch(function () {
         status("調べられませんでした。しばらくしてから、もう一度お試しください。");
