@@ -81,3 +81,4 @@ def test_a_result_chosen_without_javascript_fills_its_field(client, url):
     response = client.post(url, {**typed, "pick_bank": "１２３４"})
     assert response.context["form"]["bank"].value() == "みず"
     assert not BankAccount.objects.exists()
+    assert "{#" not in client.get(url).content.decode()  # no template comment shown
