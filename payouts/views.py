@@ -57,6 +57,16 @@ def notice(request: HttpRequest, facility_id: int, pk: int) -> HttpResponse:
     return response
 
 
+def _picked(data) -> dict[str, str]:
+    """The bank (4 digits) or branch (3 digits) code of a lookup result chosen by its button."""
+    picked = {}
+    for key, name, length in (("bank", "pick_bank", 4), ("branch", "pick_branch", 3)):
+        code = data.get(name, "")
+        if len(code) == length and code.isascii() and code.isdigit():
+            picked[key] = code
+    return picked
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def bank_account(request: HttpRequest, facility_id: int) -> HttpResponse:
@@ -66,22 +76,32 @@ def bank_account(request: HttpRequest, facility_id: int) -> HttpResponse:
     context = {"facility": facility, "current": current}
     # The code lookup is a button of the account form itself, so what was typed in the form
     # comes back with the results (a GET with the same names still works, as a link).
-    lookup = request.POST if "lookup" in request.POST else request.GET
+    # A result chosen (a button of the results, docs/decisions.md D1.7) fills its field.
+    picked = _picked(request.POST)
+    looking = "lookup" in request.POST or bool(picked)
+    lookup = request.POST if looking else request.GET
+    context["lookup"] = {key: lookup.get(key, "") for key in ("bank_q", "bank_code", "branch_q")}
+    if picked.get("bank"):
+        context["lookup"]["bank_code"] = picked["bank"]
     search = lookup.get("bank_q", "").strip()
     if search:
         context["bank_results"] = search_banks(search)
     branch_search = lookup.get("branch_q", "").strip()
-    if branch_search and lookup.get("bank_code"):
-        context["branch_results"] = search_branches(lookup["bank_code"], branch_search)
-    context["lookup"] = {key: lookup.get(key, "") for key in ("bank_q", "bank_code", "branch_q")}
+    if branch_search and context["lookup"]["bank_code"]:
+        context["branch_results"] = search_branches(context["lookup"]["bank_code"],
+                                                    branch_search)
     if request.method != "POST":
         context["form"] = BankAccountForm()
         return render(request, "payouts/bank_account.html", context)
-    if "lookup" in request.POST:
+    if looking:
         # Shown again as typed, not judged: a lookup is not a submit.
         fields = BankAccountForm.base_fields
-        context["form"] = BankAccountForm(initial={k: v for k, v in request.POST.items()
-                                                   if k in fields})
+        initial = {k: v for k, v in request.POST.items() if k in fields}
+        initial.update(picked)
+        context["form"] = BankAccountForm(initial=initial)
+        context["picked"] = "".join(
+            f"{label}の欄に {picked[key]} を入力しました。"
+            for key, label in (("bank", "金融機関"), ("branch", "支店")) if key in picked)
         return render(request, "payouts/bank_account.html", context)
     form = BankAccountForm(request.POST)
     context["form"] = form

@@ -81,7 +81,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
             ],
             "builtins": ["portal.templatetags.wareki", "portal.templatetags.yen",
-                         "portal.templatetags.fields"],
+                         "portal.templatetags.fields", "portal.templatetags.text"],
         },
     }
 ]

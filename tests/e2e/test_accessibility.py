@@ -401,10 +401,23 @@ def test_the_other_facility_pages_and_their_forms_with_errors(facility_world, ne
         ("counter", f"{base}/counter/"),
         ("counter without device accounts", f"/facilities/{clinic.pk}/counter/"),
         ("reminders", "/todos/reminders/"),
+        ("bank code lookup with its results",
+         f"{base}/money/bank/?bank_q=みずほ&bank_code=0001&branch_q=001"),
     ]:
         response = page.goto(url)
         assert response.ok, f"{url}: {response.status}"
         _check(page, label, problems)
+
+    # On a phone the tables read as summary lists and the menu is folded (docs/decisions.md
+    # D1.7): the same pages, checked again at that width, the menu opened.
+    page.set_viewport_size({"width": 390, "height": 844})
+    for label, url in [("history on a phone", f"{base}/history/"),
+                       ("a claim on a phone", f"{base}/claims/{claim.pk}/"),
+                       ("staff and requests on a phone", f"{base}/staff/")]:
+        page.goto(url)
+        page.locator("nav.facility-nav summary").click()
+        _check(page, label, problems)
+    page.set_viewport_size({"width": 1280, "height": 720})
 
     forms = [
         ("link with errors", "/facilities/link/", "確認する"),

@@ -31,3 +31,21 @@ def test_the_radio_shows_one_block_and_the_lookup_keeps_the_form(new_page, log_i
     expect(page.get_by_role("region", name="金融機関の検索結果")).to_contain_text("0001")
     expect(page.get_by_label("口座番号")).to_have_value("7654321")
     expect(page.get_by_label("口座名義（カナ）")).to_have_value("ヤマダ ハナコ")
+
+    # The lookup sits under the 金融機関 field (docs/decisions.md D1.7): its results are next
+    # to the field, and a result chosen by a click, or by Enter, fills the field in place.
+    bank = page.get_by_label("金融機関（コード4桁または名称）")
+    results = page.get_by_role("region", name="金融機関の検索結果")
+    assert results.bounding_box()["y"] - bank.bounding_box()["y"] < 500
+    results.get_by_role("button", name="みずほ（0001）", exact=True).click()
+    expect(bank).to_have_value("0001")
+    expect(bank).to_be_focused()
+    expect(page.get_by_label("支店を調べる金融機関コード（4桁）")).to_have_value("0001")
+    page.get_by_label("支店名またはコード").fill("001")
+    page.get_by_label("支店名またはコード").press("Enter")
+    branches = page.get_by_role("region", name="支店の検索結果")
+    branches.get_by_role("button").first.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("支店（コード3桁または名称）")).to_have_value("001")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("振込先口座の登録")
+    expect(page.get_by_label("口座番号")).to_have_value("7654321")

@@ -1,8 +1,10 @@
 """On a 390×844 phone and at 200 % zoom (a 640 CSS px viewport at device scale factor 2) no
 page the public or a facility's staff sees, nor its forms with their errors shown, scrolls
 sideways (document.scrollingElement.scrollWidth <= clientWidth): tables scroll in their own
-box, the facility menu wraps, long words break. And a fresh facility's pages never print
-"None"."""
+box, the facility menu wraps, long words break. On the phone the tables of money, state and
+history read as summary lists, no amount, date, 受付番号 or state breaks inside itself, and the
+facility's menu is folded so that the page's heading is on the first screen
+(docs/decisions.md D1.7). And a fresh facility's pages never print "None"."""
 
 import pytest
 from playwright.sync_api import expect
@@ -14,6 +16,38 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PHONE = {"width": 390, "height": 844}
 WIDER_THAN_SCREEN = ("() => document.scrollingElement.scrollWidth"
                      " - document.scrollingElement.clientWidth")
+
+
+# Amounts, dates, 受付番号 and states (their classes) shown on more than one line.
+WRAPPED = """() => {
+  const words = [...document.querySelectorAll(
+    'main .amount, main .date, main .state, main .nowrap')];
+  const shown = words.filter((el) => el.getClientRects().length > 0);
+  return [shown.length, shown.filter((el) => el.getClientRects().length > 1)
+    .map((el) => el.textContent.trim())];
+}"""
+# The facility's menu and the page's heading, measured from the top of the page.
+MENU = """() => {
+  const nav = document.querySelector('nav.facility-nav');
+  if (!nav) return null;
+  const h1 = document.querySelector('main h1');
+  return {navBottom: nav.getBoundingClientRect().bottom,
+          navHeight: nav.getBoundingClientRect().height,
+          h1Bottom: h1 ? h1.getBoundingClientRect().bottom : 0,
+          screen: window.innerHeight};
+}"""
+
+
+def _phone_problems(page, label, problems):
+    """What only a phone checks; returns how many amounts, dates and states were shown."""
+    shown, wrapped = page.evaluate(WRAPPED)
+    if wrapped:
+        problems.append(f"{label}: broken inside itself: {wrapped}")
+    menu = page.evaluate(MENU)
+    if menu and (menu["navHeight"] > menu["screen"] / 4 or menu["h1Bottom"] > menu["screen"]):
+        problems.append(f"{label}: the facility menu takes {menu['navHeight']:.0f}px of "
+                        f"{menu['screen']}px; the heading ends at {menu['h1Bottom']:.0f}px")
+    return shown
 
 
 def _width_problems(page, label, problems):
@@ -81,16 +115,21 @@ SCREENS = {"a 390px phone": {"viewport": PHONE},
            "200% zoom": {"viewport": {"width": 640, "height": 400}, "device_scale_factor": 2}}
 
 
-def _walk(page, label, urls, forms, problems):
+def _walk(page, label, urls, forms, problems, phone=False):
+    """Each page and form in turn; returns how many amounts, dates and states a phone saw."""
+    shown = 0
     for url in urls:
         response = page.goto(url)
         assert response.ok, f"{url}: {response.status}"
         _width_problems(page, f"{label}: {url}", problems)
+        if phone:
+            shown += _phone_problems(page, f"{label}: {url}", problems)
     for url, button in forms:
         page.goto(url)
         page.get_by_role("main").get_by_role("button", name=button, exact=True).click()
         expect(page.locator(".error-summary").first).to_be_visible()
         _width_problems(page, f"{label}: {url} with errors", problems)
+    return shown
 
 
 def test_every_page_fits_a_phone_and_200_percent_zoom(facility_world, new_page, log_in):
@@ -102,8 +141,24 @@ def test_every_page_fits_a_phone_and_200_percent_zoom(facility_world, new_page, 
         page = new_page(**options)
         _walk(page, label, PUBLIC_URLS, PUBLIC_FORMS, problems)
         log_in(page, facility_world.user.email)
-        _walk(page, label, urls, forms, problems)
+        phone = options["viewport"] == PHONE
+        shown = _walk(page, label, urls, forms, problems, phone=phone)
+        if phone:
+            # The walk did meet amounts, dates and states (the history's dates, the claim's).
+            assert shown > 20, shown
+            _phone_reads_summary_lists(page, facility_world, problems)
     assert not problems, "\n".join(problems)
+
+
+def _phone_reads_summary_lists(page, world, problems):
+    """On the phone a claim's items read as a summary list: each value under its column's
+    name."""
+    page.goto(f"{world.base}/claims/{world.claim.pk}/")
+    row = page.locator("table.reflow tbody tr").first
+    cell = row.locator("td[data-label=金額]")
+    label = cell.evaluate("(el) => getComputedStyle(el, '::before').content")
+    if label != '"金額"' or cell.evaluate("(el) => getComputedStyle(el).display") != "block":
+        problems.append(f"a claim's items on a phone: not a summary list ({label})")
 
 
 def test_the_application_confirmation_fits_a_phone(new_page, log_in):
@@ -132,6 +187,10 @@ def test_the_facility_menu_marks_the_page_shown(new_page, log_in):
     log_in(page, user.email)
     page.goto(f"/facilities/{facility.pk}/history/")
     menu = page.get_by_role("navigation", name="施設のメニュー")
+    # Folded on the phone; its summary opens it by keyboard.
+    expect(menu.get_by_role("link", name="履歴")).to_have_count(0)
+    menu.locator("summary").focus()
+    page.keyboard.press("Enter")
     expect(menu.get_by_role("link", name="履歴")).to_have_attribute("aria-current", "page")
     expect(menu.locator("[aria-current]")).to_have_count(1)
 

@@ -201,13 +201,13 @@ def test_the_facility_sees_its_adjustment_with_the_frozen_reasons():
     client.force_login(staff)
     page = client.get(reverse("incentives:overview", args=[down.facility.pk])).content.decode()
     assert "支給額の調整" in page
-    assert "これまでの支給額</th><td>200,000円" in page
-    assert "再判定の金額</th><td>70,000円" in page
-    assert "-130,000円（返還）" in page
+    assert "これまでの支給額</th><td><span class=\"amount\">200,000円" in page
+    assert "再判定の金額</th><td><span class=\"amount\">70,000円" in page
+    assert "-130,000円</span>（返還）" in page
     assert "施設の入力内容・統計の変更" in page
     assert "審査中" in page  # the facility's label of 提案（審査待ち）
     assert "→ 70,000円 ✓" in page  # the re-determination's reasons as proposed
     adjustments.review(adjustment=down, actor=make_admin(roles.REVIEWER))
     adjustments.approve(adjustment=down, actor=make_admin(roles.APPROVER))
     page = client.get(reverse("incentives:overview", args=[down.facility.pk])).content.decode()
-    assert "状態</th><td>決定" in page
+    assert "状態</th><td><span class=\"state\">決定" in page

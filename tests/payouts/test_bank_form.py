@@ -60,3 +60,25 @@ def test_the_lookup_keeps_what_was_typed(client, url):
     assert 'value="みずほ"' in page
     assert "入力内容に誤りがあります" not in page  # a lookup is not a submit
     assert not BankAccount.objects.exists()
+
+
+def test_a_result_chosen_without_javascript_fills_its_field(client, url):
+    """A result is a button of the form (docs/decisions.md D1.7): chosen, the page comes back
+    with its code in the field, the branch lookup set to that bank, and the rest as typed;
+    a malformed code fills nothing."""
+    typed = {"method": "bank", "bank": "みず", "branch": "", "account_type": "1",
+             "account_number": "7654321", "holder_name": "ヤマダ ハナコ", "bank_q": "みずほ"}
+    response = client.post(url, {**typed, "pick_bank": "0001"})
+    assert response.context["form"]["bank"].value() == "0001"
+    assert response.context["lookup"]["bank_code"] == "0001"
+    page = response.content.decode()
+    assert 'value="7654321"' in page and "金融機関の欄に 0001 を入力しました。" in page
+    assert "入力内容に誤りがあります" not in page
+    response = client.post(url, {**typed, "bank_code": "0001", "branch_q": "東京",
+                                 "pick_branch": "001"})
+    assert response.context["form"]["branch"].value() == "001"
+    assert 'name="pick_branch" value="001"' in response.content.decode()
+    response = client.post(url, {**typed, "pick_bank": "１２３４"})
+    assert response.context["form"]["bank"].value() == "みず"
+    assert not BankAccount.objects.exists()
+    assert "{#" not in client.get(url).content.decode()  # no template comment shown

@@ -404,6 +404,9 @@ def test_confirmation_step_of_money_forms(client, accepted, clinic, token, step,
                  kigo=field("10010", "１００１０"), bango=field("12345671"),
                  holder_name=field("ｶﾌﾞｼｷｶﾞｲｼｬ", "かぶしきがいしゃ", "ヤマダ　タロウ")),
        step=_steps())
+@example(data={"bank_q": "みずほ", "pick_bank": "0001"}, step={})
+@example(data={"bank_code": "0001", "branch_q": "東京", "pick_branch": "001"}, step={})
+@example(data={"pick_bank": "<0001>", "pick_branch": "１２３"}, step={})
 def test_bank_account_form(client, accepted, data, step):
     send(client, "post", reverse("payouts:bank", args=[accepted.pk]), {**data, **step},
          label="bank_account")
