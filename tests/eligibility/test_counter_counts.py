@@ -3,6 +3,7 @@ the official figure for that month; the counter's confirmations are counted besi
 (never overwritten nor deleted by an import) and are the month's figure, provisional, until
 the month is imported; pages say which a figure is."""
 
+import re
 from datetime import date
 
 import pytest
@@ -124,8 +125,11 @@ def test_the_money_page_says_which_figure_is_official_and_which_provisional(clie
     client.force_login(make_staff(clinic))
     page = client.get(reverse("incentives:overview", args=[clinic.pk])).content.decode()
     assert "判定に用いる月次統計" in page
-    rows = {line.split("</th>")[0].rsplit(">", 1)[-1]: line
-            for line in page.split("<tr>") if "</th>" in line and "令和" in line}
+    rows = {}  # the month (its heading's text) → its row
+    for line in page.split("<tr>"):
+        heading = re.search(r'<th scope="row">(.*?)</th>', line, re.S)
+        if heading and "令和" in heading.group(1):
+            rows[re.sub(r"<[^>]+>", "", heading.group(1)).strip()] = line
     assert "公式（取込）" in rows["令和5年10月"]
     assert "公式（取込）" in rows["令和6年5月"] and "12人" in rows["令和6年5月"]
     assert "暫定（窓口の確認）" in rows["令和6年6月"] and "30人" in rows["令和6年6月"]

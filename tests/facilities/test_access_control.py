@@ -157,9 +157,13 @@ def victim(built_victim, victim_storage, settings):
     """The facility and its objects as built, and a card check of its own started for the
     test (a check waits in the cache, which every test starts without)."""
     settings.PRIVATE_STORAGE_ROOT = victim_storage
-    check = counter.start_check(facility=built_victim["facility"], mode="face",
-                                device_account_id=built_victim["account"].pk)
-    return {**built_victim, "check": check}
+    return with_a_check(built_victim)
+
+
+def with_a_check(victim: dict) -> dict:
+    check = counter.start_check(facility=victim["facility"], mode="face",
+                                device_account_id=victim["account"].pk)
+    return {**victim, "check": check}
 
 
 @pytest.mark.parametrize("name", sorted(FACILITY_SCOPED))

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from portal import roles
 from subsidies import services as claim_services
-from tests.facilities.test_access_control import FACILITY_SCOPED, victim  # noqa: F401 - fixture
+from tests.facilities.test_access_control import FACILITY_SCOPED, _victim, with_a_check
 from tests.factories import claim_under_review, login_admin, make_admin
 from tests.portal import test_permission_matrix as matrix
 
@@ -31,7 +31,14 @@ def _private(response) -> bool:
     return {"private", "no-store"} <= directives
 
 
-def test_every_facility_page_and_file_is_private_and_not_stored(client, victim):  # noqa: F811
+@pytest.fixture
+def victim():
+    """The access-control test's facility with an object behind every facility-scoped URL,
+    made for the test (this module's other tests make the permission matrix's world)."""
+    return with_a_check(_victim())
+
+
+def test_every_facility_page_and_file_is_private_and_not_stored(client, victim):
     client.force_login(victim["application"].submitted_by)
     stored, files = [], []
     for name, more in sorted(FACILITY_SCOPED.items()):
