@@ -21,6 +21,7 @@ from portal.pdf import render_pdf
 from . import services
 from .fact_changes import facts_changed
 from .models import (
+    LINK_ATTEMPT_RESULTS,
     Activity,
     ApplicationKind,
     DeviceAccount,
@@ -324,16 +325,7 @@ class GoLiveAdmin(WellFormedChoices, EvidenceAdmin, SimpleHistoryAdmin):
     date_hierarchy = "date"
 
 
-# What each recorded result of a link attempt means, in the admin's words.
-LINK_ATTEMPT_RESULTS = {
-    "": "申請を受け付けた",
-    "already_staff": "既に担当者",
-    "not_found": "施設コードが見つからない",
-    "last4_mismatch": "口座番号下4桁の不一致",
-    "locked": "停止中（利用者の誤り回数）",
-    "address_locked": "停止中（接続元の誤り回数）",
-    "facility_locked": "停止中（施設への誤り回数）",
-}
+LINK_ATTEMPT_RESULT_LABELS = dict(LINK_ATTEMPT_RESULTS)
 
 
 class LinkAttemptResultFilter(admin.SimpleListFilter):
@@ -341,7 +333,7 @@ class LinkAttemptResultFilter(admin.SimpleListFilter):
     parameter_name = "result"
 
     def lookups(self, request, model_admin):
-        return [(value or "accepted", label) for value, label in LINK_ATTEMPT_RESULTS.items()]
+        return [(value or "accepted", label) for value, label in LINK_ATTEMPT_RESULTS]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -364,7 +356,7 @@ class LinkAttemptAdmin(EvidenceAdmin, admin.ModelAdmin):
 
     @admin.display(description="結果", ordering="reason")
     def result(self, attempt) -> str:
-        return LINK_ATTEMPT_RESULTS.get(attempt.reason, attempt.reason)
+        return LINK_ATTEMPT_RESULT_LABELS.get(attempt.reason, attempt.reason)
 
 
 @admin.register(Activity)

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -24,7 +25,6 @@ from portal.admin_workflow import CsvExportAdmin, WorkflowAdmin
 from portal.errors import IllegalTransition, ServiceError, add_error_to_form
 from portal.forms import ISODateField
 from portal.templatetags.yen import yen_filter
-from portal.wareki import to_wareki
 from portal.workflow import refusal
 
 from . import services
@@ -346,7 +346,7 @@ class PayoutRunAdmin(WorkflowAdmin, EvidenceAdmin, SimpleHistoryAdmin):
                 else:
                     self.message_user(
                         request, f"支払バッチ{run.pk}を作成しました: {run.line_count:,}件、合計 "
-                        f"{run.total_amount:,}円、振込指定日 {to_wareki(run.transfer_date)}。"
+                        f"{run.total_amount:,}円、振込指定日 {date_format(run.transfer_date)}。"
                         "内容を確かめ、作成者以外の支払担当者が承認してください。",
                         messages.SUCCESS)
                 return redirect(self._change_url(run))
