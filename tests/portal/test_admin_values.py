@@ -83,8 +83,8 @@ def test_the_schedules_are_in_japanese(admin_client):
 
 
 def test_a_payout_run_page_writes_its_dates_one_way(client):
-    from tests.payouts.helpers import lump_sum, officers, payables, transfer_day
     from payouts import services
+    from tests.payouts.helpers import lump_sum, officers, payables, transfer_day
 
     creator, _releaser = officers()
     payables(2, amount=100_000)
