@@ -13,6 +13,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from portal.admin_imports import CsvImportExportAdmin
 from portal.admin_masking import masked_fields_of, shows_whole
 from portal.admin_permissions import EvidenceAdmin, permission_check
+from portal.admin_queues import WaitingFilter
 from portal.admin_widgets import WellFormedAutocompleteSelect, WellFormedChoices
 from portal.admin_workflow import AssignedFilter, CsvExportAdmin, WorkflowAdmin
 from portal.errors import ServiceError, add_error_to_form
@@ -186,7 +187,7 @@ class UsageApplicationAdmin(WorkflowAdmin, CsvExportAdmin, WellFormedChoices, Ev
         "receipt_number", "facility", "kind", "channel", "state", "device_count", "submitted_at",
         "waiting_days", "assigned_to",
     ]
-    list_filter = [AssignedFilter, "state", "kind", "channel", "facility__kind"]
+    list_filter = [WaitingFilter, AssignedFilter, "state", "kind", "channel", "facility__kind"]
     list_select_related = ["facility", "assigned_to"]
     ordering = ["submitted_at"]
     search_fields = ["receipt_number", "facility__code", "facility__name", "email"]
@@ -413,7 +414,7 @@ class LinkRequestAdmin(WorkflowAdmin, EvidenceAdmin, SimpleHistoryAdmin):
 
     list_display = ["created_at", "facility", "facility_address", "user", "route", "state",
                     "expires_at", "letter_issued_at", "letter_sent_at", "code_failures"]
-    list_filter = [LetterFilter, "state", "route"]
+    list_filter = [WaitingFilter, LetterFilter, "state", "route"]
     list_select_related = ["facility", "user"]
     search_fields = ["facility__code", "facility__name", "user__email"]
     ordering = ["created_at"]

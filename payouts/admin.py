@@ -20,6 +20,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from eligibility.models import Program
 from facilities.prefectures import PREFECTURE_NAMES
 from portal.admin_permissions import EvidenceAdmin, permission_check
+from portal.admin_queues import WaitingFilter
 from portal.admin_widgets import WellFormedChoices, WellFormedModelChoiceField
 from portal.admin_workflow import CsvExportAdmin, WorkflowAdmin
 from portal.errors import IllegalTransition, ServiceError, add_error_to_form
@@ -196,7 +197,7 @@ class PayoutRunAdmin(WorkflowAdmin, EvidenceAdmin, SimpleHistoryAdmin):
     list_display = ["number", "program", "transfer_date", "state", "line_count", "total_yen",
                     "created_by", "checked_by", "released_by", "created_at"]
     list_display_links = ["number", "program"]
-    list_filter = ["state", "program"]
+    list_filter = [WaitingFilter, "state", "program"]
     list_select_related = ["program", "created_by", "checked_by", "released_by"]
     date_hierarchy = "transfer_date"
     fields = ["number", "program", "transfer_date", "state", "line_count", "total_yen",

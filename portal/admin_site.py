@@ -6,6 +6,7 @@ from django.contrib.admin.apps import AdminConfig
 
 from .admin_history import with_merged_history
 from .admin_masking import guarded_admin_class, redact_access_logs
+from .admin_queues import work_queue
 from .admin_values import with_formatted_values
 
 # (heading, [app_label.model_name, ...]) in the order administrators use them.
@@ -48,6 +49,11 @@ class PortalAdminSite(admin.AdminSite):
         admin_class = with_formatted_values(with_merged_history(
             guarded_admin_class(admin_class or admin.ModelAdmin)))
         super().register(model_or_iterable, admin_class, **options)
+
+    def index(self, request, extra_context=None):
+        """The menu, under what waits for this officer (portal/admin_queues.py)."""
+        extra_context = {**(extra_context or {}), "work_queue": work_queue(request.user)}
+        return super().index(request, extra_context)
 
     def each_context(self, request):
         """Django puts the whole menu (`available_apps`) in every admin page's context for

@@ -648,7 +648,7 @@ def test_the_menu_places_the_payout_pages_in_their_own_section(client):
     section = page.index(">支払<")
     assert page.index(">協力金・一時金<") < section < page.index(">制度・マスタ・取り込み<")
     for label in ("支払バッチ", "支払明細", "振込先口座", "振込依頼人（仕向口座）"):
-        assert section < page.index(label) < page.index(">制度・マスタ・取り込み<")
+        assert section < page.index(label, section) < page.index(">制度・マスタ・取り込み<")
     assert ">その他<" not in page
 
 

@@ -375,13 +375,17 @@ def test_the_claim_review_form_survives_fuzzing(client, decision, amount, reason
 @FUZZ
 @given(key=st.sampled_from(["state__exact", "q", "o", "p", "submitted_at__gte",
                             "facility__kind__exact", "e", "_changelist_filters", "letter",
-                            "route__exact"]),
+                            "route__exact", "waiting"]),
        value=st.one_of(_TEXT.filter(lambda v: "\x00" not in v), _DATES, _NUMBERS))
 def test_changelist_filters_survive_fuzzing(admin_client, key, value):
     FUZZED["inputs"] += 1
     for url in ("admin:facilities_usageapplication_changelist",
                 "admin:subsidies_claim_changelist", "admin:facilities_facility_changelist",
-                "admin:facilities_linkrequest_changelist"):
+                "admin:facilities_linkrequest_changelist",
+                # The work queue's lists (portal/admin_queues.py: ?waiting=).
+                "admin:eligibility_adjustment_changelist",
+                "admin:obligation_exemptiondeclaration_changelist",
+                "admin:payouts_payoutrun_changelist"):
         response = admin_client.get(reverse(url), {key: value})
         assert response.status_code in (200, 302, 400)
 

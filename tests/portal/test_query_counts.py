@@ -677,7 +677,22 @@ def _history_page(kind: str) -> Callable[[int], Page]:
     return build
 
 
+def _admin_index(n: int) -> Page:
+    """The index with every work queue (a superuser holds every role's permissions): one
+    query a queue, however much waits."""
+    from payouts import services as payout_services
+    from tests.payouts.helpers import lump_sum, officers, payables, transfer_day
+
+    _admin_claims(n)
+    _admin_applications(n)
+    creator, _releaser = officers()
+    payables(n)
+    payout_services.create_run(program=lump_sum(), transfer_date=transfer_day(), actor=creator)
+    return _admin_page(reverse("admin:index"))
+
+
 ADMIN_PAGES: dict[str, Callable] = {
+    "index-with-queues": _admin_index,
     "facility-history": _history_page("facility"),
     "application-history": _history_page("usageapplication"),
     "facility-list": changelist("facilities.facility", _admin_facilities),
