@@ -654,6 +654,12 @@ def _run_page(n: int) -> Page:
     return _admin_page(reverse("admin:payouts_payoutrun_change", args=[run.pk]))
 
 
+def _release_page(n: int) -> Page:
+    """The release confirmation: the totals and a page of the lines it pays."""
+    run = _admin_run_with_lines(n)
+    return _admin_page(reverse("admin:payouts_payoutrun_move", args=[run.pk, "release"]))
+
+
 def _declaration_page(n: int) -> Page:
     facility = FacilityFactory(kind="judo")
     _declarations(facility, make_staff(facility), n)
@@ -714,6 +720,7 @@ ADMIN_PAGES: dict[str, Callable] = {
     "bankaccount-list": changelist("payouts.bankaccount", _admin_bank_accounts),
     "payoutrun-list": changelist("payouts.payoutrun", _admin_runs),
     "payoutrun-change": _run_page,
+    "payoutrun-release": _release_page,
     "paymentline-list": changelist("payouts.paymentline", _admin_run_with_lines),
     "declaration-list": changelist("obligation.exemptiondeclaration", _admin_declarations),
     "declaration-change": _declaration_page,
