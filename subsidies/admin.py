@@ -80,6 +80,7 @@ class ClaimAdmin(WorkflowAdmin, CsvExportAdmin, EvidenceAdmin, SimpleHistoryAdmi
         "start_review": lambda request, obj, reason: services.start_review(
             claim=obj, actor=request.user),
     }
+    moves_without_confirmation = frozenset({"start_review"})  # reversible: 差し戻す
     moves_elsewhere = {"approve": "subsidies_claim_review", "reject": "subsidies_claim_review",
                        "send_back": "subsidies_claim_review"}
     export_filename = "claims"

@@ -239,7 +239,8 @@ def test_a_second_officer_releases_the_run_after_a_confirmation_page(client):
     assert move(run, "release") in page and "二者確認" not in page
     confirmation = client.get(move(run, "release"))
     assert confirmation.status_code == 200
-    assert "2件 200,000円" in text(confirmation) and "（確定）" in text(confirmation)
+    assert "2件 200,000円" in text(confirmation)
+    assert 'value="承認する（振込を確定する）"' in text(confirmation)  # one button, its plain name
     run.refresh_from_db()
     assert run.state == PayoutRun.State.CREATED  # the confirmation page changes nothing
     response = client.post(move(run, "release"), follow=True)
@@ -309,7 +310,7 @@ def test_a_scheduled_run_is_checked_from_its_page_after_a_confirmation_page(clie
     assert move(run, "cancel") in page
     confirmation = client.get(move(run, "verify"))
     assert confirmation.status_code == 200
-    assert "2件 200,000円" in text(confirmation) and "確認する（確定）" in text(confirmation)
+    assert "2件 200,000円" in text(confirmation) and 'value="確認する"' in text(confirmation)
     assert PayoutRun.objects.get(pk=run.pk).state == PayoutRun.State.TO_CHECK
     response = client.post(move(run, "verify"), follow=True)
     assert "「確認する」を行いました" in text(response)
@@ -723,7 +724,7 @@ def test_a_released_run_says_what_the_officer_can_still_do(client):
     login_admin(client, releaser)
     page = text(client.get(change(run)))
     assert "あなたが行える操作はありません" not in page
-    assert "「振込データをダウンロード」と「振込結果を取り込む」" in page
+    assert "「振込データをダウンロード」と「振込結果を取り込む」です" in page
     assert f'href="{file_url(run)}"' in page
 
 
