@@ -79,3 +79,17 @@ def test_others_still_read_the_portals_403_page(staff_client):
         assert "施設のページは" in response.content.decode()
     response = staff_client.get(reverse("admin:index"))
     assert response.status_code == 302  # not staff: to the admin's log-in, as before
+
+
+def test_a_reviewer_is_told_who_approves_on_the_review_page(client):
+    from tests.factories import claim_under_review
+
+    reviewer = make_admin(roles.REVIEWER)
+    claim = claim_under_review(reviewer)
+    login_admin(client, reviewer)
+    page = client.get(reverse("admin:subsidies_claim_review", args=[claim.pk])).content.decode()
+    assert "交付決定・不交付は<strong>決定権者</strong>" in page
+    client.logout()
+    login_admin(client, make_admin(roles.APPROVER))
+    page = client.get(reverse("admin:subsidies_claim_review", args=[claim.pk])).content.decode()
+    assert "交付決定・不交付は<strong>決定権者</strong>" not in page
