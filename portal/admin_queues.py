@@ -1,4 +1,4 @@
-"""The officer's work queue (docs/decisions.md D1.7): what waits for this officer, on the
+"""The officer's work queue (docs/decisions.md D1.8): what waits for this officer, on the
 admin's index and as the lists open.
 
 `QUEUES` names each kind of work: the list it is done from, the permission of the role that

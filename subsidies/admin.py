@@ -198,7 +198,7 @@ class ClaimAdmin(WorkflowAdmin, CsvExportAdmin, EvidenceAdmin, SimpleHistoryAdmi
             **self.admin_site.each_context(request),
             "title": f"審査: {claim}", "claim": claim, "items": items, "form": form,
             "can_decide": bool(allowed), "refusals": refusals,
-            # A reviewer may send back; who decides is said beside it (docs/decisions.md D1.8).
+            # A reviewer may send back; who decides is said beside it (docs/decisions.md D1.9).
             "decided_by_others": (claim.state == ClaimState.UNDER_REVIEW
                                   and "approve" not in dict(allowed)),
             "opts": self.model._meta,
