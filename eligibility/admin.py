@@ -13,6 +13,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from portal.admin_imports import CsvImportExportAdmin
 from portal.admin_permissions import EvidenceAdmin, permission_check
+from portal.admin_queues import WaitingFilter
 from portal.admin_widgets import WellFormedChoices
 from portal.admin_workflow import CsvExportAdmin, WorkflowAdmin
 from portal.errors import ServiceError
@@ -343,7 +344,7 @@ class AdjustmentAdmin(WorkflowAdmin, CsvExportAdmin, EvidenceAdmin, SimpleHistor
     list_display = ["facility", "program", "paid_yen", "new_yen", "difference_text",
                     "direction_text", "state", "cause", "proposed_at", "reviewed_by",
                     "decided_by"]
-    list_filter = ["program", "state", DirectionFilter]
+    list_filter = [WaitingFilter, "program", "state", DirectionFilter]
     search_fields = ["facility__code", "facility__name"]
     list_select_related = ["facility", "program", "reviewed_by", "decided_by"]
     actions = list(ADJUSTMENT_ACTIONS)

@@ -13,6 +13,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from portal.admin_imports import CsvImportExportAdmin
 from portal.admin_masking import masked_fields_of, shows_whole
 from portal.admin_permissions import EvidenceAdmin, permission_check
+from portal.admin_queues import WaitingFilter
 from portal.admin_widgets import WellFormedAutocompleteSelect, WellFormedChoices
 from portal.admin_workflow import AssignedFilter, CsvExportAdmin, WorkflowAdmin
 from portal.errors import ServiceError, add_error_to_form
@@ -21,6 +22,7 @@ from portal.pdf import render_pdf
 from . import services
 from .fact_changes import facts_changed
 from .models import (
+    LINK_ATTEMPT_RESULTS,
     Activity,
     ApplicationKind,
     DeviceAccount,
@@ -185,7 +187,7 @@ class UsageApplicationAdmin(WorkflowAdmin, CsvExportAdmin, WellFormedChoices, Ev
         "receipt_number", "facility", "kind", "channel", "state", "device_count", "submitted_at",
         "waiting_days", "assigned_to",
     ]
-    list_filter = [AssignedFilter, "state", "kind", "channel", "facility__kind"]
+    list_filter = [WaitingFilter, AssignedFilter, "state", "kind", "channel", "facility__kind"]
     list_select_related = ["facility", "assigned_to"]
     ordering = ["submitted_at"]
     search_fields = ["receipt_number", "facility__code", "facility__name", "email"]
@@ -324,16 +326,7 @@ class GoLiveAdmin(WellFormedChoices, EvidenceAdmin, SimpleHistoryAdmin):
     date_hierarchy = "date"
 
 
-# What each recorded result of a link attempt means, in the admin's words.
-LINK_ATTEMPT_RESULTS = {
-    "": "申請を受け付けた",
-    "already_staff": "既に担当者",
-    "not_found": "施設コードが見つからない",
-    "last4_mismatch": "口座番号下4桁の不一致",
-    "locked": "停止中（利用者の誤り回数）",
-    "address_locked": "停止中（接続元の誤り回数）",
-    "facility_locked": "停止中（施設への誤り回数）",
-}
+LINK_ATTEMPT_RESULT_LABELS = dict(LINK_ATTEMPT_RESULTS)
 
 
 class LinkAttemptResultFilter(admin.SimpleListFilter):
@@ -341,7 +334,7 @@ class LinkAttemptResultFilter(admin.SimpleListFilter):
     parameter_name = "result"
 
     def lookups(self, request, model_admin):
-        return [(value or "accepted", label) for value, label in LINK_ATTEMPT_RESULTS.items()]
+        return [(value or "accepted", label) for value, label in LINK_ATTEMPT_RESULTS]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -364,7 +357,7 @@ class LinkAttemptAdmin(EvidenceAdmin, admin.ModelAdmin):
 
     @admin.display(description="結果", ordering="reason")
     def result(self, attempt) -> str:
-        return LINK_ATTEMPT_RESULTS.get(attempt.reason, attempt.reason)
+        return LINK_ATTEMPT_RESULT_LABELS.get(attempt.reason, attempt.reason)
 
 
 @admin.register(Activity)
@@ -421,7 +414,7 @@ class LinkRequestAdmin(WorkflowAdmin, EvidenceAdmin, SimpleHistoryAdmin):
 
     list_display = ["created_at", "facility", "facility_address", "user", "route", "state",
                     "expires_at", "letter_issued_at", "letter_sent_at", "code_failures"]
-    list_filter = [LetterFilter, "state", "route"]
+    list_filter = [WaitingFilter, LetterFilter, "state", "route"]
     list_select_related = ["facility", "user"]
     search_fields = ["facility__code", "facility__name", "user__email"]
     ordering = ["created_at"]

@@ -123,6 +123,18 @@ class Membership(models.Model):
         return f"{self.user} — {self.facility}"
 
 
+# What each recorded result of a link attempt means, in the admin's words ("": accepted).
+LINK_ATTEMPT_RESULTS = [
+    ("", "申請を受け付けた"),
+    ("already_staff", "既に担当者"),
+    ("not_found", "施設コードが見つからない"),
+    ("last4_mismatch", "口座番号下4桁の不一致"),
+    ("locked", "停止中（利用者の誤り回数）"),
+    ("address_locked", "停止中（接続元の誤り回数）"),
+    ("facility_locked", "停止中（施設への誤り回数）"),
+]
+
+
 class LinkAttempt(models.Model):
     """Every attempt to link a user to a facility (なりすまし防止). The digits typed are not kept."""
 
@@ -132,7 +144,7 @@ class LinkAttempt(models.Model):
     code_entered = models.CharField("入力された施設コード", max_length=24)
     facility = models.ForeignKey(Facility, verbose_name="施設", null=True, blank=True, on_delete=models.SET_NULL)
     succeeded = models.BooleanField("成功", default=False)
-    reason = models.CharField("結果", max_length=40, blank=True)
+    reason = models.CharField("結果", max_length=40, blank=True, choices=LINK_ATTEMPT_RESULTS)
     ip_address = models.GenericIPAddressField("IPアドレス", null=True, blank=True)
     created_at = models.DateTimeField("登録日時", auto_now_add=True, db_index=True)
 
@@ -145,7 +157,9 @@ class LinkAttempt(models.Model):
                                 name="link_attempt_address_time")]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.code_entered} {self.reason or 'ok'}"
+        when = timezone.localtime(self.created_at) if self.created_at else None
+        stamp = f"{when.year}年{when.month}月{when.day}日{when:%H:%M} " if when else ""
+        return f"{stamp}{self.code_entered} {self.get_reason_display()}"
 
 
 class LinkRoute(models.TextChoices):

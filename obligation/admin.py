@@ -25,6 +25,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from facilities.codes import CodeError, normalize_registration_number
 from facilities.prefectures import PREFECTURES
 from portal.admin_permissions import EvidenceAdmin, permission_check
+from portal.admin_queues import WaitingFilter
 from portal.admin_widgets import WellFormedChoices
 from portal.admin_workflow import CsvExportAdmin, WorkflowAdmin
 from portal.csv_export import csv_response
@@ -127,7 +128,7 @@ class ExemptionDeclarationAdmin(DecidedMeanwhile, WorkflowAdmin, CsvExportAdmin,
 
     list_display = ["receipt_number", "facility", "reason", "state", "submitted_at",
                     "waiting_days", "decided_at"]
-    list_filter = ["state", "reason"]
+    list_filter = [WaitingFilter, "state", "reason"]
     search_fields = ["receipt_number", "facility__code", "facility__name"]
     list_select_related = ["facility"]
     ordering = ["submitted_at"]

@@ -8,26 +8,29 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from eligibility.models import Program
 from facilities.prefectures import PREFECTURE_NAMES
 from portal.admin_permissions import EvidenceAdmin, permission_check
+from portal.admin_queues import WaitingFilter
 from portal.admin_widgets import WellFormedChoices, WellFormedModelChoiceField
 from portal.admin_workflow import CsvExportAdmin, WorkflowAdmin
 from portal.errors import IllegalTransition, ServiceError, add_error_to_form
 from portal.forms import ISODateField
 from portal.templatetags.yen import yen_filter
-from portal.wareki import to_wareki
 from portal.workflow import refusal
 
 from . import services
+from .banking import mask_account_number
 from .calendar import next_business_day
 from .models import (
     CREATE_PERMISSION,
@@ -46,6 +49,8 @@ from .zengin import ZENGIN_CHARACTERS, ZenginError, zengin_text
 # A results file of MAX_RESULT_ROWS short lines is far below this; anything larger is not one.
 MAX_RESULTS_BYTES = 50 * 1024 * 1024
 SHOWN_ERRORS = 100
+# Lines shown a page on the release confirmation.
+LINES_PER_PAGE = 50
 
 
 @admin.register(BankAccount)
@@ -196,7 +201,7 @@ class PayoutRunAdmin(WorkflowAdmin, EvidenceAdmin, SimpleHistoryAdmin):
     list_display = ["number", "program", "transfer_date", "state", "line_count", "total_yen",
                     "created_by", "checked_by", "released_by", "created_at"]
     list_display_links = ["number", "program"]
-    list_filter = ["state", "program"]
+    list_filter = [WaitingFilter, "state", "program"]
     list_select_related = ["program", "created_by", "checked_by", "released_by"]
     date_hierarchy = "transfer_date"
     fields = ["number", "program", "transfer_date", "state", "line_count", "total_yen",
@@ -276,6 +281,10 @@ class PayoutRunAdmin(WorkflowAdmin, EvidenceAdmin, SimpleHistoryAdmin):
                 "results_url": (reverse(f"admin:{self._url_name('results')}", args=[run.pk])
                                 if settled_or_released
                                 and request.user.has_perm(RESULTS_PERMISSION) else None),
+                "consignor_missing": (self._consignor_missing(request)
+                                      if run.state in (PayoutRun.State.TO_CHECK,
+                                                       PayoutRun.State.CREATED,
+                                                       PayoutRun.State.RELEASED) else None),
             }
         return super().change_view(request, object_id, form_url,
                                    {**(extra_context or {}), **extra})
@@ -317,15 +326,49 @@ class PayoutRunAdmin(WorkflowAdmin, EvidenceAdmin, SimpleHistoryAdmin):
         """The confirmation page shows the run's totals next to the button."""
         response = super().move_view(request, pk, name)
         if isinstance(response, TemplateResponse) and not response.is_rendered:
+            run = response.context_data["original"]
             response.template_name = "admin/payouts/payoutrun/move.html"
-            response.context_data["totals"] = self._totals(response.context_data["original"])
+            response.context_data["totals"] = self._totals(run)
+            response.context_data["lines"] = self._lines_page(request, run)
         return response
 
+    @staticmethod
+    def _lines_page(request, run: PayoutRun):
+        """The lines the run pays, LINES_PER_PAGE a page, each account masked (the last 3
+        digits, as on every page that is not the officer's own list of lines)."""
+        lines = (run.lines.filter(state__in=PaymentLine.TRANSFER_STATES)
+                 .select_related("facility").order_by("pk"))
+        page = Paginator(lines, LINES_PER_PAGE).get_page(request.GET.get("page"))
+        page.rows = [{"number": line.pk, "facility": line.facility,
+                      "amount": line.amount, "bank": f"{line.bank_name} {line.branch_name}",
+                      "account": f"{line.get_account_type_display()} "
+                                 f"{mask_account_number(line.account_number)}",
+                      "holder": line.holder_name} for line in page.object_list]
+        return page
+
     # ---- 支払バッチを作成
+
+    @staticmethod
+    def _consignor_missing(request) -> dict | None:
+        """Where the 振込依頼人 is set, when it is not set yet (a run's file cannot be written
+        without it): the page that sets it for whoever may, its list for the others."""
+        if Consignor.objects.exists():
+            return None
+        may_set = request.user.has_perm("payouts.add_consignor")
+        return {"url": reverse("admin:payouts_consignor_add" if may_set
+                               else "admin:payouts_consignor_changelist"),
+                "may_set": may_set}
 
     def create_view(self, request):
         if not (self.has_view_permission(request) and request.user.has_perm(CREATE_PERMISSION)):
             raise PermissionDenied
+        consignor_missing = self._consignor_missing(request)
+        if consignor_missing is not None:
+            # Said before anything: no form to fill in for a run that could not be paid.
+            return TemplateResponse(request, "admin/payouts/payoutrun/create.html",
+                                    self._context(request, "支払バッチを作成",
+                                                  consignor_missing=consignor_missing),
+                                    status=409 if request.method == "POST" else 200)
         initial = {"transfer_date": next_business_day(
             timezone.localdate() + timedelta(days=1))}
         form = CreateRunForm(request.POST if request.method == "POST" else None,
@@ -346,7 +389,7 @@ class PayoutRunAdmin(WorkflowAdmin, EvidenceAdmin, SimpleHistoryAdmin):
                 else:
                     self.message_user(
                         request, f"支払バッチ{run.pk}を作成しました: {run.line_count:,}件、合計 "
-                        f"{run.total_amount:,}円、振込指定日 {to_wareki(run.transfer_date)}。"
+                        f"{run.total_amount:,}円、振込指定日 {date_format(run.transfer_date)}。"
                         "内容を確かめ、作成者以外の支払担当者が承認してください。",
                         messages.SUCCESS)
                 return redirect(self._change_url(run))

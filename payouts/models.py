@@ -209,7 +209,10 @@ class PayoutRun(WorkflowModel, models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"支払バッチ{self.pk} {self.program.name} {self.transfer_date:%Y-%m-%d}"
+        # The date as the admin writes every date (Django's DATE_FORMAT for ja): one format
+        # on the run's pages.
+        day = self.transfer_date
+        return f"支払バッチ{self.pk} {self.program.name} {day.year}年{day.month}月{day.day}日"
 
     # The moves whose actors may not release the run (the workflow's rule looks at the latest
     # of them only; move_refusal at every one).

@@ -6,6 +6,8 @@ from django.contrib.admin.apps import AdminConfig
 
 from .admin_history import with_merged_history
 from .admin_masking import guarded_admin_class, redact_access_logs
+from .admin_queues import work_queue
+from .admin_values import with_formatted_values
 
 # (heading, [app_label.model_name, ...]) in the order administrators use them.
 SECTIONS: list[tuple[str, list[str]]] = [
@@ -42,9 +44,16 @@ class PortalAdminSite(admin.AdminSite):
 
     def register(self, model_or_iterable, admin_class=None, **options):
         """Every admin of the site guards the masked fields (portal/admin_masking.py), and its
-        履歴 page reads every audit trail of the object (portal/admin_history.py)."""
-        admin_class = with_merged_history(guarded_admin_class(admin_class or admin.ModelAdmin))
+        履歴 page reads every audit trail of the object (portal/admin_history.py); amounts and
+        months are shown formatted (portal/admin_values.py)."""
+        admin_class = with_formatted_values(with_merged_history(
+            guarded_admin_class(admin_class or admin.ModelAdmin)))
         super().register(model_or_iterable, admin_class, **options)
+
+    def index(self, request, extra_context=None):
+        """The menu, under what waits for this officer (portal/admin_queues.py)."""
+        extra_context = {**(extra_context or {}), "work_queue": work_queue(request.user)}
+        return super().index(request, extra_context)
 
     def each_context(self, request):
         """Django puts the whole menu (`available_apps`) in every admin page's context for

@@ -1,6 +1,7 @@
 """The admin as a daily tool for objects with a workflow: each object is decided from its own
-page, which offers only the moves this user may make from its state (a confirmation page
-first, a reason where the move needs one); the list is a queue (assigned to me, waiting
+page, which offers only the moves this user may make from its state, as buttons (a
+confirmation page first, a reason where the move needs one; a move that changes nothing
+irreversible at once); the list is a queue (assigned to me, waiting
 longest) and exports what it shows as CSV for Excel."""
 
 from collections.abc import Callable
@@ -51,6 +52,13 @@ class WorkflowAdmin:
     move_services: dict[str, Callable] = {}
     moves_with_reason: frozenset[str] = frozenset()
     moves_elsewhere: dict[str, str] = {}
+    # Moves made at once from the object's page (a button that posts), without their own
+    # confirmation page: those that change nothing irreversible (審査を開始する).
+    moves_without_confirmation: frozenset[str] = frozenset()
+    # Moves that turn an object back or away (shown as ordinary buttons; the others, which
+    # move it on, in the primary colour).
+    SECONDARY_MOVES = frozenset({"send_back", "reject", "cancel", "withdraw", "decline",
+                                 "dissolve", "expire"})
     change_form_template = "admin/portal/workflow_change_form.html"
 
     def _name(self, page: str) -> str:
@@ -73,7 +81,10 @@ class WorkflowAdmin:
                     continue  # made by another part of the portal (a payout run), not here
                 url = (reverse(f"admin:{elsewhere}", args=[obj.pk]) if elsewhere else
                        reverse(f"admin:{self._name('move')}", args=[obj.pk, move.name]))
-                offered.append({"label": move.label, "url": url})
+                offered.append({"label": move.label, "url": url,
+                                "direct": (not elsewhere
+                                           and move.name in self.moves_without_confirmation),
+                                "primary": move.name not in self.SECONDARY_MOVES})
         extra_context = {**(extra_context or {}), "workflow_moves": offered}
         return super().change_view(request, object_id, form_url, extra_context)
 

@@ -35,3 +35,6 @@ urlpatterns = [
     path("admin/logout/", admin_logout),
     path("admin/", admin.site.urls),
 ]
+
+# An administrator refused an admin page reads it in the admin's words.
+handler403 = "portal.error_views.permission_denied"

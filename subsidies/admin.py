@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from portal.admin_permissions import EvidenceAdmin, permission_check
+from portal.admin_queues import WaitingFilter
 from portal.admin_widgets import WellFormedChoices
 from portal.admin_workflow import AssignedFilter, CsvExportAdmin, WorkflowAdmin
 from portal.errors import ServiceError, add_error_to_form
@@ -65,9 +66,11 @@ class ClaimAdmin(WorkflowAdmin, CsvExportAdmin, EvidenceAdmin, SimpleHistoryAdmi
     review from its own page and decided on the review page, beside its receipts; it is
     paid by a payout run (支払バッチ), never from here."""
 
-    list_display = ["receipt_number", "facility", "program", "state", "computed_amount",
-                    "approved_amount", "submitted_at", "waiting_days", "assigned_to"]
-    list_filter = [AssignedFilter, "program", "state"]
+    # Fits 1280 px with the filters beside it: the amount decided, the dates and the e-mail
+    # addresses are on the claim's page and in the CSV.
+    list_display = ["receipt_number", "facility", "program_short", "state", "computed_amount",
+                    "waiting_days", "reviewer"]
+    list_filter = [WaitingFilter, AssignedFilter, "program", "state"]
     search_fields = ["receipt_number", "facility__code", "facility__name"]
     list_select_related = ["facility", "program", "assigned_to"]
     ordering = ["submitted_at"]
@@ -77,6 +80,7 @@ class ClaimAdmin(WorkflowAdmin, CsvExportAdmin, EvidenceAdmin, SimpleHistoryAdmi
         "start_review": lambda request, obj, reason: services.start_review(
             claim=obj, actor=request.user),
     }
+    moves_without_confirmation = frozenset({"start_review"})  # reversible: 差し戻す
     moves_elsewhere = {"approve": "subsidies_claim_review", "reject": "subsidies_claim_review",
                        "send_back": "subsidies_claim_review"}
     export_filename = "claims"
@@ -104,6 +108,19 @@ class ClaimAdmin(WorkflowAdmin, CsvExportAdmin, EvidenceAdmin, SimpleHistoryAdmi
 
     def has_change_permission(self, request, obj=None):
         return False  # a claim changes only by its moves
+
+    @admin.display(description="補助", ordering="program__name")
+    def program_short(self, claim) -> str:
+        """「施術所のモバイル端末等」 for 「補助金: 施術所のモバイル端末等（最大4.1万円）」."""
+        name = claim.program.name.removeprefix("補助金: ").removeprefix("補助金:")
+        return name.split("（")[0].strip() or claim.program.name
+
+    @admin.display(description="担当者", ordering="assigned_to__email")
+    def reviewer(self, claim) -> str:
+        user = claim.assigned_to
+        if user is None:
+            return "—"
+        return getattr(user, "full_name", "") or user.email.split("@")[0]
 
     @admin.display(description="算定額")
     def computed_yen(self, claim) -> str:
@@ -181,6 +198,9 @@ class ClaimAdmin(WorkflowAdmin, CsvExportAdmin, EvidenceAdmin, SimpleHistoryAdmi
             **self.admin_site.each_context(request),
             "title": f"審査: {claim}", "claim": claim, "items": items, "form": form,
             "can_decide": bool(allowed), "refusals": refusals,
+            # A reviewer may send back; who decides is said beside it (docs/decisions.md D1.9).
+            "decided_by_others": (claim.state == ClaimState.UNDER_REVIEW
+                                  and "approve" not in dict(allowed)),
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/subsidies/review.html", context)

@@ -179,6 +179,8 @@ LOGIN_URL = "account_login"
 
 LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", "日本語")]
+# Japanese for the third-party pages that ship none (django-celery-beat: locale/ja).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Tokyo"
 USE_I18N = True
 USE_TZ = True

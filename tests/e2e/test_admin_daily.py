@@ -31,8 +31,8 @@ def test_review_and_approval_from_the_claims_own_page(new_page):
     page = new_page()
     sign_in_as_administrator(page, reviewer.email, PASSWORD)
     page.goto(f"/admin/subsidies/claim/{claim.pk}/change/")
-    page.get_by_role("link", name="審査を開始する").click()
-    page.get_by_role("button", name="審査を開始する（確定）").click()
+    # Taking a claim into review changes nothing irreversible: one button, no confirmation.
+    page.get_by_role("button", name="審査を開始する").click()
     expect(page.locator("ul.messagelist")).to_contain_text("「審査を開始する」を行いました")
     expect(page.get_by_role("link", name="交付を決定する")).to_have_count(0)
 
@@ -51,3 +51,18 @@ def test_review_and_approval_from_the_claims_own_page(new_page):
     expect(page.locator("#content")).to_contain_text(claim.receipt_number)
     expect(page.locator("a.workflow-move")).to_have_count(0)
     expect(page.locator("#content")).to_contain_text("行える操作はありません")
+
+
+def test_the_claims_queue_fits_1280_px_with_its_waiting_days_and_reviewer(new_page):
+    """The officer's queue at 1280 px: no sideways scroll, 待ち日数 and 担当者 on screen."""
+    reviewer = make_admin(roles.REVIEWER)
+    claim_under_review(reviewer)
+    page = new_page(viewport={"width": 1280, "height": 800})
+    sign_in_as_administrator(page, reviewer.email, PASSWORD)
+    page.goto("/admin/subsidies/claim/")
+    assert page.evaluate("() => document.scrollingElement.scrollWidth"
+                         " <= document.scrollingElement.clientWidth")
+    for heading in ("待ち日数", "担当者"):
+        box = page.locator("#result_list thead th", has_text=heading).first.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 1280, (heading, box)
+    expect(page.locator("#result_list tbody tr")).to_have_count(1)

@@ -82,6 +82,7 @@ def text(response) -> str:
 
 
 def test_a_payout_officer_creates_a_run_from_its_page(client):
+    set_consignor()  # the create page asks for it first
     payables(3, amount=150_000)
     officer = make_admin(roles.PAYOUT_OFFICER)
     login_admin(client, officer)
@@ -100,6 +101,7 @@ def test_a_payout_officer_creates_a_run_from_its_page(client):
 
 
 def test_a_transfer_date_typed_in_full_width_or_wareki_is_understood(client):
+    set_consignor()  # the create page asks for it first
     payables(1)
     login_admin(client, make_admin(roles.PAYOUT_OFFICER))
     day = transfer_day()
@@ -110,6 +112,7 @@ def test_a_transfer_date_typed_in_full_width_or_wareki_is_understood(client):
 
 def test_a_holiday_transfer_date_is_refused_next_to_the_field_with_the_next_business_day(
         client):
+    set_consignor()  # the create page asks for it first
     payables(1)
     login_admin(client, make_admin(roles.PAYOUT_OFFICER))
     response = client.post(CREATE, {"program": lump_sum().pk, "transfer_date": "2027-01-11"})
@@ -129,6 +132,7 @@ def test_a_holiday_transfer_date_is_refused_next_to_the_field_with_the_next_busi
     ("", "必須"),
 ])
 def test_other_transfer_dates_are_refused_and_nothing_is_created(client, day, message):
+    set_consignor()  # the create page asks for it first
     payables(1)
     login_admin(client, make_admin(roles.PAYOUT_OFFICER))
     response = client.post(CREATE, {"program": lump_sum().pk, "transfer_date": day})
@@ -139,6 +143,7 @@ def test_other_transfer_dates_are_refused_and_nothing_is_created(client, day, me
 
 
 def test_a_program_must_be_chosen_among_those_paid(client):
+    set_consignor()  # the create page asks for it first
     login_admin(client, make_admin(roles.PAYOUT_OFFICER))
     for value in ("", "999999", "abc", str(2**63)):
         response = client.post(CREATE, {"program": value,
@@ -148,6 +153,7 @@ def test_a_program_must_be_chosen_among_those_paid(client):
 
 
 def test_a_run_with_nothing_payable_says_so(client):
+    set_consignor()  # the create page asks for it first
     login_admin(client, make_admin(roles.PAYOUT_OFFICER))
     response = client.post(CREATE, {"program": lump_sum().pk,
                                     "transfer_date": transfer_day().isoformat()}, follow=True)
@@ -233,7 +239,8 @@ def test_a_second_officer_releases_the_run_after_a_confirmation_page(client):
     assert move(run, "release") in page and "二者確認" not in page
     confirmation = client.get(move(run, "release"))
     assert confirmation.status_code == 200
-    assert "2件 200,000円" in text(confirmation) and "（確定）" in text(confirmation)
+    assert "2件 200,000円" in text(confirmation)
+    assert 'value="承認する（振込を確定する）"' in text(confirmation)  # one button, its plain name
     run.refresh_from_db()
     assert run.state == PayoutRun.State.CREATED  # the confirmation page changes nothing
     response = client.post(move(run, "release"), follow=True)
@@ -303,7 +310,7 @@ def test_a_scheduled_run_is_checked_from_its_page_after_a_confirmation_page(clie
     assert move(run, "cancel") in page
     confirmation = client.get(move(run, "verify"))
     assert confirmation.status_code == 200
-    assert "2件 200,000円" in text(confirmation) and "確認する（確定）" in text(confirmation)
+    assert "2件 200,000円" in text(confirmation) and 'value="確認する"' in text(confirmation)
     assert PayoutRun.objects.get(pk=run.pk).state == PayoutRun.State.TO_CHECK
     response = client.post(move(run, "verify"), follow=True)
     assert "「確認する」を行いました" in text(response)
@@ -648,7 +655,7 @@ def test_the_menu_places_the_payout_pages_in_their_own_section(client):
     section = page.index(">支払<")
     assert page.index(">協力金・一時金<") < section < page.index(">制度・マスタ・取り込み<")
     for label in ("支払バッチ", "支払明細", "振込先口座", "振込依頼人（仕向口座）"):
-        assert section < page.index(label) < page.index(">制度・マスタ・取り込み<")
+        assert section < page.index(label, section) < page.index(">制度・マスタ・取り込み<")
     assert ">その他<" not in page
 
 
@@ -663,6 +670,7 @@ def test_the_schedule_is_installed_for_beat():
 
 
 def test_a_date_typed_beyond_the_calendar_is_the_forms_error(client):
+    set_consignor()  # the create page asks for it first
     payables(1)
     login_admin(client, make_admin(roles.PAYOUT_OFFICER))
     for typed in ("9999-12-31", (date.today() + timedelta(days=365 * 90)).isoformat()):
@@ -681,3 +689,57 @@ def test_a_file_that_is_no_csv_at_all_is_refused_not_failed(client, data, monkey
     response = client.post(results_url(run), {"file": upload(data)})
     assert response.status_code == 200 and "CSVとして読めません" in text(response)
     assert run.lines.get().state == PaymentLine.State.RELEASED
+
+
+# ------------------------------------------------- the desk: consignor first, lines, what is left
+
+
+def test_no_run_is_created_before_the_consignor_is_set(client):
+    payables(2)
+    officer = make_admin(roles.PAYOUT_OFFICER)
+    login_admin(client, officer)
+    page = text(client.get(CREATE))
+    assert "振込依頼人（仕向口座）が設定されていないため、支払バッチを作成できません" in page
+    # A payout officer may look at the setting (システム管理 sets it).
+    consignors = reverse("admin:payouts_consignor_changelist")
+    assert f'href="{consignors}"' in page and "システム管理の担当者" in page
+    assert 'name="transfer_date"' not in page
+    assert client.get(consignors).status_code == 200
+    response = client.post(CREATE, {"program": lump_sum().pk,
+                                    "transfer_date": transfer_day().isoformat()})
+    assert response.status_code == 409 and not PayoutRun.objects.exists()
+    set_consignor()
+    assert 'name="transfer_date"' in text(client.get(CREATE))
+
+
+def test_a_system_administrator_is_sent_to_set_the_consignor(client):
+    login_admin(client, make_admin(roles.SYSTEM_ADMIN, roles.PAYOUT_OFFICER))
+    page = text(client.get(CREATE))
+    assert f'href="{reverse("admin:payouts_consignor_add")}">振込依頼人を設定する' in page
+
+
+def test_a_released_run_says_what_the_officer_can_still_do(client):
+    set_consignor()
+    run, _creator, releaser = released_run()
+    login_admin(client, releaser)
+    page = text(client.get(change(run)))
+    assert "あなたが行える操作はありません" not in page
+    assert "「振込データをダウンロード」と「振込結果を取り込む」です" in page
+    assert f'href="{file_url(run)}"' in page
+
+
+def test_the_release_confirmation_lists_the_lines_it_pays_masked_and_paged(client, monkeypatch):
+    from payouts import admin as payout_admin
+
+    set_consignor()
+    run, _creator, releaser = created_run(count=3)
+    lines = list(run.lines.order_by("pk"))
+    monkeypatch.setattr(payout_admin, "LINES_PER_PAGE", 2)
+    login_admin(client, releaser)
+    first = text(client.get(move(run, "release")))
+    assert "支払明細（3件、1 / 2ページ）" in first and "都道府県別" in first
+    assert lines[0].facility.name in first and lines[2].facility.name not in first
+    assert "****" + lines[0].account_number[-3:] in first
+    assert lines[0].account_number not in first.replace("****" + lines[0].account_number[-3:], "")
+    second = text(client.get(move(run, "release") + "?page=2"))
+    assert lines[2].facility.name in second and "200,000円" in second

@@ -38,7 +38,7 @@ def test_the_menu_puts_review_first_and_schedules_and_accounts_last(admin_client
     headings = ["審査", "施設", "協力金・一時金", "制度・マスタ・取り込み", "アカウント", "定期実行"]
     positions = [page.index(f">{heading}<") for heading in headings]
     assert positions == sorted(positions)
-    assert page.index("利用申請") < page.index("施設担当者") < page.index("Periodic")
+    assert page.index("利用申請") < page.index("施設担当者") < page.index("定期実行タスク")
 
 
 def test_list_columns_are_in_japanese(admin_client):

@@ -164,9 +164,10 @@ def test_the_payout_run_form_survives_fuzzing(client):
     from payouts.models import PaymentLine, PayoutRun
     from portal import roles
     from tests.factories import login_admin, make_admin
-    from tests.payouts.helpers import payables
+    from tests.payouts.helpers import payables, set_consignor
 
     payables(1)
+    set_consignor()  # without it the page refuses every post (tested in tests/payouts)
     login_admin(client, make_admin(roles.PAYOUT_OFFICER))
     url = reverse("admin:payouts_payoutrun_create")
 
@@ -184,6 +185,29 @@ def test_the_payout_run_form_survives_fuzzing(client):
             assert (PayoutRun.objects.count(), PaymentLine.objects.count()) == (runs, lines)
 
     post()
+
+
+def test_the_release_confirmations_page_number_survives_fuzzing(client):
+    from payouts import services as payout_services
+    from tests.factories import login_admin
+    from tests.payouts.helpers import lump_sum, officers, payables, set_consignor, transfer_day
+
+    set_consignor()
+    creator, releaser = officers()
+    payables(2)
+    run = payout_services.create_run(program=lump_sum(), transfer_date=transfer_day(),
+                                     actor=creator)
+    login_admin(client, releaser)
+    url = reverse("admin:payouts_payoutrun_move", args=[run.pk, "release"])
+
+    @FUZZ
+    @given(page=st.one_of(_NUMBERS, _TEXT.filter(lambda v: "\x00" not in v)))
+    def get(page):
+        FUZZED["inputs"] += 1
+        response = client.get(url, {"page": page})
+        assert response.status_code == 200 and "支払明細（2件" in response.content.decode()
+
+    get()
 
 
 def test_the_bank_results_upload_survives_fuzzing(client, monkeypatch):
@@ -375,13 +399,17 @@ def test_the_claim_review_form_survives_fuzzing(client, decision, amount, reason
 @FUZZ
 @given(key=st.sampled_from(["state__exact", "q", "o", "p", "submitted_at__gte",
                             "facility__kind__exact", "e", "_changelist_filters", "letter",
-                            "route__exact"]),
+                            "route__exact", "waiting"]),
        value=st.one_of(_TEXT.filter(lambda v: "\x00" not in v), _DATES, _NUMBERS))
 def test_changelist_filters_survive_fuzzing(admin_client, key, value):
     FUZZED["inputs"] += 1
     for url in ("admin:facilities_usageapplication_changelist",
                 "admin:subsidies_claim_changelist", "admin:facilities_facility_changelist",
-                "admin:facilities_linkrequest_changelist"):
+                "admin:facilities_linkrequest_changelist",
+                # The work queue's lists (portal/admin_queues.py: ?waiting=).
+                "admin:eligibility_adjustment_changelist",
+                "admin:obligation_exemptiondeclaration_changelist",
+                "admin:payouts_payoutrun_changelist"):
         response = admin_client.get(reverse(url), {key: value})
         assert response.status_code in (200, 302, 400)
 

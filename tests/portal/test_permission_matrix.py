@@ -690,6 +690,47 @@ def test_admin_pages_for(role, world):
     print(f"{role}: {checked} admin URLs checked")
 
 
+# The index's work queue (portal/admin_queues.py): who sees each queue (with its link).
+WORK_QUEUES: dict[str, set[str]] = {
+    "利用申請を審査する": {R, SU},
+    "補助金の申請を審査する": {R, SU},
+    "補助金の交付を決定する": {A, SU},
+    "調整を審査する": {R, SU},
+    "調整を決定する": {A, SU},
+    "やむを得ない事由の申告を確認する": {R, SU},
+    "施設紐付けの通知書を作成・発送する": {R, SU},
+    "支払バッチを確認・承認する": {P, SU},
+}
+
+
+def test_every_work_queue_has_a_policy():
+    from portal.admin_queues import QUEUES
+
+    assert {queue.label for queue in QUEUES} == set(WORK_QUEUES)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_work_queue_for(role, world):
+    client = _client_for(role, world)
+    response = client.get(reverse("admin:index"))
+    if role in (ANONYMOUS, FACILITY_STAFF):
+        assert not _allowed(response)
+        return
+    assert response.status_code == 200
+    page = response.content.decode()
+    wrong = [label for label, allowed in WORK_QUEUES.items()
+             if (f">{label}</a>" in page) != _may(role, allowed, "index", label)]
+    assert not wrong, wrong
+
+
+def _every_row(obj) -> str:
+    """The query that lists every row, not only what waits (portal/admin_queues.py)."""
+    from portal.admin_queues import WaitingFilter
+
+    model_admin = admin.site._registry[type(obj)]
+    return "?waiting=all" if WaitingFilter in model_admin.list_filter else ""
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_admin_actions_for(role, world):
     client = _client_for(role, world)
@@ -708,7 +749,7 @@ def test_admin_actions_for(role, world):
                 if after != before:
                     wrong.append(f"{label} {action}: refused role changed {before} → {after}")
                 assert response.status_code in (200, 302, 403)
-            page = client.get(changelist)
+            page = client.get(changelist + _every_row(obj))
             shown = page.status_code == 200 and f'value="{action}"' in page.content.decode()
             if shown != offered:
                 wrong.append(f"{label} {action}: offered={shown}, expected {offered}")

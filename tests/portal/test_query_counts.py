@@ -654,6 +654,12 @@ def _run_page(n: int) -> Page:
     return _admin_page(reverse("admin:payouts_payoutrun_change", args=[run.pk]))
 
 
+def _release_page(n: int) -> Page:
+    """The release confirmation: the totals and a page of the lines it pays."""
+    run = _admin_run_with_lines(n)
+    return _admin_page(reverse("admin:payouts_payoutrun_move", args=[run.pk, "release"]))
+
+
 def _declaration_page(n: int) -> Page:
     facility = FacilityFactory(kind="judo")
     _declarations(facility, make_staff(facility), n)
@@ -677,7 +683,22 @@ def _history_page(kind: str) -> Callable[[int], Page]:
     return build
 
 
+def _admin_index(n: int) -> Page:
+    """The index with every work queue (a superuser holds every role's permissions): one
+    query a queue, however much waits."""
+    from payouts import services as payout_services
+    from tests.payouts.helpers import lump_sum, officers, payables, transfer_day
+
+    _admin_claims(n)
+    _admin_applications(n)
+    creator, _releaser = officers()
+    payables(n)
+    payout_services.create_run(program=lump_sum(), transfer_date=transfer_day(), actor=creator)
+    return _admin_page(reverse("admin:index"))
+
+
 ADMIN_PAGES: dict[str, Callable] = {
+    "index-with-queues": _admin_index,
     "facility-history": _history_page("facility"),
     "application-history": _history_page("usageapplication"),
     "facility-list": changelist("facilities.facility", _admin_facilities),
@@ -699,6 +720,7 @@ ADMIN_PAGES: dict[str, Callable] = {
     "bankaccount-list": changelist("payouts.bankaccount", _admin_bank_accounts),
     "payoutrun-list": changelist("payouts.payoutrun", _admin_runs),
     "payoutrun-change": _run_page,
+    "payoutrun-release": _release_page,
     "paymentline-list": changelist("payouts.paymentline", _admin_run_with_lines),
     "declaration-list": changelist("obligation.exemptiondeclaration", _admin_declarations),
     "declaration-change": _declaration_page,
