@@ -16,6 +16,7 @@ from payouts import netting, services
 from payouts.models import Netting, PaymentLine, PayoutRun, Recovery
 from portal.errors import ServiceError
 from tests.factories import FacilityFactory
+from tests.payouts.fault_checks import read_transfer_file
 from tests.payouts.helpers import (
     adjustment,
     cooperation,
@@ -108,7 +109,11 @@ def test_a_negative_adjustment_is_netted_against_the_facilitys_next_line(
     # The file transfers the net amount.
     run = services.release_run(run=run, actor=releaser)
     data = services.transfer_file(run=run, actor=creator)
-    assert data.decode("cp932").count("0000170000") == 1
+    # Read by the layout: "0000170000" anywhere in the file could be the end of one field and
+    # the start of the next (an account number, a customer code).
+    transferred, count, total = read_transfer_file(data)
+    assert sorted(amount for _code, amount in transferred) == [170_000, 200_000]
+    assert (count, total) == (2, 370_000)
 
 
 def test_what_cannot_be_netted_is_claimed_back_with_a_notice(
