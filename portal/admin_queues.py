@@ -122,7 +122,11 @@ class WaitingFilter(admin.SimpleListFilter):
         self.waiting = waiting_rows(request.user, model._meta.label_lower)
         super().__init__(request, params, model, model_admin)
         asked = set(request.GET) - NEUTRAL_PARAMETERS
-        self.default = WAITING if not asked else EVERYTHING
+        # An action on rows named one by one acts on those rows, wherever they were chosen;
+        # 「選択した…すべて」 (select_across) acts on the list as shown, 対応待ち by default.
+        named_rows = (request.method == "POST" and "action" in request.POST
+                      and request.POST.get("select_across", "0") in ("", "0"))
+        self.default = WAITING if not asked and not named_rows else EVERYTHING
 
     def lookups(self, request, model_admin):
         if self.waiting is None:

@@ -176,6 +176,9 @@ def test_judo_clinic_signs_up_applies_and_is_listed_publicly(new_page, log_in, a
     # The administrator accepts it in the admin.
     _admin_runs_action(admin_page, receipt_number, "選択した申請を承認する",
                        expected="1件を承認しました")
+    # It waits no more: the list opens on what waits; 「すべて」 shows it accepted.
+    expect(admin_page.locator("#result_list tbody tr", has_text=receipt_number)).to_have_count(0)
+    admin_page.goto("/admin/facilities/usageapplication/?waiting=all")
     expect(admin_page.locator("#result_list tbody tr", has_text=receipt_number)) \
         .to_contain_text("承認済み")
 

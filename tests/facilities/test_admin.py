@@ -187,3 +187,19 @@ def test_admin_exports_the_master_as_csv(admin_client):
     assert response.status_code == 200
     body = b"".join(response.streaming_content).decode("utf-8-sig")
     assert facility.code in body and "輸出テスト院" in body
+
+
+def test_an_action_on_every_row_of_the_list_acts_on_what_it_shows(admin_client):
+    """「選択した…すべて」 (select_across) on the list opened without conditions (対応待ち) acts
+    on the waiting rows only; rows named one by one are acted on wherever they were chosen
+    (the refusal above)."""
+    accepted, pending = _applications(2)
+    admin_client.post(CHANGELIST, {"action": "accept_selected", "_selected_action": [accepted.pk]})
+    admin_client.post(CHANGELIST, {"action": "assign_to_me", "select_across": "1",
+                                   "_selected_action": [pending.pk]})
+    accepted.refresh_from_db()
+    pending.refresh_from_db()
+    assert accepted.assigned_to is None and pending.assigned_to is not None
+    admin_client.post(CHANGELIST, {"action": "assign_to_me", "_selected_action": [accepted.pk]})
+    accepted.refresh_from_db()
+    assert accepted.assigned_to == pending.assigned_to
