@@ -461,7 +461,6 @@ class LinkRequestAdmin(WorkflowAdmin, EvidenceAdmin, SimpleHistoryAdmin):
             return None
         pdf = render_pdf("pdf/link_code_letter.html", {
             "letters": letters, "today": timezone.localdate(), "issuer": services.LINK_LETTER_ISSUER,
-            "portal_url": settings.PORTAL_BASE_URL or "オンライン資格確認ポータル",
             "tries": settings.FACILITY_LINK_CODE_MAX_FAILURES})
         self.message_user(request, f"{len(letters)}通の通知書を作成しました。郵送したら"
                           "「発送済みにする」を行ってください。", messages.SUCCESS)

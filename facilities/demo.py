@@ -116,6 +116,21 @@ def load_demo() -> list[DemoLogin]:
     return logins
 
 
+def unlinked_notes() -> list[str]:
+    """The demo's facilities nobody serves yet: their code and the last four digits of their
+    claims account (what 「施設の確認」 asks), so that a newcomer can link one. Only the last
+    four digits: the master keeps no more."""
+    unlinked = Facility.objects.filter(
+        code__in=[code for _kind, code, *_ in DEMO_FACILITIES], memberships__isnull=True,
+    ).order_by("code")
+    if not unlinked:
+        return []
+    lines = ["担当者がまだいない施設（ユーザー登録のあと「施設を追加する（施設の確認）」で試せます）:"]
+    lines += [f"  {f.code:<12} 口座番号下4桁: {f.account_last4}  {f.name}（{f.get_kind_display()}）"
+              for f in unlinked]
+    return lines
+
+
 def _demo_link_requests(facilities: dict) -> list[DemoLogin]:
     """Two users who asked to become staff, through the form's own service: one of a
     facility with staff (its staff approve it on 「担当者」), one of a facility without any (a

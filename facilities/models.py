@@ -91,6 +91,14 @@ class Facility(models.Model):
         return PREFECTURE_NAMES.get(self.prefecture, "")
 
     @property
+    def postal_address(self) -> str:
+        """The address as written on an envelope: the prefecture, then the rest (the master
+        carries no postcode: portal/contact.py writes 〒 when one is known)."""
+        from portal.contact import postal_address
+
+        return postal_address(prefecture=self.prefecture_name, address=self.address)
+
+    @property
     def institution_code(self) -> str:
         """機関コード entered in the app. Medical kinds use their 医療機関等コード; a 施術所 has
         none, so it gets prefecture + 9 + a 6-digit serial + check digit (a Decision: 9 is no
