@@ -186,7 +186,8 @@ def make_letters(batch_id: int, *, chunk: int = RENDER_CHUNK) -> None:
                 for facility, pdf in zip(part, rendered.pdfs, strict=True):
                     archive.writestr(f"{_file_name(facility.code)}.pdf", pdf)
                 offset = len(printed.pages)
-                printed.append(PdfReader(io.BytesIO(rendered.document)))
+                # Its own bookmarks (the headings) left out: one bookmark a facility.
+                printed.append(PdfReader(io.BytesIO(rendered.document)), import_outline=False)
                 ends = [*rendered.starts[1:], len(printed.pages) - offset]
                 for facility, first, end in zip(part, rendered.starts, ends, strict=True):
                     printed.add_outline_item(title=f"{facility.code} {facility.name}",

@@ -64,4 +64,9 @@ def portal_address(app_configs, **kwargs) -> list[Error | Warning]:
         return [Warning(f"PORTAL_BASE_URL is not an https address ({base}).",
                         hint="Letters and e-mails print it; give the https:// address.",
                         id="portal.W020")]
+    if getattr(settings, "PORTAL_BASE_URL_GUESSED", False):
+        return [Warning(f"PORTAL_BASE_URL is not set: letters, notices and e-mails print {base}, "
+                        "guessed from DJANGO_ALLOWED_HOSTS.",
+                        hint="Set PORTAL_BASE_URL to the address the public uses.",
+                        id="portal.W021")]
     return []

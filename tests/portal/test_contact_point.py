@@ -2,7 +2,7 @@
 address (PORTAL_BASE_URL, checked for production) reach every confirmation page, e-mail and
 PDF through one include each; the 説明会 page is linked from where a 施術所 looks, and its
 example date is one the form accepts; the demo sets what a newcomer needs and says where it
-is served (docs/decisions.md D1.5)."""
+is served (docs/decisions.md D8b.3)."""
 
 import io
 import re
@@ -103,6 +103,11 @@ def test_production_is_told_when_the_portal_address_is_missing_or_not_https(base
             "portal.E020", "portal.W020"}
         assert ids == ({found} if found else set())
         assert not {m.id for m in run_checks()} & {"portal.E020", "portal.W020"}  # deploy only
+
+
+def test_production_is_told_when_the_portal_address_was_guessed():
+    with override_settings(PORTAL_BASE_URL=BASE, PORTAL_BASE_URL_GUESSED=True):
+        assert "portal.W021" in {m.id for m in run_checks(include_deployment_checks=True)}
 
 
 # ---------------------------------------------------------------- e-mails
