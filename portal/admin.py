@@ -215,6 +215,11 @@ class ContactPointAdmin(SimpleHistoryAdmin):
     list_display = ["name", "phone", "hours", "postal_address", "url", "updated_at"]
     fields = ["name", "phone", "hours", "postcode", "address", "url", *readonly_fields]
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "url":  # 「portal.example.jp/contact」 is read as https://…
+            kwargs["assume_scheme"] = "https"
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     @admin.display(description="住所")
     def postal_address(self, contact) -> str:
         return contact.postal_address
