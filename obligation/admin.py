@@ -795,7 +795,7 @@ class LetterBatchAdmin(EvidenceAdmin, admin.ModelAdmin):
             path("<int:pk>/download/", self.admin_site.admin_view(self.download_view),
                  name="obligation_letterbatch_download"),
             path("<int:pk>/print/", self.admin_site.admin_view(self.print_view),
-                 name="obligation_letterbatch_print"),
+                 name="obligation_letterbatch_print_download"),
             *super().get_urls(),
         ]
 
@@ -808,8 +808,8 @@ class LetterBatchAdmin(EvidenceAdmin, admin.ModelAdmin):
                 "running": batch.in_progress,
                 "download_url": (reverse("admin:obligation_letterbatch_download",
                                          args=[batch.pk]) if done else None),
-                "print_url": (reverse("admin:obligation_letterbatch_print", args=[batch.pk])
-                              if done and batch.print_name else None),
+                "print_url": (reverse("admin:obligation_letterbatch_print_download",
+                                      args=[batch.pk]) if done and batch.print_name else None),
                 "page_ranges": batch.page_ranges[:SHOWN_PAGE_RANGES] if done else [],
                 "more_page_ranges": max(0, len(batch.page_ranges) - SHOWN_PAGE_RANGES)
                 if done else 0,

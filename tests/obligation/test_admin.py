@@ -483,7 +483,7 @@ def test_a_finished_batch_also_downloads_as_one_pdf_with_each_facilitys_pages_li
     code, name, *_ = batch.page_ranges[0]
     text = client.get(reverse("admin:obligation_letterbatch_change", args=[batch.pk])
                       ).content.decode()
-    printed = reverse("admin:obligation_letterbatch_print", args=[batch.pk])
+    printed = reverse("admin:obligation_letterbatch_print_download", args=[batch.pk])
     assert printed in text and "印刷用PDF（全件を1ファイル）" in text
     assert f"<td>{code}</td><td>{name}</td><td>1〜2ページ</td>" in text
     response = client.get(printed)
@@ -533,7 +533,7 @@ def test_a_staff_account_in_no_group_is_refused_every_obligation_page(client):
         reverse("admin:obligation_compliancestatus_csv"),
         reverse("admin:obligation_compliancestatus_recompute"),
         reverse("admin:obligation_letterbatch_download", args=[batch.pk]),
-        reverse("admin:obligation_letterbatch_print", args=[batch.pk]),
+        reverse("admin:obligation_letterbatch_print_download", args=[batch.pk]),
         reverse("admin:obligation_surveyanswer_add"),
     ]:
         assert client.get(url).status_code == 403, url

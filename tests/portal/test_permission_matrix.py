@@ -123,7 +123,7 @@ PAGES: dict[str, set[str]] = {
     "cardreader_insuredperson_lose": {S, SU},  # 資格喪失日の登録
     "obligation_sessionrequest_schedule": {R, SU},  # 説明会の日程を決める
     "obligation_letterbatch_download": ADMINS,  # the finished batch's ZIP
-    "obligation_letterbatch_print": ADMINS,  # the same letters as one PDF to print
+    "obligation_letterbatch_print_download": ADMINS,  # the same letters as one PDF to print
 }
 
 # The world's object a custom page is requested for, when not the model's own (the file and
