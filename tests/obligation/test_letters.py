@@ -96,6 +96,7 @@ def test_letters_made_chunk_by_chunk_make_a_zip_of_one_pdf_each(django_capture_o
     expected_first = 1
     for (code, name, first, last), facility in zip(batch.page_ranges, facilities, strict=True):
         assert (code, name, first) == (facility.code, facility.name, expected_first)
+        assert last == first  # one sheet a letter, the contact block included
         text = "".join(printed.pages[n - 1].extract_text() for n in range(first, last + 1))
         assert facility.name in text
         expected_first = last + 1
