@@ -441,7 +441,7 @@ class LetterBatchState(models.TextChoices):
 
 class LetterBatch(BackgroundJob):
     """Letters for a filtered list of 施術所 (依頼文書 or 集団指導の案内), one PDF per
-    facility in one ZIP, made by a background task: a background job (portal/jobs.py), its
+    facility in one ZIP and all of them as one PDF to print, made by a background task: a background job (portal/jobs.py), its
     progress and history on the row."""
 
     class Kind(models.TextChoices):
