@@ -84,6 +84,17 @@ class MembershipInline(WellFormedChoices, admin.TabularInline):
 class FacilityAdminForm(forms.ModelForm):
     """A facility in a 併設 stays a 施術所: its kind changes only after the 併設 ends."""
 
+    def clean_postcode(self):
+        from portal.contact import normalise_postcode
+
+        typed = self.cleaned_data.get("postcode", "")
+        if not typed:
+            return ""
+        postcode = normalise_postcode(typed)
+        if postcode is None:
+            raise forms.ValidationError("郵便番号は数字7桁で入力してください（例: 100-8916）。")
+        return postcode
+
     def clean_kind(self):
         kind = self.cleaned_data.get("kind")
         if self.instance.pk and kind:

@@ -29,6 +29,11 @@ DEMO_FACILITIES = [
     ("ama", "協2300005", "なごやマッサージ指圧院", "23", "名古屋市中区栄8-8-8", "栄 七子", "8901"),
 ]
 
+# Postcodes of the demo's addresses (made up, in the shape of real ones): printed with 〒 on
+# their letters.
+DEMO_POSTCODES = {"13": "105-0011", "27": "530-0001", "01": "060-0001", "40": "812-0011",
+                  "23": "460-0008"}
+
 
 @dataclass(frozen=True)
 class DemoLogin:
@@ -65,6 +70,7 @@ def load_demo() -> list[DemoLogin]:
         facility, _ = Facility.objects.update_or_create(
             code=code,
             defaults={"kind": kind, "name": name, "prefecture": prefecture, "address": address,
+                      "postcode": DEMO_POSTCODES[prefecture],
                       "founder_name": founder, "phone": "03-1234-5678",
                       "account_last4": last4},
         )

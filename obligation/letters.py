@@ -173,7 +173,8 @@ def make_letters(batch_id: int, *, chunk: int = RENDER_CHUNK) -> None:
     paths: list[Path] = []
     try:
         facilities = Facility.objects.filter(pk__in=batch.facility_ids).only(
-            "pk", "code", "name", "prefecture", "address", "founder_name").order_by("code")
+            "pk", "code", "name", "prefecture", "postcode", "address", "founder_name"
+        ).order_by("code")
         name, path, archive = _open_zip()
         paths.append(path)
         printed, page_ranges = PdfWriter(), []

@@ -31,7 +31,8 @@ pytestmark = pytest.mark.django_db
 def many_facilities(count: int) -> list[Facility]:
     Facility.objects.bulk_create([
         Facility(kind="judo", code=f"契99{number:05d}", name=f"手紙テスト接骨院{number:04d}",
-                 prefecture="13", address=f"千代田区霞が関{number}番地", founder_name="開設 太郎",
+                 prefecture="13", postcode="100-8916", address=f"千代田区霞が関{number}番地",
+                 founder_name="開設 太郎",
                  account_last4="1234")
         for number in range(count)], batch_size=500)
     facilities = list(Facility.objects.filter(code__startswith="契99").order_by("code"))
@@ -80,7 +81,7 @@ def test_letters_made_chunk_by_chunk_make_a_zip_of_one_pdf_each(django_capture_o
         assert len(names) == count and set(names) == {f"{f.code}.pdf" for f in facilities}
         for facility in facilities:
             text = text_of(archive.read(f"{facility.code}.pdf"))
-            assert facility.name in text and f"東京都{facility.address}" in text
+            assert facility.name in text and f"〒100-8916 東京都{facility.address}" in text
             assert "開設者 開設 太郎 様" in text and "令和6年12月2日" in text
             others = {f.name for f in facilities} - {facility.name}
             assert not any(name in text for name in others)
