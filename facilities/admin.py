@@ -86,6 +86,17 @@ class MembershipInline(WellFormedChoices, admin.TabularInline):
 class FacilityAdminForm(forms.ModelForm):
     """A facility in a 併設 stays a 施術所: its kind changes only after the 併設 ends."""
 
+    def clean_postcode(self):
+        from portal.contact import normalise_postcode
+
+        typed = self.cleaned_data.get("postcode", "")
+        if not typed:
+            return ""
+        postcode = normalise_postcode(typed)
+        if postcode is None:
+            raise forms.ValidationError("郵便番号は数字7桁で入力してください（例: 100-8916）。")
+        return postcode
+
     def clean_kind(self):
         kind = self.cleaned_data.get("kind")
         if self.instance.pk and kind:
@@ -454,7 +465,6 @@ class LinkRequestAdmin(WorkflowAdmin, EvidenceAdmin, SimpleHistoryAdmin):
             return None
         pdf = render_pdf("pdf/link_code_letter.html", {
             "letters": letters, "today": timezone.localdate(), "issuer": services.LINK_LETTER_ISSUER,
-            "portal_url": settings.PORTAL_BASE_URL or "オンライン資格確認ポータル",
             "tries": settings.FACILITY_LINK_CODE_MAX_FAILURES})
         self.message_user(request, f"{len(letters)}通の通知書を作成しました。郵送したら"
                           "「発送済みにする」を行ってください。", messages.SUCCESS)

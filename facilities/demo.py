@@ -29,6 +29,11 @@ DEMO_FACILITIES = [
     ("ama", "協2300005", "なごやマッサージ指圧院", "23", "名古屋市中区栄8-8-8", "栄 七子", "8901"),
 ]
 
+# Postcodes of the demo's addresses (made up, in the shape of real ones): printed with 〒 on
+# their letters.
+DEMO_POSTCODES = {"13": "105-0011", "27": "530-0001", "01": "060-0001", "40": "812-0011",
+                  "23": "460-0008"}
+
 
 @dataclass(frozen=True)
 class DemoLogin:
@@ -65,6 +70,7 @@ def load_demo() -> list[DemoLogin]:
         facility, _ = Facility.objects.update_or_create(
             code=code,
             defaults={"kind": kind, "name": name, "prefecture": prefecture, "address": address,
+                      "postcode": DEMO_POSTCODES[prefecture],
                       "founder_name": founder, "phone": "03-1234-5678",
                       "account_last4": last4},
         )
@@ -114,6 +120,21 @@ def load_demo() -> list[DemoLogin]:
     logins += _demo_link_requests(facilities)
     services.rebuild_public_list()
     return logins
+
+
+def unlinked_notes() -> list[str]:
+    """The demo's facilities nobody serves yet: their code and the last four digits of their
+    claims account (what 「施設の確認」 asks), so that a newcomer can link one. Only the last
+    four digits: the master keeps no more."""
+    unlinked = Facility.objects.filter(
+        code__in=[code for _kind, code, *_ in DEMO_FACILITIES], memberships__isnull=True,
+    ).order_by("code")
+    if not unlinked:
+        return []
+    lines = ["担当者がまだいない施設（ユーザー登録のあと「施設を追加する（施設の確認）」で試せます）:"]
+    lines += [f"  {f.code:<12} 口座番号下4桁: {f.account_last4}  {f.name}（{f.get_kind_display()}）"
+              for f in unlinked]
+    return lines
 
 
 def _demo_link_requests(facilities: dict) -> list[DemoLogin]:

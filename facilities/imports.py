@@ -9,6 +9,7 @@ from typing import Any
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
+from portal.contact import normalise_postcode
 from portal.errors import ServiceError
 from portal.imports import Classified, ImportKind, Line, LineError
 from portal.normalize import nfkc
@@ -22,8 +23,8 @@ from .services import AnnexSide, annex_refusal, normalize_facility_code, set_mai
 _TRUE = {"1", "true", "yes", "y", "はい", "○", "〇"}
 _FALSE = {"0", "false", "no", "n", "いいえ", ""}
 # Stored fields compared and written (main_facility apart: it is a code in the file).
-_FIELDS = ("kind", "name", "prefecture", "address", "founder_name", "phone", "account_last4",
-           "paper_claims")
+_FIELDS = ("kind", "name", "prefecture", "postcode", "address", "founder_name", "phone",
+           "account_last4", "paper_claims")
 _OPTIONAL_TEXT = {"address": 300, "founder_name": 100, "phone": 20}
 # What a line without a main facility leaves, one tuple per kind shared by all such lines (a
 # first import of the whole master remembers every line).
@@ -126,6 +127,7 @@ class FacilityMasterImport(ImportKind):
         ("kind", True, "種別: " + "、".join(f"{value}（{label}）" for value, label in FacilityKind.choices)),
         ("name", True, "医療機関等名"),
         ("prefecture", False, "都道府県番号（01〜47）。医療機関・薬局で空欄のときはコードの先頭2桁。施術所は必須"),
+        ("postcode", False, "郵便番号（数字7桁。100-8916 とも書けます）"),
         ("address", False, "所在地"),
         ("founder_name", False, "開設者氏名"),
         ("phone", False, "電話番号"),
@@ -165,6 +167,11 @@ class FacilityMasterImport(ImportKind):
         if prefecture not in PREFECTURE_NAMES:
             raise LineError(f"prefecture: 都道府県番号「{prefecture}」は01〜47です。")
         row["prefecture"] = prefecture
+        if "postcode" in present:
+            typed = nfkc(values["postcode"])
+            row["postcode"] = normalise_postcode(typed) if typed else ""
+            if row["postcode"] is None:
+                raise LineError(f"postcode: 郵便番号「{values['postcode']}」は数字7桁です（例: 100-8916）。")
         last4 = _required(values, "account_last4", "口座番号下4桁")
         if not (last4.isascii() and last4.isdigit()) or len(last4) > 4:  # not ١٢٣٤ either
             raise LineError("account_last4: 口座番号下4桁は数字4桁です。")
@@ -322,7 +329,7 @@ class FacilityMasterImport(ImportKind):
         for facility in queryset.select_related("main_facility").order_by("code").iterator(
                 chunk_size=2000):
             yield [facility.code, facility.kind, facility.name, facility.prefecture,
-                   facility.address, facility.founder_name, facility.phone,
+                   facility.postcode, facility.address, facility.founder_name, facility.phone,
                    facility.account_last4, "1" if facility.paper_claims else "0",
                    facility.main_facility.code if facility.main_facility else ""]
 

@@ -43,6 +43,8 @@ class Facility(models.Model):
     code = models.CharField("医療機関等コード／登録記号番号", max_length=24, unique=True)
     name = models.CharField("医療機関等名", max_length=200)
     prefecture = models.CharField("都道府県", max_length=2, choices=PREFECTURES, db_index=True)
+    postcode = models.CharField("郵便番号", max_length=8, blank=True, default="", db_default="",
+                                help_text="数字7桁（例: 100-8916）。文書の宛先に〒として書きます。")
     address = models.CharField("所在地", max_length=300, blank=True)
     founder_name = models.CharField("開設者氏名", max_length=100, blank=True)
     phone = models.CharField("電話番号", max_length=20, blank=True)
@@ -89,6 +91,15 @@ class Facility(models.Model):
     @property
     def prefecture_name(self) -> str:
         return PREFECTURE_NAMES.get(self.prefecture, "")
+
+    @property
+    def postal_address(self) -> str:
+        """The address as written on an envelope: 〒 and the postcode (when the master has
+        one), the prefecture, then the rest (portal/contact.py)."""
+        from portal.contact import postal_address
+
+        return postal_address(prefecture=self.prefecture_name, address=self.address,
+                              postcode=self.postcode)
 
     @property
     def institution_code(self) -> str:

@@ -55,6 +55,7 @@ from .models import (
 TEXT_LIMIT = 2000
 SURVEY_SENT = date(2025, 1, 24)  # the exemption survey was sent on this day (docs/domain.md §9)
 SHOWN_SKIPS = 10
+SHOWN_PAGE_RANGES = 1000  # a batch's page is not one of 50,000 rows: the PDF's bookmarks are
 
 
 def skipped_in_words(skipped: list[str]) -> str:
@@ -758,8 +759,8 @@ class FollowUpStepAdmin(CsvExportAdmin, EvidenceAdmin, admin.ModelAdmin):
 
 @admin.register(LetterBatch)
 class LetterBatchAdmin(EvidenceAdmin, admin.ModelAdmin):
-    """文書の一括作成: its page shows the progress (refreshed while it runs) and the ZIP's
-    download link once done."""
+    """文書の一括作成: its page shows the progress (refreshed while it runs) and, once done,
+    the ZIP's download link, the PDF to print's and the pages of each facility in it."""
 
     list_display = ["number", "kind", "state", "total", "done", "percent_text", "created_by",
                     "created_at", "finished_at"]
@@ -773,7 +774,8 @@ class LetterBatchAdmin(EvidenceAdmin, admin.ModelAdmin):
     change_form_template = "admin/obligation/letterbatch/change_form.html"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).defer("facility_ids")  # up to 400,000 ids
+        # Up to 50,000 ids and page ranges: read only by the page that shows them.
+        return super().get_queryset(request).defer("facility_ids", "page_ranges")
 
     def has_add_permission(self, request):
         return False  # started by the actions on 導入状況
@@ -793,6 +795,8 @@ class LetterBatchAdmin(EvidenceAdmin, admin.ModelAdmin):
         return [
             path("<int:pk>/download/", self.admin_site.admin_view(self.download_view),
                  name="obligation_letterbatch_download"),
+            path("<int:pk>/print/", self.admin_site.admin_view(self.print_view),
+                 name="obligation_letterbatch_print_download"),
             *super().get_urls(),
         ]
 
@@ -800,11 +804,16 @@ class LetterBatchAdmin(EvidenceAdmin, admin.ModelAdmin):
         batch = self.get_object(request, object_id)
         extra = {}
         if batch is not None:
+            done = batch.state == LetterBatchState.DONE
             extra = {
                 "running": batch.in_progress,
                 "download_url": (reverse("admin:obligation_letterbatch_download",
-                                         args=[batch.pk])
-                                 if batch.state == LetterBatchState.DONE else None),
+                                         args=[batch.pk]) if done else None),
+                "print_url": (reverse("admin:obligation_letterbatch_print_download",
+                                      args=[batch.pk]) if done and batch.print_name else None),
+                "page_ranges": batch.page_ranges[:SHOWN_PAGE_RANGES] if done else [],
+                "more_page_ranges": max(0, len(batch.page_ranges) - SHOWN_PAGE_RANGES)
+                if done else 0,
             }
         return super().change_view(request, object_id, form_url,
                                    {**(extra_context or {}), **extra})
@@ -821,5 +830,22 @@ class LetterBatchAdmin(EvidenceAdmin, admin.ModelAdmin):
             raise Http404("文書のファイルが見つかりません。") from None
         response = FileResponse(handle, as_attachment=True, content_type="application/zip",
                                 filename=f"{batch.kind}-{batch.pk}.zip")
+        response["Cache-Control"] = "no-store"  # names and addresses of facilities
+        return response
+
+    def print_view(self, request, pk: int):
+        """The letters as one PDF to print (a batch made before it existed has none: 404)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        batch = get_object_or_404(self.get_queryset(request).exclude(print_name=""), pk=pk,
+                                  state=LetterBatchState.DONE)
+        from .letters import print_path
+
+        try:
+            handle = open(print_path(batch), "rb")  # noqa: SIM115 - closed by the response
+        except FileNotFoundError:
+            raise Http404("文書のファイルが見つかりません。") from None
+        response = FileResponse(handle, as_attachment=True, content_type="application/pdf",
+                                filename=f"{batch.kind}-{batch.pk}.pdf")
         response["Cache-Control"] = "no-store"  # names and addresses of facilities
         return response

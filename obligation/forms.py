@@ -10,6 +10,7 @@ from django import forms
 from django.utils import timezone
 
 from portal.forms import EmailField, ISODateField, NormalizedForm, NumberField
+from portal.wareki import to_wareki
 
 from .rules import AHAKI_KINDS, JUDO_KINDS, ExemptionReason
 
@@ -158,6 +159,16 @@ class DissolveForm(NormalizedForm):
 # ---------------------------------------------------------------- explanation session
 
 
+# A session is asked for between today and a year from now; the example is a month ahead.
+SESSION_LATEST_DAYS = 365
+SESSION_EXAMPLE_DAYS = 30
+
+
+def session_date_example(today: date | None = None) -> date:
+    """A date the form accepts, for its help text (never a past one)."""
+    return (today or timezone.localdate()) + timedelta(days=SESSION_EXAMPLE_DAYS)
+
+
 class SessionRequestForm(_WithToken):
     keep_width = ("organisation", "contact_name", "occupation", "topics", "notes")
 
@@ -172,8 +183,7 @@ class SessionRequestForm(_WithToken):
         help_text="受付と日程のお知らせをこのアドレスにお送りします。")
     preferred_date = ISODateField(
         label="希望日", earliest=timezone.localdate,
-        latest=lambda: timezone.localdate() + timedelta(days=365),
-        help_text="今日から1年以内の日付です。例: 2026-02-10 または 令和8年2月10日")
+        latest=lambda: timezone.localdate() + timedelta(days=SESSION_LATEST_DAYS))
     preferred_start = forms.TimeField(label="希望開始時刻", help_text="例: 14:00",
                                       widget=forms.TimeInput(attrs={"type": "time"},
                                                              format="%H:%M"))
@@ -190,6 +200,12 @@ class SessionRequestForm(_WithToken):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="説明会はWebで行います（Zoom、Teams、Webexなど）。ご希望の方式があれば"
                   "お書きください。")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        example = session_date_example()
+        self.fields["preferred_date"].help_text = (
+            f"今日から1年以内の日付です。例: {example:%Y-%m-%d} または {to_wareki(example)}")
 
     def clean_contact_furigana(self) -> str:
         text = " ".join(self.cleaned_data["contact_furigana"].split())

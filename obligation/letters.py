@@ -1,6 +1,8 @@
 """Letters to the 施術所 not introduced (docs/domain.md §7): 導入の依頼文書 and 集団指導の案内, one
-PDF per facility in one ZIP, made by a background task: a background job (portal/jobs.py),
-its progress and history on the batch row.
+PDF per facility in one ZIP, and the same letters as one PDF to print (`print_name`), with the
+pages of each facility listed on the batch (`page_ranges`: code, name, first and last page) and
+as the PDF's bookmarks; made by a background task: a background job (portal/jobs.py), its
+progress and history on the batch row.
 
 Speed: WeasyPrint spends most of its time laying out; rendering a chunk of letters as one
 document (a page break per facility) and cutting it into one PDF per facility with pypdf is
@@ -8,8 +10,10 @@ about three times faster than one document per letter (measured: ~0.06 s against
 letter). Each letter is found in the document by its anchor (`id="facility-<pk>"`), so a
 letter running to two pages stays whole.
 
-The ZIP is kept privately (PRIVATE_STORAGE_ROOT/letters: directory 0700, file 0600) under
-a random name, as uploaded imports are (portal/import_jobs.py)."""
+The ZIP and the PDF to print are kept privately (PRIVATE_STORAGE_ROOT/letters: directory 0700,
+files 0600) under random names, as uploaded imports are (portal/import_jobs.py). The PDF to
+print is put together from each chunk's document (its fonts shared by the chunk's letters), in
+memory until the batch ends: its size grows with the batch (MAX_PER_BATCH bounds it)."""
 
 import io
 import logging
@@ -17,6 +21,7 @@ import os
 import secrets
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
@@ -24,6 +29,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from facilities.models import Facility
+from portal.contact import contact_context
 from portal.errors import ServiceError
 from portal.jobs import fail, progress, step
 
@@ -48,6 +54,11 @@ def storage_root() -> Path:
 
 def batch_path(batch: LetterBatch) -> Path:
     return storage_root() / batch.stored_name
+
+
+def print_path(batch: LetterBatch) -> Path:
+    """The letters as one PDF to print."""
+    return storage_root() / batch.print_name
 
 
 def start_letter_batch(*, actor, kind: str, facility_ids, filter_description: str = "",
@@ -87,14 +98,20 @@ def start_letter_batch(*, actor, kind: str, facility_ids, filter_description: st
     return batch
 
 
-def render_letters(batch: LetterBatch, facilities: list[Facility]) -> list[bytes]:
+class Rendered(NamedTuple):
+    pdfs: list[bytes]  # one per facility, in order
+    document: bytes  # the chunk as one PDF
+    starts: list[int]  # the first page (0-based) of each facility's letter in `document`
+
+
+def render_letters(batch: LetterBatch, facilities: list[Facility]) -> Rendered:
     """One PDF per facility (in order), laid out as one document."""
     from pypdf import PdfReader, PdfWriter
     from weasyprint import HTML  # late: it loads Pango
 
     html = render_to_string(TEMPLATES[batch.kind], {
+        **contact_context(),
         "facilities": facilities, "today": timezone.localdate(), "issuer": ISSUER,
-        "portal_url": settings.PORTAL_BASE_URL or "オンライン資格確認ポータル",
         "guidance_date": batch.guidance_date, "guidance_place": batch.guidance_place})
     document = HTML(string=html).render()
     starts = {}
@@ -103,7 +120,8 @@ def render_letters(batch: LetterBatch, facilities: list[Facility]) -> list[bytes
             if anchor.startswith("facility-"):
                 starts.setdefault(int(anchor.removeprefix("facility-")), number)
     bounds = [starts[facility.pk] for facility in facilities] + [len(document.pages)]
-    reader = PdfReader(io.BytesIO(document.write_pdf()))
+    whole = document.write_pdf()
+    reader = PdfReader(io.BytesIO(whole))
     pdfs = []
     for first, end in zip(bounds, bounds[1:], strict=False):
         writer = PdfWriter()
@@ -112,55 +130,85 @@ def render_letters(batch: LetterBatch, facilities: list[Facility]) -> list[bytes
         out = io.BytesIO()
         writer.write(out)
         pdfs.append(out.getvalue())
-    return pdfs
+    return Rendered(pdfs, whole, bounds[:-1])
 
 
 def _file_name(code: str) -> str:
     return "".join("_" if c in '/\\:' else c for c in code)
 
 
-def _open_zip() -> tuple[str, Path, zipfile.ZipFile]:
+def _open_private(suffix: str) -> tuple[str, Path, int]:
     root = storage_root()
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(root, 0o700)
-    name = secrets.token_hex(16) + ".zip"
+    name = secrets.token_hex(16) + suffix
     path = root / name
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    return name, path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+
+
+def _open_zip() -> tuple[str, Path, zipfile.ZipFile]:
+    name, path, descriptor = _open_private(".zip")
     # PDFs are compressed already: stored, not deflated again.
     return name, path, zipfile.ZipFile(os.fdopen(descriptor, "wb"), "w", zipfile.ZIP_STORED)
+
+
+def _write_print_pdf(writer) -> tuple[str, Path]:
+    name, path, descriptor = _open_private(".pdf")
+    with os.fdopen(descriptor, "wb") as handle:
+        writer.write(handle)
+    return name, path
 
 
 def make_letters(batch_id: int, *, chunk: int = RENDER_CHUNK) -> None:
     """The task's work, a background job (portal/jobs.py): only a queued batch is made (a
     task delivered twice does nothing the second time); `done` is written after each chunk
     for the progress page."""
+    from pypdf import PdfReader, PdfWriter
+
     from .compliance import record_step
 
     if not step(LetterBatch, batch_id, "start"):
         return
     batch = LetterBatch.objects.get(pk=batch_id)
-    path = None
+    paths: list[Path] = []
     try:
         facilities = Facility.objects.filter(pk__in=batch.facility_ids).only(
-            "pk", "code", "name", "address", "founder_name").order_by("code")
+            "pk", "code", "name", "prefecture", "postcode", "address", "founder_name"
+        ).order_by("code")
         name, path, archive = _open_zip()
+        paths.append(path)
+        printed, page_ranges = PdfWriter(), []
         with archive:
             done = 0
             ids = sorted(batch.facility_ids)
             for start in range(0, len(ids), chunk):
                 part = list(facilities.filter(pk__in=ids[start:start + chunk]))
-                for facility, pdf in zip(part, render_letters(batch, part), strict=True):
+                rendered = render_letters(batch, part)
+                for facility, pdf in zip(part, rendered.pdfs, strict=True):
                     archive.writestr(f"{_file_name(facility.code)}.pdf", pdf)
+                offset = len(printed.pages)
+                # Its own bookmarks (the headings) left out: one bookmark a facility.
+                printed.append(PdfReader(io.BytesIO(rendered.document)), import_outline=False)
+                ends = [*rendered.starts[1:], len(printed.pages) - offset]
+                for facility, first, end in zip(part, rendered.starts, ends, strict=True):
+                    printed.add_outline_item(title=f"{facility.code} {facility.name}",
+                                             page_number=offset + first)
+                    page_ranges.append([facility.code, facility.name, offset + first + 1,
+                                        offset + end])
                 done = min(batch.total, done + len(ids[start:start + chunk]))
                 progress(LetterBatch, batch_id, done)
+        print_name, print_file = _write_print_pdf(printed)
+        paths.append(print_file)
         result = record_step(actor=batch.created_by, facility_ids=ids, kind=batch.kind,
                              letter=batch)
-        if not step(LetterBatch, batch_id, "finish", done=batch.total, stored_name=name):
-            path.unlink(missing_ok=True)
+        if not step(LetterBatch, batch_id, "finish", done=batch.total, stored_name=name,
+                    print_name=print_name, page_ranges=page_ranges):
+            for made in paths:
+                made.unlink(missing_ok=True)
         logger.info("letter batch %s done: %s steps, %s skipped", batch_id, result.recorded,
                     len(result.skipped))
     except Exception:
         logger.exception("letter batch %s failed", batch_id)  # no names or addresses here
-        if path is not None:
-            path.unlink(missing_ok=True)
+        for made in paths:
+            made.unlink(missing_ok=True)
         fail(LetterBatch, batch_id, FAILED)

@@ -441,7 +441,7 @@ class LetterBatchState(models.TextChoices):
 
 class LetterBatch(BackgroundJob):
     """Letters for a filtered list of 施術所 (依頼文書 or 集団指導の案内), one PDF per
-    facility in one ZIP, made by a background task: a background job (portal/jobs.py), its
+    facility in one ZIP and all of them as one PDF to print, made by a background task: a background job (portal/jobs.py), its
     progress and history on the row."""
 
     class Kind(models.TextChoices):
@@ -458,6 +458,10 @@ class LetterBatch(BackgroundJob):
     guidance_date = models.DateField("集団指導の開催日", null=True, blank=True)
     guidance_place = models.CharField("集団指導の会場", max_length=200, blank=True)
     stored_name = models.CharField("保存名", max_length=64, blank=True)
+    # The same letters as one PDF to print, and where each facility's letter is in it.
+    print_name = models.CharField("印刷用PDFの保存名", max_length=64, blank=True)
+    page_ranges = models.JSONField("施術所ごとのページ", default=list, blank=True,
+                                   help_text="[登録記号番号, 施術所名, 最初のページ, 最後のページ]")
 
     start, finish, fail = job_moves(*PHASES, failed=FAILED)
 

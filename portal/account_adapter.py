@@ -29,7 +29,11 @@ class AccountAdapter(DefaultAccountAdapter):
         return on_portal(super().get_reset_password_from_key_url(key))
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
-        context = {**context, "portal_name": settings.PORTAL_NAME}
+        from .notifications import contact_footer
+
+        # The same end as every other e-mail: the portal's address and the 問い合わせ先.
+        context = {**context, "portal_name": settings.PORTAL_NAME,
+                   "contact_footer": contact_footer()}
         for key in _LINKS:
             if isinstance(context.get(key), str):
                 context[key] = on_portal(context[key])

@@ -13,11 +13,12 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django_celery_beat import admin as celery_beat_admin
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from simple_history.admin import SimpleHistoryAdmin
 
 from . import invitations
 from .admin_widgets import WellFormedChoices
 from .import_jobs import import_jobs_for, may_import
-from .models import ImportJob, User
+from .models import ContactPoint, ImportJob, User
 from .templatetags.wareki import wareki_datetime_filter as wareki_datetime
 
 
@@ -202,3 +203,40 @@ for model, model_admin in ((Group, GroupAdmin), (EmailAddress, EmailAddressAdmin
                            (Authenticator, AuthenticatorAdmin)):
     admin.site.unregister(model)
     admin.site.register(model, model_admin)
+
+
+@admin.register(ContactPoint)
+class ContactPointAdmin(SimpleHistoryAdmin):
+    """問い合わせ先: one row, printed on every letter, notice and e-mail (portal/contact.py);
+    changed by the system administrators, read by every administrator. Every change is kept
+    in its history."""
+
+    readonly_fields = ["updated_by", "updated_at"]
+    list_display = ["name", "phone", "hours", "postal_address", "url", "updated_at"]
+    fields = ["name", "phone", "hours", "postcode", "address", "url", *readonly_fields]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "url":  # 「portal.example.jp/contact」 is read as https://…
+            kwargs["assume_scheme"] = "https"
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    @admin.display(description="住所")
+    def postal_address(self, contact) -> str:
+        return contact.postal_address
+
+    def has_add_permission(self, request):
+        # One row: added once, then changed.
+        return super().has_add_permission(request) and not ContactPoint.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # every letter and e-mail names it
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and not self.has_change_permission(request, obj):
+            return self.get_fields(request, obj)
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = 1  # the one row (the database refuses any other)
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)

@@ -48,3 +48,25 @@ def rate_limits(app_configs, **kwargs) -> list[Error]:
         except InvalidRate as error:
             errors.append(Error(f"RATE_LIMITS[{scope!r}]: {error}", id="portal.E011"))
     return errors
+
+
+@register(Tags.security, deploy=True)
+def portal_address(app_configs, **kwargs) -> list[Error | Warning]:
+    """Letters, notices and e-mails print the portal's address (PORTAL_BASE_URL,
+    portal/contact.py): without it they would print the development address."""
+    base = (getattr(settings, "PORTAL_BASE_URL", "") or "").strip()
+    if not base:
+        return [Error("PORTAL_BASE_URL is not set: letters, notices and e-mails would print "
+                      "the development address.",
+                      hint="Set PORTAL_BASE_URL to the portal's public address, e.g. "
+                           "https://portal.example.jp.", id="portal.E020")]
+    if not base.startswith("https://"):
+        return [Warning(f"PORTAL_BASE_URL is not an https address ({base}).",
+                        hint="Letters and e-mails print it; give the https:// address.",
+                        id="portal.W020")]
+    if getattr(settings, "PORTAL_BASE_URL_GUESSED", False):
+        return [Warning(f"PORTAL_BASE_URL is not set: letters, notices and e-mails print {base}, "
+                        "guessed from DJANGO_ALLOWED_HOSTS.",
+                        hint="Set PORTAL_BASE_URL to the address the public uses.",
+                        id="portal.W021")]
+    return []

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from .jobs import BackgroundJob, Phase, job_moves, job_state_field
 from .workflow import move
@@ -149,3 +150,60 @@ class TwoFactorInvitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}への二段階認証の招待"
+
+
+class ContactPoint(models.Model):
+    """問い合わせ先: the one office a facility calls or writes to, printed on every letter,
+    notice and e-mail and shown on the pages that end a step (portal/contact.py). One row,
+    kept by the system administrators; every change is kept in its history."""
+
+    name = models.CharField("窓口名", max_length=100,
+                            help_text="例: オンライン資格確認ポータル 問い合わせ窓口")
+    phone = models.CharField("電話番号", max_length=20, help_text="例: 0120-000-000")
+    hours = models.CharField("受付時間", max_length=100,
+                             help_text="例: 平日 9:00〜17:00（土日祝日・年末年始を除く）")
+    postcode = models.CharField("郵便番号", max_length=12,
+                                help_text="数字7桁（例: 100-8916）。")
+    address = models.CharField("住所", max_length=200,
+                               help_text="都道府県から（例: 東京都千代田区霞が関1-2-2）。")
+    url = models.URLField("ウェブサイト", blank=True,
+                          help_text="問い合わせ窓口のページ。空欄のときはポータルのアドレスを記載します。")
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="更新者", null=True,
+                                   blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField("更新日時", auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "問い合わせ先"
+        verbose_name_plural = "問い合わせ先"
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="one_contact_point")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from .contact import normalise_postcode, starts_with_prefecture
+
+        errors = {}
+        if self.postcode:
+            postcode = normalise_postcode(self.postcode)
+            if postcode is None:
+                errors["postcode"] = "郵便番号は数字7桁で入力してください（例: 100-8916）。"
+            else:
+                self.postcode = postcode
+        if self.address and not starts_with_prefecture(self.address):
+            errors["address"] = "住所は都道府県から入力してください（例: 東京都千代田区…）。"
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def postal_address(self) -> str:
+        from .contact import postal_address
+
+        return postal_address(address=self.address, postcode=self.postcode)
+
+    @classmethod
+    def current(cls) -> "ContactPoint | None":
+        return cls.objects.filter(pk=1).first()

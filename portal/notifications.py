@@ -18,9 +18,18 @@ def _render_text(template_name: str, context: dict) -> str:
     return template.render(Context(context, autoescape=False))
 
 
+def contact_footer(context: dict | None = None) -> str:
+    """The end of every e-mail: the portal's address and the 問い合わせ先 (portal/contact.py)."""
+    from .contact import contact_context
+
+    return _render_text("emails/_contact.txt", {
+        **contact_context(), "portal_name": settings.PORTAL_NAME, **(context or {})}).strip("\n")
+
+
 def render_email(name: str, context: dict) -> tuple[str, str]:
     subject = _render_text(f"emails/{name}_subject.txt", context).strip().replace("\n", " ")
-    body = _render_text(f"emails/{name}_body.txt", context)
+    body = _render_text(f"emails/{name}_body.txt", context).rstrip("\n")
+    body = f"{body}\n\n{contact_footer()}\n"
     return settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject, body
 
 

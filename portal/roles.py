@@ -36,6 +36,7 @@ _VIEW = [
     "obligation.view_annexpairing", "obligation.view_surveyanswer",
     "obligation.view_sessionrequest", "obligation.view_compliancestatus",
     "obligation.view_followupstep", "obligation.view_letterbatch",
+    "portal.view_contactpoint",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -79,6 +80,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "subsidies.add_freereadergrant", "subsidies.change_freereadergrant",
         "subsidies.delete_freereadergrant",
         "payouts.view_consignor", "payouts.add_consignor", "payouts.change_consignor",
+        "portal.add_contactpoint", "portal.change_contactpoint",  # 問い合わせ先 (one row)
         # The counter: the CAs trusted and the insured-person registry (names and birth
         # dates: システム管理 only).
         "cardreader.add_trustedissuer", "cardreader.change_trustedissuer",

@@ -79,6 +79,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.contact.contact_processor",  # 問い合わせ先 and the portal's address
             ],
             "builtins": ["portal.templatetags.wareki", "portal.templatetags.yen",
                          "portal.templatetags.fields", "portal.templatetags.text"],

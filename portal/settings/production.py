@@ -33,7 +33,10 @@ for _alias in DATABASES:  # the read replica's connection is kept the same way
     DATABASES[_alias]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
     DATABASES[_alias]["CONN_HEALTH_CHECKS"] = True
 
-# E-mails sent by beat (reminders) have no request to take a host from.
+# E-mails sent by beat (reminders) have no request to take a host from; letters, notices and
+# e-mails print it (portal/contact.py). Guessed from the first allowed host when not set, which
+# `check --deploy` reports (portal.W021): thousands of letters must not print an internal host.
+PORTAL_BASE_URL_GUESSED = not env("PORTAL_BASE_URL", default="")
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default=f"https://{ALLOWED_HOSTS[0]}")
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

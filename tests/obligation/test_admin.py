@@ -447,17 +447,19 @@ def test_the_follow_up_actions_are_offered_to_follow_up_holders_only(client, rol
 
 
 def _finished_batch(creator) -> LetterBatch:
-    from obligation.letters import batch_path
+    from obligation.letters import batch_path, print_path
 
     facility = FacilityFactory(kind="judo")
     batch = LetterBatch.objects.create(
         kind=LetterBatch.Kind.REQUEST, state=LetterBatchState.DONE, facility_ids=[facility.pk],
         total=1, done=1, stored_name=f"{uuid.uuid4().hex}.zip", created_by=creator,
-        finished_at=timezone.now())
+        print_name=f"{uuid.uuid4().hex}.pdf",
+        page_ranges=[[facility.code, facility.name, 1, 2]], finished_at=timezone.now())
     path = batch_path(batch)
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("letter.pdf", samples.PDF)
+    print_path(batch).write_bytes(samples.PDF)
     return batch
 
 
@@ -473,6 +475,26 @@ def test_a_finished_batch_downloads_as_a_zip(client):
     assert "attachment" in response["Content-Disposition"]
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     assert archive.namelist() == ["letter.pdf"]
+
+
+def test_a_finished_batch_also_downloads_as_one_pdf_with_each_facilitys_pages_listed(client):
+    _as(client, roles.VIEWER)
+    batch = _finished_batch(make_admin(roles.REVIEWER))
+    code, name, *_ = batch.page_ranges[0]
+    text = client.get(reverse("admin:obligation_letterbatch_change", args=[batch.pk])
+                      ).content.decode()
+    printed = reverse("admin:obligation_letterbatch_print_download", args=[batch.pk])
+    assert printed in text and "印刷用PDF（全件を1ファイル）" in text
+    assert f"<td>{code}</td><td>{name}</td><td>1〜2ページ</td>" in text
+    response = client.get(printed)
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert "attachment" in response["Content-Disposition"]
+    assert b"".join(response.streaming_content) == samples.PDF
+    # A batch made before the PDF to print existed has none: no link, and 404.
+    LetterBatch.objects.filter(pk=batch.pk).update(print_name="", page_ranges=[])
+    text = client.get(reverse("admin:obligation_letterbatch_change", args=[batch.pk])
+                      ).content.decode()
+    assert printed not in text and client.get(printed).status_code == 404
 
 
 def test_a_running_batch_refreshes_its_page_and_has_no_download(client):
@@ -511,6 +533,7 @@ def test_a_staff_account_in_no_group_is_refused_every_obligation_page(client):
         reverse("admin:obligation_compliancestatus_csv"),
         reverse("admin:obligation_compliancestatus_recompute"),
         reverse("admin:obligation_letterbatch_download", args=[batch.pk]),
+        reverse("admin:obligation_letterbatch_print_download", args=[batch.pk]),
         reverse("admin:obligation_surveyanswer_add"),
     ]:
         assert client.get(url).status_code == 403, url

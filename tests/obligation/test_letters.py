@@ -1,5 +1,6 @@
-"""Bulk letters to the 施術所 not introduced: one PDF per facility in one private ZIP, made
-by the task with its progress on the row; refused when the list or the guidance details are
+"""Bulk letters to the 施術所 not introduced: one PDF per facility in one private ZIP and the
+same letters as one PDF to print (each facility's pages listed on the batch and bookmarked),
+made by the task with its progress on the row; refused when the list or the guidance details are
 wrong; a batch run twice records its steps once; a failure is said in Japanese."""
 
 import io
@@ -13,7 +14,7 @@ from pypdf import PdfReader
 from facilities.models import Facility, GoLive
 from obligation import letters
 from obligation.compliance import compute_statuses
-from obligation.letters import batch_path, make_letters, start_letter_batch
+from obligation.letters import batch_path, make_letters, print_path, start_letter_batch
 from obligation.models import (
     ComplianceStatus,
     FollowUpKind,
@@ -30,7 +31,8 @@ pytestmark = pytest.mark.django_db
 def many_facilities(count: int) -> list[Facility]:
     Facility.objects.bulk_create([
         Facility(kind="judo", code=f"契99{number:05d}", name=f"手紙テスト接骨院{number:04d}",
-                 prefecture="13", address=f"千代田区霞が関{number}番地", founder_name="開設 太郎",
+                 prefecture="13", postcode="100-8916", address=f"千代田区霞が関{number}番地",
+                 founder_name="開設 太郎",
                  account_last4="1234")
         for number in range(count)], batch_size=500)
     facilities = list(Facility.objects.filter(code__startswith="契99").order_by("code"))
@@ -48,7 +50,7 @@ def test_letters_made_chunk_by_chunk_make_a_zip_of_one_pdf_each(django_capture_o
     cut into one PDF per facility, progress is written after each chunk, and no letter holds
     another's name. The same with RENDER_CHUNK (100) over a thousand facilities, timed, is
     `python bench/letters.py`."""
-    count, chunk = 10, 4
+    count, chunk = 6, 4
     facilities = many_facilities(count)
     admin = AdminFactory()
     progress, parts = [], []
@@ -68,8 +70,8 @@ def test_letters_made_chunk_by_chunk_make_a_zip_of_one_pdf_each(django_capture_o
     batch.refresh_from_db()
     assert batch.state == LetterBatchState.DONE, batch.failure
     assert batch.done == batch.total == count and batch.finished_at is not None
-    assert parts == [4, 4, 2]
-    assert progress == [0, 4, 8]  # `done` is written after each chunk
+    assert parts == [4, 2]
+    assert progress == [0, 4]  # `done` is written after each chunk
 
     path = batch_path(batch)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -79,10 +81,29 @@ def test_letters_made_chunk_by_chunk_make_a_zip_of_one_pdf_each(django_capture_o
         assert len(names) == count and set(names) == {f"{f.code}.pdf" for f in facilities}
         for facility in facilities:
             text = text_of(archive.read(f"{facility.code}.pdf"))
-            assert facility.name in text and facility.address in text
+            assert facility.name in text and f"〒100-8916 東京都{facility.address}" in text
             assert "開設者 開設 太郎 様" in text and "令和6年12月2日" in text
             others = {f.name for f in facilities} - {facility.name}
             assert not any(name in text for name in others)
+            # Where to ask, and the portal's address once, not its name twice.
+            flat = "".join(text.split())
+            assert "お問い合わせ先" in flat and "http://127.0.0.1:8000/" in flat
+            assert "オンライン資格確認ポータル（オンライン資格確認ポータル）" not in flat
+
+    # The same letters as one PDF to print, with the pages of each facility (both chunks).
+    assert stat.S_IMODE(print_path(batch).stat().st_mode) == 0o600
+    printed = PdfReader(print_path(batch))
+    assert [code for code, *_ in batch.page_ranges] == [f.code for f in facilities]
+    expected_first = 1
+    for (code, name, first, last), facility in zip(batch.page_ranges, facilities, strict=True):
+        assert (code, name, first) == (facility.code, facility.name, expected_first)
+        assert last == first  # one sheet a letter, the contact block included
+        text = "".join(printed.pages[n - 1].extract_text() for n in range(first, last + 1))
+        assert facility.name in text
+        expected_first = last + 1
+    assert expected_first - 1 == len(printed.pages)
+    assert [item.title for item in printed.outline] == [
+        f"{f.code} {f.name}" for f in facilities]
     assert FollowUpStep.objects.filter(letter=batch, kind=FollowUpKind.REQUEST_LETTER).count() == count
     assert ComplianceStatus.objects.filter(last_step=FollowUpKind.REQUEST_LETTER).count() == count
 

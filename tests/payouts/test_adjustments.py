@@ -325,8 +325,11 @@ def test_the_facility_reads_its_recovery_and_downloads_its_notice(client):
     assert response["Content-Type"] == "application/pdf"
     text = _pdf_text(response.content)
     for expected in ("返還請求書", "50,000円", "200,000円", "150,000円", "パラメータの改定",
-                     "7654321", recovery.notice_number, "お問い合わせ"):
-        assert expected in text.replace(" ", "").replace("\n", "") or expected in text
+                     "7654321", recovery.notice_number, "お問い合わせ",
+                     # what happens next, and the portal's address (docs/decisions.md D8b.3)
+                     "「納付済」に変わります", "督促の通知", "http://127.0.0.1:8000/",
+                     facility.prefecture_name + facility.address):
+        assert expected in text.replace(" ", "").replace("\n", "") or expected in text, expected
 
 
 def test_another_facilitys_recovery_notice_is_not_found(client):

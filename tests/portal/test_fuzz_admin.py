@@ -117,7 +117,7 @@ def test_every_admin_add_form_survives_fuzzing(admin_client, admin_user):
         _fuzz_add_form(admin_client, model, model_admin, form_class, strategy, admin_user)
         checked.append(model._meta.label)
     assert "facilities.UsageApplication" in checked and "eligibility.ParameterVersion" in checked
-    assert "payouts.Consignor" in checked
+    assert "payouts.Consignor" in checked and "portal.ContactPoint" in checked
     assert "cardreader.TrustedIssuer" in checked and "cardreader.InsuredPerson" in checked
     assert "cardreader.RevocationList" in checked  # its add page takes the file
     assert "obligation.SurveyAnswer" in checked
@@ -158,6 +158,36 @@ def test_the_consignor_form_survives_fuzzing_and_keeps_only_what_the_file_can_ca
     for name, width in (("name", 40), ("bank_name", 15), ("branch_name", 15)):
         value = getattr(saved, name)
         assert zengin.zengin_encodable(value) and len(value) <= width
+
+
+@FUZZ
+@given(values=st.fixed_dictionaries({
+    "name": _TEXT, "phone": st.one_of(_DIGITS, _TEXT), "hours": _TEXT,
+    "postcode": st.one_of(st.sampled_from(["100-8916", "〒１００－８９１６", "1008916", "100-891"]),
+                          _DIGITS, _TEXT),
+    "address": st.one_of(st.sampled_from(["東京都千代田区霞が関1-2-2", "千代田区霞が関1-2-2",
+                                          "北海道札幌市", "神奈川県横浜市"]), _TEXT),
+    "url": st.one_of(st.sampled_from(["", "https://portal.example.jp/contact/",
+                                      "javascript:alert(1)", "portal.example.jp"]), _TEXT)}))
+def test_the_contact_point_form_survives_fuzzing_and_keeps_an_address_to_write_on_a_letter(
+        admin_client, values):
+    """What is saved is printable on every letter: a 7-digit postcode written 123-4567, an
+    address that starts with its prefecture, a web address (or none)."""
+    from portal.contact import starts_with_prefecture
+    from portal.models import ContactPoint
+
+    FUZZED["inputs"] += 1
+    ContactPoint.objects.all().delete()
+    response = admin_client.post(reverse("admin:portal_contactpoint_add"), values)
+    assert response.status_code in (200, 302, 400)  # 400: a NUL, refused before any view
+    if response.status_code != 302:
+        assert not ContactPoint.objects.exists()
+        return
+    saved = ContactPoint.objects.get()
+    assert len(saved.postcode) == 8 and saved.postcode[3] == "-"
+    assert saved.postcode.replace("-", "").isascii() and saved.postcode.replace("-", "").isdigit()
+    assert starts_with_prefecture(saved.address)
+    assert saved.url == "" or saved.url.startswith(("http://", "https://"))
 
 
 def test_the_payout_run_form_survives_fuzzing(client):

@@ -29,6 +29,7 @@ def _samples(code: str) -> dict[str, dict[str, str]]:
     return {
         "facility_master": {
             "code": "契9001", "kind": "judo", "name": "試験接骨院", "prefecture": "13",
+            "postcode": "105-0011",
             "address": "港区1-1", "founder_name": "開設者", "phone": "03-1111-2222",
             "account_last4": "1234", "paper_claims": "0", "main_facility_code": ""},
         "monthly_statistics": {

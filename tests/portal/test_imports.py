@@ -375,7 +375,7 @@ def test_the_master_export_streams_utf8_with_bom_and_neutralises_formulas(system
     body = b"".join(response.streaming_content)
     assert body.startswith(b"\xef\xbb\xbf")
     text = body.decode("utf-8-sig")
-    assert text.splitlines()[0] == ("code,kind,name,prefecture,address,founder_name,phone,"
+    assert text.splitlines()[0] == ("code,kind,name,prefecture,postcode,address,founder_name,phone,"
                                     "account_last4,paper_claims,main_facility_code")
     assert "'=HYPERLINK" in text and ",0123," in text
 
@@ -437,3 +437,18 @@ def test_two_simultaneous_confirmations_import_once(monkeypatch):
     assert len(real_runs) == 1
     assert ImportJob.objects.get(pk=job.pk).state == "done"
     assert MonthlyStatistic.objects.count() == 1
+
+
+def test_the_master_reads_a_postcode_in_any_width_and_letters_write_it(tmp_path):
+    """docs/decisions.md D8b.3: a facility's address on a letter is 〒, prefecture, the rest."""
+    path = tmp_path / "m.csv"
+    path.write_text("code,kind,name,prefecture,postcode,address,account_last4\n"
+                    "契1001,judo,郵便院,13,〒１００８９１６,千代田区霞が関1-2-2,1234\n"
+                    "契1002,judo,誤記院,13,100-891,千代田区,1234\n")
+    result = imports.run_import(path, imports.import_kind("facility_master"), dry_run=False)
+    facility = Facility.objects.get(code="契1001")
+    assert facility.postcode == "100-8916"
+    assert facility.postal_address == "〒100-8916 東京都千代田区霞が関1-2-2"
+    assert [error["line"] for error in result.errors] == [3]
+    assert "postcode" in result.errors[0]["message"]
+    assert not Facility.objects.filter(code="契1002").exists()

@@ -90,6 +90,9 @@ POLICY: dict[str, tuple[set[str], set[str], set[str]]] = {
     # One row, which exists in the world: changed, never added again (S adds the first one:
     # tests/payouts/test_admin.py); changed by S and SU, read by P.
     "payouts.consignor": ({P, S, SU}, NOBODY, NOBODY),
+    # 問い合わせ先: one row, which exists in the world (S adds the first one:
+    # tests/portal/test_contact_point.py); changed by S and SU, read by every administrator.
+    "portal.contactpoint": (ADMINS, NOBODY, NOBODY),
     # The counter: the CAs trusted (public certificates), the insured-person registry (names
     # and birth dates: システム管理 only), the log of counter calls (read-only, hashes only).
     "cardreader.trustedissuer": (ADMINS, {S, SU}, {SU}),
@@ -120,6 +123,7 @@ PAGES: dict[str, set[str]] = {
     "cardreader_insuredperson_lose": {S, SU},  # 資格喪失日の登録
     "obligation_sessionrequest_schedule": {R, SU},  # 説明会の日程を決める
     "obligation_letterbatch_download": ADMINS,  # the finished batch's ZIP
+    "obligation_letterbatch_print_download": ADMINS,  # the same letters as one PDF to print
 }
 
 # The world's object a custom page is requested for, when not the model's own (the file and
@@ -298,6 +302,7 @@ def _world() -> dict[str, object]:
     bank_account = save_bank_account(user=staff, facility=facility, account=validate_account(
         "0001", "001", "1", "7654321", "ｱｵﾊﾞ"))
     from payouts import services as payout_services
+    from portal.demo import contact_point
     from tests.payouts.helpers import eligible, lump_sum, officers, set_consignor, transfer_day
 
     consignor = set_consignor()
@@ -407,6 +412,7 @@ def _world() -> dict[str, object]:
         "payouts.payoutrun": waiting_run,
         "payouts.paymentline": released_run.lines.get(),
         "payouts.consignor": consignor,
+        "portal.contactpoint": contact_point(),
         "payouts.recovery": recovery,
         "cardreader.trustedissuer": trusted_issuer,
         "cardreader.revocationlist": load_crl(trusted_issuer),
@@ -453,7 +459,7 @@ def _obligation_world(admin_user) -> dict[str, object]:
 
     from obligation import services as obligation_services
     from obligation.compliance import compute_statuses
-    from obligation.letters import batch_path
+    from obligation.letters import batch_path, print_path
     from obligation.models import (
         ComplianceStatus,
         FollowUpKind,
@@ -490,12 +496,14 @@ def _obligation_world(admin_user) -> dict[str, object]:
     compute_statuses()
     batch = LetterBatch.objects.create(
         kind=LetterBatch.Kind.REQUEST, state=LetterBatchState.DONE, facility_ids=[late.pk],
-        total=1, done=1, stored_name="world.zip", created_by=admin_user,
+        total=1, done=1, stored_name="world.zip", print_name="world.pdf",
+        page_ranges=[[late.code, late.name, 1, 1]], created_by=admin_user,
         finished_at=timezone.now())
     path = batch_path(batch)
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("letter.pdf", samples.PDF)
+    print_path(batch).write_bytes(samples.PDF)
     step = FollowUpStep.objects.create(facility=late, kind=FollowUpKind.REQUEST_LETTER,
                                        letter=batch, done_by=admin_user, done_at=timezone.now())
     return {

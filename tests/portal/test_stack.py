@@ -88,6 +88,7 @@ def test_check_deploy_is_clean_with_production_settings():
         "DJANGO_ALLOWED_HOSTS": "portal.example.jp",
         "CACHE_URL": "redis://redis:6379/1",  # production refuses a process-local cache
         "CELERY_BROKER_URL": "redis://redis:6379/0",  # and a missing broker
+        "PORTAL_BASE_URL": "https://portal.example.jp",  # printed on letters (portal.W021)
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -95,6 +96,13 @@ def test_check_deploy_is_clean_with_production_settings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+    # Without it, the address guessed from the allowed hosts is reported.
+    del env["PORTAL_BASE_URL"]
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env, capture_output=True, text=True, cwd=settings.BASE_DIR,
+    )
+    assert result.returncode == 1 and "portal.W021" in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(("missing", "named"), [

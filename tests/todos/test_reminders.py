@@ -50,7 +50,8 @@ def test_a_user_with_a_report_due_in_10_days_is_reminded_once_a_week(
     assert "オンライン資格確認ポータル" in message.body
     # Links are the portal's configured address, never a host and port.
     assert "https://portal.example.jp/dashboard/" in message.body
-    assert re.findall(r"https?://[^/\s]+", message.body) == ["https://portal.example.jp"] * 3
+    # Three in the text, and the portal's address at the end of every e-mail (no 問い合わせ先 set).
+    assert re.findall(r"https?://[^/\s]+", message.body) == ["https://portal.example.jp"] * 4
     unsubscribe = message.extra_headers["List-Unsubscribe"]
     assert unsubscribe.strip("<>") in message.body
     assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

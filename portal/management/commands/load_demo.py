@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
-from portal.demo import load_demo
+from portal.demo import demo_notes, load_demo, served_url
 
 
 class Command(BaseCommand):
@@ -19,7 +19,10 @@ class Command(BaseCommand):
             )
             if login.invitation:
                 self.stdout.write(f"    二段階認証の設定（招待リンク）: {login.invitation}")
-        self.stdout.write("ポータル: http://127.0.0.1:8000/  管理画面: http://127.0.0.1:8000/admin/")
+        for line in demo_notes():
+            self.stdout.write(line)
+        url = served_url()
+        self.stdout.write(f"ポータル: {url}  管理画面: {url}admin/")
         self.stdout.write(
             "管理画面は二段階認証が必須です。管理者は、上の招待リンクを開いてパスワードを入力し、"
             "認証アプリ（TOTP）を設定してから使います（リンクは1回限り、実行のたびに新しくなります。"
