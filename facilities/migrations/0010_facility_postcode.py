@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('facilities', '0008_link_requests'),
+        ('facilities', '0009_link_attempt_result_labels'),
     ]
 
     operations = [
