@@ -21,8 +21,10 @@ neighbours. Modules are also marked `browser` (they drive Chromium) and `fault`,
 
 Order: pytest-django runs the tests as Django does, the transactional ones after the others
 (their flush empties the tables, the migrations' rows included), and every worker must keep
-that order. So the scheduler sends the tests in their collected order (xdist would send the
-largest groups first), and a group whose tests fall in two places of that order (the reader's
+that order. Here the tests that use no database come before both (they run while the
+template database is migrated), and the fault group first among the transactional ones. So
+the scheduler sends the tests in their collected order (xdist would send the largest groups
+first), and a group whose tests fall in two places of that order (the reader's
 database-free tests, its transactional ones) is two runs, each sent in its place.
 
 Why not xdist's own `--dist loadgroup` alone: it moves a test to its group by appending
@@ -83,8 +85,24 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.xdist_group(group))
     result = yield
     # ... and after them (pytest-django has put the transactional tests after the others).
+    _without_the_database_first(items)
     _longest_group_first(items)
     return result
+
+
+def _uses_the_database(item) -> bool:
+    """pytest-django's own reading (its django_db mark, or a fixture needing the database)."""
+    fixtures = getattr(item, "fixturenames", ())
+    return bool(item.get_closest_marker("django_db")
+                or {"db", "transactional_db", "live_server"} & set(fixtures))
+
+
+def _without_the_database_first(items) -> None:
+    """The tests that never touch the database run first: meanwhile the template database
+    the workers copy theirs from is being migrated (tests/template_db.py), instead of every
+    worker waiting for it (pytest-django would run them last)."""
+    items[:] = ([item for item in items if not _uses_the_database(item)]
+                + [item for item in items if _uses_the_database(item)])
 
 
 def _transactional(item) -> bool:
