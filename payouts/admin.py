@@ -20,7 +20,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from eligibility.models import Program
 from facilities.prefectures import PREFECTURE_NAMES
-from portal.admin_permissions import EvidenceAdmin, permission_check
+from portal.admin_permissions import EvidenceAdmin, OneRowAdmin, permission_check
 from portal.admin_queues import WaitingFilter
 from portal.admin_widgets import WellFormedChoices, WellFormedModelChoiceField
 from portal.admin_workflow import CsvExportAdmin, WorkflowAdmin
@@ -118,7 +118,7 @@ class ConsignorForm(forms.ModelForm):
 
 
 @admin.register(Consignor)
-class ConsignorAdmin(SimpleHistoryAdmin):
+class ConsignorAdmin(OneRowAdmin, SimpleHistoryAdmin):  # every transfer file's header comes from it
     """振込依頼人（仕向口座）: one row (the header of every transfer file), kept by the system
     administrators; the model's clean() normalises the kana and checks the digits. Every
     change is kept in its history. The account number is masked for anyone who neither
@@ -130,22 +130,6 @@ class ConsignorAdmin(SimpleHistoryAdmin):
                     "account_number", "updated_by", "updated_at"]
     fields = [*ConsignorForm.Meta.fields, *readonly_fields]
 
-    def has_add_permission(self, request):
-        # One row: added once, then changed.
-        return super().has_add_permission(request) and not Consignor.objects.exists()
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # every transfer file's header comes from it
-
-    def get_readonly_fields(self, request, obj=None):
-        if obj is not None and not self.has_change_permission(request, obj):
-            return self.get_fields(request, obj)
-        return self.readonly_fields
-
-    def save_model(self, request, obj, form, change):
-        obj.pk = 1  # the one row (the database refuses any other)
-        obj.updated_by = request.user
-        super().save_model(request, obj, form, change)
 
 
 # ---------------------------------------------------------------------------- payout runs

@@ -16,6 +16,7 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import invitations
+from .admin_permissions import OneRowAdmin
 from .admin_widgets import WellFormedChoices
 from .import_jobs import import_jobs_for, may_import
 from .models import ContactPoint, ImportJob, User
@@ -206,7 +207,7 @@ for model, model_admin in ((Group, GroupAdmin), (EmailAddress, EmailAddressAdmin
 
 
 @admin.register(ContactPoint)
-class ContactPointAdmin(SimpleHistoryAdmin):
+class ContactPointAdmin(OneRowAdmin, SimpleHistoryAdmin):  # every letter and e-mail names it
     """問い合わせ先: one row, printed on every letter, notice and e-mail (portal/contact.py);
     changed by the system administrators, read by every administrator. Every change is kept
     in its history."""
@@ -224,19 +225,3 @@ class ContactPointAdmin(SimpleHistoryAdmin):
     def postal_address(self, contact) -> str:
         return contact.postal_address
 
-    def has_add_permission(self, request):
-        # One row: added once, then changed.
-        return super().has_add_permission(request) and not ContactPoint.objects.exists()
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # every letter and e-mail names it
-
-    def get_readonly_fields(self, request, obj=None):
-        if obj is not None and not self.has_change_permission(request, obj):
-            return self.get_fields(request, obj)
-        return self.readonly_fields
-
-    def save_model(self, request, obj, form, change):
-        obj.pk = 1  # the one row (the database refuses any other)
-        obj.updated_by = request.user
-        super().save_model(request, obj, form, change)

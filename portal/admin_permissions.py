@@ -19,3 +19,25 @@ class EvidenceAdmin:
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class OneRowAdmin:
+    """A setting kept in one row (the 振込依頼人, the 問い合わせ先): added once, then changed,
+    never deleted (the documents name it), read-only to whoever may only view it; saved as
+    row 1 (the database refuses any other) with who changed it."""
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not self.model.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and not self.has_change_permission(request, obj):
+            return self.get_fields(request, obj)
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = 1
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
