@@ -52,6 +52,28 @@ def _static_files_kept_by_the_browser() -> None:
 _static_files_kept_by_the_browser()
 
 
+def stop_reloading(page) -> None:
+    """Press 「自動更新を止める」 on a page that reloads itself (static/js/auto-refresh.js)
+    until it says 「自動更新を再開する」: a press that meets the page's own reload on its way
+    (the click lands on the page being left) finds the button again on the reloaded page,
+    as a person would."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
+    stop = page.get_by_role("button", name="自動更新を止める")
+    resumed = page.get_by_role("button", name="自動更新を再開する")
+    for _attempt in range(4):
+        if resumed.is_visible():
+            return
+        try:
+            stop.click(timeout=3_000)
+            expect(resumed).to_be_visible(timeout=3_000)
+            return
+        except (AssertionError, PlaywrightTimeout):
+            continue
+    expect(resumed).to_be_visible()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     """Keep each phase's report on the test item: `new_page` looks at it to keep a snapshot

@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 from facilities import services
 from facilities.models import DeviceAccount, Membership, UsageApplication
 from payouts import services as payout_services
+from tests.e2e.conftest import stop_reloading
 from tests.factories import (
     AdminFactory,
     FacilityFactory,
@@ -477,8 +478,7 @@ def _counter_checks(page, world, problems):
 
     check_id = _start_counter_check(page, base, account, "face")
     expect(main).to_contain_text("カードをカードリーダーに置いてください")
-    page.get_by_role("button", name="自動更新を止める").click()
-    expect(page.get_by_role("button", name="自動更新を再開する")).to_be_visible()
+    stop_reloading(page)
     _check(page, "counter check waiting for the card", problems)
     assert counter.next_check(device_account=account).id == check_id
     page.reload()
