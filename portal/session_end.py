@@ -6,13 +6,16 @@ comes back after they log in again (docs/decisions.md D1.6).
 that carries the marker but is no longer signed in had its session ended by the portal (idle,
 expired, ended elsewhere): when it is sent to log in, the log-in page says why, `next` is the
 page the user was on, and the fields of a form posted then are kept in the new session —
-never a password, a bank account, a code or a token (`is_secret`). After log-in, the first
+never a password, a bank account, a code or a token (`is_secret`), nor a value holding twelve
+digits in a row (what a 個人番号 looks like). After log-in, the first
 visit of that page by the same user gives them to the page's form (`portal.forms.
 NormalizedForm` reads `kept_input()`), which says that it shows them again; nothing is
 submitted on the user's behalf."""
 
 import contextvars
+import re
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
@@ -47,6 +50,16 @@ def is_secret(name: str) -> bool:
     return any(part in lowered for part in _SECRET_PARTS)
 
 
+# Twelve digits in a row, in any width, with or without separators between groups of four:
+# what an individual number (個人番号) looks like. A value holding one is never kept, whatever
+# its field (a note, a name field misused).
+_TWELVE_DIGITS = re.compile(r"(?<!\d)\d{4}[\s-]?\d{4}[\s-]?\d{4}(?!\d)")
+
+
+def holds_twelve_digits(value: str) -> bool:
+    return bool(_TWELVE_DIGITS.search(unicodedata.normalize("NFKC", value)))
+
+
 @dataclass
 class Kept:
     """What was typed, field name → values, for the forms of one page."""
@@ -68,7 +81,7 @@ def _keepable(request: HttpRequest) -> dict[str, list[str]]:
     for name, values in request.POST.lists():
         if is_secret(name) or len(kept) >= MAX_FIELDS:
             continue
-        values = [v for v in values if isinstance(v, str)]
+        values = [v for v in values if isinstance(v, str) and not holds_twelve_digits(v)]
         size = len(name) + sum(len(v) for v in values)
         if not values or total + size > MAX_CHARS:
             continue

@@ -100,3 +100,19 @@ def test_a_scripts_request_does_not_spend_the_notice(client):
     client.get(url, HTTP_SEC_FETCH_MODE="cors")  # a live estimate or a poll in the background
     page = client.get(client.get(url, HTTP_SEC_FETCH_MODE="navigate")["Location"])
     assert NOTICE in page.content.decode()
+
+
+@pytest.mark.parametrize("typed", ["123456789012", "１２３４５６７８９０１２", "1234-5678-9012",
+                                   "番号は 1234 5678 9012 です"])
+def test_a_value_holding_twelve_digits_is_never_kept(client, typed):
+    """What looks like an individual number (個人番号) is never stored in the session,
+    whatever field it was typed in."""
+    facility, _user = _signed_in(client)
+    url = reverse("facilities:application_start", args=[facility.pk])
+    _end_sessions()
+    client.post(url, {"contact_name": typed, "founder_name": "開設 太郎", "staff_count": "3"},
+                HTTP_REFERER=f"http://testserver{url}")
+    kept = client.session.get("portal_kept_input")
+    assert kept is not None and kept["data"]["founder_name"] == ["開設 太郎"]
+    assert "contact_name" not in kept["data"]
+    assert not any(digits in str(kept) for digits in ("1234", "１２３４"))
