@@ -819,33 +819,29 @@ class LetterBatchAdmin(EvidenceAdmin, admin.ModelAdmin):
                                    {**(extra_context or {}), **extra})
 
     def download_view(self, request, pk: int):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        batch = get_object_or_404(self.get_queryset(request), pk=pk, state=LetterBatchState.DONE)
         from .letters import batch_path
 
-        try:
-            handle = open(batch_path(batch), "rb")  # noqa: SIM115 - closed by the response
-        except FileNotFoundError:
-            raise Http404("文書のファイルが見つかりません。") from None
-        response = FileResponse(handle, as_attachment=True, content_type="application/zip",
-                                filename=f"{batch.kind}-{batch.pk}.zip")
-        response["Cache-Control"] = "no-store"  # names and addresses of facilities
-        return response
+        return self._batch_file(request, pk, batch_path, "application/zip", "zip")
 
     def print_view(self, request, pk: int):
         """The letters as one PDF to print (a batch made before it existed has none: 404)."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        batch = get_object_or_404(self.get_queryset(request).exclude(print_name=""), pk=pk,
-                                  state=LetterBatchState.DONE)
         from .letters import print_path
 
+        return self._batch_file(request, pk, print_path, "application/pdf", "pdf",
+                                batches=self.get_queryset(request).exclude(print_name=""))
+
+    def _batch_file(self, request, pk: int, path_of, content_type: str, suffix: str, *,
+                    batches=None):
+        """A done batch's file (`path_of(batch)`), never kept by a cache."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        batches = self.get_queryset(request) if batches is None else batches
+        batch = get_object_or_404(batches, pk=pk, state=LetterBatchState.DONE)
         try:
-            handle = open(print_path(batch), "rb")  # noqa: SIM115 - closed by the response
+            handle = open(path_of(batch), "rb")  # noqa: SIM115 - closed by the response
         except FileNotFoundError:
             raise Http404("文書のファイルが見つかりません。") from None
-        response = FileResponse(handle, as_attachment=True, content_type="application/pdf",
-                                filename=f"{batch.kind}-{batch.pk}.pdf")
+        response = FileResponse(handle, as_attachment=True, content_type=content_type,
+                                filename=f"{batch.kind}-{batch.pk}.{suffix}")
         response["Cache-Control"] = "no-store"  # names and addresses of facilities
         return response
